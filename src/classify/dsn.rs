@@ -1,0 +1,197 @@
+//! RFC 3464 delivery status notifications: the `message/delivery-status`
+//! part (and RFC 6533's `message/global-delivery-status`), one block of
+//! per-message fields followed by one block per recipient.
+//!
+//! Real reports bend the format: blocks without blank lines between them,
+//! `Original-Recipient` after `Final-Recipient`, missing address types,
+//! folded `Diagnostic-Code` lines. The parser groups fields by recipient
+//! instead of trusting the blank lines.
+
+use super::Delivery;
+use super::text::{clean_address, collapse_ws, find_smtp_code, find_status};
+
+#[derive(Debug, Default, Clone)]
+pub struct DsnReport {
+    pub reporting_mta: Option<String>,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// Header-style fields with folded lines joined; names lower-cased.
+pub fn fields(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = out.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+            }
+            continue;
+        }
+        if line.trim().is_empty() {
+            out.push((String::new(), String::new()));
+            continue;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            let name = name.trim();
+            if !name.is_empty() && !name.contains(' ') && name.len() < 64 {
+                out.push((name.to_ascii_lowercase(), value.trim().to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// `dns; mx.example.com` -> `mx.example.com`.
+fn strip_type(value: &str) -> &str {
+    match value.split_once(';') {
+        Some((t, rest)) if !t.trim().is_empty() && !t.contains(['@', ' ', '<']) => rest.trim(),
+        _ => value.trim(),
+    }
+}
+
+pub fn parse(text: &str) -> DsnReport {
+    let mut report = DsnReport::default();
+    let mut current: Option<Delivery> = None;
+    let mut seen_recipient_field = false;
+    for (name, value) in fields(text) {
+        if name.is_empty() {
+            continue;
+        }
+        match name.as_str() {
+            "reporting-mta" => {
+                if report.reporting_mta.is_none() {
+                    report.reporting_mta = non_empty(strip_type(&value));
+                }
+            }
+            "final-recipient" | "original-recipient" | "x-actual-recipient" => {
+                let addr = clean_address(strip_type(&value));
+                let starts_new = match &current {
+                    None => true,
+                    Some(d) => match name.as_str() {
+                        "final-recipient" => d.final_seen || d.action.is_some() && d.original_seen,
+                        "original-recipient" => {
+                            d.original_seen || d.final_seen && d.action.is_some()
+                        }
+                        _ => false,
+                    },
+                };
+                if starts_new {
+                    if let Some(d) = current.take() {
+                        report.deliveries.push(d);
+                    }
+                    current = Some(Delivery::default());
+                }
+                seen_recipient_field = true;
+                let d = current.as_mut().expect("set above");
+                match name.as_str() {
+                    "final-recipient" => {
+                        d.final_seen = true;
+                        if addr.is_some() {
+                            d.recipient = addr;
+                        }
+                    }
+                    "original-recipient" => {
+                        d.original_seen = true;
+                        if d.recipient.is_none() {
+                            d.recipient = addr;
+                        }
+                        d.original_recipient = addr_or(d.original_recipient.take(), &value);
+                    }
+                    _ => {
+                        if d.recipient.is_none() {
+                            d.recipient = addr;
+                        }
+                    }
+                }
+            }
+            _ if !seen_recipient_field => {}
+            "action" => {
+                let d = current.get_or_insert_with(Delivery::default);
+                let a = value
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                d.action = non_empty(&a);
+            }
+            "status" => {
+                let d = current.get_or_insert_with(Delivery::default);
+                d.status = find_status(&value).or(d.status.take());
+            }
+            "remote-mta" => {
+                let d = current.get_or_insert_with(Delivery::default);
+                d.remote_mta = non_empty(strip_type(&value));
+            }
+            "diagnostic-code" => {
+                let d = current.get_or_insert_with(Delivery::default);
+                let (kind, text) = match value.split_once(';') {
+                    Some((t, rest)) if !t.contains(' ') => (t.trim().to_ascii_lowercase(), rest),
+                    _ => (String::new(), value.as_str()),
+                };
+                let text = collapse_ws(text);
+                if !text.is_empty() {
+                    if d.smtp_code.is_none() {
+                        d.smtp_code = find_smtp_code(&text);
+                    }
+                    d.diagnostic_type = non_empty(&kind);
+                    d.diagnostic = Some(text);
+                }
+            }
+            "x-postfix-sender" | "x-original-message-id" => {}
+            _ => {}
+        }
+    }
+    if let Some(d) = current.take() {
+        report.deliveries.push(d);
+    }
+    report
+        .deliveries
+        .retain(|d| d.recipient.is_some() || d.status.is_some() || d.diagnostic.is_some());
+    report
+}
+
+fn addr_or(old: Option<String>, value: &str) -> Option<String> {
+    old.or_else(|| clean_address(strip_type(value)))
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_two_recipients_without_blank_line() {
+        let text = "Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; a@Example.ORG\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 <a@example.org>:\n  user unknown\nFinal-Recipient: rfc822; b@example.org\nOriginal-Recipient: rfc822;b@example.org\nAction: delayed\nStatus: 4.4.7 (timeout)\nRemote-MTA: dns; mx2.example.org\n";
+        let r = parse(text);
+        assert_eq!(r.reporting_mta.as_deref(), Some("mx.example.org"));
+        assert_eq!(r.deliveries.len(), 2);
+        let a = &r.deliveries[0];
+        assert_eq!(a.recipient.as_deref(), Some("a@example.org"));
+        assert_eq!(a.status.as_deref(), Some("5.1.1"));
+        assert_eq!(a.smtp_code, Some(550));
+        assert_eq!(
+            a.diagnostic.as_deref(),
+            Some("550 5.1.1 <a@example.org>: user unknown")
+        );
+        let b = &r.deliveries[1];
+        assert_eq!(b.action.as_deref(), Some("delayed"));
+        assert_eq!(b.status.as_deref(), Some("4.4.7"));
+        assert_eq!(b.remote_mta.as_deref(), Some("mx2.example.org"));
+    }
+
+    #[test]
+    fn utf8_address_type() {
+        let r = parse(
+            "Final-Recipient: utf-8; j\\x{00F6}rg@example.de\nAction: failed\nStatus: 5.1.1\n",
+        );
+        assert_eq!(
+            r.deliveries[0].recipient.as_deref(),
+            Some("jörg@example.de")
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! What the bounce tells about the message that bounced: its Message-ID,
+//! Subject, From, To and List-Id, and the subscriber it was sent to, from a
+//! subscriber-id header, a VERP return path, or List-Unsubscribe.
+
+use super::record::Original;
+use super::text::{clean_address, collapse_ws};
+use mail_parser::{Message, MessageParser};
+
+/// Header values of the returned message, as far as the bounce carries it.
+#[derive(Debug, Default, Clone)]
+pub struct Returned {
+    pub original: Original,
+    pub to_addresses: Vec<String>,
+    pub subscriber: Option<String>,
+    pub return_path: Option<String>,
+    pub list_unsubscribe: Option<String>,
+}
+
+pub fn from_message(msg: &Message<'_>, subscriber_header: &str) -> Returned {
+    let mut r = Returned::default();
+    let o = &mut r.original;
+    o.message_id = msg.message_id().map(|s| format!("<{s}>"));
+    o.subject = msg.subject().map(collapse_ws);
+    o.from = msg
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .and_then(clean_address);
+    r.to_addresses = msg
+        .to()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.address())
+                .filter_map(clean_address)
+                .collect()
+        })
+        .unwrap_or_default();
+    o.to = r.to_addresses.first().cloned();
+    o.list_id = msg
+        .header_raw("List-Id")
+        .map(collapse_ws)
+        .filter(|s| !s.is_empty());
+    r.subscriber = msg
+        .header_raw(subscriber_header)
+        .map(collapse_ws)
+        .filter(|s| !s.is_empty());
+    r.return_path = msg.header_raw("Return-Path").and_then(clean_address);
+    r.list_unsubscribe = msg.header_raw("List-Unsubscribe").map(collapse_ws);
+    r
+}
+
+/// Parses a header block given as text (text/rfc822-headers, or the copy
+/// of the message pasted under a plain-text bounce).
+pub fn from_header_text(text: &str, subscriber_header: &str) -> Option<Returned> {
+    let start = text.lines().position(|l| looks_like_header_line(l))?;
+    let block: String = text
+        .lines()
+        .skip(start)
+        .take(400)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let msg = MessageParser::default()
+        .with_minimal_headers()
+        .parse_headers(block.as_bytes())?;
+    let r = from_message(&msg, subscriber_header);
+    let o = &r.original;
+    (o.message_id.is_some() || o.subject.is_some() || o.from.is_some() || o.to.is_some())
+        .then_some(r)
+}
+
+fn looks_like_header_line(l: &str) -> bool {
+    match l.split_once(':') {
+        Some((name, _)) => {
+            !name.is_empty()
+                && name.len() < 40
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        }
+        None => false,
+    }
+}
+
+/// `bounces+alice=example.org@lists.example.com` -> `alice@example.org`.
+pub fn verp_address(return_path: &str) -> Option<String> {
+    let (local, _) = return_path.rsplit_once('@')?;
+    let tag = local.split_once(['+', '-']).map(|(_, t)| t)?;
+    let (user, domain) = tag.rsplit_once('=')?;
+    if user.is_empty() || !domain.contains('.') {
+        return None;
+    }
+    clean_address(&format!("{user}@{domain}"))
+}
+
+/// A subscriber id from a List-Unsubscribe value: a well-known query
+/// parameter of the URL, else the tag of the mailto local part.
+pub fn list_unsubscribe_id(value: &str) -> Option<String> {
+    for part in value.split(',') {
+        let uri = part.trim().trim_start_matches('<').trim_end_matches('>');
+        if let Some(query) = uri.split_once('?').map(|(_, q)| q) {
+            for pair in query.split('&') {
+                if let Some((k, v)) = pair.split_once('=') {
+                    let k = k.to_ascii_lowercase();
+                    if matches!(
+                        k.as_str(),
+                        "subscriber"
+                            | "subscriber_id"
+                            | "subscriberid"
+                            | "sid"
+                            | "uid"
+                            | "u"
+                            | "id"
+                    ) && !v.is_empty()
+                        && !uri.starts_with("mailto:")
+                    {
+                        return Some(v.to_string());
+                    }
+                }
+            }
+        }
+        if let Some(addr) = uri.strip_prefix("mailto:") {
+            let local = addr.split(['@', '?']).next().unwrap_or("");
+            if let Some((_, tag)) = local.split_once(['+', '-']) {
+                if !tag.is_empty() {
+                    return Some(tag.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verp() {
+        assert_eq!(
+            verp_address("bounces+alice=example.org@lists.example.com").as_deref(),
+            Some("alice@example.org")
+        );
+        assert_eq!(verp_address("bounces@lists.example.com"), None);
+    }
+
+    #[test]
+    fn unsubscribe_ids() {
+        assert_eq!(
+            list_unsubscribe_id("<https://l.example/u?list=3&sid=abc123>, <mailto:x@l.example>")
+                .as_deref(),
+            Some("abc123")
+        );
+        assert_eq!(
+            list_unsubscribe_id("<mailto:unsub-77f@l.example?subject=unsubscribe>").as_deref(),
+            Some("77f")
+        );
+    }
+
+    #[test]
+    fn header_text() {
+        let r = from_header_text(
+            "junk\nMessage-ID: <x@y>\nSubject: Hi\nTo: A <a@Example.org>\nX-Subscriber-Id: 42\n",
+            "X-Subscriber-Id",
+        )
+        .unwrap();
+        assert_eq!(r.original.message_id.as_deref(), Some("<x@y>"));
+        assert_eq!(r.original.to.as_deref(), Some("a@example.org"));
+        assert_eq!(r.subscriber.as_deref(), Some("42"));
+    }
+}

@@ -1,0 +1,375 @@
+//! From raw bytes to a [`Report`]: everything the rules look at, gathered
+//! once per message. MIME structure comes from mail-parser; the report
+//! parts it leaves opaque (delivery-status, feedback-report) and the
+//! prose of plain-text bounces are read by our own parsers.
+
+use super::original::{self, Returned};
+use super::text::{clean_address, collapse_ws};
+use super::{Delivery, arf, dsn, mta, scan};
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use std::sync::LazyLock;
+
+/// Reading only the headers we use keeps parsing fast; every other header
+/// stays raw and can still be matched by rules.
+static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .with_minimal_headers()
+        .with_message_ids()
+});
+
+/// Body text kept per message: reports are short, and rules must not scan
+/// megabytes of attachments.
+const MAX_TEXT: usize = 256 << 10;
+
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    pub message_id: Option<String>,
+    pub date: Option<String>,
+    pub subject: String,
+    pub from: String,
+    pub from_address: Option<String>,
+    pub to: String,
+    pub content_type: String,
+    /// `Name: value` lines of the message's own header, unfolded.
+    pub headers: String,
+    /// The human-readable report, without the returned message.
+    pub body: String,
+    pub mta: Option<&'static str>,
+    pub reporting_mta: Option<String>,
+    pub deliveries: Vec<Delivery>,
+    pub has_dsn: bool,
+    pub feedback_type: Option<String>,
+    pub feedback_recipients: Vec<String>,
+    pub returned: Option<Returned>,
+    pub failed_header: Vec<String>,
+    /// The message could not be parsed at all (no header found).
+    pub unparsable: bool,
+    /// The message looks like a delivery report of some kind.
+    pub bounce_like: bool,
+}
+
+impl Report {
+    /// The `kind` rule field: what sort of message this is.
+    pub fn kind(&self) -> &'static str {
+        if self.feedback_type.is_some() {
+            "feedback"
+        } else if self.bounce_like {
+            "bounce"
+        } else {
+            "message"
+        }
+    }
+
+    /// Header value by name (first occurrence), from the unfolded lines.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+#[derive(Default)]
+struct Walk {
+    text: String,
+    html: String,
+    dsn: String,
+    feedback: String,
+    returned: Option<Returned>,
+    returned_text: Option<String>,
+}
+
+pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
+    let mut report = Report::default();
+    let Some(msg) = PARSER.parse(bytes) else {
+        report.unparsable = true;
+        return report;
+    };
+    read_headers(&msg, &mut report);
+
+    let mut walk = Walk::default();
+    visit(&msg, 0, 0, &mut walk, subscriber_header);
+    if walk.text.trim().is_empty() && !walk.html.is_empty() {
+        walk.text = mail_parser::decoders::html::html_to_text(&walk.html);
+    }
+    let mut body = std::mem::take(&mut walk.text);
+    truncate(&mut body, MAX_TEXT);
+
+    // Plain-text bounces carry the original inline, after a marker line.
+    let (report_text, inline_original) = scan::split_original(&body);
+    let report_text = report_text.to_string();
+    if walk.returned.is_none() {
+        if let Some(t) = walk.returned_text.as_deref().or(inline_original) {
+            walk.returned = original::from_header_text(t, subscriber_header);
+        }
+    }
+    report.returned = walk.returned;
+    report.body = report_text;
+
+    // RFC 3464 part, or the same fields pasted into the text.
+    let dsn_text = if !walk.dsn.is_empty() {
+        walk.dsn
+    } else if has_inline_dsn(&report.body) {
+        report.body.clone()
+    } else {
+        String::new()
+    };
+    if !dsn_text.is_empty() {
+        let d = dsn::parse(&dsn_text);
+        report.has_dsn = !d.deliveries.is_empty();
+        report.reporting_mta = d.reporting_mta;
+        report.deliveries = d.deliveries;
+    }
+    if !walk.feedback.is_empty() {
+        let f = arf::parse(&walk.feedback);
+        report.feedback_type = f.feedback_type.or(Some("abuse".into()));
+        report.feedback_recipients = f.rcpt_to;
+        if report.reporting_mta.is_none() {
+            report.reporting_mta = f.reporting_mta;
+        }
+    }
+
+    report.mta = mta::detect(&report);
+    mta::refine(&mut report);
+    report.bounce_like = report.has_dsn
+        || !report.failed_header.is_empty()
+        || report.content_type.contains("report-type=delivery-status")
+        || BOUNCE_SENDER.is_match(&report.from)
+        || BOUNCE_SUBJECT.is_match(&report.subject)
+        || BOUNCE_INTRO.is_match(&report.body[..report.body.len().min(floor(&report.body, 6000))]);
+
+    if report.feedback_type.is_none() && report.bounce_like {
+        let exclude = own_addresses(&report);
+        let scanned = scan::scan(&report.body, &report.failed_header, &exclude);
+        merge(&mut report.deliveries, scanned, report.has_dsn);
+    }
+    for d in &mut report.deliveries {
+        if let Some(diag) = d.diagnostic.take() {
+            scan::fill_from_diagnostic(d, &diag);
+        }
+    }
+    report
+}
+
+fn read_headers(msg: &Message<'_>, report: &mut Report) {
+    report.message_id = msg.message_id().map(|s| format!("<{s}>"));
+    report.date = msg.date().map(|d| rfc3339_utc(d.to_timestamp()));
+    report.subject = msg.subject().map(collapse_ws).unwrap_or_default();
+    if let Some(addr) = msg.from().and_then(|a| a.first()) {
+        report.from_address = addr.address().and_then(clean_address);
+    }
+    report.from = msg.header_raw("From").map(collapse_ws).unwrap_or_default();
+    report.to = msg.header_raw("To").map(collapse_ws).unwrap_or_default();
+    if let Some(ct) = msg.content_type() {
+        report.content_type = match ct.subtype() {
+            Some(s) => format!("{}/{}", ct.ctype(), s),
+            None => ct.ctype().to_string(),
+        }
+        .to_ascii_lowercase();
+        if let Some(rt) = ct.attribute("report-type") {
+            report.content_type.push_str("; report-type=");
+            report.content_type.push_str(&rt.to_ascii_lowercase());
+        }
+    }
+    let mut headers = String::new();
+    for (name, value) in msg.headers_raw() {
+        if headers.len() > 64 << 10 {
+            break;
+        }
+        headers.push_str(name);
+        headers.push_str(": ");
+        headers.push_str(&collapse_ws(value));
+        headers.push('\n');
+    }
+    report.failed_header = msg
+        .header_raw("X-Failed-Recipients")
+        .map(|v| v.split(',').filter_map(clean_address).collect())
+        .unwrap_or_default();
+    report.headers = headers;
+}
+
+fn content_type_of(part: &mail_parser::MessagePart<'_>) -> (String, String) {
+    match part.content_type() {
+        Some(ct) => (
+            ct.ctype().to_ascii_lowercase(),
+            ct.subtype().unwrap_or("").to_ascii_lowercase(),
+        ),
+        None => ("text".into(), "plain".into()),
+    }
+}
+
+/// Depth-first over the MIME tree, collecting report text and the typed
+/// report parts; a returned message is recorded, not descended into.
+fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber_header: &str) {
+    let Some(part) = msg.parts.get(id) else {
+        return;
+    };
+    if depth > 64 {
+        return;
+    }
+    let (ctype, subtype) = content_type_of(part);
+    match &part.body {
+        PartType::Multipart(children) => {
+            for &child in children {
+                visit(msg, child as usize, depth + 1, walk, subscriber_header);
+            }
+        }
+        PartType::Message(inner) => {
+            if walk.returned.is_none() {
+                walk.returned = Some(original::from_message(inner, subscriber_header));
+            }
+        }
+        _ => {
+            let kind = (ctype.as_str(), subtype.as_str());
+            match kind {
+                ("message", "delivery-status") | ("message", "global-delivery-status") => {
+                    append(&mut walk.dsn, &String::from_utf8_lossy(part.contents()));
+                }
+                ("message", "feedback-report") => {
+                    append(
+                        &mut walk.feedback,
+                        &String::from_utf8_lossy(part.contents()),
+                    );
+                }
+                ("text", "rfc822-headers")
+                | ("message", "rfc822-headers")
+                | ("message", "global-headers")
+                | ("message", "rfc822")
+                | ("message", "global") => {
+                    if walk.returned_text.is_none() {
+                        walk.returned_text =
+                            Some(String::from_utf8_lossy(part.contents()).into_owned());
+                    }
+                }
+                ("text", "html") => {
+                    if let Some(t) = part.text_contents() {
+                        append(&mut walk.html, t);
+                    }
+                }
+                ("text", _) | ("", _) => {
+                    if let Some(t) = part.text_contents() {
+                        append(&mut walk.text, t);
+                    } else {
+                        append(&mut walk.text, &String::from_utf8_lossy(part.contents()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn append(buf: &mut String, text: &str) {
+    if buf.len() >= MAX_TEXT {
+        return;
+    }
+    if !buf.is_empty() {
+        buf.push('\n');
+    }
+    let room = MAX_TEXT - buf.len();
+    if text.len() <= room {
+        buf.push_str(text);
+    } else {
+        let mut cut = room;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        buf.push_str(&text[..cut]);
+    }
+}
+
+fn truncate(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+}
+
+fn has_inline_dsn(text: &str) -> bool {
+    let lower_has = |needle: &str| {
+        text.lines().any(|l| {
+            l.as_bytes()
+                .get(..needle.len())
+                .is_some_and(|b| b.eq_ignore_ascii_case(needle.as_bytes()))
+        })
+    };
+    lower_has("Final-Recipient:") || (lower_has("Original-Recipient:") && lower_has("Status:"))
+}
+
+/// Addresses that belong to the sender side and never are the subscriber.
+fn own_addresses(report: &Report) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    v.extend(report.from_address.clone());
+    v.extend(super::text::addresses_in(&report.to));
+    if let Some(r) = &report.returned {
+        v.extend(r.original.from.clone());
+    }
+    v
+}
+
+/// Adds what the prose says to what the DSN said: a DSN recipient without a
+/// diagnostic takes the prose's; without a DSN the prose is all there is.
+fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool) {
+    if !has_dsn {
+        if deliveries.is_empty() {
+            *deliveries = scanned;
+        }
+        return;
+    }
+    for d in deliveries.iter_mut() {
+        let Some(r) = d.recipient.as_deref() else {
+            continue;
+        };
+        let Some(s) = scanned.iter().find(|s| {
+            s.recipient
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(r))
+                || d.original_recipient.as_deref().is_some_and(|o| {
+                    s.recipient
+                        .as_deref()
+                        .is_some_and(|x| x.eq_ignore_ascii_case(o))
+                })
+        }) else {
+            continue;
+        };
+        let weak = d.diagnostic.as_deref().is_none_or(|t| t.len() < 8);
+        if weak && s.diagnostic.is_some() {
+            d.diagnostic = s.diagnostic.clone();
+            d.smtp_code = d.smtp_code.or(s.smtp_code);
+        }
+        d.command = d.command.take().or(s.command.clone());
+    }
+}
+
+static BOUNCE_SENDER: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)mailer-daemon|postmaster|mail delivery (?:sub)?system|mail administrator|mmdf|\bsmtp gateway|\bdelivery[-_ ]?(?:notification|status)|^\s*<?>?\s*$").unwrap()
+});
+static BOUNCE_SUBJECT: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)undeliver|undelivered|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|not delivered|delivery error|bounced|rejected|mail system error|permanent error|delayed mail|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|non recapitabile|no se puede entregar|error de entrega").unwrap()
+});
+static BOUNCE_INTRO: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)this is the qmail-send program|created automatically by mail delivery software|this is the mail system at host|the following addresses had permanent fatal errors|delivery to the following recipients? failed|could not be delivered to one or more|your message (?:could not|couldn't|wasn't|was not) (?:be )?delivered|i'm afraid i wasn't able to deliver|delivery has failed to these recipients|your message did not reach some or all|the original message was received at|this is an automatically generated delivery status notification|unable to deliver (?:your )?message|message delivery failed|permanent error|the error that the other server returned|sorry, we were unable to deliver|undeliverable|smtp error from remote mail server|delivery status notification").unwrap()
+});
+
+fn floor(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Unix seconds to `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339_utc(t: i64) -> String {
+    let (y, m, d) = crate::input::mbox_writer::civil_from_days(t.div_euclid(86_400));
+    let s = t.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}

@@ -1,0 +1,345 @@
+//! Plain-text bounces: the reports of mail servers that write prose
+//! instead of (or besides) an RFC 3464 part — qmail, Exim, Sendmail's
+//! transcript, Postfix's notice, Gmail, Exchange, Courier and many more.
+//!
+//! They differ in wording but share a shape: somewhere a line names the
+//! failed address (alone, in angle brackets, followed by `:` or `...`, or
+//! inside a sentence such as "Your message to <x> couldn't be delivered"),
+//! and the lines around it say why. The scanner finds those lines and
+//! takes the indented or following text as the diagnostic.
+
+use super::Delivery;
+use super::text::{ADDRESS, addresses_in, clean_address, collapse_ws, find_smtp_code, find_status};
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// Lines that end the report and start the copy of the original message.
+static ORIGINAL_MARKER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^\s*(?:
+          -+\s*(?:below\s+this\s+line\s+is\s+a\s+copy\s+of\s+the\s+message
+              |this\s+is\s+a\s+copy\s+of\s+the\s+message
+              |original\s+message(?:\s+follows)?
+              |(?:the\s+)?(?:header|headers)\s+of\s+(?:the\s+)?original\s+message
+              |unsent\s+message\s+follows
+              |returned\s+(?:message|mail)
+              |message\s+header\s+follows
+              |original\s+message\s+header
+              |the\s+original\s+message\s+(?:was|is|follows)
+              |copy\s+of\s+(?:the\s+)?original\s+message
+              |undelivered\s+message\s+(?:follows|headers)
+              |included\s+message)
+        | original\s+message\s+follows
+        | the\s+original\s+message\s+(?:headers?\s+)?(?:was|were|is|follows?)\s*:?\s*$
+        | (?:a\s+)?copy\s+of\s+(?:the\s+|your\s+)?(?:original\s+)?message\s+(?:is\s+)?(?:below|follows|attached)
+        | (?:the\s+)?(?:original\s+)?message\s+headers?\s+(?:follow|below)
+        | -+\s*(?:forwarded|original)\s+message\s*-+
+        | content-type:\s*message/(?:rfc822|partial)
+        | \*{3,}\s*original\s+message
+        )",
+    )
+    .unwrap()
+});
+
+/// A line that is only an address (with the decorations reports use),
+/// optionally followed by the start of the diagnostic.
+static ADDRESS_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?x)^\s*(?:(?:RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Address|Adresse)\s*:\s*(?:rfc822\s*;\s*)?)?
+        <?"?(?P<addr>[^\s<>"():;,]+@[^\s<>"():;,\[\]]+?)"?>?\.?
+        (?:\s*\((?:expanded\s+from|generated\s+from|by\s+way\s+of)[^)]*\))?
+        \s*(?P<sep>:|\.\.\.|\s-\s|,)?\s*(?P<rest>.*)$"#,
+    )
+    .unwrap()
+});
+
+/// Sentences that name the failed address inside the prose.
+static ADDRESS_SENTENCE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?ix)(?:
+            (?:delivery|message|mail|e-?mail)\s+(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|was\s+not|wasn't|has\s+been|is\s+|bounced|returned)
+          | (?:could\s+not|couldn't|cannot|can't|unable\s+to)\s+(?:be\s+)?deliver(?:ed)?\s+(?:your\s+message\s+)?to\s+(?:the\s+following\s+(?:recipients?|address(?:es)?)\s*:?\s*)?<?(?P<a2>[^\s<>"()]+@[^\s<>"()]+?)>?(?:[\s.,:;]|$)
+          | (?:recipient|user|address|mailbox)\s+<(?P<a3>[^\s<>"()]+@[^\s<>"()]+?)>
+          | (?:rcpt\s+to|to)\s*:\s*<(?P<a4>[^\s<>"()]+@[^\s<>"()]+?)>
+          | <(?P<a5>[^\s<>"()]+@[^\s<>"()]+?)>\s*(?:\.\.\.|:)\s+\S
+        )"#,
+    )
+    .unwrap()
+});
+
+static COMMAND: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>)\s+(?:the\s+)?(RCPT\s+TO|MAIL\s+FROM|DATA|end\s+of\s+data|HELO|EHLO|STARTTLS|CONNECT|initial\s+connection)\b").unwrap()
+});
+
+/// Boilerplate lines that carry no diagnostic value.
+static BOILERPLATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:-+\s*transcript\s+of\s+session|-+\s*the\s+following\s+address|\(?other\s+mxes\s+tried|for\s+further\s+assistance|if\s+you\s+do\s+so|you\s+can\s+delete\s+your\s+own\s+text|the\s+mail\s+system\s*$|this\s+is\s+a\s+permanent\s+error|i'm\s+sorry\s+to\s+have\s+to\s+inform|i'm\s+afraid\s+i\s+wasn't\s+able)").unwrap()
+});
+
+/// Splits a plain-text bounce into the report and the pasted original.
+pub fn split_original(text: &str) -> (&str, Option<&str>) {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if ORIGINAL_MARKER.is_match(line.trim_end()) {
+            return (&text[..offset], Some(&text[offset + line.len()..]));
+        }
+        offset += line.len();
+    }
+    (text, None)
+}
+
+struct Candidate {
+    line: usize,
+    address: String,
+    rest: String,
+}
+
+fn is_excluded(addr: &str, exclude: &[String]) -> bool {
+    let lower = addr.to_ascii_lowercase();
+    let local = lower.split('@').next().unwrap_or("");
+    matches!(
+        local,
+        "mailer-daemon" | "postmaster" | "mail-daemon" | "mailerdaemon"
+    ) || exclude.iter().any(|e| e.eq_ignore_ascii_case(addr))
+}
+
+/// Finds failed recipients and their diagnostics in a report's prose.
+/// `failed` is the list from `X-Failed-Recipients` (authoritative when
+/// present); `exclude` holds the sender's own addresses.
+pub fn scan(report: &str, failed: &[String], exclude: &[String]) -> Vec<Delivery> {
+    let lines: Vec<&str> = report.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.len() > 2000 || !line.contains('@') {
+            continue;
+        }
+        let lower_start = line.trim_start().to_ascii_lowercase();
+        if [
+            "from:",
+            "reply-to:",
+            "sender:",
+            "return-path:",
+            "message-id:",
+            "received:",
+            "x-",
+            "envelope-from",
+            "in-reply-to:",
+            "references:",
+        ]
+        .iter()
+        .any(|p| lower_start.starts_with(p))
+        {
+            continue;
+        }
+        if let Some(c) = ADDRESS_LINE.captures(line) {
+            let addr = &c["addr"];
+            let rest = c.name("rest").map_or("", |m| m.as_str());
+            // A bare address line must not be prose that happens to start
+            // with an address and goes on with an unrelated sentence.
+            let sep = c.name("sep").is_some();
+            if (sep || rest.is_empty() || rest.starts_with('(') || find_smtp_code(rest).is_some())
+                && let Some(a) = clean_address(addr)
+                && !is_excluded(&a, exclude)
+            {
+                candidates.push(Candidate {
+                    line: i,
+                    address: a,
+                    rest: rest.to_string(),
+                });
+                continue;
+            }
+        }
+        if let Some(c) = ADDRESS_SENTENCE.captures(line) {
+            let m = ["a1", "a2", "a3", "a4", "a5"]
+                .iter()
+                .find_map(|n| c.name(n))
+                .expect("one group");
+            if let Some(a) = clean_address(m.as_str())
+                && !is_excluded(&a, exclude)
+            {
+                candidates.push(Candidate {
+                    line: i,
+                    address: a,
+                    rest: line[m.end()..]
+                        .trim_start_matches(['>', ':', ' ', '.'])
+                        .to_string(),
+                });
+            }
+        }
+    }
+
+    // Diagnostic of each candidate: the rest of its line plus the lines
+    // that follow, up to a blank line or the next candidate.
+    let mut blocks: Vec<(String, String, usize)> = Vec::new();
+    for (k, c) in candidates.iter().enumerate() {
+        let end = candidates.get(k + 1).map_or(lines.len(), |n| n.line);
+        let mut text = c.rest.clone();
+        let mut j = c.line + 1;
+        while j < end && j < c.line + 30 {
+            let l = lines[j];
+            if l.trim().is_empty() {
+                if text.trim().is_empty() && j + 1 < end && !lines[j + 1].trim().is_empty() {
+                    j += 1;
+                    continue;
+                }
+                break;
+            }
+            if BOILERPLATE.is_match(l) {
+                break;
+            }
+            text.push(' ');
+            text.push_str(l.trim());
+            j += 1;
+        }
+        blocks.push((c.address.clone(), collapse_ws(&text), c.line));
+    }
+
+    let wanted: Vec<String> = if !failed.is_empty() {
+        failed.to_vec()
+    } else {
+        let mut seen: Vec<String> = Vec::new();
+        for (a, _, _) in &blocks {
+            if !seen.iter().any(|s| s.eq_ignore_ascii_case(a)) {
+                seen.push(a.clone());
+            }
+        }
+        seen
+    };
+
+    let shared = shared_diagnostic(&lines, candidates.last().map_or(0, |c| c.line + 1));
+    let mut out = Vec::new();
+    for addr in wanted {
+        let mut best = String::new();
+        for (a, text, _) in &blocks {
+            if a.eq_ignore_ascii_case(&addr) && diagnostic_score(text) > diagnostic_score(&best) {
+                best = text.clone();
+            }
+        }
+        if diagnostic_score(&best) < 2 && diagnostic_score(&shared) > diagnostic_score(&best) {
+            best = shared.clone();
+        }
+        let mut d = Delivery {
+            recipient: Some(addr),
+            ..Delivery::default()
+        };
+        fill_from_diagnostic(&mut d, &best);
+        out.push(d);
+    }
+    out
+}
+
+/// Text after the last address: many reports put the reason there
+/// ("The error that the other server returned was: ...").
+fn shared_diagnostic(lines: &[&str], from: usize) -> String {
+    let mut text = String::new();
+    for l in lines.iter().skip(from).take(40) {
+        if BOILERPLATE.is_match(l) {
+            continue;
+        }
+        let t = l.trim();
+        if !t.is_empty() {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(t);
+        }
+    }
+    collapse_ws(&text)
+}
+
+/// How much a text looks like an SMTP diagnostic.
+fn diagnostic_score(text: &str) -> u8 {
+    let mut s = 0;
+    if text.chars().any(|c| c.is_alphabetic()) {
+        s += 1;
+    }
+    if find_smtp_code(text).is_some() {
+        s += 2;
+    }
+    if find_status(text).is_some() {
+        s += 1;
+    }
+    s
+}
+
+/// Status, reply code and SMTP command from a diagnostic text.
+pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
+    let text = text.trim();
+    if text.is_empty() {
+        return;
+    }
+    let clipped: String = super::text::truncate_chars(text, 1000);
+    if d.smtp_code.is_none() {
+        d.smtp_code = find_smtp_code(&clipped);
+    }
+    if d.status.is_none() {
+        d.status = find_status(&clipped);
+    }
+    if d.command.is_none() {
+        d.command = COMMAND.captures(&clipped).map(|c| {
+            c[1].split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase()
+        });
+    }
+    if d.remote_mta.is_none() {
+        d.remote_mta = remote_host(&clipped);
+    }
+    d.diagnostic = Some(clipped);
+}
+
+static REMOTE_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:host|server|while\s+talking\s+to|remote\s+host|mail\s+server)\s+\[?([a-z0-9][a-z0-9.\-]*\.[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})\]?").unwrap()
+});
+
+fn remote_host(text: &str) -> Option<String> {
+    REMOTE_HOST
+        .captures(text)
+        .map(|c| c[1].trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// Addresses in a transcript or prose when nothing else named one.
+pub fn any_addresses(text: &str, exclude: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for a in addresses_in(text) {
+        if !is_excluded(&a, exclude) && !out.iter().any(|o| o.eq_ignore_ascii_case(&a)) {
+            out.push(a);
+        }
+    }
+    let _ = &ADDRESS;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qmail_style() {
+        let text = "Hi. This is the qmail-send program at mx.example.org.\nI'm afraid I wasn't able to deliver your message to the following addresses.\n\n<nobody@example.net>:\n192.0.2.1 does not like recipient.\nRemote host said: 550 5.1.1 No such user\nGiving up on 192.0.2.1.\n\n";
+        let d = scan(text, &[], &[]);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].recipient.as_deref(), Some("nobody@example.net"));
+        assert_eq!(d[0].smtp_code, Some(550));
+        assert_eq!(d[0].status.as_deref(), Some("5.1.1"));
+    }
+
+    #[test]
+    fn exim_style_with_failed_header() {
+        let text = "This message was created automatically by mail delivery software.\n\nA message that you sent could not be delivered to one or more of its\nrecipients. This is a permanent error. The following address(es) failed:\n\n  bob@example.net\n    SMTP error from remote mail server after RCPT TO:<bob@example.net>:\n    host mx.example.net [192.0.2.9]: 550 5.1.1 unknown user\n";
+        let d = scan(text, &["bob@example.net".into()], &[]);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].command.as_deref(), Some("RCPT"));
+        assert_eq!(d[0].remote_mta.as_deref(), Some("mx.example.net"));
+        assert_eq!(d[0].status.as_deref(), Some("5.1.1"));
+    }
+
+    #[test]
+    fn splits_at_markers() {
+        let (r, o) =
+            split_original("report\n--- Below this line is a copy of the message.\n\nSubject: x\n");
+        assert_eq!(r, "report\n");
+        assert_eq!(o, Some("\nSubject: x\n"));
+    }
+}
