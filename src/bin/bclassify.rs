@@ -68,6 +68,11 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     let hook = std::env::args_os().any(|a| a == "--hook");
+    // One line, not a backtrace: a message that trips a bug is still
+    // classified (as unknown, rule internal-error) and the run goes on.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("bclassify: internal error: {info}");
+    }));
     if hook {
         // Whatever happens, the MTA must get 75 and retry, not bounce a bounce.
         std::panic::set_hook(Box::new(|info| {

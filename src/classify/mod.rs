@@ -194,9 +194,7 @@ fn build_record(
             || rule.category == Category::Undetermined)
         && report.bounce_like
     {
-        let temporary = rule.category == Category::Delayed
-            || d.smtp_code.is_some_and(|c| (400..500).contains(&c))
-            || d.action.as_deref() == Some("delayed");
+        let temporary = is_temporary(d);
         r.status = Some(internal_status(rule.reason, temporary));
     }
     r.bounce = rule
@@ -207,42 +205,55 @@ fn build_record(
 
 /// Sisimai's internal status codes (x.0.9NN) for reports that give no
 /// enhanced status code, so results compare with Sisimai's line by line.
+/// Reasons without a temporary code keep the permanent one.
 pub fn internal_status(reason: Reason, temporary: bool) -> String {
     use Reason::*;
-    let detail = match reason {
-        OnHold => 901,
-        SyntaxError => 902,
-        NoRelaying => 909,
-        Filtered => 910,
-        UserUnknown => 911,
-        HostUnknown => 912,
-        HasMoved => 916,
-        Rejected => 918,
-        Suspend => 921,
-        MailboxFull => 922,
-        ExceedLimit => 923,
-        SystemError => 930,
-        SystemFull => 931,
-        NotAccept => 932,
-        MesgTooBig => 934,
-        MailerError => 939,
-        NetworkError => 944,
-        Expired => 947,
-        SecurityError => 970,
-        Blocked => 971,
-        PolicyViolation => 972,
-        RequirePtr => 973,
-        AuthFailure => 974,
-        BadReputation => 975,
-        TooManyConn => 976,
-        Speeding => 977,
-        NotCompliantRfc => 978,
-        ContentError => 960,
-        SpamDetected => 980,
-        VirusDetected => 981,
-        _ => 900,
+    let (permanent, temp) = match reason {
+        OnHold => (901, Some(901)),
+        SyntaxError => (902, None),
+        NoRelaying => (909, None),
+        Filtered => (910, Some(924)),
+        UserUnknown => (911, None),
+        HostUnknown => (912, None),
+        HasMoved => (916, None),
+        Rejected => (918, Some(918)),
+        Suspend => (921, None),
+        MailboxFull => (922, Some(922)),
+        ExceedLimit => (923, None),
+        SystemError => (930, Some(930)),
+        SystemFull => (931, Some(931)),
+        NotAccept => (932, Some(932)),
+        MesgTooBig => (934, None),
+        MailerError => (939, None),
+        NetworkError => (944, Some(944)),
+        TooManyConn => (945, Some(945)),
+        Speeding => (946, Some(946)),
+        Expired => (947, Some(947)),
+        ContentError => (960, Some(960)),
+        SecurityError => (970, Some(970)),
+        Blocked => (971, Some(971)),
+        VirusDetected => (971, None),
+        AuthFailure => (972, Some(972)),
+        PolicyViolation => (972, None),
+        RequirePtr => (973, Some(973)),
+        NotCompliantRfc => (974, Some(974)),
+        BadReputation => (975, Some(975)),
+        SpamDetected => (980, Some(980)),
+        _ => (900, Some(900)),
     };
-    format!("{}.0.{}", if temporary { 4 } else { 5 }, detail)
+    match (temporary, temp) {
+        (true, Some(t)) => format!("4.0.{t}"),
+        _ => format!("5.0.{permanent}"),
+    }
+}
+
+/// Whether a failure is temporary, from its reply code or wording.
+fn is_temporary(d: &Delivery) -> bool {
+    if let Some(c) = d.smtp_code {
+        return (400..500).contains(&c);
+    }
+    let text = d.diagnostic.as_deref().unwrap_or("").to_ascii_lowercase();
+    text.contains("temporar") || text.contains("persistent")
 }
 
 /// Who a notice is about when the report names nobody: the person who

@@ -4,7 +4,7 @@
 
 use super::record::Original;
 use super::text::{clean_address, collapse_ws};
-use mail_parser::{Message, MessageParser};
+use mail_parser::Message;
 
 /// Header values of the returned message, as far as the bounce carries it.
 #[derive(Debug, Default, Clone)]
@@ -59,9 +59,7 @@ pub fn from_header_text(text: &str, subscriber_header: &str) -> Option<Returned>
         .take(400)
         .collect::<Vec<_>>()
         .join("\n");
-    let msg = MessageParser::default()
-        .with_minimal_headers()
-        .parse_headers(block.as_bytes())?;
+    let msg = super::report::PARSER.parse_headers(block.as_bytes())?;
     let r = from_message(&msg, subscriber_header);
     let o = &r.original;
     (o.message_id.is_some() || o.subject.is_some() || o.from.is_some() || o.to.is_some())

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 /// Reading only the headers we use keeps parsing fast; every other header
 /// stays raw and can still be matched by rules.
-static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+pub(crate) static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
     MessageParser::new()
         .with_minimal_headers()
         .with_message_ids()
@@ -139,8 +139,9 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
         || BOUNCE_INTRO.is_match(&report.body[..report.body.len().min(floor(&report.body, 6000))]);
 
     if report.feedback_type.is_none() && report.bounce_like {
-        let exclude = own_addresses(&report);
-        let scanned = scan::scan(&report.body, &report.failed_header, &exclude);
+        let exclude: Vec<String> = report.from_address.iter().cloned().collect();
+        let unlikely = own_addresses(&report);
+        let scanned = scan::scan(&report.body, &report.failed_header, &exclude, &unlikely);
         merge(&mut report.deliveries, scanned, report.has_dsn);
     }
     for d in &mut report.deliveries {
@@ -246,7 +247,9 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                         append(&mut walk.html, t);
                     }
                 }
-                ("text", _) | ("", _) => {
+                // A multipart whose boundary never appears is read as text:
+                // the report is still in there.
+                ("text", _) | ("", _) | ("multipart", _) => {
                     if let Some(t) = part.text_contents() {
                         append(&mut walk.text, t);
                     } else {

@@ -30,6 +30,7 @@ static ORIGINAL_MARKER: LazyLock<Regex> = LazyLock::new(|| {
               |undelivered\s+message\s+(?:follows|headers)
               |included\s+message)
         | original\s+message\s+follows
+        | \|?-+\s*(?:message\s+text|original\s+text|text\s+of\s+(?:the\s+)?message)\s+follows
         | the\s+original\s+message\s+(?:headers?\s+)?(?:was|were|is|follows?)\s*:?\s*$
         | (?:a\s+)?copy\s+of\s+(?:the\s+|your\s+)?(?:original\s+)?message\s+(?:is\s+)?(?:below|follows|attached)
         | (?:the\s+)?(?:original\s+)?message\s+headers?\s+(?:follow|below)
@@ -46,7 +47,7 @@ static ORIGINAL_MARKER: LazyLock<Regex> = LazyLock::new(|| {
 static ADDRESS_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"(?x)^\s*(?:(?:RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Address|Adresse)\s*:\s*(?:rfc822\s*;\s*)?)?
-        <?"?(?P<addr>[^\s<>"():;,]+@[^\s<>"():;,\[\]]+?)"?>?\.?
+        <?"?(?P<addr>[^\s<>"():;,]+@[^\s<>"():;,\[\]]+)"?>?
         (?:\s*\((?:expanded\s+from|generated\s+from|by\s+way\s+of)[^)]*\))?
         \s*(?P<sep>:|\.\.\.|\s-\s|,)?\s*(?P<rest>.*)$"#,
     )
@@ -68,7 +69,7 @@ static ADDRESS_SENTENCE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static COMMAND: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>)\s+(?:the\s+)?(RCPT\s+TO|MAIL\s+FROM|DATA|end\s+of\s+data|HELO|EHLO|STARTTLS|CONNECT|initial\s+connection)\b").unwrap()
+    Regex::new(r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>|did\s+not\s+like\s+our|most\s+progress\s+was)\s+(?:the\s+)?(?:final\s+|end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b|(does\s+not\s+like\s+recipient|RCPT\s+TO:?\s*<)|(failed\s+after\s+I\s+sent\s+the\s+message|end\s+of\s+data|didn't\s+like\s+the\s+message)|(MAIL\s+FROM:?\s*<)").unwrap()
 });
 
 /// Boilerplate lines that carry no diagnostic value.
@@ -106,7 +107,12 @@ fn is_excluded(addr: &str, exclude: &[String]) -> bool {
 /// Finds failed recipients and their diagnostics in a report's prose.
 /// `failed` is the list from `X-Failed-Recipients` (authoritative when
 /// present); `exclude` holds the sender's own addresses.
-pub fn scan(report: &str, failed: &[String], exclude: &[String]) -> Vec<Delivery> {
+pub fn scan(
+    report: &str,
+    failed: &[String],
+    exclude: &[String],
+    unlikely: &[String],
+) -> Vec<Delivery> {
     let lines: Vec<&str> = report.lines().map(|l| l.trim_end_matches('\r')).collect();
     let mut candidates: Vec<Candidate> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
@@ -168,17 +174,54 @@ pub fn scan(report: &str, failed: &[String], exclude: &[String]) -> Vec<Delivery
         }
     }
 
-    // Diagnostic of each candidate: the rest of its line plus the lines
-    // that follow, up to a blank line or the next candidate.
+    // The sender's own addresses appear in reports ("MAIL FROM:<me>"), but
+    // a message sent to oneself bounces too: drop them only when another
+    // address is there to take their place.
+    if candidates
+        .iter()
+        .any(|c| !is_excluded(&c.address, unlikely))
+    {
+        candidates.retain(|c| !is_excluded(&c.address, unlikely));
+    }
+
+    // Diagnostic of each candidate: its line (or what follows a bare
+    // address) plus the lines after it, up to a blank line or a line that
+    // names another address. Lines naming the same address again belong
+    // to the same block ("<a@b>:" then "Remote host said: 550 <a@b>...").
     let mut blocks: Vec<(String, String, usize)> = Vec::new();
-    for (k, c) in candidates.iter().enumerate() {
-        let end = candidates.get(k + 1).map_or(lines.len(), |n| n.line);
-        let mut text = c.rest.clone();
+    let mut consumed = vec![false; candidates.len()];
+    for k in 0..candidates.len() {
+        if consumed[k] {
+            continue;
+        }
+        let c = &candidates[k];
+        let own_line = lines[c.line].trim();
+        let bare = c.rest.trim().is_empty()
+            || own_line
+                .trim_matches(|ch: char| !ch.is_alphanumeric())
+                .eq_ignore_ascii_case(&c.address);
+        let mut text = if bare {
+            c.rest.clone()
+        } else {
+            own_line.to_string()
+        };
+        let mut next = k + 1;
         let mut j = c.line + 1;
-        while j < end && j < c.line + 30 {
+        while j < lines.len() && j < c.line + 30 {
+            while next < candidates.len() && candidates[next].line < j {
+                next += 1;
+            }
+            if next < candidates.len() && candidates[next].line == j {
+                if candidates[next].address.eq_ignore_ascii_case(&c.address) {
+                    consumed[next] = true;
+                } else {
+                    break;
+                }
+            }
             let l = lines[j];
             if l.trim().is_empty() {
-                if text.trim().is_empty() && j + 1 < end && !lines[j + 1].trim().is_empty() {
+                if text.trim().is_empty() && j + 1 < lines.len() && !lines[j + 1].trim().is_empty()
+                {
                     j += 1;
                     continue;
                 }
@@ -211,12 +254,18 @@ pub fn scan(report: &str, failed: &[String], exclude: &[String]) -> Vec<Delivery
     for addr in wanted {
         let mut best = String::new();
         for (a, text, _) in &blocks {
-            if a.eq_ignore_ascii_case(&addr) && diagnostic_score(text) > diagnostic_score(&best) {
-                best = text.clone();
+            if a.eq_ignore_ascii_case(&addr) && !text.is_empty() && !best.contains(text.as_str()) {
+                if !best.is_empty() {
+                    best.push(' ');
+                }
+                best.push_str(text);
             }
         }
-        if diagnostic_score(&best) < 2 && diagnostic_score(&shared) > diagnostic_score(&best) {
-            best = shared.clone();
+        if diagnostic_score(&best) < 2 && diagnostic_score(&shared) >= 2 {
+            if !best.is_empty() {
+                best.push(' ');
+            }
+            best.push_str(&shared);
         }
         let mut d = Delivery {
             recipient: Some(addr),
@@ -272,15 +321,18 @@ pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
     if d.smtp_code.is_none() {
         d.smtp_code = find_smtp_code(&clipped);
     }
-    if d.status.is_none() {
-        d.status = find_status(&clipped);
-    }
+    d.status = super::text::prefer_status(d.status.take(), find_status(&clipped), d.smtp_code);
     if d.command.is_none() {
         d.command = COMMAND.captures(&clipped).map(|c| {
-            c[1].split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_ascii_uppercase()
+            if let Some(m) = c.get(1) {
+                m.as_str().to_ascii_uppercase()
+            } else if c.get(2).is_some() {
+                "RCPT".into()
+            } else if c.get(3).is_some() {
+                "DATA".into()
+            } else {
+                "MAIL".into()
+            }
         });
     }
     if d.remote_mta.is_none() {
@@ -318,7 +370,7 @@ mod tests {
     #[test]
     fn qmail_style() {
         let text = "Hi. This is the qmail-send program at mx.example.org.\nI'm afraid I wasn't able to deliver your message to the following addresses.\n\n<nobody@example.net>:\n192.0.2.1 does not like recipient.\nRemote host said: 550 5.1.1 No such user\nGiving up on 192.0.2.1.\n\n";
-        let d = scan(text, &[], &[]);
+        let d = scan(text, &[], &[], &[]);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].recipient.as_deref(), Some("nobody@example.net"));
         assert_eq!(d[0].smtp_code, Some(550));
@@ -328,7 +380,7 @@ mod tests {
     #[test]
     fn exim_style_with_failed_header() {
         let text = "This message was created automatically by mail delivery software.\n\nA message that you sent could not be delivered to one or more of its\nrecipients. This is a permanent error. The following address(es) failed:\n\n  bob@example.net\n    SMTP error from remote mail server after RCPT TO:<bob@example.net>:\n    host mx.example.net [192.0.2.9]: 550 5.1.1 unknown user\n";
-        let d = scan(text, &["bob@example.net".into()], &[]);
+        let d = scan(text, &["bob@example.net".into()], &[], &[]);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].command.as_deref(), Some("RCPT"));
         assert_eq!(d[0].remote_mta.as_deref(), Some("mx.example.net"));

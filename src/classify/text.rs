@@ -13,11 +13,71 @@ pub static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\x{80}-\x{10FFFF}]+@[A-Za-z0-9\-\x{80}-\x{10FFFF}]+(?:\.[A-Za-z0-9\-\x{80}-\x{10FFFF}]+)*"#).unwrap()
 });
 
-/// The first enhanced status code (RFC 3463) in the text.
+/// The first telling enhanced status code (RFC 3463) in the text: a
+/// generic `X.0.0` or `4.4.7` only when nothing more specific is there.
 pub fn find_status(text: &str) -> Option<String> {
-    STATUS
-        .captures(text)
-        .map(|c| format!("{}.{}.{}", &c[1], &c[2], &c[3]))
+    let mut fallback = None;
+    let mut rest = text;
+    while let Some(c) = STATUS.captures(rest) {
+        let code = format!("{}.{}.{}", &c[1], &c[2], &c[3]);
+        let subject: u32 = c[2].parse().unwrap_or(99);
+        if subject <= 7 {
+            if code.ends_with(".0.0") || code == "4.4.7" {
+                fallback.get_or_insert(code);
+            } else {
+                return Some(code);
+            }
+        }
+        let end = c.get(3).map_or(rest.len(), |m| m.end());
+        rest = &rest[end..];
+    }
+    fallback
+}
+
+/// Chooses between the status a report states and the one its diagnostic
+/// text carries: the more specific wins, and a reply code of another class
+/// than the stated status speaks for the text.
+pub fn prefer_status(
+    stated: Option<String>,
+    found: Option<String>,
+    reply: Option<u16>,
+) -> Option<String> {
+    let (field, found) = match (stated, found) {
+        (None, f) => return f,
+        (s, None) => return s,
+        (Some(s), Some(f)) => (s, f),
+    };
+    if field == found {
+        return Some(field);
+    }
+    if let Some(r) = reply {
+        let rc = (r / 100).to_string();
+        if !field.starts_with(&rc) && found.starts_with(&rc) {
+            return Some(found);
+        }
+        if field.starts_with(&rc) && !found.starts_with(&rc) {
+            return Some(field);
+        }
+    }
+    let generic = |s: &str| s.ends_with(".0.0");
+    if generic(&field) {
+        return Some(if generic(&found) { field } else { found });
+    }
+    if generic(&found) {
+        return Some(field);
+    }
+    let parts: Vec<&str> = field.split('.').collect();
+    let vague = parts.get(1) == Some(&"0") || parts.get(2) == Some(&"0");
+    if (vague && !found.contains(".0")) || field == "4.4.7" || field.starts_with("5.3.") {
+        return Some(found);
+    }
+    if field == "5.1.1" {
+        return Some(if found.contains(".0") { field } else { found });
+    }
+    if field == "5.1.3" && found.starts_with("5.7.") {
+        return Some(found);
+    }
+    Some(field)
 }
 
 /// The first SMTP reply code in the text (`550`, `550-`, `550 5.1.1`).
@@ -90,15 +150,22 @@ pub fn clean_address(raw: &str) -> Option<String> {
             s = &s[a + 1..b];
         }
     }
-    let s = s
-        .trim()
-        .trim_matches(|c: char| {
-            matches!(
-                c,
-                '"' | '\'' | '<' | '>' | ',' | ';' | ':' | '(' | ')' | '[' | ']'
-            )
-        })
-        .trim_end_matches('.');
+    let mut s = s.trim();
+    loop {
+        let t = s
+            .trim_matches(|c: char| {
+                matches!(
+                    c,
+                    '"' | '\'' | '<' | '>' | ',' | ';' | ':' | '(' | ')' | '[' | ']'
+                )
+            })
+            .trim_end_matches('.')
+            .trim();
+        if t.len() == s.len() {
+            break;
+        }
+        s = t;
+    }
     let s = s.strip_prefix("mailto:").unwrap_or(s);
     let (local, domain) = s.rsplit_once('@')?;
     let local = local.trim_matches('"');
