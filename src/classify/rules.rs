@@ -542,15 +542,16 @@ fn recipient_field<'a>(d: &'a Delivery, f: Field, code: &'a str) -> &'a str {
     }
 }
 
-/// The matched text, widened to whole words, on one line, at most 200
-/// characters.
+/// The matched text on one line, at most 200 characters. A match of a
+/// character or two (a pattern like `.` that only asks "is there a value")
+/// says nothing, so the line it is on is shown instead.
 fn evidence_text(text: &str, start: usize, end: usize) -> String {
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
     let matched = super::text::collapse_ws(&text[start..end]);
-    let s = if matched.chars().count() >= 24 {
+    let s = if matched.chars().count() >= 3 {
         matched
     } else {
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
         super::text::collapse_ws(&text[line_start..line_end])
     };
     super::text::truncate_chars(&s, 200)

@@ -1,0 +1,102 @@
+//! Helpers for running the real binaries in tests: each run prints the
+//! command, status, stdout and stderr when an assertion fails.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub struct Run {
+    pub cmd: String,
+    pub out: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        self.stdout()
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("{self}: bad JSON line {l:?}: {e}"))
+            })
+            .collect()
+    }
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), code, "{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "\n$ {}\nstatus: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.cmd,
+            self.out.status,
+            String::from_utf8_lossy(&self.out.stdout)
+                .chars()
+                .take(4000)
+                .collect::<String>(),
+            self.stderr()
+        )
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `bin` with `args`, feeding `stdin` (None: no stdin at all).
+pub fn run(bin: &str, args: &[&str], stdin: Option<&[u8]>, dir: &Path) -> Run {
+    let mut c = Command::new(bin);
+    c.args(args).current_dir(dir);
+    c.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        let data = input.to_vec();
+        // A writer thread, so a program that stops reading early cannot
+        // deadlock the test.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        });
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        cmd: format!(
+            "{} {}",
+            Path::new(bin).file_name().unwrap().to_string_lossy(),
+            args.join(" ")
+        ),
+        out,
+    }
+}
+
+/// `../shared/corpus/sisimai` when it exists (tests that need it skip
+/// otherwise).
+pub fn shared_corpus() -> Option<PathBuf> {
+    let p = repo_root().join("../shared/corpus/sisimai");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("SKIPPED: ../shared/corpus/sisimai not present");
+        None
+    }
+}
