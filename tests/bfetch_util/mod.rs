@@ -137,7 +137,7 @@ impl Dovecot {
         assert!(child.wait().unwrap().success(), "doveadm save failed");
     }
 
-    /// `uid -> flags` of a mailbox, as the server sees it.
+    /// `uid -> flags` of a mailbox, as the server sees it (without `\\Recent`).
     pub fn flags(&self, mailbox: &str) -> Vec<(u32, String)> {
         let out = self.doveadm(&["fetch", "-u", USER, "uid flags", "mailbox", mailbox]);
         let mut res = Vec::new();
@@ -146,7 +146,9 @@ impl Dovecot {
             if let Some(u) = line.strip_prefix("uid: ") {
                 uid = u.trim().parse().ok();
             } else if let Some(f) = line.strip_prefix("flags:") {
-                res.push((uid.take().expect("uid before flags"), f.trim().to_string()));
+                // \Recent is per session and any SELECT clears it; it is not ours.
+                let f: Vec<&str> = f.split_whitespace().filter(|x| *x != "\\Recent").collect();
+                res.push((uid.take().expect("uid before flags"), f.join(" ")));
             }
         }
         res
@@ -154,8 +156,8 @@ impl Dovecot {
 
     pub fn status(&self, mailbox: &str, field: &str) -> String {
         let out = self.doveadm(&["-f", "flow", "mailbox", "status", "-u", USER, field, mailbox]);
-        out.trim()
-            .strip_prefix(&format!("{field}="))
+        out.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
             .unwrap_or_else(|| panic!("unexpected status output {out:?}"))
             .to_string()
     }
