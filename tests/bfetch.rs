@@ -36,7 +36,9 @@ fn implicit_tls_check_and_list() {
     dv.save("INBOX", &message("one"));
     dv.save("INBOX", &message("two"));
     dv.save("Archive", &message("three"));
-    dv.doveadm(&["flags", "add", "-u", USER, "\\Seen", "mailbox", "INBOX", "uid", "1"]);
+    dv.doveadm(&[
+        "flags", "add", "-u", USER, "\\Seen", "mailbox", "INBOX", "uid", "1",
+    ]);
     let r = run(dv.bfetch().arg("--check")).expect(0);
     assert_eq!(r.text(), "INBOX: 2 messages, 1 unseen\n");
     let r = run(dv.bfetch().arg("--list")).expect(0);
@@ -59,18 +61,36 @@ fn starttls_and_xoauth2() {
     let r = run(&mut starttls(&["--check"])).expect(0);
     assert_eq!(r.text(), "INBOX: 1 messages, 1 unseen\n");
     // Dovecot's passwd-file accepts the token where the password would be.
-    let r = run(&mut starttls(&["--check", "--oauth2-token-command", "echo secret"])).expect(0);
-    assert!(r.text().starts_with("INBOX: 1 messages"));
-    let r = run(&mut starttls(&["--check", "--oauth2-token-command", "echo expired-token"])).expect(77);
-    assert!(r.stderr.contains("authentication refused"), "{}", r.stderr);
-    let r = run(dv
-        .bfetch()
-        .args(["--check", "--auth", "oauthbearer", "--oauth2-token-command", "echo secret"]))
+    let r = run(&mut starttls(&[
+        "--check",
+        "--oauth2-token-command",
+        "echo secret",
+    ]))
     .expect(0);
     assert!(r.text().starts_with("INBOX: 1 messages"));
-    run(dv
-        .bfetch()
-        .args(["--check", "--auth", "oauthbearer", "--oauth2-token-command", "echo nope"]))
+    let r = run(&mut starttls(&[
+        "--check",
+        "--oauth2-token-command",
+        "echo expired-token",
+    ]))
+    .expect(77);
+    assert!(r.stderr.contains("authentication refused"), "{}", r.stderr);
+    let r = run(dv.bfetch().args([
+        "--check",
+        "--auth",
+        "oauthbearer",
+        "--oauth2-token-command",
+        "echo secret",
+    ]))
+    .expect(0);
+    assert!(r.text().starts_with("INBOX: 1 messages"));
+    run(dv.bfetch().args([
+        "--check",
+        "--auth",
+        "oauthbearer",
+        "--oauth2-token-command",
+        "echo nope",
+    ]))
     .expect(77);
 }
 
@@ -86,7 +106,12 @@ fn plaintext_needs_explicit_flag() {
         c
     };
     let r = run(&mut plain(&[])).expect(78);
-    assert!(r.stderr.contains("refusing to send credentials over a plaintext connection"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("refusing to send credentials over a plaintext connection"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
     assert!(r.stdout.is_empty());
     run(&mut plain(&["--insecure-plaintext"])).expect(0);
@@ -109,8 +134,19 @@ fn untrusted_certificate_hints_at_ca_file() {
 fn wrong_password_exits_77() {
     let dv = dovecot!();
     let r = run(dv.bfetch().arg("--check").env("BFETCH_PASSWORD", "wrong")).expect(77);
-    assert!(r.stderr.contains("authentication refused for \"test\""), "{}", r.stderr);
-    let r = run(dv.bfetch().args(["--check", "--auth", "login", "--password-command", "echo wrong"])).expect(77);
+    assert!(
+        r.stderr.contains("authentication refused for \"test\""),
+        "{}",
+        r.stderr
+    );
+    let r = run(dv.bfetch().args([
+        "--check",
+        "--auth",
+        "login",
+        "--password-command",
+        "echo wrong",
+    ]))
+    .expect(77);
     assert!(r.stderr.contains("authentication refused"), "{}", r.stderr);
 }
 
@@ -118,9 +154,16 @@ fn wrong_password_exits_77() {
 fn debug_protocol_redacts_credentials() {
     let dv = dovecot!();
     for auth in ["login", "plain", "xoauth2"] {
-        let r = run(dv.bfetch().args(["--check", "--debug-protocol", "--auth", auth])).expect(0);
+        let r = run(dv
+            .bfetch()
+            .args(["--check", "--debug-protocol", "--auth", auth]))
+        .expect(0);
         assert!(r.stderr.contains("C: "), "{}", r.stderr);
-        assert!(!r.stderr.contains(PASSWORD), "{auth}: password in debug output:\n{}", r.stderr);
+        assert!(
+            !r.stderr.contains(PASSWORD),
+            "{auth}: password in debug output:\n{}",
+            r.stderr
+        );
         // base64 of "\0test\0secret" and of the XOAUTH2 string must not leak either
         assert!(!r.stderr.contains("AHRlc3QAc2VjcmV0"), "{}", r.stderr);
         assert!(r.stderr.contains("<redacted>"), "{}", r.stderr);
@@ -135,7 +178,16 @@ fn unreachable_server_exits_69() {
     };
     let home = tempfile::tempdir().unwrap();
     let r = run(bfetch_bare(home.path())
-        .args(["--host", "127.0.0.1", "--user", "u", "--retries", "0", "--check", "--port"])
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--user",
+            "u",
+            "--retries",
+            "0",
+            "--check",
+            "--port",
+        ])
         .arg(port.to_string()))
     .expect(69);
     assert!(r.stderr.contains("cannot connect"), "{}", r.stderr);
@@ -155,11 +207,24 @@ fn server_that_never_greets_times_out() {
     let home = tempfile::tempdir().unwrap();
     for tls in ["implicit", "starttls"] {
         let r = run(bfetch_bare(home.path())
-            .args(["--host", "127.0.0.1", "--user", "u", "--timeout", "1", "--retries", "0"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--user",
+                "u",
+                "--timeout",
+                "1",
+                "--retries",
+                "0",
+            ])
             .args(["--tls", tls, "--port"])
             .arg(port.to_string()))
         .expect(75);
-        assert!(r.stderr.contains("did not answer within 1 s"), "{tls}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("did not answer within 1 s"),
+            "{tls}: {}",
+            r.stderr
+        );
     }
 }
 
@@ -169,7 +234,8 @@ fn server_that_never_greets_times_out() {
 fn byte_exact_round_trip_of_8bit_and_binary_messages() {
     let dv = dovecot!();
     let utf8 = "From: a@example.test\r\nSubject: =?utf-8?q?x?=\r\n\r\nGrüße, ünïcödé ✓\r\nFrom the start of a line\r\n>From quoted\r\n".as_bytes().to_vec();
-    let mut binary = b"From: b@example.test\r\nSubject: bin\r\nContent-Transfer-Encoding: 8bit\r\n\r\n".to_vec();
+    let mut binary =
+        b"From: b@example.test\r\nSubject: bin\r\nContent-Transfer-Encoding: 8bit\r\n\r\n".to_vec();
     binary.extend((0x80u8..=0xff).chain(1u8..0x0a));
     binary.extend(b"\r\nFrom here\r\nend\r\n");
     dv.save("INBOX", &utf8);
@@ -179,7 +245,10 @@ fn byte_exact_round_trip_of_8bit_and_binary_messages() {
     let lines = r.json();
     assert_eq!(lines.len(), 2);
     assert!(lines[0]["raw"].is_string(), "UTF-8 message goes in raw");
-    assert!(lines[1]["raw_base64"].is_string(), "non-UTF-8 message goes in raw_base64");
+    assert!(
+        lines[1]["raw_base64"].is_string(),
+        "non-UTF-8 message goes in raw_base64"
+    );
     assert_eq!(decode(&lines[0]), utf8);
     assert_eq!(decode(&lines[1]), binary);
     let uv: u64 = dv.status("INBOX", "uidvalidity").parse().unwrap();
@@ -212,7 +281,9 @@ fn unseen_leaves_flags_untouched() {
     for s in ["a", "b", "c"] {
         dv.save("INBOX", &message(s));
     }
-    dv.doveadm(&["flags", "add", "-u", USER, "\\Seen", "mailbox", "INBOX", "uid", "2"]);
+    dv.doveadm(&[
+        "flags", "add", "-u", USER, "\\Seen", "mailbox", "INBOX", "uid", "2",
+    ]);
     let before = dv.flags("INBOX");
     let r = run(dv.bfetch().arg("--unseen")).expect(0);
     assert_eq!(r.uids(), vec![1, 3]);
@@ -220,7 +291,10 @@ fn unseen_leaves_flags_untouched() {
     run(&mut dv.bfetch()).expect(0);
     let after = dv.flags("INBOX");
     assert_eq!(before, after);
-    assert!(!after.iter().any(|(u, f)| *u != 2 && f.contains("\\Seen")), "{after:?}");
+    assert!(
+        !after.iter().any(|(u, f)| *u != 2 && f.contains("\\Seen")),
+        "{after:?}"
+    );
 }
 
 #[test]
@@ -263,7 +337,12 @@ fn new_fetches_only_later_messages_across_runs() {
     let mut c = dv.bfetch();
     c.arg("--new");
     assert_eq!(run(&mut c).expect(0).uids(), vec![1, 2, 3]);
-    assert!(dv.home.path().join("state/bounce-tools/bfetch-state.json").exists());
+    assert!(
+        dv.home
+            .path()
+            .join("state/bounce-tools/bfetch-state.json")
+            .exists()
+    );
 }
 
 #[test]
@@ -278,13 +357,25 @@ fn uidvalidity_change_is_an_error_with_choices() {
         c
     };
     assert_eq!(run(&mut new(&[])).expect(0).uids(), vec![1, 2]);
-    dv.doveadm(&["mailbox", "update", "-u", USER, "--uid-validity", "42", "INBOX"]);
+    dv.doveadm(&[
+        "mailbox",
+        "update",
+        "-u",
+        USER,
+        "--uid-validity",
+        "42",
+        "INBOX",
+    ]);
     let before = std::fs::read(&state).unwrap();
     let r = run(&mut new(&[])).expect(65);
     assert!(r.stdout.is_empty());
     assert!(r.stderr.contains("UIDVALIDITY changed"), "{}", r.stderr);
     assert!(r.stderr.contains("--on-uidvalidity-change"), "{}", r.stderr);
-    assert_eq!(std::fs::read(&state).unwrap(), before, "state untouched on failure");
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        before,
+        "state untouched on failure"
+    );
 
     let r = run(&mut new(&["--on-uidvalidity-change", "skip-existing"])).expect(0);
     assert!(r.stdout.is_empty());
@@ -293,7 +384,15 @@ fn uidvalidity_change_is_an_error_with_choices() {
     assert_eq!(r.uids(), vec![3]);
     assert_eq!(r.json()[0]["uidvalidity"], 42);
 
-    dv.doveadm(&["mailbox", "update", "-u", USER, "--uid-validity", "43", "INBOX"]);
+    dv.doveadm(&[
+        "mailbox",
+        "update",
+        "-u",
+        USER,
+        "--uid-validity",
+        "43",
+        "INBOX",
+    ]);
     let r = run(&mut new(&["--on-uidvalidity-change", "refetch"])).expect(0);
     assert_eq!(r.uids(), vec![1, 2, 3]);
 }
@@ -303,7 +402,9 @@ fn uidvalidity_change_is_an_error_with_choices() {
 fn big_message(i: usize) -> Vec<u8> {
     let mut m = format!("From: x@example.test\r\nSubject: big {i}\r\n\r\n").into_bytes();
     for _ in 0..1500 {
-        m.extend_from_slice(format!("{i:05} 0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEF\r\n").as_bytes());
+        m.extend_from_slice(
+            format!("{i:05} 0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEF\r\n").as_bytes(),
+        );
     }
     m
 }
@@ -318,7 +419,14 @@ fn connection_killed_mid_fetch_exits_75_with_whole_messages_and_safe_state() {
     let state = dv.state_file();
     let mut child = dv
         .bfetch()
-        .args(["--new", "--batch-messages", "1", "--retries", "0", "--state"])
+        .args([
+            "--new",
+            "--batch-messages",
+            "1",
+            "--retries",
+            "0",
+            "--state",
+        ])
         .arg(&state)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -332,24 +440,44 @@ fn connection_killed_mid_fetch_exits_75_with_whole_messages_and_safe_state() {
     let mut rest = Vec::new();
     stdout.read_to_end(&mut rest).unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(75), "stderr: {err}");
     assert!(err.contains("connection"), "{err}");
 
     let mut all = first.into_bytes();
     all.extend(rest);
-    assert!(all.ends_with(b"\n"), "stdout ends in the middle of a message");
+    assert!(
+        all.ends_with(b"\n"),
+        "stdout ends in the middle of a message"
+    );
     let text = String::from_utf8(all).unwrap();
     let uids: Vec<u64> = text
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("whole JSON line")["uid"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("whole JSON line")["uid"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
-    assert!(!uids.is_empty() && uids.len() < n, "{} messages written", uids.len());
+    assert!(
+        !uids.is_empty() && uids.len() < n,
+        "{} messages written",
+        uids.len()
+    );
     assert_eq!(uids, (1..=uids.len() as u64).collect::<Vec<_>>());
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     let pos = &saved["accounts"][format!("test@127.0.0.1:{}", dv.imaps_port)]["INBOX"];
-    assert_eq!(pos["last_uid"].as_u64(), uids.last().copied(), "state must match what was written");
+    assert_eq!(
+        pos["last_uid"].as_u64(),
+        uids.last().copied(),
+        "state must match what was written"
+    );
 
     // The next run resumes right after, and the whole mailbox comes out once.
     let r = run(dv.bfetch().arg("--new").arg("--state").arg(&state)).expect(0);
@@ -379,15 +507,28 @@ fn reconnects_after_a_dropped_connection() {
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0), "{err}");
     assert!(err.contains("retrying"), "{err}");
     let uids: Vec<u64> = first
         .lines()
         .chain(rest.lines())
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["uid"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["uid"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
-    assert_eq!(uids, (1..=n as u64).collect::<Vec<_>>(), "each message exactly once");
+    assert_eq!(
+        uids,
+        (1..=n as u64).collect::<Vec<_>>(),
+        "each message exactly once"
+    );
 }
 
 #[test]
@@ -418,7 +559,10 @@ fn idle_picks_up_an_appended_message() {
     let _ = child.kill();
     let _ = child.wait();
     let second = second.expect("the appended message while idling");
-    assert!(second.contains("\"uid\":2") && second.contains("This is second."), "{second}");
+    assert!(
+        second.contains("\"uid\":2") && second.contains("This is second."),
+        "{second}"
+    );
 }
 
 // ---- ack ----
@@ -444,31 +588,69 @@ fn ack_seen_move_delete_touch_exactly_the_listed_uids() {
     };
 
     // Two records for one message (two addresses) count once.
-    let r = ack(&["--seen"], record("INBOX", uv, 1) + &record("INBOX", uv, 3) + &record("INBOX", uv, 3)).expect(0);
+    let r = ack(
+        &["--seen"],
+        record("INBOX", uv, 1) + &record("INBOX", uv, 3) + &record("INBOX", uv, 3),
+    )
+    .expect(0);
     assert!(r.stderr.contains("uid=1: marked seen"), "{}", r.stderr);
-    assert!(r.stderr.contains("ack: 2 done, 0 already gone"), "{}", r.stderr);
-    let seen: Vec<u32> = dv.flags("INBOX").into_iter().filter(|(_, f)| f.contains("\\Seen")).map(|(u, _)| u).collect();
+    assert!(
+        r.stderr.contains("ack: 2 done, 0 already gone"),
+        "{}",
+        r.stderr
+    );
+    let seen: Vec<u32> = dv
+        .flags("INBOX")
+        .into_iter()
+        .filter(|(_, f)| f.contains("\\Seen"))
+        .map(|(u, _)| u)
+        .collect();
     assert_eq!(seen, vec![1, 3]);
 
-    let r = ack(&["--dry-run", "--move", "Processed"], record("INBOX", uv, 2)).expect(0);
-    assert!(r.stderr.contains("would be moved to Processed"), "{}", r.stderr);
+    let r = ack(
+        &["--dry-run", "--move", "Processed"],
+        record("INBOX", uv, 2),
+    )
+    .expect(0);
+    assert!(
+        r.stderr.contains("would be moved to Processed"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(dv.status("Processed", "messages"), "0");
 
-    ack(&["--move", "Processed", "--flag", "bounce-done"], record("INBOX", uv, 2)).expect(0);
+    ack(
+        &["--move", "Processed", "--flag", "bounce-done"],
+        record("INBOX", uv, 2),
+    )
+    .expect(0);
     assert_eq!(dv.status("Processed", "messages"), "1");
     let moved = dv.flags("Processed");
     assert!(moved[0].1.contains("bounce-done"), "{moved:?}");
 
     // bfetch's own NDJSON lines work as input too.
-    let line4 = run(dv.bfetch().args(["--limit", "1", "--since", "2000-01-01", "--mailbox", "INBOX"]))
-        .expect(0)
-        .text();
+    let line4 = run(dv.bfetch().args([
+        "--limit",
+        "1",
+        "--since",
+        "2000-01-01",
+        "--mailbox",
+        "INBOX",
+    ]))
+    .expect(0)
+    .text();
     assert!(line4.contains("\"uid\":1"));
-    let ndjson = format!("{{\"mailbox\":\"INBOX\",\"uidvalidity\":{uv},\"uid\":4,\"raw\":\"x\"}}\n");
+    let ndjson =
+        format!("{{\"mailbox\":\"INBOX\",\"uidvalidity\":{uv},\"uid\":4,\"raw\":\"x\"}}\n");
     ack(&["--delete"], ndjson.clone()).expect(0);
     let left: Vec<u32> = dv.flags("INBOX").into_iter().map(|(u, _)| u).collect();
     assert_eq!(left, vec![1, 3, 5, 6]);
-    let seen: Vec<u32> = dv.flags("INBOX").into_iter().filter(|(_, f)| f.contains("\\Seen")).map(|(u, _)| u).collect();
+    let seen: Vec<u32> = dv
+        .flags("INBOX")
+        .into_iter()
+        .filter(|(_, f)| f.contains("\\Seen"))
+        .map(|(u, _)| u)
+        .collect();
     assert_eq!(seen, vec![1, 3], "other messages untouched");
 
     // Idempotent: already gone is reported, not an error.
@@ -477,9 +659,21 @@ fn ack_seen_move_delete_touch_exactly_the_listed_uids() {
     assert!(r.stderr.contains("0 done, 1 already gone"), "{}", r.stderr);
 
     // A line without coordinates is reported; the rest is still processed.
-    let r = ack(&["--seen"], "{\"v\":1,\"source\":{\"path\":\"x.eml\"}}\n".to_string() + &record("INBOX", uv, 5)).expect(65);
-    assert!(r.stderr.contains("line 1: no mailbox/uidvalidity/uid"), "{}", r.stderr);
-    assert!(dv.flags("INBOX").iter().any(|(u, f)| *u == 5 && f.contains("\\Seen")));
+    let r = ack(
+        &["--seen"],
+        "{\"v\":1,\"source\":{\"path\":\"x.eml\"}}\n".to_string() + &record("INBOX", uv, 5),
+    )
+    .expect(65);
+    assert!(
+        r.stderr.contains("line 1: no mailbox/uidvalidity/uid"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        dv.flags("INBOX")
+            .iter()
+            .any(|(u, f)| *u == 5 && f.contains("\\Seen"))
+    );
 }
 
 #[test]
@@ -494,7 +688,12 @@ fn ack_with_stale_uidvalidity_touches_nothing() {
     c.args(["ack", "--delete"]);
     let input = record("INBOX", uv + 1, 1) + &record("INBOX", uv + 1, 2);
     let r = run_with_input(&mut c, Some(input.as_bytes())).expect(65);
-    assert!(r.stderr.contains("refused: the mailbox's UIDVALIDITY is now"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("refused: the mailbox's UIDVALIDITY is now"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("2 refused"), "{}", r.stderr);
     assert_eq!(dv.flags("INBOX"), before);
 }
@@ -526,7 +725,8 @@ fn man_page_and_flags_are_in_step() {
     }
     flags.sort();
     flags.dedup();
-    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/bfetch.1")).unwrap();
+    let man =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/bfetch.1")).unwrap();
     let man_flags: Vec<String> = {
         let re = regex::Regex::new(r"(?m)^\.It Fl \\?-([a-z0-9-]+)").unwrap();
         let mut v: Vec<String> = re.captures_iter(&man).map(|c| c[1].to_string()).collect();
@@ -534,17 +734,22 @@ fn man_page_and_flags_are_in_step() {
         v.dedup();
         v
     };
-    assert_eq!(flags, man_flags, "flags in --help vs. .It Fl entries in man/bfetch.1");
+    assert_eq!(
+        flags, man_flags,
+        "flags in --help vs. .It Fl entries in man/bfetch.1"
+    );
 }
 
 #[test]
 fn usage_errors_exit_64_and_there_is_no_password_flag() {
     let home = tempfile::tempdir().unwrap();
-    let r = run(bfetch_bare(home.path()).args(["--host", "h", "--user", "u", "--password", "x"])).expect(64);
+    let r = run(bfetch_bare(home.path()).args(["--host", "h", "--user", "u", "--password", "x"]))
+        .expect(64);
     assert!(r.stderr.contains("--password"), "{}", r.stderr);
     let r = run(bfetch_bare(home.path()).args(["--user", "u"])).expect(64);
     assert!(r.stderr.contains("--host"), "{}", r.stderr);
-    run(bfetch_bare(home.path()).args(["--host", "h", "--user", "u", "--format", "xml"])).expect(64);
+    run(bfetch_bare(home.path()).args(["--host", "h", "--user", "u", "--format", "xml"]))
+        .expect(64);
     run(bfetch_bare(home.path()).arg("--version")).expect(0);
 }
 
@@ -553,9 +758,23 @@ fn config_file_account_is_used() {
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("bfetch.toml");
     std::fs::write(&cfg, "[account.a]\nhost = \"127.0.0.1\"\nport = 1\nuser = \"u\"\npassword_command = \"exit 3\"\n").unwrap();
-    let r = run(bfetch_bare(home.path()).arg("--config").arg(&cfg).args(["--account", "a", "--check"])).expect(78);
-    assert!(r.stderr.contains("--password-command failed"), "{}", r.stderr);
-    let r = run(bfetch_bare(home.path()).arg("--config").arg(&cfg).args(["--account", "b", "--check"])).expect(78);
+    let r =
+        run(bfetch_bare(home.path())
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--account", "a", "--check"]))
+        .expect(78);
+    assert!(
+        r.stderr.contains("--password-command failed"),
+        "{}",
+        r.stderr
+    );
+    let r =
+        run(bfetch_bare(home.path())
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--account", "b", "--check"]))
+        .expect(78);
     assert!(r.stderr.contains("no [account.b]"), "{}", r.stderr);
 }
 

@@ -60,26 +60,35 @@ struct Counts {
 fn read_groups(inputs: &[PathBuf], counts: &mut Counts) -> anyhow::Result<Vec<Group>> {
     let mut groups: Vec<Group> = Vec::new();
     let stdin = [PathBuf::from("-")];
-    let inputs = if inputs.is_empty() { &stdin[..] } else { inputs };
+    let inputs = if inputs.is_empty() {
+        &stdin[..]
+    } else {
+        inputs
+    };
     for path in inputs {
         let name = path.display().to_string();
         let reader: Box<dyn Read> = if name == "-" {
             Box::new(std::io::stdin())
         } else {
-            Box::new(std::fs::File::open(path).map_err(|source| crate::input::Error::Open {
-                path: name.clone(),
-                source,
-            })?)
+            Box::new(
+                std::fs::File::open(path).map_err(|source| crate::input::Error::Open {
+                    path: name.clone(),
+                    source,
+                })?,
+            )
         };
         let mut reader = BufReader::new(reader);
         let mut buf = Vec::new();
         let mut lineno = 0u64;
         loop {
             buf.clear();
-            let n = reader.read_until(b'\n', &mut buf).map_err(|source| crate::input::Error::Read {
-                path: name.clone(),
-                source,
-            })?;
+            let n =
+                reader
+                    .read_until(b'\n', &mut buf)
+                    .map_err(|source| crate::input::Error::Read {
+                        path: name.clone(),
+                        source,
+                    })?;
             if n == 0 {
                 break;
             }
@@ -140,19 +149,32 @@ fn describe(opts: &AckOptions) -> String {
         parts.push("deleted".to_string());
     }
     let s = parts.join(", ");
-    if opts.dry_run { format!("would be {s}") } else { s }
+    if opts.dry_run {
+        format!("would be {s}")
+    } else {
+        s
+    }
 }
 
 pub fn run(acc: &Account, opts: &AckOptions) -> anyhow::Result<()> {
     if !opts.seen && !opts.delete && opts.move_to.is_none() && opts.keywords.is_empty() {
-        return Err(Error::new(Kind::Usage, "ack: say what to do: --seen, --flag, --move or --delete").into());
+        return Err(Error::new(
+            Kind::Usage,
+            "ack: say what to do: --seen, --flag, --move or --delete",
+        )
+        .into());
     }
     for k in &opts.keywords {
         let atom_ok = !k.is_empty()
-            && k.bytes().all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b))
+            && k.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b))
             || k.starts_with('\\') && k[1..].bytes().all(|b| b.is_ascii_alphabetic());
         if !atom_ok {
-            return Err(Error::new(Kind::Usage, format!("ack: --flag {k:?} is not a valid IMAP keyword")).into());
+            return Err(Error::new(
+                Kind::Usage,
+                format!("ack: --flag {k:?} is not a valid IMAP keyword"),
+            )
+            .into());
         }
     }
     let mut counts = Counts::default();
@@ -184,7 +206,9 @@ pub fn run(acc: &Account, opts: &AckOptions) -> anyhow::Result<()> {
 /// would also remove other clients' `\Deleted` messages, so deleting (and
 /// moving without MOVE) needs UIDPLUS's UID EXPUNGE.
 fn check_capabilities(acc: &Account, s: &mut Session, opts: &AckOptions) -> anyhow::Result<()> {
-    let caps = s.capabilities().map_err(|e| map_imap(acc, "reading capabilities", e))?;
+    let caps = s
+        .capabilities()
+        .map_err(|e| map_imap(acc, "reading capabilities", e))?;
     let uidplus = caps.has_str("UIDPLUS");
     if opts.delete && !uidplus {
         return Err(Error::new(
@@ -196,7 +220,10 @@ fn check_capabilities(acc: &Account, s: &mut Session, opts: &AckOptions) -> anyh
     if opts.move_to.is_some() && !caps.has_str("MOVE") && !uidplus {
         return Err(Error::new(
             Kind::Config,
-            format!("{}: server has neither MOVE nor UIDPLUS; --move refused", acc.server()),
+            format!(
+                "{}: server has neither MOVE nor UIDPLUS; --move refused",
+                acc.server()
+            ),
         )
         .into());
     }
@@ -212,14 +239,24 @@ fn ack_group(
 ) -> anyhow::Result<()> {
     let mb = &g.mailbox;
     let say = |uid: u32, what: &str| {
-        eprintln!("bfetch: ack: {mb} uidvalidity={} uid={uid}: {what}", g.uidvalidity);
+        eprintln!(
+            "bfetch: ack: {mb} uidvalidity={} uid={uid}: {what}",
+            g.uidvalidity
+        );
     };
-    let opened = if opts.dry_run { s.examine(mb) } else { s.select(mb) };
+    let opened = if opts.dry_run {
+        s.examine(mb)
+    } else {
+        s.select(mb)
+    };
     let info = match opened {
         Ok(i) => i,
         Err(imap::Error::No(n)) => {
             for &u in &g.uids {
-                say(u, &format!("refused: cannot open the mailbox: {}", n.information));
+                say(
+                    u,
+                    &format!("refused: cannot open the mailbox: {}", n.information),
+                );
             }
             counts.refused += g.uids.len() as u64;
             return Ok(());
@@ -227,9 +264,16 @@ fn ack_group(
         Err(e) => return Err(map_imap(acc, &format!("opening {mb}"), e).into()),
     };
     if info.uid_validity != Some(g.uidvalidity) {
-        let now = info.uid_validity.map_or("none".to_string(), |v| v.to_string());
+        let now = info
+            .uid_validity
+            .map_or("none".to_string(), |v| v.to_string());
         for &u in &g.uids {
-            say(u, &format!("refused: the mailbox's UIDVALIDITY is now {now}, so this UID may name another message"));
+            say(
+                u,
+                &format!(
+                    "refused: the mailbox's UIDVALIDITY is now {now}, so this UID may name another message"
+                ),
+            );
         }
         counts.refused += g.uids.len() as u64;
         return Ok(());
@@ -242,7 +286,11 @@ fn ack_group(
             .map_err(|e| map_imap(acc, &format!("searching {mb}"), e))?;
         present.extend(found.into_iter().filter(|u| chunk.binary_search(u).is_ok()));
     }
-    let present: Vec<u32> = wanted.iter().copied().filter(|u| present.contains(u)).collect();
+    let present: Vec<u32> = wanted
+        .iter()
+        .copied()
+        .filter(|u| present.contains(u))
+        .collect();
     for &u in wanted.iter().filter(|u| !present.contains(u)) {
         say(u, "already gone");
         counts.gone += 1;
@@ -263,7 +311,9 @@ fn ack_group(
                     .map_err(|e| map_imap(acc, &doing("setting flags"), e))?;
             }
             if let Some(dest) = &opts.move_to {
-                let caps = s.capabilities().map_err(|e| map_imap(acc, "reading capabilities", e))?;
+                let caps = s
+                    .capabilities()
+                    .map_err(|e| map_imap(acc, "reading capabilities", e))?;
                 let has_move = caps.has_str("MOVE");
                 drop(caps);
                 let moved = if has_move {
@@ -276,7 +326,11 @@ fn ack_group(
                 moved.map_err(|e| match e {
                     imap::Error::No(n) => Error::new(
                         Kind::Config,
-                        format!("{}: cannot move to {dest:?}: {}", acc.server(), n.information),
+                        format!(
+                            "{}: cannot move to {dest:?}: {}",
+                            acc.server(),
+                            n.information
+                        ),
                     ),
                     e => map_imap(acc, &doing("moving"), e),
                 })?;

@@ -212,7 +212,9 @@ pub fn resolve_account(c: &ConnArgs) -> Result<(Account, Option<Vec<String>>), E
             user,
             secret,
             auth: c.auth.or(f.auth).unwrap_or(AuthMech::Auto),
-            connect_timeout: Duration::from_secs(c.connect_timeout.or(f.connect_timeout).unwrap_or(30).max(1)),
+            connect_timeout: Duration::from_secs(
+                c.connect_timeout.or(f.connect_timeout).unwrap_or(30).max(1),
+            ),
             io_timeout: Duration::from_secs(c.timeout.or(f.timeout).unwrap_or(120).max(1)),
             debug_protocol: c.debug_protocol,
         },
@@ -267,7 +269,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let (account, file_mailboxes) = resolve_account(&cli.conn)?;
     if let Some(Command::Ack(a)) = cli.command {
         if a.files.is_empty() && std::io::stdin().is_terminal() {
-            return Err(usage("ack: no input: pipe records in, or name files (see bfetch ack --help)").into());
+            return Err(usage(
+                "ack: no input: pipe records in, or name files (see bfetch ack --help)",
+            )
+            .into());
         }
         let opts = AckOptions {
             seen: a.seen,
@@ -283,7 +288,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let mailboxes = if !f.mailbox.is_empty() {
         f.mailbox
     } else {
-        file_mailboxes.filter(|m| !m.is_empty()).unwrap_or_else(|| vec!["INBOX".to_string()])
+        file_mailboxes
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| vec!["INBOX".to_string()])
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(256 << 10, stdout.lock());
@@ -294,7 +301,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         return fetch::check(&account, &mailboxes, &mut out);
     }
     let since = match &f.since {
-        Some(s) => Some(imap_date(s).ok_or_else(|| usage(format!("--since {s:?}: expected a date as YYYY-MM-DD")))?),
+        Some(s) => Some(
+            imap_date(s)
+                .ok_or_else(|| usage(format!("--since {s:?}: expected a date as YYYY-MM-DD")))?,
+        ),
         None => None,
     };
     if f.state.is_some() && !f.new {
@@ -319,7 +329,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let mut fetcher = Fetcher::new(&account, &opts)?;
     fetcher.run(&mut out)?;
-    out.flush().map_err(|e| anyhow::Error::new(e).context("stdout"))?;
+    out.flush()
+        .map_err(|e| anyhow::Error::new(e).context("stdout"))?;
     Ok(())
 }
 

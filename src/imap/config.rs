@@ -72,7 +72,10 @@ impl Secret {
                 )
             })?,
             Secret::PasswordEnv(var) => std::env::var(var).map_err(|_| {
-                Error::new(Kind::Config, format!("environment variable {var} is not set"))
+                Error::new(
+                    Kind::Config,
+                    format!("environment variable {var} is not set"),
+                )
             })?,
         };
         let s = raw.strip_suffix('\n').unwrap_or(&raw);
@@ -97,11 +100,23 @@ fn run_secret_command(flag: &str, cmd: &str) -> Result<String> {
         let first = err.lines().next().unwrap_or("").trim();
         return Err(Error::new(
             Kind::Config,
-            format!("{flag} failed ({}){}", out.status, if first.is_empty() { String::new() } else { format!(": {first}") }),
+            format!(
+                "{flag} failed ({}){}",
+                out.status,
+                if first.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {first}")
+                }
+            ),
         ));
     }
-    String::from_utf8(out.stdout)
-        .map_err(|_| Error::new(Kind::Config, format!("{flag} printed something that is not UTF-8")))
+    String::from_utf8(out.stdout).map_err(|_| {
+        Error::new(
+            Kind::Config,
+            format!("{flag} printed something that is not UTF-8"),
+        )
+    })
 }
 
 /// A resolved account, ready to connect.
@@ -176,11 +191,16 @@ impl ConfigFile {
     pub fn pick(&self, name: Option<&str>, path: &Path) -> Result<(String, AccountFile)> {
         let wanted = match name.or(self.default.as_deref()) {
             Some(n) => n.to_string(),
-            None if self.account.len() == 1 => self.account.keys().next().cloned().unwrap_or_default(),
+            None if self.account.len() == 1 => {
+                self.account.keys().next().cloned().unwrap_or_default()
+            }
             None => {
                 return Err(Error::new(
                     Kind::Config,
-                    format!("{}: several accounts and no `default`; use --account NAME", path.display()),
+                    format!(
+                        "{}: several accounts and no `default`; use --account NAME",
+                        path.display()
+                    ),
                 ));
             }
         };

@@ -80,7 +80,10 @@ impl<'a> Fetcher<'a> {
             let path = match &opts.state_path {
                 Some(p) => p.clone(),
                 None => super::config::default_state_path().ok_or_else(|| {
-                    Error::new(Kind::Config, "no HOME or XDG_STATE_HOME for the state file; use --state FILE")
+                    Error::new(
+                        Kind::Config,
+                        "no HOME or XDG_STATE_HOME for the state file; use --state FILE",
+                    )
                 })?,
             };
             Some(State::open(&path, &acc.state_key())?)
@@ -199,18 +202,36 @@ impl<'a> Fetcher<'a> {
                         ));
                     }
                     UidvalidityPolicy::Refetch => {
-                        eprintln!("bfetch: {mb}: UIDVALIDITY changed ({} -> {uidvalidity}); fetching everything again", p.uidvalidity);
+                        eprintln!(
+                            "bfetch: {mb}: UIDVALIDITY changed ({} -> {uidvalidity}); fetching everything again",
+                            p.uidvalidity
+                        );
                     }
                     UidvalidityPolicy::SkipExisting => {
                         floor = uid_next.unwrap_or(1).saturating_sub(1);
-                        eprintln!("bfetch: {mb}: UIDVALIDITY changed ({} -> {uidvalidity}); skipping the {floor} UIDs that exist now", p.uidvalidity);
+                        eprintln!(
+                            "bfetch: {mb}: UIDVALIDITY changed ({} -> {uidvalidity}); skipping the {floor} UIDs that exist now",
+                            p.uidvalidity
+                        );
                     }
                 },
             }
             // Recorded now, so an empty mailbox still pins its UIDVALIDITY.
-            state.set(mb, Position { uidvalidity, last_uid: floor })?;
+            state.set(
+                mb,
+                Position {
+                    uidvalidity,
+                    last_uid: floor,
+                },
+            )?;
         }
-        self.seen.insert(mb.to_string(), Seen { uidvalidity, last_uid: floor });
+        self.seen.insert(
+            mb.to_string(),
+            Seen {
+                uidvalidity,
+                last_uid: floor,
+            },
+        );
         Ok(floor)
     }
 
@@ -219,18 +240,22 @@ impl<'a> Fetcher<'a> {
             return Ok(());
         }
         let acc = self.acc;
-        let info = self
-            .session()?
-            .examine(mb)
-            .map_err(|e| match e {
-                imap::Error::No(n) => Error::new(
-                    Kind::Config,
-                    format!("{}: cannot open mailbox {mb:?}: {}", acc.server(), n.information),
+        let info = self.session()?.examine(mb).map_err(|e| match e {
+            imap::Error::No(n) => Error::new(
+                Kind::Config,
+                format!(
+                    "{}: cannot open mailbox {mb:?}: {}",
+                    acc.server(),
+                    n.information
                 ),
-                e => map_imap(acc, &format!("opening {mb}"), e),
-            })?;
+            ),
+            e => map_imap(acc, &format!("opening {mb}"), e),
+        })?;
         let uidvalidity = info.uid_validity.ok_or_else(|| {
-            Error::new(Kind::Protocol, format!("{}: {mb}: server sent no UIDVALIDITY", acc.server()))
+            Error::new(
+                Kind::Protocol,
+                format!("{}: {mb}: server sent no UIDVALIDITY", acc.server()),
+            )
         })?;
         let floor = self.floor(mb, uidvalidity, info.uid_next)?;
         if info.exists == 0 {
@@ -264,7 +289,12 @@ impl<'a> Fetcher<'a> {
             return Ok(());
         }
         let sizes = self.sizes(mb, &uids)?;
-        let batches = batches(&uids, &sizes, self.opts.batch_bytes, self.opts.batch_messages);
+        let batches = batches(
+            &uids,
+            &sizes,
+            self.opts.batch_bytes,
+            self.opts.batch_messages,
+        );
         let total = uids.len();
         let mut done = 0;
         for batch in batches {
@@ -313,7 +343,10 @@ impl<'a> Fetcher<'a> {
         let acc = self.acc;
         let fetches = self
             .session()?
-            .uid_fetch(uidset::compress(batch), "(UID FLAGS INTERNALDATE BODY.PEEK[])")
+            .uid_fetch(
+                uidset::compress(batch),
+                "(UID FLAGS INTERNALDATE BODY.PEEK[])",
+            )
             .map_err(|e| map_imap(acc, &format!("fetching messages from {mb}"), e))?;
         let (first, last) = (batch[0], batch[batch.len() - 1]);
         let mut items: Vec<_> = fetches
@@ -346,7 +379,13 @@ impl<'a> Fetcher<'a> {
             s.last_uid = s.last_uid.max(last);
         }
         if let Some(state) = &mut self.state {
-            state.set(mb, Position { uidvalidity, last_uid: last })?;
+            state.set(
+                mb,
+                Position {
+                    uidvalidity,
+                    last_uid: last,
+                },
+            )?;
         }
         self.failures = 0;
         self.total += items.len() as u64;
@@ -362,7 +401,9 @@ impl<'a> Fetcher<'a> {
         let interval = self.opts.idle_interval;
         let poll = self.opts.poll_interval;
         let s = self.session()?;
-        let caps = s.capabilities().map_err(|e| map_imap(acc, "reading capabilities", e))?;
+        let caps = s
+            .capabilities()
+            .map_err(|e| map_imap(acc, "reading capabilities", e))?;
         if mailboxes.len() != 1 || !caps.has_str("IDLE") {
             drop(caps);
             std::thread::sleep(poll);
@@ -373,7 +414,9 @@ impl<'a> Fetcher<'a> {
             .map_err(|e| map_imap(acc, &format!("opening {}", mailboxes[0]), e))?;
         // Mail that arrived after our search was announced to an earlier
         // command; IDLE would not repeat that news.
-        if s.take_all_unsolicited().any(|r| matches!(r, UnsolicitedResponse::Exists(_))) {
+        if s.take_all_unsolicited()
+            .any(|r| matches!(r, UnsolicitedResponse::Exists(_)))
+        {
             return Ok(());
         }
         s.idle()
@@ -421,7 +464,9 @@ pub fn list<W: Write>(acc: &Account, out: &mut W) -> anyhow::Result<()> {
         .iter()
         .filter(|n| {
             // imap does not re-export imap_proto's NameAttribute; its Debug name is stable.
-            !n.attributes().iter().any(|a| format!("{a:?}") == "NoSelect")
+            !n.attributes()
+                .iter()
+                .any(|a| format!("{a:?}") == "NoSelect")
         })
         .map(|n| n.name().to_string())
         .collect();
@@ -445,12 +490,21 @@ pub fn check<W: Write>(acc: &Account, mailboxes: &[String], out: &mut W) -> anyh
         let st = s.status(mb, "(MESSAGES UNSEEN)").map_err(|e| match e {
             imap::Error::No(n) => Error::new(
                 Kind::Config,
-                format!("{}: cannot open mailbox {mb:?}: {}", acc.server(), n.information),
+                format!(
+                    "{}: cannot open mailbox {mb:?}: {}",
+                    acc.server(),
+                    n.information
+                ),
             ),
             e => map_imap(acc, &format!("STATUS {mb}"), e),
         })?;
-        writeln!(out, "{mb}: {} messages, {} unseen", st.exists, st.unseen.unwrap_or(0))
-            .context("stdout")?;
+        writeln!(
+            out,
+            "{mb}: {} messages, {} unseen",
+            st.exists,
+            st.unseen.unwrap_or(0)
+        )
+        .context("stdout")?;
     }
     out.flush().context("stdout")?;
     let _ = s.logout();

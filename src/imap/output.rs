@@ -64,7 +64,11 @@ pub fn write<W: Write>(out: &mut W, format: Format, m: &Fetched<'_>) -> io::Resu
                 internaldate: m.internaldate.as_ref().map(|(_, s)| s.as_str()),
                 size: m.body.len() as u64,
                 raw: text,
-                raw_base64: if text.is_none() { Some(Base64Str(m.body)) } else { None },
+                raw_base64: if text.is_none() {
+                    Some(Base64Str(m.body))
+                } else {
+                    None
+                },
             };
             serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
             out.write_all(b"\n")
@@ -86,7 +90,11 @@ fn envelope_sender(msg: &[u8]) -> String {
     for line in head.split(|&b| b == b'\n') {
         if line.len() > 12 && line[..12].eq_ignore_ascii_case(b"return-path:") {
             let v = String::from_utf8_lossy(&line[12..]);
-            let v = v.trim().trim_start_matches('<').trim_end_matches('>').trim();
+            let v = v
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .trim();
             return v.to_string();
         }
     }
@@ -114,7 +122,10 @@ mod tests {
 
     #[test]
     fn ndjson_matches_stream_message() {
-        for body in [&b"Subject: \xc3\xa9\r\n\r\nhi\r\n"[..], &[0xff, 0, b'\r', b'\n', 0x80][..]] {
+        for body in [
+            &b"Subject: \xc3\xa9\r\n\r\nhi\r\n"[..],
+            &[0xff, 0, b'\r', b'\n', 0x80][..],
+        ] {
             let out = line(body);
             assert!(out.ends_with(b"\n"));
             let back: StreamMessage = serde_json::from_slice(&out).unwrap();
@@ -130,7 +141,10 @@ mod tests {
 
     #[test]
     fn finds_return_path() {
-        assert_eq!(envelope_sender(b"Return-Path: <a@b>\r\nX: y\r\n\r\nbody"), "a@b");
+        assert_eq!(
+            envelope_sender(b"Return-Path: <a@b>\r\nX: y\r\n\r\nbody"),
+            "a@b"
+        );
         assert_eq!(envelope_sender(b"Return-Path: <>\n\n"), "");
         assert_eq!(envelope_sender(b"X: y\n\nReturn-Path: <c@d>\n"), "");
     }

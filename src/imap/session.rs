@@ -176,7 +176,10 @@ pub fn map_imap(acc: &Account, doing: &str, e: imap::Error) -> Error {
         ),
         imap::Error::Bye(b) => Error::new(
             Kind::Temporary,
-            format!("{server}: server closed the connection while {doing}: {}", b.information),
+            format!(
+                "{server}: server closed the connection while {doing}: {}",
+                b.information
+            ),
         ),
         imap::Error::No(n) => Error::new(
             Kind::Protocol,
@@ -243,7 +246,8 @@ fn tls_config(acc: &Account) -> Result<Arc<ClientConfig>> {
     // alone must still work, so errors here are not fatal.
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Some(path) = &acc.ca_file {
-        let bad = |m: String| Error::new(Kind::Config, format!("--ca-file {}: {m}", path.display()));
+        let bad =
+            |m: String| Error::new(Kind::Config, format!("--ca-file {}: {m}", path.display()));
         let iter = CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))?;
         let mut n = 0;
         for c in iter {
@@ -268,7 +272,12 @@ fn tcp_connect(acc: &Account) -> Result<TcpStream> {
     let server = acc.server();
     let addrs: Vec<_> = (acc.host.as_str(), acc.port)
         .to_socket_addrs()
-        .map_err(|e| Error::new(Kind::Unavailable, format!("{server}: cannot resolve host: {e}")))?
+        .map_err(|e| {
+            Error::new(
+                Kind::Unavailable,
+                format!("{server}: cannot resolve host: {e}"),
+            )
+        })?
         .collect();
     let mut last = None;
     for addr in &addrs {
@@ -285,20 +294,33 @@ fn tcp_connect(acc: &Account) -> Result<TcpStream> {
         }
     }
     let msg = match last {
-        Some(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => format!(
-            "{server}: no connection within {} (see --connect-timeout)",
-            secs(acc.connect_timeout)
-        ),
+        Some(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            format!(
+                "{server}: no connection within {} (see --connect-timeout)",
+                secs(acc.connect_timeout)
+            )
+        }
         Some(e) => format!("{server}: cannot connect: {e}"),
         None => format!("{server}: host has no address"),
     };
     Err(Error::new(Kind::Unavailable, msg))
 }
 
-fn tls_wrap(acc: &Account, mut sock: TcpStream) -> Result<StreamOwned<ClientConnection, TcpStream>> {
+fn tls_wrap(
+    acc: &Account,
+    mut sock: TcpStream,
+) -> Result<StreamOwned<ClientConnection, TcpStream>> {
     let cfg = tls_config(acc)?;
     let name = ServerName::try_from(acc.host.clone()).map_err(|e| {
-        Error::new(Kind::Config, format!("{}: not a valid TLS server name: {e}", acc.host))
+        Error::new(
+            Kind::Config,
+            format!("{}: not a valid TLS server name: {e}", acc.host),
+        )
     })?;
     let mut conn = ClientConnection::new(cfg, name)
         .map_err(|e| Error::new(Kind::Config, format!("{}: TLS: {e}", acc.server())))?;
@@ -320,7 +342,10 @@ fn read_line_unbuffered(acc: &Account, sock: &mut TcpStream, doing: &str) -> Res
             Ok(0) => {
                 return Err(Error::new(
                     Kind::Temporary,
-                    format!("{}: connection closed by the server while {doing}", acc.server()),
+                    format!(
+                        "{}: connection closed by the server while {doing}",
+                        acc.server()
+                    ),
                 ));
             }
             Ok(_) => {
@@ -346,17 +371,27 @@ fn check_greeting(acc: &Account, greeting: &str) -> Result<()> {
     } else if greeting.starts_with("* BYE") {
         Err(Error::new(
             Kind::Unavailable,
-            format!("{}: server refused the connection: {greeting}", acc.server()),
+            format!(
+                "{}: server refused the connection: {greeting}",
+                acc.server()
+            ),
         ))
     } else {
         Err(Error::new(
             Kind::Protocol,
-            format!("{}: not an IMAP greeting: {:?}", acc.server(), greeting.chars().take(80).collect::<String>()),
+            format!(
+                "{}: not an IMAP greeting: {:?}",
+                acc.server(),
+                greeting.chars().take(80).collect::<String>()
+            ),
         ))
     }
 }
 
-fn starttls(acc: &Account, mut sock: TcpStream) -> Result<StreamOwned<ClientConnection, TcpStream>> {
+fn starttls(
+    acc: &Account,
+    mut sock: TcpStream,
+) -> Result<StreamOwned<ClientConnection, TcpStream>> {
     let greeting = read_line_unbuffered(acc, &mut sock, "waiting for the greeting")?;
     check_greeting(acc, &greeting)?;
     let say = |sock: &mut TcpStream, line: &str| -> Result<()> {
@@ -475,7 +510,10 @@ pub fn connect(acc: &Account, creds: &mut Credentials) -> Result<Session> {
     if mech == AuthMech::Login && has("LOGINDISABLED") {
         return Err(Error::new(
             Kind::Config,
-            format!("{}: server disabled LOGIN on this connection (LOGINDISABLED)", acc.server()),
+            format!(
+                "{}: server disabled LOGIN on this connection (LOGINDISABLED)",
+                acc.server()
+            ),
         ));
     }
     drop(caps);
@@ -485,7 +523,11 @@ pub fn connect(acc: &Account, creds: &mut Credentials) -> Result<Session> {
         AuthMech::Plain => {
             let auth = Sasl {
                 respond: |first| {
-                    if first { format!("\0{user}\0{secret}").into_bytes() } else { Vec::new() }
+                    if first {
+                        format!("\0{user}\0{secret}").into_bytes()
+                    } else {
+                        Vec::new()
+                    }
                 },
                 calls: Default::default(),
             };
@@ -521,7 +563,12 @@ pub fn connect(acc: &Account, creds: &mut Credentials) -> Result<Session> {
     result.map_err(|(e, _)| match e {
         imap::Error::No(n) => Error::new(
             Kind::Auth,
-            format!("{}: authentication refused for {:?}: {}", acc.server(), acc.user, n.information),
+            format!(
+                "{}: authentication refused for {:?}: {}",
+                acc.server(),
+                acc.user,
+                n.information
+            ),
         ),
         e => map_imap(acc, "authenticating", e),
     })
@@ -534,8 +581,14 @@ mod tests {
     #[test]
     fn redacts_login_and_sasl() {
         let mut st = false;
-        assert_eq!(redact("a1 LOGIN bob \"pw\"", &mut st), "a1 LOGIN <redacted>");
-        assert_eq!(redact("a2 AUTHENTICATE PLAIN", &mut st), "a2 AUTHENTICATE PLAIN");
+        assert_eq!(
+            redact("a1 LOGIN bob \"pw\"", &mut st),
+            "a1 LOGIN <redacted>"
+        );
+        assert_eq!(
+            redact("a2 AUTHENTICATE PLAIN", &mut st),
+            "a2 AUTHENTICATE PLAIN"
+        );
         assert_eq!(redact("AGJvYgBwdw==", &mut st), "<redacted>");
         assert_eq!(redact("a3 EXAMINE INBOX", &mut st), "a3 EXAMINE INBOX");
         assert_eq!(redact("DONE", &mut st), "DONE");

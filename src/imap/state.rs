@@ -69,10 +69,16 @@ impl State {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 Error::new(
                     Kind::Data,
-                    format!("state file {}: not readable ({e}); move it away to start over", path.display()),
+                    format!(
+                        "state file {}: not readable ({e}); move it away to start over",
+                        path.display()
+                    ),
                 )
             })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => StateFile { v: 1, ..Default::default() },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => StateFile {
+                v: 1,
+                ..Default::default()
+            },
             Err(e) => return Err(io_err(path, e)),
         };
         Ok(State {
@@ -101,7 +107,9 @@ impl State {
     }
 
     fn save(&self) -> Result<()> {
-        let tmp = self.path.with_extension(format!("tmp.{}", std::process::id()));
+        let tmp = self
+            .path
+            .with_extension(format!("tmp.{}", std::process::id()));
         let mut bytes = serde_json::to_vec_pretty(&self.data).map_err(|e| {
             Error::new(Kind::Io, format!("state file {}: {e}", self.path.display()))
         })?;
@@ -141,12 +149,25 @@ mod tests {
         {
             let mut s = State::open(&p, "u@h:993").unwrap();
             assert_eq!(s.get("INBOX"), None);
-            s.set("INBOX", Position { uidvalidity: 7, last_uid: 42 }).unwrap();
+            s.set(
+                "INBOX",
+                Position {
+                    uidvalidity: 7,
+                    last_uid: 42,
+                },
+            )
+            .unwrap();
             let second = State::open(&p, "u@h:993");
             assert_eq!(second.err().map(|e| e.kind), Some(Kind::Temporary));
         }
         let s = State::open(&p, "u@h:993").unwrap();
-        assert_eq!(s.get("INBOX"), Some(Position { uidvalidity: 7, last_uid: 42 }));
+        assert_eq!(
+            s.get("INBOX"),
+            Some(Position {
+                uidvalidity: 7,
+                last_uid: 42
+            })
+        );
         let other = State::open(&dir.path().join("x.json"), "other");
         assert!(other.is_ok());
     }

@@ -26,7 +26,10 @@ fn can_run_dovecot() -> Result<(), String> {
     if !installed {
         return Err("dovecot not installed".into());
     }
-    let uid = Command::new("id").arg("-u").output().map_err(|e| e.to_string())?;
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| e.to_string())?;
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         return Err("dovecot needs root here (it switches to the mail user)".into());
     }
@@ -155,7 +158,9 @@ impl Dovecot {
     }
 
     pub fn status(&self, mailbox: &str, field: &str) -> String {
-        let out = self.doveadm(&["-f", "flow", "mailbox", "status", "-u", USER, field, mailbox]);
+        let out = self.doveadm(&[
+            "-f", "flow", "mailbox", "status", "-u", USER, field, mailbox,
+        ]);
         out.split_whitespace()
             .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
             .unwrap_or_else(|| panic!("unexpected status output {out:?}"))
@@ -216,11 +221,15 @@ impl Run {
     /// Panics with the command, status, stdout and stderr unless `code` matches.
     pub fn expect(self, code: i32) -> Run {
         assert_eq!(
-            self.code, code,
+            self.code,
+            code,
             "\ncommand: {}\nexpected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
             self.cmd,
             self.code,
-            String::from_utf8_lossy(&self.stdout).chars().take(3000).collect::<String>(),
+            String::from_utf8_lossy(&self.stdout)
+                .chars()
+                .take(3000)
+                .collect::<String>(),
             self.stderr
         );
         self
@@ -235,7 +244,10 @@ impl Run {
     }
 
     pub fn uids(&self) -> Vec<u64> {
-        self.json().iter().map(|v| v["uid"].as_u64().unwrap()).collect()
+        self.json()
+            .iter()
+            .map(|v| v["uid"].as_u64().unwrap())
+            .collect()
     }
 }
 
