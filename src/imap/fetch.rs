@@ -424,6 +424,9 @@ impl<'a> Fetcher<'a> {
             .keepalive(false)
             .wait_while(|r| !matches!(r, UnsolicitedResponse::Exists(_)))
             .map_err(|e| map_imap(acc, "waiting in IDLE", e))?;
+        // A long --idle run may see many drops over days; only consecutive
+        // failures count against --retries.
+        self.failures = 0;
         Ok(())
     }
 }
