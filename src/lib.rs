@@ -13,4 +13,5 @@
 
 pub mod classify;
 pub mod exit;
+pub mod imap;
 pub mod input;

@@ -1,0 +1,28 @@
+//! bfetch: fetch a bounce mailbox over IMAP (see `man bfetch`).
+
+use bounce_tools::exit::{self, ExitCode};
+use bounce_tools::imap::cli::{self, Cli};
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                ExitCode::Usage
+            } else {
+                ExitCode::Ok
+            };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    match cli::run(cli) {
+        Ok(()) => ExitCode::Ok.into(),
+        Err(e) if exit::is_broken_pipe(&e) => ExitCode::Ok.into(),
+        Err(e) => {
+            eprintln!("bfetch: {e:#}");
+            exit::code_for(&e).into()
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! IMAP side of bfetch (SPEC §7): fetch a bounce mailbox read-only, and
+//! change it only in `bfetch ack`, after the downstream steps succeeded.
+//!
+//! Everything that talks to the server lives here so that only bfetch links
+//! TLS and the IMAP client. The pieces:
+//!
+//! - [`config`]: one account (from flags or a TOML file), secrets, XDG paths.
+//! - [`session`]: TCP + rustls (implicit TLS or STARTTLS done by hand),
+//!   authentication, timeouts, redacted protocol debugging.
+//! - [`fetch`]: search, size-bounded batches, output, `--list`, `--check`, `--idle`.
+//! - [`state`]: the `--new` position per account, mailbox and UIDVALIDITY.
+//! - [`ack`]: mark seen, flag, move or delete exactly the acknowledged messages.
+//! - [`cli`]: the command-line surface, shared by the binary and its tests.
+
+pub mod ack;
+pub mod cli;
+pub mod config;
+pub mod fetch;
+pub mod output;
+pub mod session;
+pub mod state;
+pub mod uidset;
+
+use crate::exit::{Classify, ExitCode};
+
+/// What kind of failure an [`Error`] is; decides the exit code and whether
+/// a retry can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Usage,
+    /// Input records or saved state do not match the server (stale UIDVALIDITY).
+    Data,
+    /// Could not reach the server at all.
+    Unavailable,
+    /// Timeouts and dropped connections: worth retrying, and worth a 75 so
+    /// that cron/MTA wrappers try again later.
+    Temporary,
+    Protocol,
+    Auth,
+    Config,
+    Io,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind, Kind::Temporary | Kind::Unavailable)
+    }
+}
+
+impl Classify for Error {
+    fn exit_code(&self) -> ExitCode {
+        match self.kind {
+            Kind::Usage => ExitCode::Usage,
+            Kind::Data => ExitCode::DataErr,
+            Kind::Unavailable => ExitCode::Unavailable,
+            Kind::Temporary => ExitCode::TempFail,
+            Kind::Protocol => ExitCode::Protocol,
+            Kind::Auth => ExitCode::NoPerm,
+            Kind::Config => ExitCode::Config,
+            Kind::Io => ExitCode::IoErr,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
