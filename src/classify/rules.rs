@@ -435,6 +435,7 @@ impl RuleSet {
                 .case_insensitive(true)
                 .multi_line(matches!(field, Field::Header | Field::Body))
                 .size_limit(64 << 20)
+                .dfa_size_limit(256 << 20)
                 .build()
                 .map_err(|e| RuleError::File {
                     file: origin.into(),
@@ -453,42 +454,66 @@ impl RuleSet {
         &self.rules
     }
 
-    /// Message-level matches, computed once per message.
+    /// Message-level matches, computed once per message: long texts (body,
+    /// header) are scanned once by each field's `RegexSet`.
     pub fn message_matches(&self, report: &Report) -> Matches {
         let mut m = Matches::default();
         for f in Field::ALL.iter().filter(|f| !f.per_recipient()) {
-            self.fill(&mut m, *f, message_field(report, *f));
+            let slot = field_slot(*f);
+            if let Some(fs) = &self.fields[slot] {
+                let mut hits = vec![false; fs.single.len()];
+                for i in fs.set.matches(message_field(report, *f)).into_iter() {
+                    hits[i] = true;
+                }
+                m.hits[slot] = hits;
+            }
         }
         m
     }
 
-    fn fill(&self, m: &mut Matches, field: Field, text: &str) {
-        if let Some(fs) = &self.fields[field_slot(field)] {
-            m.hits[field_slot(field)] = fs.set.matches(text).into_iter().collect();
-        }
-    }
-
-    /// The first rule that holds for this recipient.
+    /// The first rule that holds for this recipient. Recipient fields are
+    /// short, and most recipients are decided by an early rule, so their
+    /// patterns are tried one by one as the rules need them (and each at
+    /// most once) rather than all at once.
     pub fn decide<'r>(
         &'r self,
         report: &Report,
         message: &Matches,
         delivery: &Delivery,
     ) -> Option<Decision<'r>> {
-        let mut m = message.clone();
         let code = delivery
             .smtp_code
             .map(|c| c.to_string())
             .unwrap_or_default();
-        for f in Field::ALL.iter().filter(|f| f.per_recipient()) {
-            let text = recipient_field(delivery, *f, &code);
-            self.fill(&mut m, *f, text);
-        }
-        let rule = self.rules.iter().find(|r| {
-            r.conditions
-                .iter()
-                .all(|c| m.hits[field_slot(c.field)].contains(&c.index) != c.negated)
-        })?;
+        let mut memo: [Vec<u8>; 16] = Default::default();
+        let mut holds = |c: &Condition| -> bool {
+            let slot = field_slot(c.field);
+            let hit = if c.field.per_recipient() {
+                let Some(fs) = &self.fields[slot] else {
+                    return c.negated;
+                };
+                let cache = &mut memo[slot];
+                if cache.is_empty() {
+                    cache.resize(fs.single.len(), 0);
+                }
+                if cache[c.index] == 0 {
+                    let text = recipient_field(delivery, c.field, &code);
+                    cache[c.index] = if fs.single[c.index].is_match(text) {
+                        2
+                    } else {
+                        1
+                    };
+                }
+                cache[c.index] == 2
+            } else {
+                message.hits[slot].get(c.index).copied().unwrap_or(false)
+            };
+            hit != c.negated
+        };
+        let rule = self
+            .rules
+            .iter()
+            .find(|r| r.conditions.iter().all(&mut holds))?;
         let evidence = rule
             .conditions
             .iter()
@@ -511,7 +536,7 @@ impl RuleSet {
 /// Which patterns of each field matched.
 #[derive(Debug, Clone, Default)]
 pub struct Matches {
-    hits: [Vec<usize>; 16],
+    hits: [Vec<bool>; 16],
 }
 
 fn message_field<'a>(report: &'a Report, f: Field) -> &'a str {
