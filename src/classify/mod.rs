@@ -35,7 +35,7 @@ pub struct Delivery {
 }
 
 use crate::input::RawMessage;
-use record::{Original, RECORD_VERSION, Record};
+use record::{RECORD_VERSION, Record};
 use report::Report;
 use rules::RuleSet;
 use taxonomy::{Category, Reason};
@@ -153,9 +153,7 @@ fn base_record(message: &RawMessage, report: &Report, d: &Delivery) -> Record {
         feedback_type: None,
         new_address: None,
         subscriber: subscriber(report),
-        original: returned
-            .map(|r| r.original.clone())
-            .unwrap_or_else(Original::default),
+        original: returned.map(|r| r.original.clone()).unwrap_or_default(),
     }
 }
 

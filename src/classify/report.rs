@@ -98,10 +98,10 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
     // Plain-text bounces carry the original inline, after a marker line.
     let (report_text, inline_original) = scan::split_original(&body);
     let report_text = report_text.to_string();
-    if walk.returned.is_none() {
-        if let Some(t) = walk.returned_text.as_deref().or(inline_original) {
-            walk.returned = original::from_header_text(t, subscriber_header);
-        }
+    if walk.returned.is_none()
+        && let Some(t) = walk.returned_text.as_deref().or(inline_original)
+    {
+        walk.returned = original::from_header_text(t, subscriber_header);
     }
     report.returned = walk.returned;
     report.body = report_text;
@@ -142,7 +142,12 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
         let exclude: Vec<String> = report.from_address.iter().cloned().collect();
         let unlikely = own_addresses(&report);
         let scanned = scan::scan(&report.body, &report.failed_header, &exclude, &unlikely);
-        merge(&mut report.deliveries, scanned, report.has_dsn);
+        merge(
+            &mut report.deliveries,
+            scanned,
+            report.has_dsn,
+            &report.body,
+        );
     }
     for d in &mut report.deliveries {
         if let Some(diag) = d.diagnostic.take() {
@@ -236,11 +241,11 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                 | ("message", "rfc822-headers")
                 | ("message", "global-headers")
                 | ("message", "rfc822")
-                | ("message", "global") => {
-                    if walk.returned_text.is_none() {
-                        walk.returned_text =
-                            Some(String::from_utf8_lossy(part.contents()).into_owned());
-                    }
+                | ("message", "global")
+                    if walk.returned_text.is_none() =>
+                {
+                    walk.returned_text =
+                        Some(String::from_utf8_lossy(part.contents()).into_owned());
                 }
                 ("text", "html") => {
                     if let Some(t) = part.text_contents() {
@@ -315,7 +320,7 @@ fn own_addresses(report: &Report) -> Vec<String> {
 
 /// Adds what the prose says to what the DSN said: a DSN recipient without a
 /// diagnostic takes the prose's; without a DSN the prose is all there is.
-fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool) {
+fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool, body: &str) {
     if !has_dsn {
         if deliveries.is_empty() {
             *deliveries = scanned;
@@ -326,7 +331,7 @@ fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool) 
         let Some(r) = d.recipient.as_deref() else {
             continue;
         };
-        let Some(s) = scanned.iter().find(|s| {
+        let found = scanned.iter().find(|s| {
             s.recipient
                 .as_deref()
                 .is_some_and(|x| x.eq_ignore_ascii_case(r))
@@ -335,10 +340,14 @@ fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool) 
                         .as_deref()
                         .is_some_and(|x| x.eq_ignore_ascii_case(o))
                 })
-        }) else {
+        });
+        let weak = d.diagnostic.as_deref().is_none_or(|t| t.len() < 8);
+        let Some(s) = found else {
+            if weak && let Some(t) = scan::context_of(body, r) {
+                d.diagnostic = Some(t);
+            }
             continue;
         };
-        let weak = d.diagnostic.as_deref().is_none_or(|t| t.len() < 8);
         if weak && s.diagnostic.is_some() {
             d.diagnostic = s.diagnostic.clone();
             d.smtp_code = d.smtp_code.or(s.smtp_code);

@@ -514,7 +514,7 @@ pub struct Matches {
     hits: [Vec<usize>; 16],
 }
 
-fn message_field<'a>(report: &'a Report, f: Field) -> &'a str {
+fn message_field(report: &Report, f: Field) -> &str {
     match f {
         Field::Subject => &report.subject,
         Field::From => &report.from,

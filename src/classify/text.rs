@@ -145,10 +145,10 @@ fn decode_utf8_escapes(s: &str) -> String {
 pub fn clean_address(raw: &str) -> Option<String> {
     let decoded = decode_utf8_escapes(raw.trim());
     let mut s = decoded.as_str();
-    if let (Some(a), Some(b)) = (s.find('<'), s.rfind('>')) {
-        if a < b {
-            s = &s[a + 1..b];
-        }
+    if let (Some(a), Some(b)) = (s.find('<'), s.rfind('>'))
+        && a < b
+    {
+        s = &s[a + 1..b];
     }
     let mut s = s.trim();
     loop {
