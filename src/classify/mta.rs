@@ -139,6 +139,10 @@ const SIGNATURES: &[Signature] = &[
         pattern: r"(?mi)Courier mail server|^From: Courier mail server",
     },
     Signature {
+        name: "powermta",
+        pattern: r"(?mi)^X-PowerMTA-|PowerMTA",
+    },
+    Signature {
         name: "opensmtpd",
         pattern: r"(?mi)This is the MAILER-DAEMON, please DO NOT REPLY|OpenSMTPD",
     },
@@ -165,10 +169,6 @@ const SIGNATURES: &[Signature] = &[
     Signature {
         name: "apachejames",
         pattern: r"(?i)Apache James|JAMES",
-    },
-    Signature {
-        name: "powermta",
-        pattern: r"(?i)PowerMTA",
     },
     Signature {
         name: "fml",
@@ -206,6 +206,8 @@ pub fn detect(report: &Report) -> Option<&'static str> {
     head.push_str(&report.headers[..floor_boundary(&report.headers, hdr_end)]);
     let body_end = floor_boundary(&report.body, report.body.len().min(4096));
     head.push_str(&report.body[..body_end]);
+    head.push('\n');
+    head.push_str(&report.dsn_head);
     for (name, re) in COMPILED.iter() {
         if re.is_match(&head) {
             return Some(name);

@@ -38,6 +38,9 @@ pub struct Report {
     pub reporting_mta: Option<String>,
     pub deliveries: Vec<Delivery>,
     pub has_dsn: bool,
+    /// The start of the delivery-status part: its extension fields
+    /// (`X-PowerMTA-…`) tell which server wrote it.
+    pub dsn_head: String,
     pub feedback_type: Option<String>,
     pub feedback_recipients: Vec<String>,
     pub returned: Option<Returned>,
@@ -115,6 +118,7 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
         String::new()
     };
     if !dsn_text.is_empty() {
+        report.dsn_head = dsn_text[..floor(&dsn_text, 2048)].to_string();
         let d = dsn::parse(&dsn_text);
         report.has_dsn = !d.deliveries.is_empty();
         report.reporting_mta = d.reporting_mta;
@@ -341,6 +345,15 @@ fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool, 
                         .is_some_and(|x| x.eq_ignore_ascii_case(o))
                 })
         });
+        // A multi-line reply the DSN cut after its first line.
+        if let Some(t) = d.diagnostic.as_deref()
+            && t.len() > 4
+            && t.as_bytes()[3] == b'-'
+            && let Some(full) = scan::transcript_reply(body, t)
+            && full.len() > t.len()
+        {
+            d.diagnostic = Some(full);
+        }
         let weak = d.diagnostic.as_deref().is_none_or(|t| t.len() < 8);
         let Some(s) = found else {
             if weak && let Some(t) = scan::context_of(body, r) {

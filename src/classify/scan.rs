@@ -86,7 +86,7 @@ static HEADER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static COMMAND: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>|did\s+not\s+like\s+our|most\s+progress\s+was)\s+(?:the\s+)?(?:final\s+|end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b|(does\s+not\s+like\s+recipient|RCPT\s+TO:?\s*<)|(failed\s+after\s+I\s+sent\s+the\s+message|end\s+of\s+data|didn't\s+like\s+the\s+message)|(MAIL\s+FROM:?\s*<)").unwrap()
+    Regex::new(r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>|did\s+not\s+like\s+our|most\s+progress\s+was|\bSMTP:)\s*(?:the\s+)?(?:final\s+|end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b|(does\s+not\s+like\s+recipient|RCPT\s+TO:?\s*<)|(failed\s+after\s+I\s+sent\s+the\s+message|end\s+of\s+data|didn't\s+like\s+the\s+message)|(MAIL\s+FROM:?\s*<)").unwrap()
 });
 
 /// Boilerplate lines that carry no diagnostic value.
@@ -437,6 +437,7 @@ pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
         return;
     }
     let clipped: String = super::text::truncate_chars(text, 1000);
+    let clipped = sweep_multiline(&clipped);
     if d.smtp_code.is_none() {
         d.smtp_code = find_smtp_code(&clipped);
     }
@@ -458,6 +459,64 @@ pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
         d.remote_mta = remote_host(&clipped);
     }
     d.diagnostic = Some(clipped);
+}
+
+static MULTILINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\s)([245]\d\d)-(?:([245]\.\d{1,3}\.\d{1,3})\s)?").unwrap());
+
+/// A multi-line SMTP reply joined into one line repeats its code on every
+/// line ("550-5.7.1 a 550-5.7.1 b 550 5.7.1 c"); keep it once, in front,
+/// so that phrases read across the line breaks (Sisimai does the same).
+pub fn sweep_multiline(text: &str) -> String {
+    let Some(c) = MULTILINE.captures(text) else {
+        return text.to_string();
+    };
+    let code = c[1].to_string();
+    let status = c.get(2).map(|m| m.as_str().to_string());
+    let mut out = text.to_string();
+    let mut pieces: Vec<String> = Vec::new();
+    if let Some(st) = &status {
+        pieces.push(format!("{code}-{st} "));
+        pieces.push(format!("{code} {st} "));
+    }
+    pieces.push(format!("{code}-"));
+    pieces.push(format!("{code} "));
+    for p in &pieces {
+        out = out.replace(p.as_str(), " ");
+    }
+    let head = match &status {
+        Some(st) => format!("{code} {st} "),
+        None => format!("{code} "),
+    };
+    collapse_ws(&format!("{head}{out}"))
+}
+
+/// The full reply in a session transcript ("<<< 550-5.7.1 ...") whose
+/// first line is `first`: DSNs often keep only that first line.
+pub fn transcript_reply(report: &str, first: &str) -> Option<String> {
+    let first = first.trim();
+    if first.len() < 8 {
+        return None;
+    }
+    let lines: Vec<&str> = report.lines().collect();
+    let start = lines.iter().position(|l| {
+        l.trim_start()
+            .strip_prefix("<<<")
+            .is_some_and(|r| r.trim() == first)
+    })?;
+    let mut text = String::new();
+    for l in &lines[start..lines.len().min(start + 20)] {
+        let Some(r) = l.trim_start().strip_prefix("<<<") else {
+            break;
+        };
+        text.push(' ');
+        text.push_str(r.trim());
+        let r = r.trim();
+        if r.len() >= 4 && r.as_bytes()[3] == b' ' {
+            break;
+        }
+    }
+    Some(collapse_ws(&text))
 }
 
 static REMOTE_HOST: LazyLock<Regex> = LazyLock::new(|| {

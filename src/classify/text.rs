@@ -8,7 +8,7 @@ static STATUS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:^|[^\d.])([245])\.(\d{1,3})\.(\d{1,3})(?:[^\d.]|\.(?:\D|$)|$)").unwrap()
 });
 static SMTP_CODE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:^|[^\d.#\[\-])([245][0-9][0-9])(?:[ \-]|$)").unwrap());
+    LazyLock::new(|| Regex::new(r"(?:^|[^\d.#\[\-])([245][0-9][0-9])(?:[ \-,;]|$)").unwrap());
 pub static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\x{80}-\x{10FFFF}]+@[A-Za-z0-9\-\x{80}-\x{10FFFF}]+(?:\.[A-Za-z0-9\-\x{80}-\x{10FFFF}]+)*"#).unwrap()
 });
