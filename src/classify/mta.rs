@@ -27,12 +27,12 @@ const SIGNATURES: &[Signature] = &[
         pattern: r"(?mi)^From: .*@sendgrid\.|^X-SG-EID:",
     },
     Signature {
-        name: "gsuite",
-        pattern: r"(?m)^From: .*mailer-daemon@googlemail\.com.*\n(?:.*\n)*?X-Gm-Message-State:|G Suite|Google Workspace",
+        name: "googlegroups",
+        pattern: r"(?mi)groups\.google\.com/support|^Google Groups\s*$",
     },
     Signature {
-        name: "googlegroups",
-        pattern: r"(?i)Google Groups|googlegroups\.com",
+        name: "gsuite",
+        pattern: r"(?m)^From: .*mailer-daemon@googlemail\.com.*\n(?:.*\n)*?X-Gm-Message-State:|G Suite|Google Workspace",
     },
     Signature {
         name: "gmail",
