@@ -128,6 +128,18 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
         let f = arf::parse(&walk.feedback);
         report.feedback_type = f.feedback_type.or(Some("abuse".into()));
         report.feedback_recipients = f.rcpt_to;
+        // A complaint about a message sent to several subscribers names
+        // each of them (one Original-Rcpt-To per address).
+        if report.deliveries.is_empty() && report.feedback_recipients.len() > 1 {
+            report.deliveries = report
+                .feedback_recipients
+                .iter()
+                .map(|a| Delivery {
+                    recipient: Some(a.clone()),
+                    ..Delivery::default()
+                })
+                .collect();
+        }
         if report.reporting_mta.is_none() {
             report.reporting_mta = f.reporting_mta;
         }
