@@ -435,6 +435,9 @@ impl RuleSet {
                 .case_insensitive(true)
                 .multi_line(matches!(field, Field::Header | Field::Body))
                 .size_limit(64 << 20)
+                // Large sets overflow the default lazy-DFA cache and fall
+                // back to the (much slower) PikeVM on every message.
+                .dfa_size_limit(32 << 20)
                 .build()
                 .map_err(|e| RuleError::File {
                     file: origin.into(),
