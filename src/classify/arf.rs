@@ -29,10 +29,10 @@ pub fn parse(text: &str) -> FeedbackReport {
                 }
             }
             "original-rcpt-to" | "removal-recipient" => {
-                if let Some(a) = clean_address(&value) {
-                    if !r.rcpt_to.contains(&a) {
-                        r.rcpt_to.push(a);
-                    }
+                if let Some(a) = clean_address(&value)
+                    && !r.rcpt_to.contains(&a)
+                {
+                    r.rcpt_to.push(a);
                 }
             }
             "original-mail-from" => r.mail_from = clean_address(&value),

@@ -54,15 +54,16 @@ pub fn parse(text: &str) -> DsnReport {
     let mut report = DsnReport::default();
     let mut current: Option<Delivery> = None;
     let mut seen_recipient_field = false;
+    let mut pending: Option<Delivery> = None;
+    // The current delivery took fields written above its recipient field.
+    let mut carried = false;
     for (name, value) in fields(text) {
         if name.is_empty() {
             continue;
         }
         match name.as_str() {
-            "reporting-mta" => {
-                if report.reporting_mta.is_none() {
-                    report.reporting_mta = non_empty(strip_type(&value));
-                }
+            "reporting-mta" if report.reporting_mta.is_none() => {
+                report.reporting_mta = non_empty(strip_type(&value));
             }
             "final-recipient" | "original-recipient" | "x-actual-recipient" => {
                 let addr = clean_address(strip_type(&value));
@@ -71,7 +72,7 @@ pub fn parse(text: &str) -> DsnReport {
                     Some(d) => match name.as_str() {
                         "final-recipient" => d.final_seen || d.action.is_some() && d.original_seen,
                         "original-recipient" => {
-                            d.original_seen || d.final_seen && d.action.is_some()
+                            d.original_seen || d.final_seen && d.action.is_some() && !carried
                         }
                         _ => false,
                     },
@@ -80,7 +81,10 @@ pub fn parse(text: &str) -> DsnReport {
                     if let Some(d) = current.take() {
                         report.deliveries.push(d);
                     }
-                    current = Some(Delivery::default());
+                    // Fields written above the first recipient field of
+                    // its block (Facebook puts Diagnostic-Code first).
+                    carried = pending.is_some();
+                    current = Some(pending.take().unwrap_or_default());
                 }
                 seen_recipient_field = true;
                 let d = current.as_mut().expect("set above");
@@ -105,38 +109,14 @@ pub fn parse(text: &str) -> DsnReport {
                     }
                 }
             }
+            "action" | "status" | "diagnostic-code" | "remote-mta" if !seen_recipient_field => {
+                let d = pending.get_or_insert_with(Delivery::default);
+                apply_field(d, &name, &value);
+            }
             _ if !seen_recipient_field => {}
-            "action" => {
+            "action" | "status" | "diagnostic-code" | "remote-mta" => {
                 let d = current.get_or_insert_with(Delivery::default);
-                let a = value
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                d.action = non_empty(&a);
-            }
-            "status" => {
-                let d = current.get_or_insert_with(Delivery::default);
-                d.status = find_status(&value).or(d.status.take());
-            }
-            "remote-mta" => {
-                let d = current.get_or_insert_with(Delivery::default);
-                d.remote_mta = non_empty(strip_type(&value));
-            }
-            "diagnostic-code" => {
-                let d = current.get_or_insert_with(Delivery::default);
-                let (kind, text) = match value.split_once(';') {
-                    Some((t, rest)) if !t.contains(' ') => (t.trim().to_ascii_lowercase(), rest),
-                    _ => (String::new(), value.as_str()),
-                };
-                let text = collapse_ws(text);
-                if !text.is_empty() {
-                    if d.smtp_code.is_none() {
-                        d.smtp_code = find_smtp_code(&text);
-                    }
-                    d.diagnostic_type = non_empty(&kind);
-                    d.diagnostic = Some(text);
-                }
+                apply_field(d, &name, &value);
             }
             "x-postfix-sender" | "x-original-message-id" => {}
             _ => {}
@@ -149,6 +129,41 @@ pub fn parse(text: &str) -> DsnReport {
         .deliveries
         .retain(|d| d.recipient.is_some() || d.status.is_some() || d.diagnostic.is_some());
     report
+}
+
+/// One per-recipient field into the delivery.
+fn apply_field(d: &mut Delivery, name: &str, value: &str) {
+    match name {
+        "action" => {
+            let a = value
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            d.action = non_empty(&a);
+        }
+        "status" => {
+            d.status = find_status(value).or(d.status.take());
+        }
+        "remote-mta" => {
+            d.remote_mta = non_empty(strip_type(value));
+        }
+        "diagnostic-code" => {
+            let (kind, text) = match value.split_once(';') {
+                Some((t, rest)) if !t.contains(' ') => (t.trim().to_ascii_lowercase(), rest),
+                _ => (String::new(), value),
+            };
+            let text = collapse_ws(text);
+            if !text.is_empty() {
+                if d.smtp_code.is_none() {
+                    d.smtp_code = find_smtp_code(&text);
+                }
+                d.diagnostic_type = non_empty(&kind);
+                d.diagnostic = Some(text);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn addr_or(old: Option<String>, value: &str) -> Option<String> {

@@ -35,7 +35,7 @@ pub struct Delivery {
 }
 
 use crate::input::RawMessage;
-use record::{Original, RECORD_VERSION, Record};
+use record::{RECORD_VERSION, Record};
 use report::Report;
 use rules::RuleSet;
 use taxonomy::{Category, Reason};
@@ -88,7 +88,7 @@ impl Classifier {
 
     fn classify_inner(&self, message: &RawMessage) -> Vec<Record> {
         let report = report::analyze(&message.bytes, &self.options.subscriber_header);
-        let matches = self.rules.message_matches(&report);
+        let mut matches = self.rules.message_matches(&report);
         let pseudo = [Delivery::default()];
         let deliveries: &[Delivery] = if report.deliveries.is_empty() {
             &pseudo
@@ -97,7 +97,7 @@ impl Classifier {
         };
         let mut records: Vec<Record> = Vec::with_capacity(deliveries.len());
         for d in deliveries {
-            let decision = self.rules.decide(&report, &matches, d);
+            let decision = self.rules.decide(&report, &mut matches, d);
             let record = match decision {
                 Some(dec) => build_record(message, &report, d, dec.rule, dec.evidence),
                 None => unmatched_record(message, &report, d),
@@ -153,9 +153,7 @@ fn base_record(message: &RawMessage, report: &Report, d: &Delivery) -> Record {
         feedback_type: None,
         new_address: None,
         subscriber: subscriber(report),
-        original: returned
-            .map(|r| r.original.clone())
-            .unwrap_or_else(Original::default),
+        original: returned.map(|r| r.original.clone()).unwrap_or_default(),
     }
 }
 

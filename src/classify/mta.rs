@@ -4,7 +4,7 @@
 //! subject, a few headers and the first lines of the report.
 
 use super::report::Report;
-use regex::Regex;
+use regex::{RegexSet, RegexSetBuilder};
 use std::sync::LazyLock;
 
 struct Signature {
@@ -27,12 +27,12 @@ const SIGNATURES: &[Signature] = &[
         pattern: r"(?mi)^From: .*@sendgrid\.|^X-SG-EID:",
     },
     Signature {
-        name: "gsuite",
-        pattern: r"(?m)^From: .*mailer-daemon@googlemail\.com.*\n(?:.*\n)*?X-Gm-Message-State:|G Suite|Google Workspace",
+        name: "googlegroups",
+        pattern: r"(?mi)groups\.google\.com/support|^Google Groups\s*$",
     },
     Signature {
-        name: "googlegroups",
-        pattern: r"(?i)Google Groups|googlegroups\.com",
+        name: "gsuite",
+        pattern: r"(?m)^From: .*mailer-daemon@googlemail\.com.*\n(?:.*\n)*?X-Gm-Message-State:|G Suite|Google Workspace",
     },
     Signature {
         name: "gmail",
@@ -139,6 +139,10 @@ const SIGNATURES: &[Signature] = &[
         pattern: r"(?mi)Courier mail server|^From: Courier mail server",
     },
     Signature {
+        name: "powermta",
+        pattern: r"(?mi)^X-PowerMTA-|PowerMTA",
+    },
+    Signature {
         name: "opensmtpd",
         pattern: r"(?mi)This is the MAILER-DAEMON, please DO NOT REPLY|OpenSMTPD",
     },
@@ -167,10 +171,6 @@ const SIGNATURES: &[Signature] = &[
         pattern: r"(?i)Apache James|JAMES",
     },
     Signature {
-        name: "powermta",
-        pattern: r"(?i)PowerMTA",
-    },
-    Signature {
         name: "fml",
         pattern: r"(?mi)^X-MLServer: fml|^X-ML-Name:",
     },
@@ -180,16 +180,13 @@ const SIGNATURES: &[Signature] = &[
     },
 ];
 
-static COMPILED: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
-    SIGNATURES
-        .iter()
-        .map(|s| {
-            (
-                s.name,
-                Regex::new(s.pattern).expect("built-in MTA signature"),
-            )
-        })
-        .collect()
+/// All signatures in one set: the head of a message is scanned once, and
+/// the first signature in list order that matched names the format.
+static COMPILED: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSetBuilder::new(SIGNATURES.iter().map(|s| s.pattern))
+        .dfa_size_limit(16 << 20)
+        .build()
+        .expect("built-in MTA signatures")
 });
 
 pub fn detect(report: &Report) -> Option<&'static str> {
@@ -206,10 +203,10 @@ pub fn detect(report: &Report) -> Option<&'static str> {
     head.push_str(&report.headers[..floor_boundary(&report.headers, hdr_end)]);
     let body_end = floor_boundary(&report.body, report.body.len().min(4096));
     head.push_str(&report.body[..body_end]);
-    for (name, re) in COMPILED.iter() {
-        if re.is_match(&head) {
-            return Some(name);
-        }
+    head.push('\n');
+    head.push_str(&report.dsn_head);
+    if let Some(i) = COMPILED.matches(&head).iter().next() {
+        return Some(SIGNATURES[i].name);
     }
     if report.has_dsn {
         Some("rfc3464")

@@ -52,7 +52,7 @@ pub fn from_message(msg: &Message<'_>, subscriber_header: &str) -> Returned {
 /// Parses a header block given as text (text/rfc822-headers, or the copy
 /// of the message pasted under a plain-text bounce).
 pub fn from_header_text(text: &str, subscriber_header: &str) -> Option<Returned> {
-    let start = text.lines().position(|l| looks_like_header_line(l))?;
+    let start = text.lines().position(looks_like_header_line)?;
     let block: String = text
         .lines()
         .skip(start)
@@ -116,10 +116,10 @@ pub fn list_unsubscribe_id(value: &str) -> Option<String> {
         }
         if let Some(addr) = uri.strip_prefix("mailto:") {
             let local = addr.split(['@', '?']).next().unwrap_or("");
-            if let Some((_, tag)) = local.split_once(['+', '-']) {
-                if !tag.is_empty() {
-                    return Some(tag.to_string());
-                }
+            if let Some((_, tag)) = local.split_once(['+', '-'])
+                && !tag.is_empty()
+            {
+                return Some(tag.to_string());
             }
         }
     }

@@ -38,6 +38,9 @@ pub struct Report {
     pub reporting_mta: Option<String>,
     pub deliveries: Vec<Delivery>,
     pub has_dsn: bool,
+    /// The start of the delivery-status part: its extension fields
+    /// (`X-PowerMTA-…`) tell which server wrote it.
+    pub dsn_head: String,
     pub feedback_type: Option<String>,
     pub feedback_recipients: Vec<String>,
     pub returned: Option<Returned>,
@@ -98,10 +101,10 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
     // Plain-text bounces carry the original inline, after a marker line.
     let (report_text, inline_original) = scan::split_original(&body);
     let report_text = report_text.to_string();
-    if walk.returned.is_none() {
-        if let Some(t) = walk.returned_text.as_deref().or(inline_original) {
-            walk.returned = original::from_header_text(t, subscriber_header);
-        }
+    if walk.returned.is_none()
+        && let Some(t) = walk.returned_text.as_deref().or(inline_original)
+    {
+        walk.returned = original::from_header_text(t, subscriber_header);
     }
     report.returned = walk.returned;
     report.body = report_text;
@@ -115,6 +118,7 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
         String::new()
     };
     if !dsn_text.is_empty() {
+        report.dsn_head = dsn_text[..floor(&dsn_text, 2048)].to_string();
         let d = dsn::parse(&dsn_text);
         report.has_dsn = !d.deliveries.is_empty();
         report.reporting_mta = d.reporting_mta;
@@ -124,6 +128,18 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
         let f = arf::parse(&walk.feedback);
         report.feedback_type = f.feedback_type.or(Some("abuse".into()));
         report.feedback_recipients = f.rcpt_to;
+        // A complaint about a message sent to several subscribers names
+        // each of them (one Original-Rcpt-To per address).
+        if report.deliveries.is_empty() && report.feedback_recipients.len() > 1 {
+            report.deliveries = report
+                .feedback_recipients
+                .iter()
+                .map(|a| Delivery {
+                    recipient: Some(a.clone()),
+                    ..Delivery::default()
+                })
+                .collect();
+        }
         if report.reporting_mta.is_none() {
             report.reporting_mta = f.reporting_mta;
         }
@@ -142,7 +158,12 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
         let exclude: Vec<String> = report.from_address.iter().cloned().collect();
         let unlikely = own_addresses(&report);
         let scanned = scan::scan(&report.body, &report.failed_header, &exclude, &unlikely);
-        merge(&mut report.deliveries, scanned, report.has_dsn);
+        merge(
+            &mut report.deliveries,
+            scanned,
+            report.has_dsn,
+            &report.body,
+        );
     }
     for d in &mut report.deliveries {
         if let Some(diag) = d.diagnostic.take() {
@@ -236,11 +257,11 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                 | ("message", "rfc822-headers")
                 | ("message", "global-headers")
                 | ("message", "rfc822")
-                | ("message", "global") => {
-                    if walk.returned_text.is_none() {
-                        walk.returned_text =
-                            Some(String::from_utf8_lossy(part.contents()).into_owned());
-                    }
+                | ("message", "global")
+                    if walk.returned_text.is_none() =>
+                {
+                    walk.returned_text =
+                        Some(String::from_utf8_lossy(part.contents()).into_owned());
                 }
                 ("text", "html") => {
                     if let Some(t) = part.text_contents() {
@@ -315,7 +336,7 @@ fn own_addresses(report: &Report) -> Vec<String> {
 
 /// Adds what the prose says to what the DSN said: a DSN recipient without a
 /// diagnostic takes the prose's; without a DSN the prose is all there is.
-fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool) {
+fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool, body: &str) {
     if !has_dsn {
         if deliveries.is_empty() {
             *deliveries = scanned;
@@ -326,7 +347,7 @@ fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool) 
         let Some(r) = d.recipient.as_deref() else {
             continue;
         };
-        let Some(s) = scanned.iter().find(|s| {
+        let found = scanned.iter().find(|s| {
             s.recipient
                 .as_deref()
                 .is_some_and(|x| x.eq_ignore_ascii_case(r))
@@ -335,10 +356,23 @@ fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool) 
                         .as_deref()
                         .is_some_and(|x| x.eq_ignore_ascii_case(o))
                 })
-        }) else {
+        });
+        // A multi-line reply the DSN cut after its first line.
+        if let Some(t) = d.diagnostic.as_deref()
+            && t.len() > 4
+            && t.as_bytes()[3] == b'-'
+            && let Some(full) = scan::transcript_reply(body, t)
+            && full.len() > t.len()
+        {
+            d.diagnostic = Some(full);
+        }
+        let weak = d.diagnostic.as_deref().is_none_or(|t| t.len() < 8);
+        let Some(s) = found else {
+            if weak && let Some(t) = scan::context_of(body, r) {
+                d.diagnostic = Some(t);
+            }
             continue;
         };
-        let weak = d.diagnostic.as_deref().is_none_or(|t| t.len() < 8);
         if weak && s.diagnostic.is_some() {
             d.diagnostic = s.diagnostic.clone();
             d.smtp_code = d.smtp_code.or(s.smtp_code);

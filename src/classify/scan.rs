@@ -29,7 +29,7 @@ static ORIGINAL_MARKER: LazyLock<Regex> = LazyLock::new(|| {
               |copy\s+of\s+(?:the\s+)?original\s+message
               |undelivered\s+message\s+(?:follows|headers)
               |included\s+message)
-        | original\s+message\s+follows
+        | original\s+message(?:\s+follows)?\s*:?\s*$
         | \|?-+\s*(?:message\s+text|original\s+text|text\s+of\s+(?:the\s+)?message)\s+follows
         | the\s+original\s+message\s+(?:headers?\s+)?(?:was|were|is|follows?)\s*:?\s*$
         | (?:a\s+)?copy\s+of\s+(?:the\s+|your\s+)?(?:original\s+)?message\s+(?:is\s+)?(?:below|follows|attached)
@@ -46,7 +46,7 @@ static ORIGINAL_MARKER: LazyLock<Regex> = LazyLock::new(|| {
 /// optionally followed by the start of the diagnostic.
 static ADDRESS_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?x)^\s*(?:(?:RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Address|Adresse)\s*:\s*(?:rfc822\s*;\s*)?)?
+        r#"(?x)^\s*(?:[*•]\s+|-\s+)?(?:(?:RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Address|Adresse)\s*:\s*(?:rfc822\s*;\s*)?)?
         <?"?(?P<addr>[^\s<>"():;,]+@[^\s<>"():;,\[\]]+)"?>?
         (?:\s*\((?:expanded\s+from|generated\s+from|by\s+way\s+of)[^)]*\))?
         \s*(?P<sep>:|\.\.\.|\s-\s|,)?\s*(?P<rest>.*)$"#,
@@ -59,17 +59,34 @@ static ADDRESS_SENTENCE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"(?ix)(?:
             (?:delivery|message|mail|e-?mail)\s+(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|was\s+not|wasn't|has\s+been|is\s+|bounced|returned)
-          | (?:could\s+not|couldn't|cannot|can't|unable\s+to)\s+(?:be\s+)?deliver(?:ed)?\s+(?:your\s+message\s+)?to\s+(?:the\s+following\s+(?:recipients?|address(?:es)?)\s*:?\s*)?<?(?P<a2>[^\s<>"()]+@[^\s<>"()]+?)>?(?:[\s.,:;]|$)
-          | (?:recipient|user|address|mailbox)\s+<(?P<a3>[^\s<>"()]+@[^\s<>"()]+?)>
+          | (?:could\s+not|couldn't|cannot|can't|unable\s+to)\s+(?:be\s+)?deliver(?:ed)?\s+(?:(?:your\s+|the\s+|this\s+)?(?:message|mail|e-?mail)\s+)?to\s+(?:the\s+following\s+(?:recipients?|address(?:es)?)\s*:?\s*)?<?(?P<a2>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
+          | (?:recipient|user|address|mailbox)\s*:?\s*<(?P<a3>[^\s<>"()]+@[^\s<>"()]+?)>
           | (?:rcpt\s+to|to)\s*:\s*<(?P<a4>[^\s<>"()]+@[^\s<>"()]+?)>
           | <(?P<a5>[^\s<>"()]+@[^\s<>"()]+?)>\s*(?:\.\.\.|:)\s+\S
+          | ^\s*[A-Za-z][A-Za-z0-9'.,-]*(?:\s+[A-Za-z0-9'.,()-]+){1,7}\s*:\s*<?(?P<a6>[^\s<>"()]+@[^\s<>"():;,]+?)>?\s*$
         )"#,
     )
     .unwrap()
 });
 
+/// What follows an address when the line only adds the time of the attempt.
+static DATED_REST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^on\s+(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?\d{1,4}[\s/.-]").unwrap()
+});
+
+/// Words that make the text after an address a reason ("addr Invalid
+/// Address, ERROR_CODE :550").
+static REASON_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:invalid|unknown|no\s+such|user\s+unknown|mailbox|error|failed|rejected|denied|refused|unavailable|not\s+(?:found|exist|valid|known))\b").unwrap()
+});
+
+/// Labels before an address that name the sender side or a header field.
+static HEADER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:from|sender|reply|return|envelope|message-id|cc|bcc|by|author|contact|postmaster|administrator|helpdesk|support)\b").unwrap()
+});
+
 static COMMAND: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>|did\s+not\s+like\s+our|most\s+progress\s+was)\s+(?:the\s+)?(?:final\s+|end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b|(does\s+not\s+like\s+recipient|RCPT\s+TO:?\s*<)|(failed\s+after\s+I\s+sent\s+the\s+message|end\s+of\s+data|didn't\s+like\s+the\s+message)|(MAIL\s+FROM:?\s*<)").unwrap()
+    Regex::new(r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>|did\s+not\s+like\s+our|most\s+progress\s+was|\bSMTP:)\s*(?:the\s+)?(?:final\s+|end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b|(does\s+not\s+like\s+recipient|RCPT\s+TO:?\s*<)|(failed\s+after\s+I\s+sent\s+the\s+message|end\s+of\s+data|didn't\s+like\s+the\s+message)|(MAIL\s+FROM:?\s*<)").unwrap()
 });
 
 /// Boilerplate lines that carry no diagnostic value.
@@ -143,7 +160,15 @@ pub fn scan(
             // A bare address line must not be prose that happens to start
             // with an address and goes on with an unrelated sentence.
             let sep = c.name("sep").is_some();
-            if (sep || rest.is_empty() || rest.starts_with('(') || find_smtp_code(rest).is_some())
+            // Exchange: "addr on Thu, 29 Apr 2007 16:51:51 -0500" names the
+            // recipient and the time; the reason follows on the next lines.
+            let dated = DATED_REST.is_match(rest);
+            let rest = if dated { "" } else { rest };
+            if (sep
+                || rest.is_empty()
+                || rest.starts_with(['(', '['])
+                || find_smtp_code(rest).is_some()
+                || REASON_WORDS.is_match(rest))
                 && let Some(a) = clean_address(addr)
                 && !is_excluded(&a, exclude)
             {
@@ -156,19 +181,30 @@ pub fn scan(
             }
         }
         if let Some(c) = ADDRESS_SENTENCE.captures(line) {
-            let m = ["a1", "a2", "a3", "a4", "a5"]
+            let m = ["a1", "a2", "a3", "a4", "a5", "a6"]
                 .iter()
                 .find_map(|n| c.name(n))
                 .expect("one group");
+            // "Unknown user: addr": the words before the address are the
+            // reason, unless they are a header-like label.
+            let labelled = c.name("a6").is_some();
+            if labelled && HEADER_LABEL.is_match(&line[..m.start()]) {
+                continue;
+            }
             if let Some(a) = clean_address(m.as_str())
                 && !is_excluded(&a, exclude)
             {
+                let rest = if labelled {
+                    line.trim().to_string()
+                } else {
+                    line[m.end()..]
+                        .trim_start_matches(['>', ':', ' ', '.'])
+                        .to_string()
+                };
                 candidates.push(Candidate {
                     line: i,
                     address: a,
-                    rest: line[m.end()..]
-                        .trim_start_matches(['>', ':', ' ', '.'])
-                        .to_string(),
+                    rest,
                 });
             }
         }
@@ -219,9 +255,11 @@ pub fn scan(
                 }
             }
             let l = lines[j];
-            if l.trim().is_empty() {
-                if text.trim().is_empty() && j + 1 < lines.len() && !lines[j + 1].trim().is_empty()
-                {
+            if l.trim().is_empty() || is_separator(l) {
+                // Skip blank lines before the text starts and after a
+                // lead-in such as "because:" or "Reason:".
+                let lead_in = text.trim().is_empty() || text.trim_end().ends_with(':');
+                if lead_in && j + 1 < lines.len() {
                     j += 1;
                     continue;
                 }
@@ -233,6 +271,14 @@ pub fn scan(
             text.push(' ');
             text.push_str(l.trim());
             j += 1;
+        }
+        if text.trim().is_empty() || text.trim_end().ends_with(':') && text.len() < 40 {
+            // Nothing after the address: some reports give the reason in
+            // the lines just above it (Lotus Notes, "Failure Reasons").
+            let before = preceding_paragraph(&lines, c.line);
+            if !before.is_empty() {
+                text = format!("{before} {text}");
+            }
         }
         blocks.push((c.address.clone(), collapse_ws(&text), c.line));
     }
@@ -261,6 +307,11 @@ pub fn scan(
                 best.push_str(text);
             }
         }
+        if best.is_empty()
+            && let Some(t) = context_for(&lines, &addr)
+        {
+            best = t;
+        }
         if diagnostic_score(&best) < 2 && diagnostic_score(&shared) >= 2 {
             if !best.is_empty() {
                 best.push(' ');
@@ -275,6 +326,74 @@ pub fn scan(
         out.push(d);
     }
     out
+}
+
+/// The lines around the first mention of an address (or of its local
+/// part alone, as Exim writes unqualified addresses) when no line was
+/// recognised as naming it: "pipe to |/bin/x addr", "  kijitora".
+fn context_for(lines: &[&str], addr: &str) -> Option<String> {
+    let lower = addr.to_ascii_lowercase();
+    let local = lower.split('@').next().unwrap_or("");
+    let start = lines.iter().position(|l| {
+        if l.len() > 2000 {
+            return false;
+        }
+        let t = l.trim().to_ascii_lowercase();
+        t.contains(&lower) || (!local.is_empty() && t == local)
+    })?;
+    let mut text = String::new();
+    for l in lines.iter().skip(start).take(8) {
+        if l.trim().is_empty() || is_separator(l) {
+            if text.trim_end().ends_with(':') {
+                continue;
+            }
+            break;
+        }
+        if BOILERPLATE.is_match(l) {
+            break;
+        }
+        text.push(' ');
+        text.push_str(l.trim());
+    }
+    let text = collapse_ws(&text);
+    let bare = text
+        .trim_matches(|ch: char| !ch.is_alphanumeric())
+        .eq_ignore_ascii_case(addr);
+    (!text.is_empty() && !bare).then_some(text)
+}
+
+/// The diagnostic-looking text around an address in a report's prose,
+/// for a recipient a DSN part named without a diagnostic.
+pub fn context_of(report: &str, addr: &str) -> Option<String> {
+    let lines: Vec<&str> = report.lines().take(400).collect();
+    context_for(&lines, addr)
+}
+
+/// A line made only of rule characters (`-----`, `=====`, `*****`).
+fn is_separator(l: &str) -> bool {
+    let t = l.trim();
+    t.len() >= 3
+        && t.chars()
+            .all(|c| matches!(c, '-' | '=' | '*' | '_' | '#' | '~'))
+}
+
+/// The non-blank lines right above `line`, up to a blank line or a
+/// separator, when they look like a reason rather than an address list.
+fn preceding_paragraph(lines: &[&str], line: usize) -> String {
+    let mut start = line;
+    while start > 0 && line - start < 4 {
+        let l = lines[start - 1];
+        if l.trim().is_empty() || is_separator(l) || l.contains('@') || BOILERPLATE.is_match(l) {
+            break;
+        }
+        start -= 1;
+    }
+    let text = lines[start..line].join(" ");
+    let t = text.trim();
+    if t.ends_with(':') || t.len() > 400 {
+        return String::new();
+    }
+    collapse_ws(t)
 }
 
 /// Text after the last address: many reports put the reason there
@@ -318,6 +437,7 @@ pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
         return;
     }
     let clipped: String = super::text::truncate_chars(text, 1000);
+    let clipped = sweep_multiline(&clipped);
     if d.smtp_code.is_none() {
         d.smtp_code = find_smtp_code(&clipped);
     }
@@ -339,6 +459,64 @@ pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
         d.remote_mta = remote_host(&clipped);
     }
     d.diagnostic = Some(clipped);
+}
+
+static MULTILINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\s)([245]\d\d)-(?:([245]\.\d{1,3}\.\d{1,3})\s)?").unwrap());
+
+/// A multi-line SMTP reply joined into one line repeats its code on every
+/// line ("550-5.7.1 a 550-5.7.1 b 550 5.7.1 c"); keep it once, in front,
+/// so that phrases read across the line breaks (Sisimai does the same).
+pub fn sweep_multiline(text: &str) -> String {
+    let Some(c) = MULTILINE.captures(text) else {
+        return text.to_string();
+    };
+    let code = c[1].to_string();
+    let status = c.get(2).map(|m| m.as_str().to_string());
+    let mut out = text.to_string();
+    let mut pieces: Vec<String> = Vec::new();
+    if let Some(st) = &status {
+        pieces.push(format!("{code}-{st} "));
+        pieces.push(format!("{code} {st} "));
+    }
+    pieces.push(format!("{code}-"));
+    pieces.push(format!("{code} "));
+    for p in &pieces {
+        out = out.replace(p.as_str(), " ");
+    }
+    let head = match &status {
+        Some(st) => format!("{code} {st} "),
+        None => format!("{code} "),
+    };
+    collapse_ws(&format!("{head}{out}"))
+}
+
+/// The full reply in a session transcript ("<<< 550-5.7.1 ...") whose
+/// first line is `first`: DSNs often keep only that first line.
+pub fn transcript_reply(report: &str, first: &str) -> Option<String> {
+    let first = first.trim();
+    if first.len() < 8 {
+        return None;
+    }
+    let lines: Vec<&str> = report.lines().collect();
+    let start = lines.iter().position(|l| {
+        l.trim_start()
+            .strip_prefix("<<<")
+            .is_some_and(|r| r.trim() == first)
+    })?;
+    let mut text = String::new();
+    for l in &lines[start..lines.len().min(start + 20)] {
+        let Some(r) = l.trim_start().strip_prefix("<<<") else {
+            break;
+        };
+        text.push(' ');
+        text.push_str(r.trim());
+        let r = r.trim();
+        if r.len() >= 4 && r.as_bytes()[3] == b' ' {
+            break;
+        }
+    }
+    Some(collapse_ws(&text))
 }
 
 static REMOTE_HOST: LazyLock<Regex> = LazyLock::new(|| {

@@ -8,7 +8,7 @@ static STATUS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:^|[^\d.])([245])\.(\d{1,3})\.(\d{1,3})(?:[^\d.]|\.(?:\D|$)|$)").unwrap()
 });
 static SMTP_CODE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:^|[^\d.#\[\-])([245][0-9][0-9])(?:[ \-]|$)").unwrap());
+    LazyLock::new(|| Regex::new(r"(?:^|[^\d.#\[\-])([245][0-9][0-9])(?:[ \-,;]|$)").unwrap());
 pub static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\x{80}-\x{10FFFF}]+@[A-Za-z0-9\-\x{80}-\x{10FFFF}]+(?:\.[A-Za-z0-9\-\x{80}-\x{10FFFF}]+)*"#).unwrap()
 });
@@ -145,10 +145,10 @@ fn decode_utf8_escapes(s: &str) -> String {
 pub fn clean_address(raw: &str) -> Option<String> {
     let decoded = decode_utf8_escapes(raw.trim());
     let mut s = decoded.as_str();
-    if let (Some(a), Some(b)) = (s.find('<'), s.rfind('>')) {
-        if a < b {
-            s = &s[a + 1..b];
-        }
+    if let (Some(a), Some(b)) = (s.find('<'), s.rfind('>'))
+        && a < b
+    {
+        s = &s[a + 1..b];
     }
     let mut s = s.trim();
     loop {
