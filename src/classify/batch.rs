@@ -11,8 +11,8 @@ use rayon::prelude::*;
 use std::io::{self, Write};
 use std::sync::mpsc;
 
-const BATCH_MESSAGES: usize = 256;
-const BATCH_BYTES: usize = 8 << 20;
+const BATCH_MESSAGES: usize = 128;
+const BATCH_BYTES: usize = 2 << 20;
 
 /// Where messages a person should read go (`--unmatched`).
 pub trait UnmatchedSink {

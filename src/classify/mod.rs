@@ -14,6 +14,7 @@ pub mod record;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod ses;
 pub mod taxonomy;
 pub mod text;
 

@@ -5,7 +5,7 @@
 
 use super::original::{self, Returned};
 use super::text::{clean_address, collapse_ws};
-use super::{Delivery, arf, dsn, mta, scan};
+use super::{Delivery, arf, dsn, mta, scan, ses};
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use std::sync::LazyLock;
 
@@ -143,6 +143,10 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
         if report.reporting_mta.is_none() {
             report.reporting_mta = f.reporting_mta;
         }
+    }
+
+    if !report.has_dsn && report.feedback_type.is_none() {
+        apply_ses(&mut report);
     }
 
     report.mta = mta::detect(&report);
@@ -321,6 +325,52 @@ fn has_inline_dsn(text: &str) -> bool {
         })
     };
     lower_has("Final-Recipient:") || (lower_has("Original-Recipient:") && lower_has("Status:"))
+}
+
+/// Amazon SES notifications carry everything as JSON in the body.
+fn apply_ses(report: &mut Report) {
+    if !report.body.contains("\"notificationType\"") && !report.body.contains("\"eventType\"") {
+        return;
+    }
+    let Some(n) = ses::parse(&report.body) else {
+        return;
+    };
+
+    if let Some(t) = n.feedback_type {
+        report.feedback_type = Some(t);
+        report.feedback_recipients = n.complaint_recipients.clone();
+        if n.complaint_recipients.len() > 1 {
+            report.deliveries = n
+                .complaint_recipients
+                .iter()
+                .map(|a| Delivery {
+                    recipient: Some(a.clone()),
+                    ..Delivery::default()
+                })
+                .collect();
+        }
+    } else if !n.deliveries.is_empty() {
+        report.deliveries = n.deliveries;
+        report.has_dsn = true;
+    }
+    if report.reporting_mta.is_none() {
+        report.reporting_mta = n.reporting_mta;
+    }
+    if report.returned.is_none() && (n.subject.is_some() || n.to.is_some()) {
+        let mut r = Returned::default();
+        r.original.subject = n.subject;
+        r.original.message_id = n.message_id.map(|m| {
+            if m.starts_with('<') {
+                m
+            } else {
+                format!("<{m}>")
+            }
+        });
+        r.original.from = n.from;
+        r.to_addresses = n.to.iter().cloned().collect();
+        r.original.to = n.to;
+        report.returned = Some(r);
+    }
 }
 
 /// Addresses that belong to the sender side and never are the subscriber.
