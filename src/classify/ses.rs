@@ -45,8 +45,8 @@ pub fn parse(body: &str) -> Option<Notification> {
         .to_ascii_lowercase();
     let mut n = Notification::default();
     let str_of = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    if let Some(mail) = value.get("mail") {
-        if let Some(h) = mail.get("commonHeaders") {
+    if let Some(h) = value.get("mail").and_then(|m| m.get("commonHeaders")) {
+        {
             n.subject = str_of(h, "subject").map(|s| collapse_ws(&s));
             n.message_id = str_of(h, "messageId");
             n.from = first_address(h.get("from"));
