@@ -102,6 +102,7 @@ fn classify_one(e: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
         Failure,
         crate::input::Error,
         crate::classify::rules::RuleError,
+        crate::apply::Error,
         io::Error,
     );
     None
