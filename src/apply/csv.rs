@@ -7,7 +7,7 @@ use super::update::{COLUMNS, Field, Update};
 use std::io::{self, Write};
 
 /// Writes the header and one row per update.
-pub fn write<W: Write>(out: W, updates: &[Update]) -> io::Result<()> {
+pub fn write<W: Write>(out: W, updates: impl IntoIterator<Item = Update>) -> io::Result<()> {
     let mut w = csv::WriterBuilder::new().from_writer(out);
     w.write_record(COLUMNS).map_err(into_io)?;
     for u in updates {

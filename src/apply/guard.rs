@@ -7,16 +7,7 @@
 
 use super::policy::{Action, GuardPolicy};
 use super::printable;
-use std::collections::HashMap;
-
-/// What the guard knows about one update's cause.
-#[derive(Debug, Clone, Default)]
-pub struct Evidence {
-    /// Remote MTA, or the recipient's domain when the report names none.
-    pub host: Option<String>,
-    /// The diagnostic with addresses and ids masked.
-    pub diagnostic: Option<String>,
-}
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -34,10 +25,12 @@ pub struct Report {
     pub forced: bool,
 }
 
+/// Looks at a run's updates: (contact id, action, remote host or the
+/// recipient's domain, diagnostic with addresses and ids masked).
 pub fn check<'a>(
     policy: &GuardPolicy,
     seen: usize,
-    updates: impl Iterator<Item = (Action, &'a Evidence)>,
+    updates: impl Iterator<Item = (i64, Action, Option<&'a str>, Option<&'a str>)>,
     force: bool,
 ) -> Report {
     let mut r = Report {
@@ -48,23 +41,26 @@ pub fn check<'a>(
         forced: force,
         ..Report::default()
     };
-    let mut groups: HashMap<(&str, &str), usize> = HashMap::new();
-    for (action, ev) in updates {
+    let mut groups: HashMap<(&str, &str), HashSet<i64>> = HashMap::new();
+    let mut damaged: HashSet<i64> = HashSet::new();
+    for (contact, action, host, diagnostic) in updates {
         r.updates += 1;
         if !action.is_damaging() {
             continue;
         }
-        r.damaging += 1;
-        if let (Some(h), Some(d)) = (&ev.host, &ev.diagnostic) {
-            *groups.entry((h.as_str(), d.as_str())).or_default() += 1;
+        damaged.insert(contact);
+        if let (Some(h), Some(d)) = (host, diagnostic) {
+            groups.entry((h, d)).or_default().insert(contact);
         }
     }
+    r.damaging = damaged.len();
     r.share_fired = r.damaging > 0
         && r.damaging >= policy.min_updates as usize
         && r.damaging as f64 > policy.max_share * seen as f64;
     r.cluster = groups
         .into_iter()
         // Ties broken by name so that the report does not vary between runs.
+        .map(|(k, v)| (k, v.len()))
         .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
         .map(|((h, d), n)| (h.to_string(), d.to_string(), n));
     r.cluster_fired = policy.cluster_min > 0
@@ -149,24 +145,29 @@ impl Report {
 /// are what tells one failure from another.
 pub fn normalise_diagnostic(d: &str) -> String {
     let mut out = String::new();
+    normalise_diagnostic_into(d, &mut out);
+    out
+}
+
+/// [`normalise_diagnostic`] into a buffer that is reused across records.
+pub fn normalise_diagnostic_into(d: &str, out: &mut String) {
+    out.clear();
     for tok in d.split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
         }
-        let lower = tok.to_lowercase();
-        let digits = lower.chars().filter(char::is_ascii_digit).count();
-        if lower.contains('@') {
+        let digits = tok.bytes().filter(u8::is_ascii_digit).count();
+        if tok.contains('@') {
             out.push_str("<addr>");
-        } else if digits > 0 && lower.chars().count() >= 6 && !is_status(&lower) {
+        } else if digits > 0 && tok.chars().count() >= 6 && !is_status(tok) {
             out.push('#');
         } else {
-            out.push_str(&lower);
+            out.extend(tok.chars().flat_map(char::to_lowercase));
         }
         if out.len() > 200 {
             break;
         }
     }
-    out
 }
 
 fn is_status(t: &str) -> bool {
@@ -197,11 +198,17 @@ mod tests {
     #[test]
     fn share_needs_minimum() {
         let p = GuardPolicy::default();
-        let ev = Evidence::default();
-        let one = check(&p, 1, std::iter::once((Action::Block, &ev)), false);
+        let one = check(
+            &p,
+            1,
+            std::iter::once((1, Action::Block, None, None)),
+            false,
+        );
         assert!(!one.fired, "a single hard bounce must pass");
-        let many: Vec<_> = (0..10).map(|_| (Action::Block, &ev)).collect();
-        let r = check(&p, 20, many.into_iter(), false);
-        assert!(r.share_fired);
+        let many = (0..10).map(|i| (i, Action::Block, Some("mx"), Some("550 #")));
+        let r = check(&p, 20, many, false);
+        assert!(r.share_fired && r.cluster_fired, "{r:?}");
+        let twice = (0..10).map(|i| (i % 2, Action::Block, None, None));
+        assert!(!check(&p, 20, twice, false).fired, "two contacts, not ten");
     }
 }

@@ -4,9 +4,9 @@
 use super::update::Update;
 use std::io::{self, Write};
 
-pub fn write<W: Write>(mut out: W, updates: &[Update]) -> io::Result<()> {
+pub fn write<W: Write>(mut out: W, updates: impl IntoIterator<Item = Update>) -> io::Result<()> {
     for u in updates {
-        serde_json::to_writer(&mut out, u).map_err(io::Error::from)?;
+        serde_json::to_writer(&mut out, &u).map_err(io::Error::from)?;
         out.write_all(b"\n")?;
     }
     out.flush()

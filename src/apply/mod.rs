@@ -14,19 +14,19 @@ pub mod csv;
 pub mod guard;
 pub mod jsonl;
 pub mod policy;
+pub mod records;
 pub mod sql;
 pub mod state;
 pub mod target;
 pub mod update;
 
-use crate::classify::record::Record;
 use crate::classify::taxonomy::{Category, Reason};
 use crate::exit::{Classify, ExitCode};
 use policy::{Action, Dialect, Policy};
 use state::{StateError, Store};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use target::{Applied, Target, TargetError};
@@ -143,7 +143,9 @@ pub struct Summary {
     pub addresses: usize,
     /// New updates per action.
     pub actions: BTreeMap<Action, usize>,
+    /// The first few contacts blocked by this run, and how many in all.
     pub newly_blocked: Vec<String>,
+    pub blocked: usize,
     /// Thresholds crossed again for updates already emitted earlier.
     pub already_emitted: usize,
     /// `--all`: every emitted update was written, old and new.
@@ -173,20 +175,14 @@ impl Summary {
         } else {
             format!("updates: {total} ({})", per.join(", "))
         });
-        if !self.newly_blocked.is_empty() {
-            const SHOWN: usize = 10;
-            let mut list: Vec<String> = self
-                .newly_blocked
-                .iter()
-                .take(SHOWN)
-                .map(|e| printable(e))
-                .collect();
-            if self.newly_blocked.len() > SHOWN {
-                list.push(format!("and {} more", self.newly_blocked.len() - SHOWN));
+        if self.blocked > 0 {
+            let mut list: Vec<String> = self.newly_blocked.iter().map(|e| printable(e)).collect();
+            if self.blocked > list.len() {
+                list.push(format!("and {} more", self.blocked - list.len()));
             }
             out.push(format!(
                 "newly blocked: {} ({})",
-                self.newly_blocked.len(),
+                self.blocked,
                 list.join(", ")
             ));
         }
@@ -238,27 +234,6 @@ pub fn printable(s: &str) -> String {
     }
 }
 
-/// The latest new event of one actionable category for one contact: what
-/// the update reports as reason and evidence.
-struct Detail {
-    at: i64,
-    reason: Reason,
-    status: Option<String>,
-    rule: String,
-    evidence: Option<String>,
-    new_address: Option<String>,
-    host: Option<String>,
-    diagnostic: Option<String>,
-}
-
-struct Seen {
-    id: i64,
-    email: Option<String>,
-    subscriber: Option<String>,
-    fresh: bool,
-    details: Vec<(Category, Detail)>,
-}
-
 /// A run: read, count, decide, guard, write or apply, commit.
 pub fn run<W: Write>(
     opts: &Options,
@@ -302,6 +277,75 @@ pub fn run<W: Write>(
     }
 }
 
+/// Interned text: the fields that repeat across records (status, rule,
+/// host, masked diagnostic) are stored once.
+#[derive(Default)]
+struct Interner {
+    map: HashMap<Box<str>, u32>,
+    list: Vec<Box<str>>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Interner {
+    fn get(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.map.get(s) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.list.push(s.into());
+        self.map.insert(s.into(), i);
+        i
+    }
+    fn opt(&mut self, s: Option<&str>) -> u32 {
+        s.map_or(NONE, |s| self.get(s))
+    }
+    fn str(&self, i: u32) -> Option<&str> {
+        self.list.get(i as usize).map(|s| &**s)
+    }
+}
+
+/// The latest event of one actionable category for one contact in this
+/// input: what the update reports as reason and evidence.
+struct Detail {
+    at: i64,
+    category: Category,
+    reason: Reason,
+    status: u32,
+    rule: u32,
+    host: u32,
+    diagnostic: u32,
+    evidence: Option<Box<str>>,
+    new_address: Option<Box<str>>,
+}
+
+/// A contact named in this input.
+struct Seen {
+    key: Box<str>,
+    email: Option<Box<str>>,
+    subscriber: Option<Box<str>>,
+    details: Vec<Detail>,
+}
+
+/// One event of this input, kept small: a million of them stay in memory
+/// until the state is consulted contact by contact.
+#[derive(Clone, Copy)]
+struct Ev {
+    msg: i64,
+    at: i64,
+    contact: u32,
+    category: Category,
+}
+
+/// Everything phase one (reading) hands to phase two (deciding).
+#[derive(Default)]
+struct Input {
+    index: HashMap<Box<str>, u32>,
+    seen: Vec<Seen>,
+    events: Vec<Ev>,
+    strings: Interner,
+}
+
 fn run_in<W: Write>(
     opts: &Options,
     store: &Store,
@@ -313,149 +357,23 @@ fn run_in<W: Write>(
     let policy = &opts.policy;
     let now = chrono::Utc::now().timestamp();
     let mut summary = Summary::default();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut seen: Vec<Seen> = Vec::new();
-
-    read_records(opts, stdin, &mut summary, warn, &mut |rec, path, line| {
-        let key = match (&rec.subscriber, &rec.recipient) {
-            (Some(s), _) => format!("id:{s}"),
-            (None, Some(r)) => format!("addr:{r}"),
-            (None, None) => return Ok(Step::Unattributed),
-        };
-        let at = match rec.date.as_deref() {
-            None => now,
-            Some(d) => chrono::DateTime::parse_from_rfc3339(d)
-                .map_err(|e| Error::BadRecord {
-                    path: path.to_string(),
-                    line,
-                    message: format!("date {:?}: {e}", printable(d)),
-                })?
-                .timestamp(),
-        };
-        let message = message_hash(&rec);
-        let i = match index.get(&key) {
-            Some(&i) => i,
-            None => {
-                let id = store.contact_id(&key).map_err(state_err)?;
-                seen.push(Seen {
-                    id,
-                    email: None,
-                    subscriber: None,
-                    fresh: false,
-                    details: Vec::new(),
-                });
-                index.insert(key, seen.len() - 1);
-                seen.len() - 1
-            }
-        };
-        let s = &mut seen[i];
-        if !store
-            .add_event(s.id, message, rec.category, at)
-            .map_err(state_err)?
-        {
-            return Ok(Step::Duplicate);
-        }
-        s.fresh = true;
-        if rec.recipient.is_some() {
-            s.email = rec.recipient.clone();
-        }
-        if rec.subscriber.is_some() {
-            s.subscriber = rec.subscriber.clone();
-        }
-        if policy.for_category(rec.category).action != Action::None {
-            let pos = s.details.iter().position(|(c, _)| *c == rec.category);
-            if pos.is_none_or(|p| s.details[p].1.at <= at) {
-                let host = rec
-                    .remote_mta
-                    .as_deref()
-                    .map(str::to_ascii_lowercase)
-                    .or_else(|| {
-                        rec.recipient
-                            .as_deref()
-                            .and_then(|r| r.rsplit_once('@'))
-                            .map(|(_, d)| d.to_ascii_lowercase())
-                    });
-                let d = Detail {
-                    at,
-                    reason: rec.reason,
-                    status: rec.status,
-                    rule: rec.rule,
-                    evidence: rec.evidence,
-                    new_address: rec.new_address,
-                    host,
-                    diagnostic: rec.diagnostic.as_deref().map(guard::normalise_diagnostic),
-                };
-                match pos {
-                    Some(p) => s.details[p].1 = d,
-                    None => s.details.push((rec.category, d)),
-                }
-            }
-        }
-        Ok(Step::Counted)
-    })?;
-    summary.addresses = seen.len();
-
-    // Decide: which contacts crossed a threshold with this run's events.
-    let mut candidates: Vec<(i64, String, Update, guard::Evidence)> = Vec::new();
-    let mut events = Vec::new();
-    for s in seen.iter().filter(|s| s.fresh && !s.details.is_empty()) {
-        store.events(s.id, &mut events).map_err(state_err)?;
-        let streaks = streaks(policy, &mut events);
-        let mut mine: Vec<(i64, String, Update, guard::Evidence)> = Vec::new();
-        for (cat, d) in &s.details {
-            let Some(st) = streaks.get(cat).filter(|st| st.crossed) else {
-                continue;
-            };
-            let mut action = policy.for_category(*cat).action;
-            if action == Action::ChangeAddress && d.new_address.is_none() {
-                action = Action::Manual;
-            }
-            let ukey = match action {
-                Action::Manual => format!("manual:{cat}"),
-                Action::ChangeAddress => {
-                    format!("change-address:{}", d.new_address.as_deref().unwrap_or(""))
-                }
-                a => a.as_str().to_string(),
-            };
-            if mine.iter().any(|m| m.1 == ukey) {
-                continue;
-            }
-            if store.was_emitted(s.id, &ukey).map_err(state_err)? {
-                summary.already_emitted += 1;
-                continue;
-            }
-            let update = Update {
-                email: s.email.clone(),
-                action,
-                category: *cat,
-                reason: d.reason,
-                status: d.status.clone(),
-                count: st.count,
-                first_seen: rfc3339(st.first),
-                last_seen: rfc3339(st.last),
-                subscriber: s.subscriber.clone(),
-                new_email: if action == Action::ChangeAddress {
-                    d.new_address.clone()
-                } else {
-                    None
-                },
-                rule: d.rule.clone(),
-                evidence: d.evidence.clone(),
-            };
-            let ev = guard::Evidence {
-                host: d.host.clone(),
-                diagnostic: d.diagnostic.clone(),
-            };
-            mine.push((s.id, ukey, update, ev));
-        }
-        mine.sort_by_key(|m| m.2.action.rank());
-        candidates.extend(mine);
-    }
+    let mut input = Input::default();
+    read_input(opts, stdin, now, &mut summary, warn, &mut input)?;
+    summary.addresses = input.seen.len();
+    let candidates = decide(policy, store, &mut input, &mut summary).map_err(state_err)?;
 
     let report = guard::check(
         &policy.guard,
         summary.addresses,
-        candidates.iter().map(|c| (c.2.action, &c.3)),
+        candidates.iter().map(|c| {
+            let d = &input.seen[c.contact as usize].details[c.detail as usize];
+            (
+                c.id,
+                c.action,
+                input.strings.str(d.host),
+                input.strings.str(d.diagnostic),
+            )
+        }),
         opts.force,
     );
     let fired = report.fired;
@@ -464,53 +382,466 @@ fn run_in<W: Write>(
         return Err(Error::Guard(Box::new(summary)));
     }
 
-    for (id, ukey, u, _) in &candidates {
-        store.record_emitted(*id, ukey, now, u).map_err(state_err)?;
-        *summary.actions.entry(u.action).or_default() += 1;
-        if u.action == Action::Block {
-            summary.newly_blocked.push(
-                u.email
-                    .clone()
-                    .or_else(|| u.subscriber.clone())
-                    .unwrap_or_default(),
-            );
+    store
+        .record_emitted(
+            now,
+            candidates
+                .iter()
+                .map(|c| (c.id, c.ukey(&input), c.update(&input))),
+        )
+        .map_err(state_err)?;
+    for c in &candidates {
+        *summary.actions.entry(c.action).or_default() += 1;
+        if c.action == Action::Block {
+            summary.blocked += 1;
+            if summary.newly_blocked.len() < SHOWN_BLOCKED {
+                let u = c.update(&input);
+                summary
+                    .newly_blocked
+                    .push(u.email.or(u.subscriber).unwrap_or_default());
+            }
         }
     }
-    let updates: Vec<Update> = if opts.all {
-        store.all_emitted().map_err(state_err)?
-    } else {
-        candidates.into_iter().map(|c| c.2).collect()
-    };
-    summary.written = updates.len();
     summary.all = opts.all;
+    let all;
+    let mut updates: Box<dyn Iterator<Item = Update>> = if opts.all {
+        all = store.all_emitted().map_err(state_err)?;
+        summary.written = all.len();
+        Box::new(all.into_iter())
+    } else {
+        summary.written = candidates.len();
+        Box::new(candidates.iter().map(|c| c.update(&input)))
+    };
 
     if let Some(target) = &opts.apply {
-        let script = sql::build(&updates, &policy.sql, target.dialect());
-        summary.sql_skipped = script.skipped;
-        summary.nul_replaced = script.nul_replaced;
-        let applied = target.apply(&script.statements, opts.lock_timeout)?;
+        let mut stats = sql::Stats::default();
+        let mut statements =
+            sql::statements(&mut updates, &policy.sql, target.dialect(), &mut stats);
+        let applied = target.apply(&mut statements, opts.lock_timeout)?;
+        drop(statements);
+        summary.sql_skipped = stats.skipped;
+        summary.nul_replaced = stats.nul_replaced;
         summary.applied = Some((target.display(), applied));
         return Ok(summary);
     }
     let written = match opts.format {
-        Format::Csv => csv::write(&mut *out, &updates),
-        Format::Jsonl => jsonl::write(&mut *out, &updates),
+        Format::Csv => csv::write(&mut *out, updates),
+        Format::Jsonl => jsonl::write(&mut *out, updates),
         Format::Sql => {
             let dialect = opts.dialect.unwrap_or(policy.sql.dialect);
-            let script = sql::build(&updates, &policy.sql, dialect);
-            summary.sql_skipped = script.skipped;
-            summary.nul_replaced = script.nul_replaced;
-            sql::write(&mut *out, &script, dialect)
+            let mut stats = sql::Stats::default();
+            let r = sql::write(&mut *out, &mut updates, &policy.sql, dialect, &mut stats);
+            summary.sql_skipped = stats.skipped;
+            summary.nul_replaced = stats.nul_replaced;
+            r
         }
     };
     written.map_err(Error::Output)?;
     Ok(summary)
 }
 
-enum Step {
-    Counted,
-    Duplicate,
-    Unattributed,
+/// Blocked addresses named in the summary; the rest are counted.
+const SHOWN_BLOCKED: usize = 10;
+
+/// Most warnings about skipped lines shown before they are only counted.
+const MAX_WARNINGS: u64 = 20;
+
+/// Phase one: every record into `input`, nothing into the state yet.
+/// Parsing is most of the work, so it runs on all cores, one batch ahead
+/// of the sequential part that files each record under its contact.
+fn read_input(
+    opts: &Options,
+    stdin: &mut dyn Read,
+    now: i64,
+    summary: &mut Summary,
+    warn: &mut dyn FnMut(&str),
+    input: &mut Input,
+) -> Result<(), Error> {
+    let names: Vec<String> = if opts.inputs.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        opts.inputs.clone()
+    };
+    let mut a = records::Batch::new();
+    let mut b = records::Batch::new();
+    let mut ctx = Filing {
+        opts,
+        now,
+        summary,
+        input,
+        key: String::new(),
+        scratch: String::new(),
+        warnings: Vec::new(),
+    };
+    for name in &names {
+        let (name, reader): (&str, Box<dyn Read + '_>) = if name == "-" {
+            ("stdin", Box::new(&mut *stdin))
+        } else {
+            let f = File::open(name).map_err(|source| Error::Open {
+                path: name.clone(),
+                source,
+            })?;
+            (name.as_str(), Box::new(f))
+        };
+        let mut reader = BufReader::with_capacity(1 << 20, reader);
+        let read_err = |source| Error::Read {
+            path: name.to_string(),
+            source,
+        };
+        let mut line = 1;
+        let n = a.fill(&mut reader, line).map_err(read_err)?;
+        line += n;
+        let mut parsed = a.parse_if(n);
+        // Two batches take turns: one is parsed while the other is filed.
+        while !parsed.is_empty() {
+            let n = b.fill(&mut reader, line).map_err(read_err)?;
+            line += n;
+            let (next, filed) = rayon::join(|| b.parse_if(n), || ctx.file(name, parsed));
+            ctx.flush_warnings(warn);
+            filed?;
+            if next.is_empty() {
+                break;
+            }
+            let n = a.fill(&mut reader, line).map_err(read_err)?;
+            line += n;
+            let (again, filed) = rayon::join(|| a.parse_if(n), || ctx.file(name, next));
+            ctx.flush_warnings(warn);
+            filed?;
+            parsed = again;
+        }
+    }
+    Ok(())
+}
+
+/// The sequential half of reading: files parsed records under contacts.
+struct Filing<'o> {
+    opts: &'o Options,
+    now: i64,
+    summary: &'o mut Summary,
+    input: &'o mut Input,
+    key: String,
+    scratch: String,
+    /// Warnings wait here: the filing runs beside the parser, away from
+    /// the caller's (not thread-safe) warning sink.
+    warnings: Vec<String>,
+}
+
+impl Filing<'_> {
+    fn flush_warnings(&mut self, warn: &mut dyn FnMut(&str)) {
+        for w in self.warnings.drain(..) {
+            warn(&w);
+        }
+    }
+
+    fn file(&mut self, name: &str, parsed: records::Parsed<'_>) -> Result<(), Error> {
+        for (line, parsed) in parsed {
+            let now = self.now;
+            let rec = parsed.and_then(|rec| {
+                let at = match rec.date.as_deref() {
+                    None => now,
+                    Some(d) => records::parse_date(d)
+                        .ok_or_else(|| format!("date {:?} is not RFC 3339", printable(d)))?,
+                };
+                Ok((rec, at))
+            });
+            let (rec, at) = match rec {
+                Ok(r) => r,
+                Err(message) => {
+                    let e = Error::BadRecord {
+                        path: name.to_string(),
+                        line,
+                        message,
+                    };
+                    if !self.opts.skip_invalid {
+                        return Err(e);
+                    }
+                    self.summary.invalid += 1;
+                    if self.summary.invalid <= MAX_WARNINGS {
+                        self.warnings.push(format!("{e} (skipped)"));
+                    } else if self.summary.invalid == MAX_WARNINGS + 1 {
+                        self.warnings.push(
+                            "more invalid lines; counting them without a warning each".into(),
+                        );
+                    }
+                    continue;
+                }
+            };
+            self.summary.records += 1;
+            if rec.recipient.is_none() && rec.subscriber.is_none() {
+                self.summary.unattributed += 1;
+            }
+            add_record(
+                &self.opts.policy,
+                self.input,
+                &rec,
+                at,
+                &mut self.key,
+                &mut self.scratch,
+            );
+        }
+        Ok(())
+    }
+}
+
+fn add_record(
+    policy: &Policy,
+    input: &mut Input,
+    rec: &records::RecordRef<'_>,
+    at: i64,
+    key: &mut String,
+    scratch: &mut String,
+) {
+    key.clear();
+    match (&rec.subscriber, &rec.recipient) {
+        (Some(s), _) => {
+            key.push_str("id:");
+            key.push_str(s);
+        }
+        (None, Some(r)) => {
+            key.push_str("addr:");
+            key.push_str(r);
+        }
+        (None, None) => return,
+    }
+    let i = match input.index.get(key.as_str()) {
+        Some(&i) => i,
+        None => {
+            let i = input.seen.len() as u32;
+            let k: Box<str> = key.as_str().into();
+            input.index.insert(k.clone(), i);
+            input.seen.push(Seen {
+                key: k,
+                email: None,
+                subscriber: None,
+                details: Vec::new(),
+            });
+            i
+        }
+    };
+    input.events.push(Ev {
+        msg: rec.message_hash(),
+        at,
+        contact: i,
+        category: rec.category,
+    });
+    let s = &mut input.seen[i as usize];
+    if let Some(r) = rec.recipient.as_deref()
+        && s.email.as_deref() != Some(r)
+    {
+        s.email = Some(r.into());
+    }
+    if let Some(r) = rec.subscriber.as_deref()
+        && s.subscriber.as_deref() != Some(r)
+    {
+        s.subscriber = Some(r.into());
+    }
+    if policy.for_category(rec.category).action == Action::None {
+        return;
+    }
+    let pos = s.details.iter().position(|d| d.category == rec.category);
+    if pos.is_some_and(|p| s.details[p].at > at) {
+        return;
+    }
+    let strings = &mut input.strings;
+    scratch.clear();
+    match rec.remote_mta.as_deref() {
+        Some(h) => scratch.push_str(h),
+        None => {
+            if let Some((_, d)) = rec.recipient.as_deref().and_then(|r| r.rsplit_once('@')) {
+                scratch.push_str(d);
+            }
+        }
+    }
+    scratch.make_ascii_lowercase();
+    let host = if scratch.is_empty() {
+        NONE
+    } else {
+        strings.get(scratch)
+    };
+    let diagnostic = match rec.diagnostic.as_deref() {
+        Some(d) => {
+            guard::normalise_diagnostic_into(d, scratch);
+            strings.get(scratch)
+        }
+        None => NONE,
+    };
+    let d = Detail {
+        at,
+        category: rec.category,
+        reason: rec.reason,
+        status: strings.opt(rec.status.as_deref()),
+        rule: strings.get(&rec.rule),
+        host,
+        diagnostic,
+        evidence: rec.evidence.as_deref().map(Box::from),
+        new_address: rec.new_address.as_deref().map(Box::from),
+    };
+    match pos {
+        Some(p) => s.details[p] = d,
+        None => {
+            s.details.reserve_exact(1);
+            s.details.push(d);
+        }
+    }
+}
+
+/// A threshold crossed: which contact, which of its details, what to do.
+/// Kept small; the `Update` is built only when it is written.
+struct Candidate {
+    id: i64,
+    contact: u32,
+    detail: u32,
+    action: Action,
+    count: u32,
+    first: i64,
+    last: i64,
+}
+
+impl Candidate {
+    fn detail<'i>(&self, input: &'i Input) -> &'i Detail {
+        &input.seen[self.contact as usize].details[self.detail as usize]
+    }
+
+    fn ukey(&self, input: &Input) -> String {
+        ukey(self.action, self.detail(input))
+    }
+
+    fn update(&self, input: &Input) -> Update {
+        let seen = &input.seen[self.contact as usize];
+        let d = self.detail(input);
+        let text = |i: u32| input.strings.str(i).map(str::to_string);
+        Update {
+            email: seen.email.as_deref().map(str::to_string),
+            action: self.action,
+            category: d.category,
+            reason: d.reason,
+            status: text(d.status),
+            count: self.count,
+            first_seen: rfc3339(self.first),
+            last_seen: rfc3339(self.last),
+            subscriber: seen.subscriber.as_deref().map(str::to_string),
+            new_email: if self.action == Action::ChangeAddress {
+                d.new_address.as_deref().map(str::to_string)
+            } else {
+                None
+            },
+            rule: text(d.rule).unwrap_or_default(),
+            evidence: d.evidence.as_deref().map(str::to_string),
+        }
+    }
+}
+
+/// Tells one contact's updates apart in the state: `block`,
+/// `manual:challenge`, `change-address:NEW`.
+fn ukey(action: Action, d: &Detail) -> String {
+    match action {
+        Action::Manual => format!("manual:{}", d.category),
+        Action::ChangeAddress => {
+            format!("change-address:{}", d.new_address.as_deref().unwrap_or(""))
+        }
+        a => a.as_str().to_string(),
+    }
+}
+
+/// Contacts handled per round trip to the state.
+const CONTACT_CHUNK: usize = 4096;
+
+/// Phase two: merge this input's events into the state, replay each
+/// touched contact's history, and collect the thresholds newly crossed.
+/// Contacts go to SQLite in chunks with set-based queries, so a run costs
+/// a handful of statements per thousand contacts rather than several each.
+fn decide(
+    policy: &Policy,
+    store: &Store,
+    input: &mut Input,
+    summary: &mut Summary,
+) -> state::Result<Vec<Candidate>> {
+    let ids = store.resolve_contacts(input.seen.iter().map(|s| &*s.key))?;
+    let mut events = std::mem::take(&mut input.events);
+    events.sort_unstable_by_key(|e| (e.contact, e.msg));
+    let mut candidates = Vec::new();
+    let mut known = Vec::new();
+    let mut emitted = Vec::new();
+    let mut history: Vec<(Category, i64)> = Vec::new();
+    let mut pending: Vec<(i64, i64, Category, i64)> = Vec::new();
+    let mut fresh: Vec<Category> = Vec::new();
+    let mut rest: &[Ev] = &events;
+    while !rest.is_empty() {
+        let lo = rest[0].contact;
+        let hi = lo.saturating_add(CONTACT_CHUNK as u32 - 1);
+        let n = rest.partition_point(|e| e.contact <= hi);
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        store.known_events(lo, hi, &mut known)?;
+        store.known_emitted(lo, hi, &mut emitted)?;
+        let mut known_rest: &[(u32, i64, Category, i64)] = &known;
+        for group in chunk.chunk_by(|a, b| a.contact == b.contact) {
+            let contact = group[0].contact;
+            let k = known_rest.partition_point(|r| r.0 < contact);
+            let m = known_rest[k..].partition_point(|r| r.0 == contact);
+            let mine_known = &known_rest[k..k + m];
+            known_rest = &known_rest[k + m..];
+            let id = ids[contact as usize];
+            history.clear();
+            history.extend(mine_known.iter().map(|&(_, _, c, at)| (c, at)));
+            fresh.clear();
+            let mut last_msg = None;
+            for e in group {
+                // Twice in this input, or already in the state: counted before.
+                if last_msg == Some(e.msg)
+                    || mine_known.binary_search_by_key(&e.msg, |r| r.1).is_ok()
+                {
+                    summary.duplicates += 1;
+                    continue;
+                }
+                last_msg = Some(e.msg);
+                history.push((e.category, e.at));
+                pending.push((id, e.msg, e.category, e.at));
+                if !fresh.contains(&e.category) {
+                    fresh.push(e.category);
+                }
+            }
+            let seen = &input.seen[contact as usize];
+            if fresh.is_empty() || seen.details.is_empty() {
+                continue;
+            }
+            let streaks = streaks(policy, &mut history);
+            let first = candidates.len();
+            for (di, d) in seen.details.iter().enumerate() {
+                if !fresh.contains(&d.category) {
+                    continue;
+                }
+                let Some(st) = streaks.get(&d.category).filter(|st| st.crossed) else {
+                    continue;
+                };
+                let mut action = policy.for_category(d.category).action;
+                if action == Action::ChangeAddress && d.new_address.is_none() {
+                    action = Action::Manual;
+                }
+                let key = ukey(action, d);
+                let mine = &candidates[first..];
+                if mine.iter().any(|c: &Candidate| c.ukey(input) == key) {
+                    continue;
+                }
+                if emitted.iter().any(|(c, u)| *c == contact && *u == key) {
+                    summary.already_emitted += 1;
+                    continue;
+                }
+                candidates.push(Candidate {
+                    id,
+                    contact,
+                    detail: di as u32,
+                    action,
+                    count: st.count,
+                    first: st.first,
+                    last: st.last,
+                });
+            }
+            candidates[first..].sort_by_key(|c| c.action.rank());
+        }
+        store.insert_events(&mut pending)?;
+    }
+    Ok(candidates)
 }
 
 /// Where one category of one contact stands after its history.
@@ -565,150 +896,4 @@ fn rfc3339(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
-}
-
-/// The identity of a bounce message, hashed: its Message-ID when it has
-/// one; else its IMAP coordinates; else its content (without `source`, so
-/// the same message read from another file is still the same message).
-fn message_hash(rec: &Record) -> i64 {
-    let mut h = Fnv::new();
-    if let Some(id) = &rec.message_id {
-        h.write(b"mid\0");
-        h.write(id.as_bytes());
-    } else if let (Some(m), Some(v), Some(u)) =
-        (&rec.source.mailbox, rec.source.uidvalidity, rec.source.uid)
-    {
-        h.write(b"imap\0");
-        h.write(m.as_bytes());
-        h.write(format!("\0{v}\0{u}").as_bytes());
-    } else {
-        let mut r = rec.clone();
-        r.source = Default::default();
-        h.write(b"content\0");
-        h.write(&serde_json::to_vec(&r).unwrap_or_default());
-    }
-    h.finish() as i64
-}
-
-/// FNV-1a, 64 bit: stable across Rust versions and platforms, which the
-/// stored hashes need (std's `DefaultHasher` promises neither).
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Most warnings about skipped lines shown before they are only counted.
-const MAX_WARNINGS: u64 = 20;
-
-fn read_records(
-    opts: &Options,
-    stdin: &mut dyn Read,
-    summary: &mut Summary,
-    warn: &mut dyn FnMut(&str),
-    each: &mut dyn FnMut(Record, &str, u64) -> Result<Step, Error>,
-) -> Result<(), Error> {
-    let inputs: Vec<String> = if opts.inputs.is_empty() {
-        vec!["-".to_string()]
-    } else {
-        opts.inputs.clone()
-    };
-    let mut buf = Vec::with_capacity(4096);
-    for input in &inputs {
-        let (name, reader): (String, Box<dyn Read + '_>) = if input == "-" {
-            ("stdin".to_string(), Box::new(&mut *stdin))
-        } else {
-            let f = File::open(input).map_err(|source| Error::Open {
-                path: input.clone(),
-                source,
-            })?;
-            (input.clone(), Box::new(f))
-        };
-        let mut reader = BufReader::with_capacity(1 << 20, reader);
-        let mut line = 0u64;
-        loop {
-            buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut buf)
-                .map_err(|source| Error::Read {
-                    path: name.clone(),
-                    source,
-                })?;
-            if n == 0 {
-                break;
-            }
-            line += 1;
-            if buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let parsed = parse_record(&buf);
-            let result = match parsed {
-                Ok(rec) => each(rec, &name, line),
-                Err(message) => Err(Error::BadRecord {
-                    path: name.clone(),
-                    line,
-                    message,
-                }),
-            };
-            match result {
-                Ok(step) => {
-                    summary.records += 1;
-                    match step {
-                        Step::Counted => {}
-                        Step::Duplicate => summary.duplicates += 1,
-                        Step::Unattributed => summary.unattributed += 1,
-                    }
-                }
-                Err(e @ Error::BadRecord { .. }) if opts.skip_invalid => {
-                    summary.invalid += 1;
-                    if summary.invalid <= MAX_WARNINGS {
-                        warn(&format!("{e} (skipped)"));
-                    } else if summary.invalid == MAX_WARNINGS + 1 {
-                        warn("more invalid lines; only counting them from here");
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(())
-}
-
-fn parse_record(line: &[u8]) -> Result<Record, String> {
-    let rec: Record = serde_json::from_slice(line).map_err(|e| {
-        // serde_json ends its message with "at line 1 column N"; the line is
-        // ours to name, the column is worth keeping.
-        let msg = e.to_string();
-        let msg = msg
-            .rsplit_once(" at line ")
-            .map_or(msg.as_str(), |(m, _)| m)
-            .to_string();
-        match e.column() {
-            0 => printable(&msg),
-            c => format!("column {c}: {}", printable(&msg)),
-        }
-    })?;
-    if rec.v != record_version() {
-        return Err(format!(
-            "record version {} (this bapply reads version {})",
-            rec.v,
-            record_version()
-        ));
-    }
-    Ok(rec)
-}
-
-fn record_version() -> u32 {
-    crate::classify::record::RECORD_VERSION
 }

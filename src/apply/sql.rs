@@ -5,12 +5,14 @@
 //! anyone can send, so quoting is written per dialect to be correct whatever
 //! the server's settings are:
 //!
-//! - SQLite: `'...'` with `''`; a value holding NUL (which would end the SQL
-//!   text) is written as `CAST(X'..' AS TEXT)`.
-//! - PostgreSQL: `'...'`, or `E'...'` with `\\` when the value holds a
-//!   backslash, so `standard_conforming_strings` does not matter. A text
-//!   value cannot hold NUL in PostgreSQL at all; NUL becomes U+FFFD and is
-//!   counted so the summary can say so.
+//! - SQLite: `'...'` with `''`; a value holding a control character is
+//!   written as `CAST(X'..' AS TEXT)`: NUL would end the SQL text, and the
+//!   `sqlite3` shell drops a CR before a line end even inside a literal.
+//! - PostgreSQL: `'...'`, or `E'...'` with `\\`, `\n`, `\r`, `\xHH` when
+//!   the value holds a backslash or a control character, so neither
+//!   `standard_conforming_strings` nor a line-oriented tool can change it.
+//!   A text value cannot hold NUL in PostgreSQL at all; NUL becomes U+FFFD
+//!   and is counted so the summary can say so.
 //! - MySQL/MariaDB: `'...'` only for printable ASCII without backslash;
 //!   anything else is `_utf8mb4 X'..'`, which neither `NO_BACKSLASH_ESCAPES`
 //!   nor the connection character set can change.
@@ -20,10 +22,9 @@ use super::update::{Field, Update};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-/// Statements for a set of updates, without the transaction around them.
-#[derive(Debug, Default)]
-pub struct Script {
-    pub statements: Vec<String>,
+/// What writing statements had to leave out or change.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
     /// Updates that produced no statement (no value configured for the
     /// action, or nothing to match the row on).
     pub skipped: usize,
@@ -31,29 +32,35 @@ pub struct Script {
     pub nul_replaced: usize,
 }
 
-pub fn build(updates: &[Update], cfg: &SqlPolicy, dialect: Dialect) -> Script {
-    let mut script = Script::default();
-    let mut q = Quoter {
-        dialect,
-        nul_replaced: 0,
-    };
-    for u in updates {
-        match statement(u, cfg, &mut q) {
-            Some(s) => script.statements.push(s),
-            None => script.skipped += 1,
+/// The statements for `updates`, one per update that has one, without the
+/// transaction around them; `stats` counts as they are taken.
+pub fn statements<'a>(
+    updates: &'a mut dyn Iterator<Item = Update>,
+    cfg: &'a SqlPolicy,
+    dialect: Dialect,
+    stats: &'a mut Stats,
+) -> impl Iterator<Item = String> + 'a {
+    let mut q = Quoter::new(dialect);
+    updates.filter_map(move |u| {
+        let before = q.nul_replaced;
+        let st = statement(&u, cfg, &mut q);
+        stats.nul_replaced += q.nul_replaced - before;
+        if st.is_none() {
+            stats.skipped += 1;
         }
-    }
-    script.nul_replaced = q.nul_replaced;
-    script
+        st
+    })
 }
 
 /// Writes a complete script: encoding set-up, one transaction.
-pub fn write<W: Write>(mut out: W, script: &Script, dialect: Dialect) -> io::Result<()> {
-    writeln!(
-        out,
-        "-- bapply: {} statements, one transaction",
-        script.statements.len()
-    )?;
+pub fn write<W: Write>(
+    mut out: W,
+    updates: &mut dyn Iterator<Item = Update>,
+    cfg: &SqlPolicy,
+    dialect: Dialect,
+    stats: &mut Stats,
+) -> io::Result<()> {
+    writeln!(out, "-- bapply: contact updates, one transaction")?;
     let (pre, begin) = match dialect {
         Dialect::Sqlite => ("", "BEGIN;"),
         Dialect::Postgres => ("SET client_encoding = 'UTF8';\n", "BEGIN;"),
@@ -61,7 +68,7 @@ pub fn write<W: Write>(mut out: W, script: &Script, dialect: Dialect) -> io::Res
     };
     out.write_all(pre.as_bytes())?;
     writeln!(out, "{begin}")?;
-    for s in &script.statements {
+    for s in statements(updates, cfg, dialect, stats) {
         writeln!(out, "{s};")?;
     }
     writeln!(out, "COMMIT;")?;
@@ -118,7 +125,7 @@ impl Quoter {
     pub fn text(&mut self, s: &str) -> String {
         match self.dialect {
             Dialect::Sqlite => {
-                if s.contains('\0') {
+                if s.chars().any(|c| c.is_ascii_control()) {
                     format!("CAST(X'{}' AS TEXT)", hex(s.as_bytes()))
                 } else {
                     single_quoted(s)
@@ -133,8 +140,21 @@ impl Quoter {
                 } else {
                     s
                 };
-                if s.contains('\\') {
-                    format!("E{}", single_quoted(&s.replace('\\', "\\\\")))
+                if s.chars().any(|c| c == '\\' || c.is_ascii_control()) {
+                    let mut e = String::with_capacity(s.len() + 8);
+                    for c in s.chars() {
+                        match c {
+                            '\\' => e.push_str("\\\\"),
+                            '\n' => e.push_str("\\n"),
+                            '\r' => e.push_str("\\r"),
+                            '\t' => e.push_str("\\t"),
+                            c if c.is_ascii_control() => {
+                                let _ = write!(e, "\\x{:02X}", c as u32);
+                            }
+                            c => e.push(c),
+                        }
+                    }
+                    format!("E{}", single_quoted(&e))
                 } else {
                     single_quoted(s)
                 }
@@ -201,6 +221,8 @@ mod tests {
         assert_eq!(pg.text("it's"), "'it''s'");
         assert_eq!(pg.text("a\\'b"), "E'a\\\\''b'");
         assert_eq!(pg.text("a\0"), "'a\u{FFFD}'");
+        assert_eq!(pg.text("a\r\n\x01"), "E'a\\r\\n\\x01'");
+        assert_eq!(sq.text("a\rb"), "CAST(X'610D62' AS TEXT)");
         assert_eq!(pg.nul_replaced, 1);
         let mut my = Quoter::new(Dialect::Mysql);
         assert_eq!(my.text("it's"), "'it''s'");

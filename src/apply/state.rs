@@ -16,7 +16,7 @@
 use super::policy::Action;
 use super::update::Update;
 use crate::classify::taxonomy::{Category, Reason};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode};
 use std::path::Path;
 use std::time::Duration;
 
@@ -66,6 +66,9 @@ impl StateError {
     }
 }
 
+/// Rows per multi-row INSERT (4 parameters each, well under SQLite's limit).
+pub const INSERT_CHUNK: usize = 128;
+
 pub type Result<T> = std::result::Result<T, StateError>;
 
 pub struct Store {
@@ -94,9 +97,9 @@ impl Store {
         self.conn
             .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Enough cache for a million events without going over the memory
-        // budget (bench: 128 MB peak for the whole process).
-        self.conn.pragma_update(None, "cache_size", -40_000)?;
+        // Inserts arrive sorted and mostly append, so a modest cache does;
+        // the whole process must stay under 128 MB for a million records.
+        self.conn.pragma_update(None, "cache_size", -16_000)?;
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         self.conn.execute_batch(SCHEMA)?;
         Ok(())
@@ -115,97 +118,171 @@ impl Store {
         let _ = self.conn.execute_batch("ROLLBACK");
     }
 
-    pub fn contact_id(&self, key: &str) -> Result<i64> {
+    /// Resolves this run's contact keys (in order) to ids, creating the
+    /// new ones. Set-based through a temporary table: per-key statements
+    /// cost more than the work for a hundred thousand contacts.
+    pub fn resolve_contacts<'a>(&self, keys: impl Iterator<Item = &'a str>) -> Result<Vec<i64>> {
         let r = (|| {
-            let mut sel = self
-                .conn
-                .prepare_cached("SELECT id FROM contact WHERE key = ?1")?;
-            if let Some(id) = sel.query_row([key], |r| r.get(0)).optional()? {
-                return Ok(id);
-            }
-            let mut ins = self
-                .conn
-                .prepare_cached("INSERT INTO contact (key) VALUES (?1)")?;
-            ins.execute([key])?;
-            Ok(self.conn.last_insert_rowid())
-        })();
-        self.map(r)
-    }
-
-    /// Records an event; false when it was already known (a duplicate).
-    pub fn add_event(
-        &self,
-        contact: i64,
-        message: i64,
-        category: Category,
-        at: i64,
-    ) -> Result<bool> {
-        let r = (|| {
-            let mut st = self.conn.prepare_cached(
-                "INSERT OR IGNORE INTO event (contact, message, category, at) VALUES (?1, ?2, ?3, ?4)",
+            self.conn.execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS run_contact (
+                     idx INTEGER PRIMARY KEY, key TEXT NOT NULL, cid INTEGER);
+                 DELETE FROM run_contact;",
             )?;
-            Ok(st.execute(params![contact, message, category.as_str(), at])? == 1)
-        })();
-        self.map(r)
-    }
-
-    /// Every event of one contact, oldest first.
-    pub fn events(&self, contact: i64, out: &mut Vec<(Category, i64)>) -> Result<()> {
-        out.clear();
-        let r = (|| {
-            let mut st = self
-                .conn
-                .prepare_cached("SELECT category, at FROM event WHERE contact = ?1")?;
-            let mut rows = st.query([contact])?;
-            while let Some(row) = rows.next()? {
-                let c: String = row.get(0)?;
-                // A category this version does not know (written by a newer
-                // one) cannot count toward anything here.
-                if let Ok(c) = c.parse::<Category>() {
-                    out.push((c, row.get(1)?));
+            let mut rows: Vec<(i64, &str)> = Vec::new();
+            let flush = |rows: &mut Vec<(i64, &str)>| -> rusqlite::Result<()> {
+                let mut st = self.conn.prepare_cached(&multi_insert(
+                    "INSERT INTO run_contact (idx, key) VALUES ",
+                    2,
+                    rows.len(),
+                ))?;
+                for (i, (idx, key)) in rows.iter().enumerate() {
+                    st.raw_bind_parameter(2 * i + 1, idx)?;
+                    st.raw_bind_parameter(2 * i + 2, key)?;
+                }
+                st.raw_execute()?;
+                rows.clear();
+                Ok(())
+            };
+            for (i, key) in keys.enumerate() {
+                rows.push((i as i64, key));
+                if rows.len() == INSERT_CHUNK {
+                    flush(&mut rows)?;
                 }
             }
-            Ok(())
-        })();
-        self.map(r)
-    }
-
-    pub fn was_emitted(&self, contact: i64, ukey: &str) -> Result<bool> {
-        let r = (|| {
+            if !rows.is_empty() {
+                flush(&mut rows)?;
+            }
+            self.conn.execute_batch(
+                "INSERT OR IGNORE INTO contact (key) SELECT key FROM run_contact ORDER BY idx;
+                 UPDATE run_contact SET cid = (SELECT id FROM contact WHERE contact.key = run_contact.key);",
+            )?;
             let mut st = self
                 .conn
-                .prepare_cached("SELECT 1 FROM emitted WHERE contact = ?1 AND ukey = ?2")?;
-            st.exists(params![contact, ukey])
+                .prepare("SELECT cid FROM run_contact ORDER BY idx")?;
+            let ids = st
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            Ok(ids)
         })();
         self.map(r)
     }
 
-    pub fn record_emitted(&self, contact: i64, ukey: &str, now: i64, u: &Update) -> Result<()> {
+    /// Known events of this run's contacts `lo..=hi` (by their position in
+    /// `resolve_contacts`) as (position, message, category, date), ordered
+    /// by position and message.
+    pub fn known_events(
+        &self,
+        lo: u32,
+        hi: u32,
+        out: &mut Vec<(u32, i64, Category, i64)>,
+    ) -> Result<()> {
+        out.clear();
         let r = (|| {
             let mut st = self.conn.prepare_cached(
-                "INSERT OR REPLACE INTO emitted (contact, ukey, emitted_at, email, action, \
-                 category, reason, status, count, first_seen, last_seen, subscriber, \
-                 new_email, rule, evidence) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                "SELECT r.idx, e.message, e.category, e.at FROM run_contact r \
+                 JOIN event e ON e.contact = r.cid WHERE r.idx BETWEEN ?1 AND ?2 \
+                 ORDER BY r.idx, e.message",
             )?;
-            st.execute(params![
-                contact,
-                ukey,
-                now,
-                u.email,
-                u.action.as_str(),
-                u.category.as_str(),
-                u.reason.as_str(),
-                u.status,
-                u.count,
-                u.first_seen,
-                u.last_seen,
-                u.subscriber,
-                u.new_email,
-                u.rule,
-                u.evidence,
-            ])?;
+            let mut rows = st.query([lo, hi])?;
+            while let Some(row) = rows.next()? {
+                let c = row.get_ref(2)?.as_str()?;
+                // A category this version does not know (written by a newer
+                // one) counts toward nothing here; it still deduplicates.
+                let c = c.parse::<Category>().unwrap_or(Category::Unknown);
+                out.push((row.get(0)?, row.get(1)?, c, row.get(3)?));
+            }
             Ok(())
+        })();
+        self.map(r)
+    }
+
+    /// Updates already emitted for this run's contacts `lo..=hi`, as
+    /// (position, ukey).
+    pub fn known_emitted(&self, lo: u32, hi: u32, out: &mut Vec<(u32, String)>) -> Result<()> {
+        out.clear();
+        let r = (|| {
+            let mut st = self.conn.prepare_cached(
+                "SELECT r.idx, m.ukey FROM run_contact r \
+                 JOIN emitted m ON m.contact = r.cid WHERE r.idx BETWEEN ?1 AND ?2",
+            )?;
+            let mut rows = st.query([lo, hi])?;
+            while let Some(row) = rows.next()? {
+                out.push((row.get(0)?, row.get(1)?));
+            }
+            Ok(())
+        })();
+        self.map(r)
+    }
+
+    /// Inserts events (contact, message, category, date) and empties the
+    /// list. Many rows per statement: a million single-row inserts cost
+    /// more in statement overhead than in the B-tree.
+    pub fn insert_events(&self, rows: &mut Vec<(i64, i64, Category, i64)>) -> Result<()> {
+        rows.sort_unstable_by_key(|r| (r.0, r.1));
+        let r = (|| {
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let mut st = self.conn.prepare_cached(&multi_insert(
+                    "INSERT OR IGNORE INTO event (contact, message, category, at) VALUES ",
+                    4,
+                    chunk.len(),
+                ))?;
+                for (i, (c, m, cat, at)) in chunk.iter().enumerate() {
+                    st.raw_bind_parameter(4 * i + 1, c)?;
+                    st.raw_bind_parameter(4 * i + 2, m)?;
+                    st.raw_bind_parameter(4 * i + 3, cat.as_str())?;
+                    st.raw_bind_parameter(4 * i + 4, at)?;
+                }
+                st.raw_execute()?;
+            }
+            Ok(())
+        })();
+        rows.clear();
+        self.map(r)
+    }
+
+    /// Remembers emitted updates (contact id, ukey, update).
+    pub fn record_emitted(
+        &self,
+        now: i64,
+        mut rows: impl Iterator<Item = (i64, String, Update)>,
+    ) -> Result<()> {
+        const COLS: usize = 15;
+        const CHUNK: usize = 64;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let r = (|| loop {
+            chunk.clear();
+            chunk.extend(rows.by_ref().take(CHUNK));
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            {
+                let mut st = self.conn.prepare_cached(&multi_insert(
+                    "INSERT OR REPLACE INTO emitted (contact, ukey, emitted_at, email, action, \
+                     category, reason, status, count, first_seen, last_seen, subscriber, \
+                     new_email, rule, evidence) VALUES ",
+                    COLS,
+                    chunk.len(),
+                ))?;
+                for (i, (contact, ukey, u)) in chunk.iter().enumerate() {
+                    let p = i * COLS;
+                    st.raw_bind_parameter(p + 1, contact)?;
+                    st.raw_bind_parameter(p + 2, ukey)?;
+                    st.raw_bind_parameter(p + 3, now)?;
+                    st.raw_bind_parameter(p + 4, &u.email)?;
+                    st.raw_bind_parameter(p + 5, u.action.as_str())?;
+                    st.raw_bind_parameter(p + 6, u.category.as_str())?;
+                    st.raw_bind_parameter(p + 7, u.reason.as_str())?;
+                    st.raw_bind_parameter(p + 8, &u.status)?;
+                    st.raw_bind_parameter(p + 9, u.count)?;
+                    st.raw_bind_parameter(p + 10, &u.first_seen)?;
+                    st.raw_bind_parameter(p + 11, &u.last_seen)?;
+                    st.raw_bind_parameter(p + 12, &u.subscriber)?;
+                    st.raw_bind_parameter(p + 13, &u.new_email)?;
+                    st.raw_bind_parameter(p + 14, &u.rule)?;
+                    st.raw_bind_parameter(p + 15, &u.evidence)?;
+                }
+                st.raw_execute()?;
+            }
         })();
         self.map(r)
     }
@@ -259,4 +336,12 @@ impl Store {
         })();
         self.map(r)
     }
+}
+
+/// `INSERT ... VALUES (?,?),(?,?)...` for `rows` rows of `cols` columns.
+fn multi_insert(head: &str, cols: usize, rows: usize) -> String {
+    let one = format!("({})", vec!["?"; cols].join(","));
+    let mut sql = String::from(head);
+    sql.push_str(&vec![one; rows].join(","));
+    sql
 }

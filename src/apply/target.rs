@@ -69,7 +69,11 @@ impl Target {
         }
     }
 
-    pub fn apply(&self, statements: &[String], wait: Duration) -> Result<Applied, TargetError> {
+    pub fn apply(
+        &self,
+        statements: &mut dyn Iterator<Item = String>,
+        wait: Duration,
+    ) -> Result<Applied, TargetError> {
         match self {
             Target::Sqlite(path) => self.apply_sqlite(path, statements, wait),
             Target::Postgres(url) => self.apply_postgres(url, statements),
@@ -87,7 +91,7 @@ impl Target {
     fn apply_sqlite(
         &self,
         path: &PathBuf,
-        statements: &[String],
+        statements: &mut dyn Iterator<Item = String>,
         wait: Duration,
     ) -> Result<Applied, TargetError> {
         use rusqlite::{Connection, ErrorCode as E, OpenFlags};
@@ -113,8 +117,8 @@ impl Target {
         conn.busy_timeout(wait).map_err(sql_err)?;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(sql_err)?;
         let mut applied = Applied::default();
-        for (i, st) in statements.iter().enumerate() {
-            match conn.execute(st, []) {
+        for (i, st) in statements.enumerate() {
+            match conn.execute(&st, []) {
                 Ok(n) => {
                     applied.statements += 1;
                     applied.rows += n as u64;
@@ -134,7 +138,11 @@ impl Target {
         Ok(applied)
     }
 
-    fn apply_postgres(&self, url: &str, statements: &[String]) -> Result<Applied, TargetError> {
+    fn apply_postgres(
+        &self,
+        url: &str,
+        statements: &mut dyn Iterator<Item = String>,
+    ) -> Result<Applied, TargetError> {
         use postgres::error::SqlState;
         let pg_err = |e: postgres::Error| {
             let code = match e.code() {
@@ -157,7 +165,7 @@ impl Target {
         let mut client = postgres::Client::connect(url, postgres::NoTls).map_err(pg_err)?;
         let mut tx = client.transaction().map_err(pg_err)?;
         let mut applied = Applied::default();
-        for (i, st) in statements.iter().enumerate() {
+        for (i, st) in statements.enumerate() {
             match tx.execute(st.as_str(), &[]) {
                 Ok(n) => {
                     applied.statements += 1;
