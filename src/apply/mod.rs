@@ -237,7 +237,7 @@ pub fn printable(s: &str) -> String {
 /// A run: read, count, decide, guard, write or apply, commit.
 pub fn run<W: Write>(
     opts: &Options,
-    stdin: &mut dyn Read,
+    stdin: &mut (dyn Read + Send),
     out: &mut W,
     warn: &mut dyn FnMut(&str),
 ) -> Result<Summary, Error> {
@@ -321,7 +321,8 @@ struct Detail {
 
 /// A contact named in this input.
 struct Seen {
-    key: Box<str>,
+    /// `addr:ADDRESS` or `id:SUBSCRIBER`, shared with the index.
+    key: std::sync::Arc<str>,
     email: Option<Box<str>>,
     subscriber: Option<Box<str>>,
     details: Vec<Detail>,
@@ -340,7 +341,7 @@ struct Ev {
 /// Everything phase one (reading) hands to phase two (deciding).
 #[derive(Default)]
 struct Input {
-    index: HashMap<Box<str>, u32>,
+    index: HashMap<std::sync::Arc<str>, u32>,
     seen: Vec<Seen>,
     events: Vec<Ev>,
     strings: Interner,
@@ -349,7 +350,7 @@ struct Input {
 fn run_in<W: Write>(
     opts: &Options,
     store: &Store,
-    stdin: &mut dyn Read,
+    stdin: &mut (dyn Read + Send),
     out: &mut W,
     warn: &mut dyn FnMut(&str),
     state_err: &dyn Fn(StateError) -> Error,
@@ -451,7 +452,7 @@ const MAX_WARNINGS: u64 = 20;
 /// of the sequential part that files each record under its contact.
 fn read_input(
     opts: &Options,
-    stdin: &mut dyn Read,
+    stdin: &mut (dyn Read + Send),
     now: i64,
     summary: &mut Summary,
     warn: &mut dyn FnMut(&str),
@@ -462,19 +463,25 @@ fn read_input(
     } else {
         opts.inputs.clone()
     };
+    let how = records::Prepare {
+        now,
+        actionable: Category::ALL
+            .iter()
+            .map(|c| opts.policy.for_category(*c).action != Action::None)
+            .collect(),
+    };
+    let how = &how;
     let mut a = records::Batch::new();
     let mut b = records::Batch::new();
     let mut ctx = Filing {
         opts,
-        now,
         summary,
         input,
         key: String::new(),
-        scratch: String::new(),
         warnings: Vec::new(),
     };
     for name in &names {
-        let (name, reader): (&str, Box<dyn Read + '_>) = if name == "-" {
+        let (name, reader): (&str, Box<dyn Read + Send + '_>) = if name == "-" {
             ("stdin", Box::new(&mut *stdin))
         } else {
             let f = File::open(name).map_err(|source| Error::Open {
@@ -491,36 +498,54 @@ fn read_input(
         let mut line = 1;
         let n = a.fill(&mut reader, line).map_err(read_err)?;
         line += n;
-        let mut parsed = a.parse_if(n);
-        // Two batches take turns: one is parsed while the other is filed.
+        let mut parsed = a.parse_if(n, how);
+        // Two batches take turns: one is read and parsed on all cores
+        // while the records of the other are filed.
         while !parsed.is_empty() {
-            let n = b.fill(&mut reader, line).map_err(read_err)?;
-            line += n;
-            let (next, filed) = rayon::join(|| b.parse_if(n), || ctx.file(name, parsed));
+            let (b_ref, r) = (&mut b, &mut reader);
+            let (next, filed) = rayon::join(
+                move || read_and_parse(b_ref, r, line, how),
+                || ctx.file(name, parsed),
+            );
             ctx.flush_warnings(warn);
             filed?;
+            let (n, next) = next.map_err(read_err)?;
+            line += n;
             if next.is_empty() {
                 break;
             }
-            let n = a.fill(&mut reader, line).map_err(read_err)?;
-            line += n;
-            let (again, filed) = rayon::join(|| a.parse_if(n), || ctx.file(name, next));
+            let (a_ref, r) = (&mut a, &mut reader);
+            let (again, filed) = rayon::join(
+                move || read_and_parse(a_ref, r, line, how),
+                || ctx.file(name, next),
+            );
             ctx.flush_warnings(warn);
             filed?;
+            let (n, again) = again.map_err(read_err)?;
+            line += n;
             parsed = again;
         }
     }
     Ok(())
 }
 
+fn read_and_parse<'b>(
+    batch: &'b mut records::Batch,
+    reader: &mut dyn io::BufRead,
+    line: u64,
+    how: &records::Prepare,
+) -> io::Result<(u64, records::Parsed<'b>)> {
+    let n = batch.fill(reader, line)?;
+    let batch: &'b records::Batch = batch;
+    Ok((n, batch.parse_if(n, how)))
+}
+
 /// The sequential half of reading: files parsed records under contacts.
 struct Filing<'o> {
     opts: &'o Options,
-    now: i64,
     summary: &'o mut Summary,
     input: &'o mut Input,
     key: String,
-    scratch: String,
     /// Warnings wait here: the filing runs beside the parser, away from
     /// the caller's (not thread-safe) warning sink.
     warnings: Vec<String>,
@@ -535,17 +560,8 @@ impl Filing<'_> {
 
     fn file(&mut self, name: &str, parsed: records::Parsed<'_>) -> Result<(), Error> {
         for (line, parsed) in parsed {
-            let now = self.now;
-            let rec = parsed.and_then(|rec| {
-                let at = match rec.date.as_deref() {
-                    None => now,
-                    Some(d) => records::parse_date(d)
-                        .ok_or_else(|| format!("date {:?} is not RFC 3339", printable(d)))?,
-                };
-                Ok((rec, at))
-            });
-            let (rec, at) = match rec {
-                Ok(r) => r,
+            let p = match parsed {
+                Ok(p) => p,
                 Err(message) => {
                     let e = Error::BadRecord {
                         path: name.to_string(),
@@ -567,30 +583,18 @@ impl Filing<'_> {
                 }
             };
             self.summary.records += 1;
-            if rec.recipient.is_none() && rec.subscriber.is_none() {
+            if p.rec.recipient.is_none() && p.rec.subscriber.is_none() {
                 self.summary.unattributed += 1;
             }
-            add_record(
-                &self.opts.policy,
-                self.input,
-                &rec,
-                at,
-                &mut self.key,
-                &mut self.scratch,
-            );
+            add_record(&self.opts.policy, self.input, p, &mut self.key);
         }
         Ok(())
     }
 }
 
-fn add_record(
-    policy: &Policy,
-    input: &mut Input,
-    rec: &records::RecordRef<'_>,
-    at: i64,
-    key: &mut String,
-    scratch: &mut String,
-) {
+fn add_record(policy: &Policy, input: &mut Input, p: records::Prepared<'_>, key: &mut String) {
+    let rec = &p.rec;
+    let at = p.at;
     key.clear();
     match (&rec.subscriber, &rec.recipient) {
         (Some(s), _) => {
@@ -607,7 +611,7 @@ fn add_record(
         Some(&i) => i,
         None => {
             let i = input.seen.len() as u32;
-            let k: Box<str> = key.as_str().into();
+            let k: std::sync::Arc<str> = key.as_str().into();
             input.index.insert(k.clone(), i);
             input.seen.push(Seen {
                 key: k,
@@ -619,16 +623,20 @@ fn add_record(
         }
     };
     input.events.push(Ev {
-        msg: rec.message_hash(),
+        msg: p.msg,
         at,
         contact: i,
         category: rec.category,
     });
     let s = &mut input.seen[i as usize];
-    if let Some(r) = rec.recipient.as_deref()
-        && s.email.as_deref() != Some(r)
-    {
-        s.email = Some(r.into());
+    // The address is kept only when the key does not already spell it,
+    // which it does for most contacts: memory is per contact.
+    if let Some(r) = rec.recipient.as_deref() {
+        if s.key.strip_prefix("addr:") == Some(r) {
+            s.email = None;
+        } else if s.email.as_deref() != Some(r) {
+            s.email = Some(r.into());
+        }
     }
     if let Some(r) = rec.subscriber.as_deref()
         && s.subscriber.as_deref() != Some(r)
@@ -643,28 +651,8 @@ fn add_record(
         return;
     }
     let strings = &mut input.strings;
-    scratch.clear();
-    match rec.remote_mta.as_deref() {
-        Some(h) => scratch.push_str(h),
-        None => {
-            if let Some((_, d)) = rec.recipient.as_deref().and_then(|r| r.rsplit_once('@')) {
-                scratch.push_str(d);
-            }
-        }
-    }
-    scratch.make_ascii_lowercase();
-    let host = if scratch.is_empty() {
-        NONE
-    } else {
-        strings.get(scratch)
-    };
-    let diagnostic = match rec.diagnostic.as_deref() {
-        Some(d) => {
-            guard::normalise_diagnostic_into(d, scratch);
-            strings.get(scratch)
-        }
-        None => NONE,
-    };
+    let host = strings.opt(p.host.as_deref());
+    let diagnostic = strings.opt(p.diagnostic.as_deref());
     let d = Detail {
         at,
         category: rec.category,
@@ -711,7 +699,11 @@ impl Candidate {
         let d = self.detail(input);
         let text = |i: u32| input.strings.str(i).map(str::to_string);
         Update {
-            email: seen.email.as_deref().map(str::to_string),
+            email: seen
+                .email
+                .as_deref()
+                .or_else(|| seen.key.strip_prefix("addr:"))
+                .map(str::to_string),
             action: self.action,
             category: d.category,
             reason: d.reason,
@@ -756,6 +748,8 @@ fn decide(
     input: &mut Input,
     summary: &mut Summary,
 ) -> state::Result<Vec<Candidate>> {
+    let rules = Rules::new(policy);
+    let mut replay = Replay::new();
     let ids = store.resolve_contacts(input.seen.iter().map(|s| &*s.key))?;
     let mut events = std::mem::take(&mut input.events);
     events.sort_unstable_by_key(|e| (e.contact, e.msg));
@@ -805,16 +799,17 @@ fn decide(
             if fresh.is_empty() || seen.details.is_empty() {
                 continue;
             }
-            let streaks = streaks(policy, &mut history);
+            replay.run(&rules, &mut history);
             let first = candidates.len();
             for (di, d) in seen.details.iter().enumerate() {
                 if !fresh.contains(&d.category) {
                     continue;
                 }
-                let Some(st) = streaks.get(&d.category).filter(|st| st.crossed) else {
+                let st = replay.get(d.category);
+                if !st.crossed {
                     continue;
-                };
-                let mut action = policy.for_category(d.category).action;
+                }
+                let mut action = rules.action[d.category as usize];
                 if action == Action::ChangeAddress && d.new_address.is_none() {
                     action = Action::Manual;
                 }
@@ -823,7 +818,12 @@ fn decide(
                 if mine.iter().any(|c: &Candidate| c.ukey(input) == key) {
                     continue;
                 }
-                if emitted.iter().any(|(c, u)| *c == contact && *u == key) {
+                let from = emitted.partition_point(|(c, _)| *c < contact);
+                if emitted[from..]
+                    .iter()
+                    .take_while(|(c, _)| *c == contact)
+                    .any(|(_, u)| *u == key)
+                {
                     summary.already_emitted += 1;
                     continue;
                 }
@@ -844,6 +844,37 @@ fn decide(
     Ok(candidates)
 }
 
+const CATEGORIES: usize = Category::ALL.len();
+
+/// The policy as arrays indexed by category, for the replay's inner loop.
+struct Rules {
+    action: [Action; CATEGORIES],
+    threshold: [usize; CATEGORIES],
+    /// Seconds; 0 means no window.
+    window: [i64; CATEGORIES],
+    resets: Vec<Vec<usize>>,
+}
+
+impl Rules {
+    fn new(policy: &Policy) -> Rules {
+        let mut r = Rules {
+            action: [Action::None; CATEGORIES],
+            threshold: [1; CATEGORIES],
+            window: [0; CATEGORIES],
+            resets: vec![Vec::new(); CATEGORIES],
+        };
+        for &c in Category::ALL {
+            let p = policy.for_category(c);
+            let i = c as usize;
+            r.action[i] = p.action;
+            r.threshold[i] = p.threshold as usize;
+            r.window[i] = i64::from(p.window_days) * 86_400;
+            r.resets[i] = p.resets.iter().map(|c| *c as usize).collect();
+        }
+        r
+    }
+}
+
 /// Where one category of one contact stands after its history.
 #[derive(Debug, Default, Clone)]
 struct Streak {
@@ -854,42 +885,67 @@ struct Streak {
     /// At some point since the last reset, `threshold` events fell within
     /// the window.
     crossed: bool,
-    window: std::collections::VecDeque<i64>,
+    /// Dates since the last reset, in replay order.
+    times: Vec<i64>,
 }
 
 /// Replays a contact's history in date order. Replaying, rather than
 /// keeping counters, is what makes a `delivered` clear exactly the soft
 /// bounces dated before it, and a window hold however the records arrive.
-fn streaks(policy: &Policy, events: &mut [(Category, i64)]) -> HashMap<Category, Streak> {
-    // On the same second a reset goes last: it clears only what it follows.
-    events.sort_by_key(|(c, at)| (*at, !policy.for_category(*c).resets.is_empty()));
-    let mut out: HashMap<Category, Streak> = HashMap::new();
-    for &(c, at) in events.iter() {
-        let p = policy.for_category(c);
-        for r in &p.resets {
-            out.remove(r);
-        }
-        if p.action == Action::None {
-            continue;
-        }
-        let s = out.entry(c).or_default();
-        if s.count == 0 {
-            s.first = at;
-        }
-        s.count += 1;
-        s.last = s.last.max(at);
-        s.window.push_back(at);
-        if p.window_days > 0 {
-            let oldest = at - i64::from(p.window_days) * 86_400;
-            while s.window.front().is_some_and(|&t| t < oldest) {
-                s.window.pop_front();
-            }
-        }
-        if s.window.len() >= p.threshold as usize {
-            s.crossed = true;
+/// The buffers are reused from one contact to the next.
+struct Replay {
+    streaks: Vec<Streak>,
+}
+
+impl Replay {
+    fn new() -> Replay {
+        Replay {
+            streaks: vec![Streak::default(); CATEGORIES],
         }
     }
-    out
+
+    fn run(&mut self, rules: &Rules, events: &mut [(Category, i64)]) {
+        for s in &mut self.streaks {
+            s.clear();
+        }
+        // On the same second a reset goes last: it clears only what it follows.
+        events.sort_unstable_by_key(|(c, at)| (*at, !rules.resets[*c as usize].is_empty()));
+        for &(c, at) in events.iter() {
+            let i = c as usize;
+            for &r in &rules.resets[i] {
+                self.streaks[r].clear();
+            }
+            if rules.action[i] == Action::None {
+                continue;
+            }
+            let s = &mut self.streaks[i];
+            if s.count == 0 {
+                s.first = at;
+            }
+            s.count += 1;
+            s.last = s.last.max(at);
+            s.times.push(at);
+            let t = rules.threshold[i];
+            let n = s.times.len();
+            if n >= t && (rules.window[i] == 0 || at - s.times[n - t] <= rules.window[i]) {
+                s.crossed = true;
+            }
+        }
+    }
+
+    fn get(&self, c: Category) -> &Streak {
+        &self.streaks[c as usize]
+    }
+}
+
+impl Streak {
+    fn clear(&mut self) {
+        self.count = 0;
+        self.first = 0;
+        self.last = 0;
+        self.crossed = false;
+        self.times.clear();
+    }
 }
 
 fn rfc3339(t: i64) -> String {

@@ -248,7 +248,62 @@ pub fn parse_date(s: &str) -> Option<i64> {
 }
 
 /// Parsed lines of a batch: (line number, record or error).
-pub type Parsed<'a> = Vec<(u64, Result<RecordRef<'a>, String>)>;
+pub type Parsed<'a> = Vec<(u64, Result<Prepared<'a>, String>)>;
+
+/// A record with what can be worked out from it alone, computed on the
+/// parallel side: the message hash, the date, and for categories that
+/// lead to an action the host and masked diagnostic the guard groups by.
+pub struct Prepared<'a> {
+    pub rec: RecordRef<'a>,
+    pub at: i64,
+    pub msg: i64,
+    pub host: Option<String>,
+    pub diagnostic: Option<String>,
+}
+
+/// What preparing needs to know of the run.
+pub struct Prepare {
+    /// Date for records without one.
+    pub now: i64,
+    /// Categories (by index) whose action is not `none`.
+    pub actionable: Vec<bool>,
+}
+
+impl Prepare {
+    fn prepare<'a>(&self, rec: RecordRef<'a>) -> Result<Prepared<'a>, String> {
+        let at = match rec.date.as_deref() {
+            None => self.now,
+            Some(d) => parse_date(d)
+                .ok_or_else(|| format!("date {:?} is not RFC 3339", super::printable(d)))?,
+        };
+        let msg = rec.message_hash();
+        let (mut host, mut diagnostic) = (None, None);
+        if self.actionable[rec.category as usize] {
+            host = rec
+                .remote_mta
+                .as_deref()
+                .or_else(|| {
+                    rec.recipient
+                        .as_deref()
+                        .and_then(|r| r.rsplit_once('@'))
+                        .map(|(_, d)| d)
+                })
+                .filter(|h| !h.is_empty())
+                .map(str::to_ascii_lowercase);
+            diagnostic = rec
+                .diagnostic
+                .as_deref()
+                .map(super::guard::normalise_diagnostic);
+        }
+        Ok(Prepared {
+            rec,
+            at,
+            msg,
+            host,
+            diagnostic,
+        })
+    }
+}
 
 /// Lines read per parallel batch.
 const BATCH_LINES: usize = 4_096;
@@ -293,13 +348,17 @@ impl Batch {
     }
 
     /// [`Batch::parse`], or nothing when the batch is empty.
-    pub fn parse_if(&self, lines: u64) -> Parsed<'_> {
-        if lines == 0 { Vec::new() } else { self.parse() }
+    pub fn parse_if(&self, lines: u64, how: &Prepare) -> Parsed<'_> {
+        if lines == 0 {
+            Vec::new()
+        } else {
+            self.parse(how)
+        }
     }
 
     /// Parses every line in parallel: (line number, record or error);
     /// blank lines are left out.
-    pub fn parse(&self) -> Parsed<'_> {
+    pub fn parse(&self, how: &Prepare) -> Parsed<'_> {
         let mut starts = Vec::with_capacity(self.ends.len());
         let mut s = 0;
         for &e in &self.ends {
@@ -314,7 +373,10 @@ impl Batch {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     return None;
                 }
-                Some((self.first_line + i as u64, parse(line)))
+                Some((
+                    self.first_line + i as u64,
+                    parse(line).and_then(|r| how.prepare(r)),
+                ))
             })
             .collect()
     }

@@ -99,7 +99,7 @@ impl Store {
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         // Inserts arrive sorted and mostly append, so a modest cache does;
         // the whole process must stay under 128 MB for a million records.
-        self.conn.pragma_update(None, "cache_size", -16_000)?;
+        self.conn.pragma_update(None, "cache_size", -8_000)?;
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         self.conn.execute_batch(SCHEMA)?;
         Ok(())
@@ -197,13 +197,14 @@ impl Store {
     }
 
     /// Updates already emitted for this run's contacts `lo..=hi`, as
-    /// (position, ukey).
+    /// (position, ukey), ordered by position.
     pub fn known_emitted(&self, lo: u32, hi: u32, out: &mut Vec<(u32, String)>) -> Result<()> {
         out.clear();
         let r = (|| {
             let mut st = self.conn.prepare_cached(
                 "SELECT r.idx, m.ukey FROM run_contact r \
-                 JOIN emitted m ON m.contact = r.cid WHERE r.idx BETWEEN ?1 AND ?2",
+                 JOIN emitted m ON m.contact = r.cid WHERE r.idx BETWEEN ?1 AND ?2 \
+                 ORDER BY r.idx",
             )?;
             let mut rows = st.query([lo, hi])?;
             while let Some(row) = rows.next()? {

@@ -162,7 +162,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let mut warn = |m: &str| {
         let _ = writeln!(io::stderr(), "bapply: {m}");
     };
-    let summary = apply::run(&opts, &mut io::stdin().lock(), &mut out, &mut warn)?;
+    let summary = apply::run(&opts, &mut io::stdin(), &mut out, &mut warn)?;
     out.flush().context("stdout")?;
     if !cli.quiet {
         let mut err = io::stderr().lock();
