@@ -1014,6 +1014,39 @@ fn locked_state_exits_75() {
 }
 
 #[test]
+fn two_concurrent_runs_count_each_event_once() {
+    let env = Env::new();
+    let recs: Vec<Value> = (0..200)
+        .flat_map(|i| {
+            let a = format!("c{i}@example.com");
+            (0..3).map(move |j| record(&format!("c{i}-{j}"), &a, "soft", &day(j + 1)))
+        })
+        .collect();
+    let file = env.write_records("events.jsonl", &recs);
+    let state = env.state();
+    let args: Vec<String> = ["--force", "--format", "jsonl", "--state", &state, &file]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let args = args.clone();
+            let dir = env.dir.path().to_path_buf();
+            std::thread::spawn(move || bapply_support::run(&args, b"", &dir))
+        })
+        .collect();
+    let runs: Vec<_> = runs.into_iter().map(|h| h.join().unwrap()).collect();
+    for r in &runs {
+        assert_eq!(r.code, 0, "{r}");
+    }
+    let emitted: usize = runs.iter().map(|r| r.stdout.lines().count()).sum();
+    assert_eq!(
+        emitted, 200,
+        "each contact blocked exactly once across both runs"
+    );
+}
+
+#[test]
 fn default_state_lives_under_xdg_state_home() {
     let env = Env::new();
     let all: Vec<String> = vec!["--quiet".into()];

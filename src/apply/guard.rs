@@ -152,15 +152,19 @@ pub fn normalise_diagnostic(d: &str) -> String {
 /// [`normalise_diagnostic`] into a buffer that is reused across records.
 pub fn normalise_diagnostic_into(d: &str, out: &mut String) {
     out.clear();
-    for tok in d.split_whitespace() {
+    for tok in d.split_ascii_whitespace() {
         if !out.is_empty() {
             out.push(' ');
         }
-        let digits = tok.bytes().filter(u8::is_ascii_digit).count();
-        if tok.contains('@') {
+        let b = tok.as_bytes();
+        if memchr::memchr(b'@', b).is_some() {
             out.push_str("<addr>");
-        } else if digits > 0 && tok.chars().count() >= 6 && !is_status(tok) {
+        } else if b.len() >= 6 && b.iter().any(u8::is_ascii_digit) && !is_status(tok) {
             out.push('#');
+        } else if tok.is_ascii() {
+            let start = out.len();
+            out.push_str(tok);
+            out[start..].make_ascii_lowercase();
         } else {
             out.extend(tok.chars().flat_map(char::to_lowercase));
         }

@@ -105,7 +105,16 @@ pub struct RecordRef<'a> {
 
 /// Parses one line; the error is one line of text without position.
 pub fn parse(line: &[u8]) -> Result<RecordRef<'_>, String> {
-    let rec: RecordRef = serde_json::from_slice(line).map_err(|e| {
+    // One UTF-8 check for the whole line is much cheaper than serde_json's
+    // check of each string, and accepts exactly the same lines (outside
+    // strings JSON is ASCII).
+    let line = std::str::from_utf8(line).map_err(|e| {
+        format!(
+            "column {}: invalid UTF-8 (a record is JSON, which is UTF-8)",
+            e.valid_up_to() + 1
+        )
+    })?;
+    let rec: RecordRef = serde_json::from_str(line).map_err(|e| {
         // serde_json ends its message with "at line 1 column N"; the line is
         // the caller's to name, the column is worth keeping.
         let msg = e.to_string();

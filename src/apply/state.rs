@@ -21,9 +21,15 @@ use std::path::Path;
 use std::time::Duration;
 
 const SCHEMA: &str = "
+-- `key` is `addr:ADDRESS` or `id:SUBSCRIBER`; `id` is what events and
+-- emitted updates refer to, assigned from meta `next_contact`.
 CREATE TABLE IF NOT EXISTS contact (
-    id  INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE
+    key TEXT PRIMARY KEY,
+    id  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 );
 -- One row per (contact, bounce message); `message` is a 64-bit hash of the
 -- message's identity, `at` its date in Unix seconds.
@@ -44,8 +50,8 @@ CREATE TABLE IF NOT EXISTS emitted (
     reason TEXT NOT NULL, status TEXT, count INTEGER NOT NULL,
     first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, subscriber TEXT,
     new_email TEXT, rule TEXT NOT NULL, evidence TEXT,
-    UNIQUE (contact, ukey)
-);
+    PRIMARY KEY (contact, ukey)
+) WITHOUT ROWID;
 PRAGMA user_version = 1;
 ";
 
@@ -124,17 +130,17 @@ impl Store {
     pub fn resolve_contacts<'a>(&self, keys: impl Iterator<Item = &'a str>) -> Result<Vec<i64>> {
         let r = (|| {
             self.conn.execute_batch(
-                "CREATE TEMP TABLE IF NOT EXISTS run_contact (
-                     idx INTEGER PRIMARY KEY, key TEXT NOT NULL, cid INTEGER);
+                "CREATE TEMP TABLE IF NOT EXISTS run_key (
+                     idx INTEGER PRIMARY KEY, key TEXT NOT NULL);
+                 CREATE TEMP TABLE IF NOT EXISTS run_contact (
+                     idx INTEGER PRIMARY KEY, cid INTEGER NOT NULL);
+                 DELETE FROM run_key;
                  DELETE FROM run_contact;",
             )?;
             let mut rows: Vec<(i64, &str)> = Vec::new();
             let flush = |rows: &mut Vec<(i64, &str)>| -> rusqlite::Result<()> {
-                let mut st = self.conn.prepare_cached(&multi_insert(
-                    "INSERT INTO run_contact (idx, key) VALUES ",
-                    2,
-                    rows.len(),
-                ))?;
+                let sql = multi_insert("INSERT INTO run_key (idx, key) VALUES ", 2, rows.len());
+                let mut st = self.conn.prepare_cached(&sql)?;
                 for (i, (idx, key)) in rows.iter().enumerate() {
                     st.raw_bind_parameter(2 * i + 1, idx)?;
                     st.raw_bind_parameter(2 * i + 2, key)?;
@@ -143,7 +149,8 @@ impl Store {
                 rows.clear();
                 Ok(())
             };
-            for (i, key) in keys.enumerate() {
+            let keys_seen: Vec<&str> = keys.collect();
+            for (i, key) in keys_seen.iter().enumerate() {
                 rows.push((i as i64, key));
                 if rows.len() == INSERT_CHUNK {
                     flush(&mut rows)?;
@@ -152,16 +159,66 @@ impl Store {
             if !rows.is_empty() {
                 flush(&mut rows)?;
             }
-            self.conn.execute_batch(
-                "INSERT OR IGNORE INTO contact (key) SELECT key FROM run_contact ORDER BY idx;
-                 UPDATE run_contact SET cid = (SELECT id FROM contact WHERE contact.key = run_contact.key);",
-            )?;
-            let mut st = self
+            let mut ids: Vec<i64> = {
+                let mut st = self.conn.prepare(
+                    "SELECT c.id FROM run_key r LEFT JOIN contact c ON c.key = r.key \
+                     ORDER BY r.idx",
+                )?;
+                st.query_map([], |r| Ok(r.get::<_, Option<i64>>(0)?.unwrap_or(0)))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            let mut next: i64 = self
                 .conn
-                .prepare("SELECT cid FROM run_contact ORDER BY idx")?;
-            let ids = st
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<i64>>>()?;
+                .query_row(
+                    "SELECT value FROM meta WHERE name = 'next_contact'",
+                    [],
+                    |r| r.get(0),
+                )
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(1),
+                    e => Err(e),
+                })?;
+            // New contacts get ids in order of appearance, so that their
+            // events append to the event table; they go into the contact
+            // table in key order, which is that B-tree's order.
+            let mut new: Vec<(&str, i64)> = Vec::new();
+            for (i, id) in ids.iter_mut().enumerate() {
+                if *id == 0 {
+                    *id = next;
+                    next += 1;
+                    new.push((keys_seen[i], *id));
+                }
+            }
+            new.sort_unstable();
+            for chunk in new.chunks(INSERT_CHUNK) {
+                let mut st = self.conn.prepare_cached(&multi_insert(
+                    "INSERT INTO contact (key, id) VALUES ",
+                    2,
+                    chunk.len(),
+                ))?;
+                for (i, (key, id)) in chunk.iter().enumerate() {
+                    st.raw_bind_parameter(2 * i + 1, key)?;
+                    st.raw_bind_parameter(2 * i + 2, id)?;
+                }
+                st.raw_execute()?;
+            }
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES ('next_contact', ?1)",
+                [next],
+            )?;
+            // The joins of known_events and known_emitted go through this.
+            for (c, chunk) in ids.chunks(INSERT_CHUNK).enumerate() {
+                let mut st = self.conn.prepare_cached(&multi_insert(
+                    "INSERT INTO run_contact (idx, cid) VALUES ",
+                    2,
+                    chunk.len(),
+                ))?;
+                for (i, id) in chunk.iter().enumerate() {
+                    st.raw_bind_parameter(2 * i + 1, (c * INSERT_CHUNK + i) as i64)?;
+                    st.raw_bind_parameter(2 * i + 2, id)?;
+                }
+                st.raw_execute()?;
+            }
             Ok(ids)
         })();
         self.map(r)
@@ -294,7 +351,7 @@ impl Store {
             let mut st = self.conn.prepare(
                 "SELECT email, action, category, reason, status, count, first_seen, \
                  last_seen, subscriber, new_email, rule, evidence \
-                 FROM emitted ORDER BY contact, rowid",
+                 FROM emitted ORDER BY contact, emitted_at, ukey",
             )?;
             let rows = st.query_map([], |r| {
                 let action: String = r.get(1)?;
@@ -340,7 +397,23 @@ impl Store {
 }
 
 /// `INSERT ... VALUES (?,?),(?,?)...` for `rows` rows of `cols` columns.
-fn multi_insert(head: &str, cols: usize, rows: usize) -> String {
+/// Built once per shape: the statement cache is keyed by the SQL text.
+fn multi_insert(head: &'static str, cols: usize, rows: usize) -> std::sync::Arc<str> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Key = (&'static str, usize, usize);
+    static BUILT: OnceLock<Mutex<HashMap<Key, Arc<str>>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    built
+        .entry((head, cols, rows))
+        .or_insert_with(|| build_multi_insert(head, cols, rows).into())
+        .clone()
+}
+
+fn build_multi_insert(head: &str, cols: usize, rows: usize) -> String {
     let one = format!("({})", vec!["?"; cols].join(","));
     let mut sql = String::from(head);
     sql.push_str(&vec![one; rows].join(","));

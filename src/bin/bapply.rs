@@ -101,10 +101,26 @@ fn main() -> std::process::ExitCode {
                     let _ = writeln!(err, "bapply: {line}");
                 }
             }
-            let _ = writeln!(err, "bapply: {e:#}");
+            let _ = writeln!(err, "bapply: {}", one_line(&e));
             exit::code_for(&e).into()
         }
     }
+}
+
+/// The error chain as one line. Library errors already name their cause;
+/// a cause whose text is already there is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
