@@ -211,6 +211,62 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    fn update(action: Action) -> Update {
+        use crate::classify::taxonomy::{Category, Reason};
+        Update {
+            email: Some("a@x".into()),
+            action,
+            category: Category::Hard,
+            reason: Reason::UserUnknown,
+            status: Some("5.1.1".into()),
+            count: 2,
+            first_seen: "2024-01-01T00:00:00Z".into(),
+            last_seen: "2024-01-02T00:00:00Z".into(),
+            subscriber: Some("s'1".into()),
+            new_email: Some("b@x".into()),
+            rule: "r".into(),
+            evidence: None,
+        }
+    }
+
+    fn script(updates: Vec<Update>, cfg: &SqlPolicy, d: Dialect) -> (Vec<String>, Stats) {
+        let mut stats = Stats::default();
+        let mut it = updates.into_iter();
+        let v = statements(&mut it, cfg, d, &mut stats).collect();
+        (v, stats)
+    }
+
+    #[test]
+    fn statements_per_action() {
+        let mut cfg = SqlPolicy::default();
+        cfg.set.insert("n".into(), "count".into());
+        cfg.set.insert("ev".into(), "evidence".into());
+        let (v, stats) = script(
+            vec![
+                update(Action::Block),
+                update(Action::Unsubscribe),
+                update(Action::Manual),
+                update(Action::Delete),
+                update(Action::ChangeAddress),
+            ],
+            &cfg,
+            Dialect::Sqlite,
+        );
+        assert_eq!(
+            v,
+            [
+                "UPDATE \"contacts\" SET \"status\" = 'blocked', \"ev\" = NULL, \"n\" = 2 WHERE \"email\" = 'a@x'",
+                "UPDATE \"contacts\" SET \"status\" = 'unsubscribed', \"ev\" = NULL, \"n\" = 2 WHERE \"email\" = 'a@x'",
+                "DELETE FROM \"contacts\" WHERE \"email\" = 'a@x'",
+                "UPDATE \"contacts\" SET \"email\" = 'b@x', \"ev\" = NULL, \"n\" = 2 WHERE \"email\" = 'a@x'",
+            ]
+        );
+        assert_eq!(stats.skipped, 1, "manual writes nothing by default");
+        cfg.id_column = "sub_id".into();
+        let (v, _) = script(vec![update(Action::Block)], &cfg, Dialect::Mysql);
+        assert!(v[0].ends_with("WHERE `sub_id` = 's''1'"), "{}", v[0]);
+    }
+
     #[test]
     fn literals_per_dialect() {
         let mut sq = Quoter::new(Dialect::Sqlite);
