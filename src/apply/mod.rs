@@ -404,40 +404,78 @@ fn run_in<W: Write>(
         }
     }
     summary.all = opts.all;
-    let all;
-    let mut updates: Box<dyn Iterator<Item = Update>> = if opts.all {
-        all = store.all_emitted().map_err(state_err)?;
-        summary.written = all.len();
-        Box::new(all.into_iter())
+    let written = std::cell::Cell::new(0usize);
+    let page_error: std::cell::RefCell<Option<StateError>> = Default::default();
+    let mut updates: Box<dyn Iterator<Item = Update> + '_> = if opts.all {
+        let mut after = None;
+        let mut page: std::vec::IntoIter<((i64, String), Update)> = Vec::new().into_iter();
+        let page_error = &page_error;
+        Box::new(std::iter::from_fn(move || {
+            loop {
+                if let Some((key, u)) = page.next() {
+                    after = Some(key);
+                    if u.action == Action::None {
+                        continue;
+                    }
+                    return Some(u);
+                }
+                if page_error.borrow().is_some() {
+                    return None;
+                }
+                match store.emitted_page(&after, 4096) {
+                    Ok(p) if p.is_empty() => return None,
+                    Ok(p) => page = p.into_iter(),
+                    Err(e) => {
+                        *page_error.borrow_mut() = Some(e);
+                        return None;
+                    }
+                }
+            }
+        }))
     } else {
-        summary.written = candidates.len();
         Box::new(candidates.iter().map(|c| c.update(&input)))
     };
+    let mut updates = std::iter::from_fn(|| {
+        let u = updates.next();
+        if u.is_some() {
+            written.set(written.get() + 1);
+        }
+        u
+    });
+    let updates: &mut dyn Iterator<Item = Update> = &mut updates;
 
     if let Some(target) = &opts.apply {
         let mut stats = sql::Stats::default();
-        let mut statements =
-            sql::statements(&mut updates, &policy.sql, target.dialect(), &mut stats);
-        let applied = target.apply(&mut statements, opts.lock_timeout)?;
+        let mut statements = sql::statements(updates, &policy.sql, target.dialect(), &mut stats);
+        let applied = target.apply(&mut statements, opts.lock_timeout);
         drop(statements);
+        if let Some(e) = page_error.borrow_mut().take() {
+            return Err(state_err(e));
+        }
+        let applied = applied?;
         summary.sql_skipped = stats.skipped;
         summary.nul_replaced = stats.nul_replaced;
         summary.applied = Some((target.display(), applied));
+        summary.written = written.get();
         return Ok(summary);
     }
-    let written = match opts.format {
+    let result = match opts.format {
         Format::Csv => csv::write(&mut *out, updates),
         Format::Jsonl => jsonl::write(&mut *out, updates),
         Format::Sql => {
             let dialect = opts.dialect.unwrap_or(policy.sql.dialect);
             let mut stats = sql::Stats::default();
-            let r = sql::write(&mut *out, &mut updates, &policy.sql, dialect, &mut stats);
+            let r = sql::write(&mut *out, updates, &policy.sql, dialect, &mut stats);
             summary.sql_skipped = stats.skipped;
             summary.nul_replaced = stats.nul_replaced;
             r
         }
     };
-    written.map_err(Error::Output)?;
+    if let Some(e) = page_error.borrow_mut().take() {
+        return Err(state_err(e));
+    }
+    result.map_err(Error::Output)?;
+    summary.written = written.get();
     Ok(summary)
 }
 

@@ -345,54 +345,81 @@ impl Store {
         self.map(r)
     }
 
-    /// Every update ever emitted (`--all`), by contact, in a stable order.
-    pub fn all_emitted(&self) -> Result<Vec<Update>> {
+    /// One page of every update ever emitted (`--all`), in (contact,
+    /// ukey) order after `after`; paged so that memory does not grow with
+    /// the state.
+    pub fn emitted_page(
+        &self,
+        after: &Option<(i64, String)>,
+        limit: usize,
+    ) -> Result<Vec<((i64, String), Update)>> {
         let r = (|| {
-            let mut st = self.conn.prepare(
-                "SELECT email, action, category, reason, status, count, first_seen, \
-                 last_seen, subscriber, new_email, rule, evidence \
-                 FROM emitted ORDER BY contact, emitted_at, ukey",
+            let mut st = self.conn.prepare_cached(
+                "SELECT contact, ukey, email, action, category, reason, status, count, \
+                 first_seen, last_seen, subscriber, new_email, rule, evidence \
+                 FROM emitted WHERE (contact, ukey) > (?1, ?2) \
+                 ORDER BY contact, ukey LIMIT ?3",
             )?;
-            let rows = st.query_map([], |r| {
-                let action: String = r.get(1)?;
-                let category: String = r.get(2)?;
-                let reason: String = r.get(3)?;
-                Ok((
-                    action,
-                    category,
-                    reason,
-                    Update {
-                        email: r.get(0)?,
-                        action: Action::None,
-                        category: Category::Unknown,
-                        reason: Reason::Undefined,
-                        status: r.get(4)?,
-                        count: r.get(5)?,
-                        first_seen: r.get(6)?,
-                        last_seen: r.get(7)?,
-                        subscriber: r.get(8)?,
-                        new_email: r.get(9)?,
-                        rule: r.get(10)?,
-                        evidence: r.get(11)?,
-                    },
-                ))
-            })?;
+            let (c, k) = after.clone().unwrap_or((i64::MIN, String::new()));
+            let mut rows = st.query(rusqlite::params![c, k, limit as i64])?;
             let mut out = Vec::new();
-            for row in rows {
-                let (a, c, re, mut u) = row?;
+            while let Some(r) = rows.next()? {
+                let key: (i64, String) = (r.get(0)?, r.get(1)?);
+                let names = (
+                    r.get_ref(3)?.as_str()?.parse(),
+                    r.get_ref(4)?.as_str()?.parse(),
+                    r.get_ref(5)?.as_str()?.parse(),
+                );
                 // Rows from a newer version with names this one does not
                 // know are left out rather than misreported.
-                let (Ok(a), Ok(c), Ok(re)) = (a.parse(), c.parse(), re.parse()) else {
+                let (Ok(action), Ok(category), Ok(reason)) = names else {
+                    out.push((key, None));
                     continue;
                 };
-                u.action = a;
-                u.category = c;
-                u.reason = re;
-                out.push(u);
+                out.push((
+                    key,
+                    Some(Update {
+                        email: r.get(2)?,
+                        action,
+                        category,
+                        reason,
+                        status: r.get(6)?,
+                        count: r.get(7)?,
+                        first_seen: r.get(8)?,
+                        last_seen: r.get(9)?,
+                        subscriber: r.get(10)?,
+                        new_email: r.get(11)?,
+                        rule: r.get(12)?,
+                        evidence: r.get(13)?,
+                    }),
+                ));
             }
             Ok(out)
         })();
-        self.map(r)
+        let rows: Vec<((i64, String), Option<Update>)> = self.map(r)?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, u)| (k, u.unwrap_or_else(placeholder)))
+            .collect())
+    }
+}
+
+/// Stands in for a row this version cannot read; filtered out by callers
+/// through its action `none`, which is never stored.
+fn placeholder() -> Update {
+    Update {
+        email: None,
+        action: Action::None,
+        category: Category::Unknown,
+        reason: Reason::Undefined,
+        status: None,
+        count: 0,
+        first_seen: String::new(),
+        last_seen: String::new(),
+        subscriber: None,
+        new_email: None,
+        rule: String::new(),
+        evidence: None,
     }
 }
 
