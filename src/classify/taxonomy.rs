@@ -140,11 +140,7 @@ impl Category {
     pub fn is_failure(self) -> bool {
         matches!(
             self,
-            Category::Hard
-                | Category::Soft
-                | Category::Blocked
-                | Category::Failed
-                | Category::Virus
+            Category::Hard | Category::Soft | Category::Blocked | Category::Failed | Category::Virus
         )
     }
 }
@@ -209,18 +205,9 @@ mod tests {
 
     #[test]
     fn bounce_follows_spec() {
-        assert_eq!(
-            Reason::UserUnknown.bounce(Category::Hard, Some("5.1.1")),
-            Some(Bounce::Hard)
-        );
-        assert_eq!(
-            Reason::NotAccept.bounce(Category::Hard, Some("4.3.2")),
-            Some(Bounce::Soft)
-        );
-        assert_eq!(
-            Reason::MailboxFull.bounce(Category::Soft, None),
-            Some(Bounce::Soft)
-        );
+        assert_eq!(Reason::UserUnknown.bounce(Category::Hard, Some("5.1.1")), Some(Bounce::Hard));
+        assert_eq!(Reason::NotAccept.bounce(Category::Hard, Some("4.3.2")), Some(Bounce::Soft));
+        assert_eq!(Reason::MailboxFull.bounce(Category::Soft, None), Some(Bounce::Soft));
         assert_eq!(Reason::Vacation.bounce(Category::Autoreply, None), None);
         assert_eq!(Reason::Undefined.bounce(Category::Unknown, None), None);
     }

@@ -20,11 +20,7 @@ impl std::str::FromStr for Format {
             "ndjson" | "jsonl" => Format::Ndjson,
             "eml" | "message" | "one" => Format::Eml,
             "maildir" => Format::Maildir,
-            _ => {
-                return Err(format!(
-                    "unknown input format {s:?} (auto, mbox, ndjson, eml, maildir)"
-                ));
-            }
+            _ => return Err(format!("unknown input format {s:?} (auto, mbox, ndjson, eml, maildir)")),
         })
     }
 }
@@ -127,9 +123,7 @@ mod tests {
     #[test]
     fn translates_cr() {
         let mut out = String::new();
-        CrToLf::new(&b"a\rb\r\r\nc"[..])
-            .read_to_string(&mut out)
-            .unwrap();
+        CrToLf::new(&b"a\rb\r\r\nc"[..]).read_to_string(&mut out).unwrap();
         assert_eq!(out, "a\nb\n\nc");
     }
 }

@@ -136,11 +136,7 @@ impl<R: BufRead> Iterator for MboxReader<R> {
                 Err(source) => {
                     self.done = true;
                     return Some(Err(Error::Read {
-                        path: self
-                            .template
-                            .path
-                            .clone()
-                            .unwrap_or_else(|| "<stdin>".into()),
+                        path: self.template.path.clone().unwrap_or_else(|| "<stdin>".into()),
                         source,
                     }));
                 }
@@ -207,11 +203,7 @@ impl<R: BufRead> Iterator for SingleReader<R> {
                 Ok(_) => {}
                 Err(source) => {
                     return Some(Err(Error::Read {
-                        path: self
-                            .template
-                            .path
-                            .clone()
-                            .unwrap_or_else(|| "<stdin>".into()),
+                        path: self.template.path.clone().unwrap_or_else(|| "<stdin>".into()),
                         source,
                     }));
                 }
@@ -262,10 +254,7 @@ impl<R: BufRead> NdjsonReader<R> {
     }
 
     fn path(&self) -> String {
-        self.template
-            .path
-            .clone()
-            .unwrap_or_else(|| "<stdin>".into())
+        self.template.path.clone().unwrap_or_else(|| "<stdin>".into())
     }
 }
 
@@ -349,10 +338,7 @@ mod tests {
         let mbox = b"From a@b Mon Jan  1 00:00:00 2024\nS: 1\n\nbody\nFrom me to you 10:00\n\nFrom nobody without time\n\nFrom c@d Tue Jan  2 00:00:00 2024\nS: 2\n\n>From quoted\n";
         let msgs = split(mbox);
         assert_eq!(msgs.len(), 2);
-        assert_eq!(
-            msgs[0].0,
-            b"S: 1\n\nbody\nFrom me to you 10:00\n\nFrom nobody without time\n"
-        );
+        assert_eq!(msgs[0].0, b"S: 1\n\nbody\nFrom me to you 10:00\n\nFrom nobody without time\n");
         assert_eq!(msgs[0].1, 0);
         assert_eq!(msgs[1].0, b"S: 2\n\nFrom quoted\n");
         assert_eq!(msgs[1].1, 93);
@@ -378,12 +364,7 @@ mod tests {
 
     #[test]
     fn single_drops_envelope() {
-        let m: Vec<_> = SingleReader::new(
-            &b"From x Mon Jan  1 00:00:00 2024\nS: 1\n\nFrom y\n"[..],
-            Source::default(),
-            100,
-        )
-        .collect();
+        let m: Vec<_> = SingleReader::new(&b"From x Mon Jan  1 00:00:00 2024\nS: 1\n\nFrom y\n"[..], Source::default(), 100).collect();
         assert_eq!(m[0].as_ref().unwrap().bytes, b"S: 1\n\nFrom y\n");
     }
 

@@ -78,13 +78,7 @@ mod tests {
     #[test]
     fn quotes_from_lines_reversibly() {
         let mut out = Vec::new();
-        write_mboxrd(
-            &mut out,
-            "a@b",
-            "Thu Jan  1 00:00:00 1970",
-            b"S: x\n\nFrom me\n>From you\nok",
-        )
-        .unwrap();
+        write_mboxrd(&mut out, "a@b", "Thu Jan  1 00:00:00 1970", b"S: x\n\nFrom me\n>From you\nok").unwrap();
         assert_eq!(
             out,
             b"From a@b Thu Jan  1 00:00:00 1970\nS: x\n\n>From me\n>>From you\nok\n\n"

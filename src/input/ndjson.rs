@@ -68,10 +68,7 @@ mod tests {
 
     #[test]
     fn round_trips_binary_and_text() {
-        for bytes in [
-            b"Subject: x\r\n\r\nhi\r\n".to_vec(),
-            vec![0xff, 0x00, b'\n', 0x80],
-        ] {
+        for bytes in [b"Subject: x\r\n\r\nhi\r\n".to_vec(), vec![0xff, 0x00, b'\n', 0x80]] {
             let line = serde_json::to_string(&StreamMessage::from_bytes(bytes.clone())).unwrap();
             let back: StreamMessage = serde_json::from_str(&line).unwrap();
             assert_eq!(back.into_bytes().unwrap(), bytes);
