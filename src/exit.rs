@@ -103,6 +103,7 @@ fn classify_one(e: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
         crate::input::Error,
         crate::classify::rules::RuleError,
         crate::imap::Error,
+        crate::apply::Error,
         io::Error,
     );
     None

@@ -11,6 +11,7 @@
 //! [`exit`] holds the sysexits codes and the one error-to-code mapping
 //! shared by all three.
 
+pub mod apply;
 pub mod classify;
 pub mod exit;
 pub mod imap;

@@ -1,0 +1,13 @@
+//! JSON Lines writer: one update object per line, the CSV columns as fields
+//! (null where the CSV cell is empty).
+
+use super::update::Update;
+use std::io::{self, Write};
+
+pub fn write<W: Write>(mut out: W, updates: impl IntoIterator<Item = Update>) -> io::Result<()> {
+    for u in updates {
+        serde_json::to_writer(&mut out, &u).map_err(io::Error::from)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}

@@ -1,0 +1,448 @@
+//! The state store: every event bapply has counted, per contact, and every
+//! update it has emitted, in one SQLite file.
+//!
+//! Events are keyed by (contact, bounce message), which is what makes a
+//! second run over the same mailbox count nothing twice. Thresholds and
+//! windows are computed from the event history rather than from stored
+//! counters, so a changed policy applies to the history as it is, and a
+//! `delivered` event clears what came before it by date, whatever order the
+//! records arrive in.
+//!
+//! A run is one `BEGIN IMMEDIATE` transaction: two concurrent runs queue on
+//! the write lock (busy timeout), and a run that fails or is held back by
+//! the guard leaves no trace. `--no-state` uses the same code on an
+//! in-memory database.
+
+use super::policy::Action;
+use super::update::Update;
+use crate::classify::taxonomy::{Category, Reason};
+use rusqlite::{Connection, ErrorCode};
+use std::path::Path;
+use std::time::Duration;
+
+const SCHEMA: &str = "
+-- `key` is `addr:ADDRESS` or `id:SUBSCRIBER`; `id` is what events and
+-- emitted updates refer to, assigned from meta `next_contact`.
+CREATE TABLE IF NOT EXISTS contact (
+    key TEXT PRIMARY KEY,
+    id  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+-- One row per (contact, bounce message); `message` is a 64-bit hash of the
+-- message's identity, `at` its date in Unix seconds.
+CREATE TABLE IF NOT EXISTS event (
+    contact  INTEGER NOT NULL,
+    message  INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    at       INTEGER NOT NULL,
+    PRIMARY KEY (contact, message)
+) WITHOUT ROWID;
+-- What was emitted, so each update goes out once; `ukey` tells updates of
+-- one contact apart (`block`, `manual:challenge`, `change-address:NEW`).
+CREATE TABLE IF NOT EXISTS emitted (
+    contact    INTEGER NOT NULL,
+    ukey       TEXT NOT NULL,
+    emitted_at INTEGER NOT NULL,
+    email TEXT, action TEXT NOT NULL, category TEXT NOT NULL,
+    reason TEXT NOT NULL, status TEXT, count INTEGER NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, subscriber TEXT,
+    new_email TEXT, rule TEXT NOT NULL, evidence TEXT,
+    PRIMARY KEY (contact, ukey)
+) WITHOUT ROWID;
+PRAGMA user_version = 1;
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state database is locked by another run (waited {0:?})")]
+    Locked(Duration),
+    #[error("{0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+impl StateError {
+    fn from_sql(e: rusqlite::Error, wait: Duration) -> StateError {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StateError::Locked(wait),
+            _ => StateError::Sql(e),
+        }
+    }
+}
+
+/// Rows per multi-row INSERT (4 parameters each, well under SQLite's limit).
+pub const INSERT_CHUNK: usize = 128;
+
+pub type Result<T> = std::result::Result<T, StateError>;
+
+pub struct Store {
+    conn: Connection,
+    wait: Duration,
+}
+
+impl Store {
+    /// Opens (creating when needed) the store at `path`, or an in-memory one,
+    /// and starts the run's write transaction.
+    pub fn open(path: Option<&Path>, wait: Duration) -> Result<Store> {
+        let conn = match path {
+            Some(p) => Connection::open(p)?,
+            None => Connection::open_in_memory()?,
+        };
+        let store = Store { conn, wait };
+        store.setup().map_err(|e| StateError::from_sql(e, wait))?;
+        Ok(store)
+    }
+
+    fn setup(&self) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(self.wait)?;
+        // WAL lets readers (a person running sqlite3 on the file) in while a
+        // run writes; NORMAL sync is durable at each commit in WAL mode
+        // except for a power loss, which costs at most the last run.
+        self.conn
+            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Inserts arrive sorted and mostly append, so a modest cache does;
+        // the whole process must stay under 128 MB for a million records.
+        self.conn.pragma_update(None, "cache_size", -8_000)?;
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.conn.execute_batch(SCHEMA)?;
+        Ok(())
+    }
+
+    fn map<T>(&self, r: rusqlite::Result<T>) -> Result<T> {
+        r.map_err(|e| StateError::from_sql(e, self.wait))
+    }
+
+    pub fn commit(self) -> Result<()> {
+        let r = self.conn.execute_batch("COMMIT");
+        self.map(r)
+    }
+
+    pub fn rollback(self) {
+        let _ = self.conn.execute_batch("ROLLBACK");
+    }
+
+    /// Resolves this run's contact keys (in order) to ids, creating the
+    /// new ones. Set-based through a temporary table: per-key statements
+    /// cost more than the work for a hundred thousand contacts.
+    pub fn resolve_contacts<'a>(&self, keys: impl Iterator<Item = &'a str>) -> Result<Vec<i64>> {
+        let r = (|| {
+            self.conn.execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS run_key (
+                     idx INTEGER PRIMARY KEY, key TEXT NOT NULL);
+                 CREATE TEMP TABLE IF NOT EXISTS run_contact (
+                     idx INTEGER PRIMARY KEY, cid INTEGER NOT NULL);
+                 DELETE FROM run_key;
+                 DELETE FROM run_contact;",
+            )?;
+            let mut rows: Vec<(i64, &str)> = Vec::new();
+            let flush = |rows: &mut Vec<(i64, &str)>| -> rusqlite::Result<()> {
+                let sql = multi_insert("INSERT INTO run_key (idx, key) VALUES ", 2, rows.len());
+                let mut st = self.conn.prepare_cached(&sql)?;
+                for (i, (idx, key)) in rows.iter().enumerate() {
+                    st.raw_bind_parameter(2 * i + 1, idx)?;
+                    st.raw_bind_parameter(2 * i + 2, key)?;
+                }
+                st.raw_execute()?;
+                rows.clear();
+                Ok(())
+            };
+            let keys_seen: Vec<&str> = keys.collect();
+            for (i, key) in keys_seen.iter().enumerate() {
+                rows.push((i as i64, key));
+                if rows.len() == INSERT_CHUNK {
+                    flush(&mut rows)?;
+                }
+            }
+            if !rows.is_empty() {
+                flush(&mut rows)?;
+            }
+            let mut ids: Vec<i64> = {
+                let mut st = self.conn.prepare(
+                    "SELECT c.id FROM run_key r LEFT JOIN contact c ON c.key = r.key \
+                     ORDER BY r.idx",
+                )?;
+                st.query_map([], |r| Ok(r.get::<_, Option<i64>>(0)?.unwrap_or(0)))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            let mut next: i64 = self
+                .conn
+                .query_row(
+                    "SELECT value FROM meta WHERE name = 'next_contact'",
+                    [],
+                    |r| r.get(0),
+                )
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(1),
+                    e => Err(e),
+                })?;
+            // New contacts get ids in order of appearance, so that their
+            // events append to the event table; they go into the contact
+            // table in key order, which is that B-tree's order.
+            let mut new: Vec<(&str, i64)> = Vec::new();
+            for (i, id) in ids.iter_mut().enumerate() {
+                if *id == 0 {
+                    *id = next;
+                    next += 1;
+                    new.push((keys_seen[i], *id));
+                }
+            }
+            new.sort_unstable();
+            for chunk in new.chunks(INSERT_CHUNK) {
+                let mut st = self.conn.prepare_cached(&multi_insert(
+                    "INSERT INTO contact (key, id) VALUES ",
+                    2,
+                    chunk.len(),
+                ))?;
+                for (i, (key, id)) in chunk.iter().enumerate() {
+                    st.raw_bind_parameter(2 * i + 1, key)?;
+                    st.raw_bind_parameter(2 * i + 2, id)?;
+                }
+                st.raw_execute()?;
+            }
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES ('next_contact', ?1)",
+                [next],
+            )?;
+            // The joins of known_events and known_emitted go through this.
+            for (c, chunk) in ids.chunks(INSERT_CHUNK).enumerate() {
+                let mut st = self.conn.prepare_cached(&multi_insert(
+                    "INSERT INTO run_contact (idx, cid) VALUES ",
+                    2,
+                    chunk.len(),
+                ))?;
+                for (i, id) in chunk.iter().enumerate() {
+                    st.raw_bind_parameter(2 * i + 1, (c * INSERT_CHUNK + i) as i64)?;
+                    st.raw_bind_parameter(2 * i + 2, id)?;
+                }
+                st.raw_execute()?;
+            }
+            Ok(ids)
+        })();
+        self.map(r)
+    }
+
+    /// Known events of this run's contacts `lo..=hi` (by their position in
+    /// `resolve_contacts`) as (position, message, category, date), ordered
+    /// by position and message.
+    pub fn known_events(
+        &self,
+        lo: u32,
+        hi: u32,
+        out: &mut Vec<(u32, i64, Category, i64)>,
+    ) -> Result<()> {
+        out.clear();
+        let r = (|| {
+            let mut st = self.conn.prepare_cached(
+                "SELECT r.idx, e.message, e.category, e.at FROM run_contact r \
+                 JOIN event e ON e.contact = r.cid WHERE r.idx BETWEEN ?1 AND ?2 \
+                 ORDER BY r.idx, e.message",
+            )?;
+            let mut rows = st.query([lo, hi])?;
+            while let Some(row) = rows.next()? {
+                let c = row.get_ref(2)?.as_str()?;
+                // A category this version does not know (written by a newer
+                // one) counts toward nothing here; it still deduplicates.
+                let c = c.parse::<Category>().unwrap_or(Category::Unknown);
+                out.push((row.get(0)?, row.get(1)?, c, row.get(3)?));
+            }
+            Ok(())
+        })();
+        self.map(r)
+    }
+
+    /// Updates already emitted for this run's contacts `lo..=hi`, as
+    /// (position, ukey), ordered by position.
+    pub fn known_emitted(&self, lo: u32, hi: u32, out: &mut Vec<(u32, String)>) -> Result<()> {
+        out.clear();
+        let r = (|| {
+            let mut st = self.conn.prepare_cached(
+                "SELECT r.idx, m.ukey FROM run_contact r \
+                 JOIN emitted m ON m.contact = r.cid WHERE r.idx BETWEEN ?1 AND ?2 \
+                 ORDER BY r.idx",
+            )?;
+            let mut rows = st.query([lo, hi])?;
+            while let Some(row) = rows.next()? {
+                out.push((row.get(0)?, row.get(1)?));
+            }
+            Ok(())
+        })();
+        self.map(r)
+    }
+
+    /// Inserts events (contact, message, category, date) and empties the
+    /// list. Many rows per statement: a million single-row inserts cost
+    /// more in statement overhead than in the B-tree.
+    pub fn insert_events(&self, rows: &mut Vec<(i64, i64, Category, i64)>) -> Result<()> {
+        rows.sort_unstable_by_key(|r| (r.0, r.1));
+        let r = (|| {
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let mut st = self.conn.prepare_cached(&multi_insert(
+                    "INSERT OR IGNORE INTO event (contact, message, category, at) VALUES ",
+                    4,
+                    chunk.len(),
+                ))?;
+                for (i, (c, m, cat, at)) in chunk.iter().enumerate() {
+                    st.raw_bind_parameter(4 * i + 1, c)?;
+                    st.raw_bind_parameter(4 * i + 2, m)?;
+                    st.raw_bind_parameter(4 * i + 3, cat.as_str())?;
+                    st.raw_bind_parameter(4 * i + 4, at)?;
+                }
+                st.raw_execute()?;
+            }
+            Ok(())
+        })();
+        rows.clear();
+        self.map(r)
+    }
+
+    /// Remembers emitted updates (contact id, ukey, update).
+    pub fn record_emitted(
+        &self,
+        now: i64,
+        mut rows: impl Iterator<Item = (i64, String, Update)>,
+    ) -> Result<()> {
+        const COLS: usize = 15;
+        const CHUNK: usize = 64;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let r = (|| loop {
+            chunk.clear();
+            chunk.extend(rows.by_ref().take(CHUNK));
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            {
+                let mut st = self.conn.prepare_cached(&multi_insert(
+                    "INSERT OR REPLACE INTO emitted (contact, ukey, emitted_at, email, action, \
+                     category, reason, status, count, first_seen, last_seen, subscriber, \
+                     new_email, rule, evidence) VALUES ",
+                    COLS,
+                    chunk.len(),
+                ))?;
+                for (i, (contact, ukey, u)) in chunk.iter().enumerate() {
+                    let p = i * COLS;
+                    st.raw_bind_parameter(p + 1, contact)?;
+                    st.raw_bind_parameter(p + 2, ukey)?;
+                    st.raw_bind_parameter(p + 3, now)?;
+                    st.raw_bind_parameter(p + 4, &u.email)?;
+                    st.raw_bind_parameter(p + 5, u.action.as_str())?;
+                    st.raw_bind_parameter(p + 6, u.category.as_str())?;
+                    st.raw_bind_parameter(p + 7, u.reason.as_str())?;
+                    st.raw_bind_parameter(p + 8, &u.status)?;
+                    st.raw_bind_parameter(p + 9, u.count)?;
+                    st.raw_bind_parameter(p + 10, &u.first_seen)?;
+                    st.raw_bind_parameter(p + 11, &u.last_seen)?;
+                    st.raw_bind_parameter(p + 12, &u.subscriber)?;
+                    st.raw_bind_parameter(p + 13, &u.new_email)?;
+                    st.raw_bind_parameter(p + 14, &u.rule)?;
+                    st.raw_bind_parameter(p + 15, &u.evidence)?;
+                }
+                st.raw_execute()?;
+            }
+        })();
+        self.map(r)
+    }
+
+    /// One page of every update ever emitted (`--all`), in (contact,
+    /// ukey) order after `after`; paged so that memory does not grow with
+    /// the state.
+    pub fn emitted_page(
+        &self,
+        after: &Option<(i64, String)>,
+        limit: usize,
+    ) -> Result<Vec<((i64, String), Update)>> {
+        let r = (|| {
+            let mut st = self.conn.prepare_cached(
+                "SELECT contact, ukey, email, action, category, reason, status, count, \
+                 first_seen, last_seen, subscriber, new_email, rule, evidence \
+                 FROM emitted WHERE (contact, ukey) > (?1, ?2) \
+                 ORDER BY contact, ukey LIMIT ?3",
+            )?;
+            let (c, k) = after.clone().unwrap_or((i64::MIN, String::new()));
+            let mut rows = st.query(rusqlite::params![c, k, limit as i64])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let key: (i64, String) = (r.get(0)?, r.get(1)?);
+                let names = (
+                    r.get_ref(3)?.as_str()?.parse(),
+                    r.get_ref(4)?.as_str()?.parse(),
+                    r.get_ref(5)?.as_str()?.parse(),
+                );
+                // Rows from a newer version with names this one does not
+                // know are left out rather than misreported.
+                let (Ok(action), Ok(category), Ok(reason)) = names else {
+                    out.push((key, None));
+                    continue;
+                };
+                out.push((
+                    key,
+                    Some(Update {
+                        email: r.get(2)?,
+                        action,
+                        category,
+                        reason,
+                        status: r.get(6)?,
+                        count: r.get(7)?,
+                        first_seen: r.get(8)?,
+                        last_seen: r.get(9)?,
+                        subscriber: r.get(10)?,
+                        new_email: r.get(11)?,
+                        rule: r.get(12)?,
+                        evidence: r.get(13)?,
+                    }),
+                ));
+            }
+            Ok(out)
+        })();
+        let rows: Vec<((i64, String), Option<Update>)> = self.map(r)?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, u)| (k, u.unwrap_or_else(placeholder)))
+            .collect())
+    }
+}
+
+/// Stands in for a row this version cannot read; filtered out by callers
+/// through its action `none`, which is never stored.
+fn placeholder() -> Update {
+    Update {
+        email: None,
+        action: Action::None,
+        category: Category::Unknown,
+        reason: Reason::Undefined,
+        status: None,
+        count: 0,
+        first_seen: String::new(),
+        last_seen: String::new(),
+        subscriber: None,
+        new_email: None,
+        rule: String::new(),
+        evidence: None,
+    }
+}
+
+/// `INSERT ... VALUES (?,?),(?,?)...` for `rows` rows of `cols` columns.
+/// Built once per shape: the statement cache is keyed by the SQL text.
+fn multi_insert(head: &'static str, cols: usize, rows: usize) -> std::sync::Arc<str> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Key = (&'static str, usize, usize);
+    static BUILT: OnceLock<Mutex<HashMap<Key, Arc<str>>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    built
+        .entry((head, cols, rows))
+        .or_insert_with(|| build_multi_insert(head, cols, rows).into())
+        .clone()
+}
+
+fn build_multi_insert(head: &str, cols: usize, rows: usize) -> String {
+    let one = format!("({})", vec!["?"; cols].join(","));
+    let mut sql = String::from(head);
+    sql.push_str(&vec![one; rows].join(","));
+    sql
+}
