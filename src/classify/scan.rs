@@ -283,16 +283,23 @@ pub fn scan(
         blocks.push((c.address.clone(), collapse_ws(&text), c.line));
     }
 
-    let wanted: Vec<String> = if !failed.is_empty() {
+    let mut named: Vec<String> = Vec::new();
+    for (a, _, _) in &blocks {
+        if !named.iter().any(|s| s.eq_ignore_ascii_case(a)) {
+            named.push(a.clone());
+        }
+    }
+    // X-Failed-Recipients is authoritative unless the report itself names
+    // other addresses and none of the header's: then the header was
+    // rewritten on the way (an alias, a forward) and the prose is right.
+    let header_confirmed = failed
+        .iter()
+        .any(|f| named.iter().any(|n| n.eq_ignore_ascii_case(f)));
+    let named_others = named.iter().any(|n| !is_excluded(n, unlikely));
+    let wanted: Vec<String> = if !failed.is_empty() && (header_confirmed || !named_others) {
         failed.to_vec()
     } else {
-        let mut seen: Vec<String> = Vec::new();
-        for (a, _, _) in &blocks {
-            if !seen.iter().any(|s| s.eq_ignore_ascii_case(a)) {
-                seen.push(a.clone());
-            }
-        }
-        seen
+        named
     };
 
     let shared = shared_diagnostic(&lines, candidates.last().map_or(0, |c| c.line + 1));

@@ -150,6 +150,22 @@ pub fn clean_address(raw: &str) -> Option<String> {
     {
         s = &s[a + 1..b];
     }
+    // A quoted local part that is not a valid dot-atom keeps its quotes:
+    // without them it would be another (or no) address.
+    if let Some(rest) = s.trim().strip_prefix('"')
+        && let Some((local, domain)) = rest.split_once("\"@")
+    {
+        let dot_atom = !local.is_empty()
+            && local.split('.').all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c))
+            });
+        let domain = domain.trim().trim_end_matches(['>', '.', ',', ';', ':']);
+        if !dot_atom && !domain.is_empty() && !domain.contains(char::is_whitespace) {
+            return Some(format!("\"{}\"@{}", local, domain.to_lowercase()));
+        }
+    }
     let mut s = s.trim();
     loop {
         let t = s
@@ -210,6 +226,10 @@ mod tests {
         );
         assert_eq!(clean_address("\"a@b.c\".").as_deref(), Some("a@b.c"));
         assert_eq!(clean_address("not an address"), None);
+        assert_eq!(
+            clean_address("rfc822; <\"a..b\"@Example.org>").as_deref(),
+            Some("\"a..b\"@example.org")
+        );
         assert_eq!(clean_address("@b"), None);
     }
 }
