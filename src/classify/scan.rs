@@ -28,8 +28,11 @@ static ORIGINAL_MARKER: LazyLock<Regex> = LazyLock::new(|| {
               |the\s+original\s+message\s+(?:was|is|follows)
               |copy\s+of\s+(?:the\s+)?original\s+message
               |undelivered\s+message\s+(?:follows|headers)
-              |included\s+message)
+              |included\s+message
+              |(?:kopf\s+der\s+)?urspr(?:ü|ue)nglichen?\s+(?:nachricht|e-?mail)
+              |message\s+d'origine|mensaje\s+original|messaggio\s+originale)
         | original\s+message(?:\s+follows)?\s*:?\s*$
+        | original\s+(?:message\s+)?headers?\s*(?:follow|are\s+below)?\s*:?\s*$
         | \|?-+\s*(?:message\s+text|original\s+text|text\s+of\s+(?:the\s+)?message)\s+follows
         | the\s+original\s+message\s+(?:headers?\s+)?(?:was|were|is|follows?)\s*:?\s*$
         | (?:a\s+)?copy\s+of\s+(?:the\s+|your\s+)?(?:original\s+)?message\s+(?:is\s+)?(?:below|follows|attached)
@@ -87,6 +90,13 @@ static HEADER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 
 static COMMAND: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>|did\s+not\s+like\s+our|most\s+progress\s+was|\bSMTP:)\s*(?:the\s+)?(?:final\s+|end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b|(does\s+not\s+like\s+recipient|RCPT\s+TO:?\s*<)|(failed\s+after\s+I\s+sent\s+the\s+message|end\s+of\s+data|didn't\s+like\s+the\s+message)|(MAIL\s+FROM:?\s*<)").unwrap()
+});
+
+/// Report templates that say the recipients were refused during the SMTP
+/// dialogue ("Each of the following recipients was rejected by a remote
+/// mail server"): the reply answered RCPT TO even when no command is quoted.
+static RCPT_REJECTED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\brecipients?\s+(?:was|were)\s+rejected\s+by\s+(?:a|the)\s+remote\s+(?:mail\s+)?server").unwrap()
 });
 
 /// Boilerplate lines that carry no diagnostic value.
@@ -303,6 +313,7 @@ pub fn scan(
     };
 
     let shared = shared_diagnostic(&lines, candidates.last().map_or(0, |c| c.line + 1));
+    let rcpt_rejected = RCPT_REJECTED.is_match(report);
     let mut out = Vec::new();
     for addr in wanted {
         let mut best = String::new();
@@ -330,6 +341,9 @@ pub fn scan(
             ..Delivery::default()
         };
         fill_from_diagnostic(&mut d, &best);
+        if d.command.is_none() && d.diagnostic.is_some() && rcpt_rejected {
+            d.command = Some("RCPT".into());
+        }
         out.push(d);
     }
     out
