@@ -158,6 +158,12 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
         || BOUNCE_SUBJECT.is_match(&report.subject)
         || BOUNCE_INTRO.is_match(&report.body[..report.body.len().min(floor(&report.body, 6000))]);
 
+    // A format name only means something for a report; an ordinary message
+    // relayed by Postfix is not a "postfix" bounce.
+    if !report.bounce_like && report.feedback_type.is_none() {
+        report.mta = None;
+    }
+
     if report.feedback_type.is_none() && report.bounce_like {
         let exclude: Vec<String> = report.from_address.iter().cloned().collect();
         let unlikely = own_addresses(&report);
