@@ -175,9 +175,21 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
             &report.body,
         );
     }
+    // A report that names one SMTP command for the whole session (a
+    // transcript, "in reply to RCPT TO command" in the prose) tells it for
+    // recipients whose own diagnostic does not.
+    let report_command =
+        if report.bounce_like && report.deliveries.iter().any(|d| d.command.is_none()) {
+            scan::find_command(&report.body)
+        } else {
+            None
+        };
     for d in &mut report.deliveries {
         if let Some(diag) = d.diagnostic.take() {
             scan::fill_from_diagnostic(d, &diag);
+        }
+        if d.command.is_none() && d.diagnostic.is_some() {
+            d.command = report_command.clone();
         }
     }
     report

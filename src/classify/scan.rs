@@ -451,6 +451,21 @@ fn diagnostic_score(text: &str) -> u8 {
     s
 }
 
+/// The SMTP command a text says the remote side answered.
+pub fn find_command(text: &str) -> Option<String> {
+    COMMAND.captures(text).map(|c| {
+        if let Some(m) = c.get(1) {
+            m.as_str().to_ascii_uppercase()
+        } else if c.get(2).is_some() {
+            "RCPT".into()
+        } else if c.get(3).is_some() {
+            "DATA".into()
+        } else {
+            "MAIL".into()
+        }
+    })
+}
+
 /// Status, reply code and SMTP command from a diagnostic text.
 pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
     let text = text.trim();
@@ -464,17 +479,7 @@ pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
     }
     d.status = super::text::prefer_status(d.status.take(), find_status(&clipped), d.smtp_code);
     if d.command.is_none() {
-        d.command = COMMAND.captures(&clipped).map(|c| {
-            if let Some(m) = c.get(1) {
-                m.as_str().to_ascii_uppercase()
-            } else if c.get(2).is_some() {
-                "RCPT".into()
-            } else if c.get(3).is_some() {
-                "DATA".into()
-            } else {
-                "MAIL".into()
-            }
-        });
+        d.command = find_command(&clipped);
     }
     if d.remote_mta.is_none() {
         d.remote_mta = remote_host(&clipped);
