@@ -58,10 +58,11 @@ pub enum Field {
     Command,
     Recipient,
     RemoteMta,
+    DiagnosticType,
 }
 
 impl Field {
-    pub const ALL: [Field; 16] = [
+    pub const ALL: [Field; 17] = [
         Field::Subject,
         Field::From,
         Field::To,
@@ -78,6 +79,7 @@ impl Field {
         Field::Command,
         Field::Recipient,
         Field::RemoteMta,
+        Field::DiagnosticType,
     ];
 
     pub fn name(self) -> &'static str {
@@ -98,6 +100,7 @@ impl Field {
             Field::Command => "command",
             Field::Recipient => "recipient",
             Field::RemoteMta => "remote_mta",
+            Field::DiagnosticType => "diagnostic_type",
         }
     }
 
@@ -111,6 +114,7 @@ impl Field {
                 | Field::Command
                 | Field::Recipient
                 | Field::RemoteMta
+                | Field::DiagnosticType
         )
     }
 
@@ -129,6 +133,7 @@ impl Field {
             Field::To => 9,
             Field::Recipient => 10,
             Field::RemoteMta => 11,
+            Field::DiagnosticType => 16,
             Field::Command => 12,
             Field::ContentType => 13,
             Field::Mta => 14,
@@ -213,6 +218,10 @@ pub struct RuleSpec {
     pub not_recipient: Option<String>,
     #[serde(default)]
     pub not_remote_mta: Option<String>,
+    #[serde(default)]
+    pub diagnostic_type: Option<String>,
+    #[serde(default)]
+    pub not_diagnostic_type: Option<String>,
 }
 
 impl RuleSpec {
@@ -235,6 +244,7 @@ impl RuleSpec {
             (Field::Command, &self.command),
             (Field::Recipient, &self.recipient),
             (Field::RemoteMta, &self.remote_mta),
+            (Field::DiagnosticType, &self.diagnostic_type),
         ];
         let neg = [
             (Field::Subject, &self.not_subject),
@@ -253,6 +263,7 @@ impl RuleSpec {
             (Field::Command, &self.not_command),
             (Field::Recipient, &self.not_recipient),
             (Field::RemoteMta, &self.not_remote_mta),
+            (Field::DiagnosticType, &self.not_diagnostic_type),
         ];
         let mut v = Vec::new();
         for (f, p) in pos {
@@ -457,7 +468,7 @@ impl RuleSet {
             .smtp_code
             .map(|c| c.to_string())
             .unwrap_or_default();
-        let mut recipient_memo: [Vec<u8>; 16] = Default::default();
+        let mut recipient_memo: [Vec<u8>; 17] = Default::default();
         let mut holds = |c: &Condition| -> bool {
             let slot = field_slot(c.field);
             let Some(fs) = &self.fields[slot] else {
@@ -512,7 +523,7 @@ impl RuleSet {
 /// 1 no match, 2 match.
 #[derive(Debug, Clone, Default)]
 pub struct Matches {
-    hits: [Vec<u8>; 16],
+    hits: [Vec<u8>; 17],
 }
 
 fn message_field(report: &Report, f: Field) -> &str {
@@ -539,6 +550,7 @@ fn recipient_field<'a>(d: &'a Delivery, f: Field, code: &'a str) -> &'a str {
         Field::Command => d.command.as_deref().unwrap_or(""),
         Field::Recipient => d.recipient.as_deref().unwrap_or(""),
         Field::RemoteMta => d.remote_mta.as_deref().unwrap_or(""),
+        Field::DiagnosticType => d.diagnostic_type.as_deref().unwrap_or(""),
         _ => "",
     }
 }

@@ -89,7 +89,7 @@ static HEADER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static COMMAND: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>|did\s+not\s+like\s+our|most\s+progress\s+was|\bSMTP:)\s*(?:the\s+)?(?:final\s+|end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b|(does\s+not\s+like\s+recipient|RCPT\s+TO:?\s*<)|(failed\s+after\s+I\s+sent\s+the\s+message|end\s+of\s+data|didn't\s+like\s+the\s+message)|(MAIL\s+FROM:?\s*<)").unwrap()
+    Regex::new(r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>|did\s+not\s+like\s+our|most\s+progress\s+was|\bSMTP:)\s*(?:the\s+)?(?:final\s+|end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b|(does\s+not\s+like\s+recipient|RCPT\s+TO:?\s*<)|(failed\s+after\s+I\s+sent\s+the\s+message|end\s+of\s+data|didn't\s+like\s+the\s+message)|(MAIL\s+FROM:?\s*<|sender\s+was\s+rejected)").unwrap()
 });
 
 /// Report templates that say the recipients were refused during the SMTP
