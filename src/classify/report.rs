@@ -178,18 +178,33 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
     // A report that names one SMTP command for the whole session (a
     // transcript, "in reply to RCPT TO command" in the prose) tells it for
     // recipients whose own diagnostic does not.
+    // A transcript's "MAIL FROM:<sender>" says nothing about a recipient.
     let report_command =
         if report.bounce_like && report.deliveries.iter().any(|d| d.command.is_none()) {
-            scan::find_command(&report.body)
+            scan::find_command(&report.body).filter(|c| c != "MAIL")
         } else {
             None
         };
+    let body_lower = if report.deliveries.iter().any(|d| d.command.is_none()) {
+        report.body.to_ascii_lowercase()
+    } else {
+        String::new()
+    };
     for d in &mut report.deliveries {
         if let Some(diag) = d.diagnostic.take() {
             scan::fill_from_diagnostic(d, &diag);
         }
         if d.command.is_none() && d.diagnostic.is_some() {
-            d.command = report_command.clone();
+            // A transcript that sent "RCPT TO:<this address>" was refused
+            // at that step.
+            let asked = d.recipient.as_deref().is_some_and(|r| {
+                body_lower.contains(&format!("rcpt to:<{}>", r.to_ascii_lowercase()))
+            });
+            d.command = if asked {
+                Some("RCPT".into())
+            } else {
+                report_command.clone()
+            };
         }
     }
     report
@@ -294,14 +309,30 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                 // the report is still in there.
                 ("text", _) | ("", _) | ("multipart", _) => {
                     if let Some(t) = part.text_contents() {
-                        append(&mut walk.text, t);
+                        append(&mut walk.text, &undeclared_iso2022jp(t));
                     } else {
-                        append(&mut walk.text, &String::from_utf8_lossy(part.contents()));
+                        append(
+                            &mut walk.text,
+                            &undeclared_iso2022jp(&String::from_utf8_lossy(part.contents())),
+                        );
                     }
                 }
                 _ => {}
             }
         }
+    }
+}
+
+/// Japanese reports are often ISO-2022-JP without saying so (a 7-bit
+/// charset that passes for ASCII): decode them when the escape sequences
+/// are there, so the rules see the words.
+fn undeclared_iso2022jp(text: &str) -> std::borrow::Cow<'_, str> {
+    if !(text.contains("\x1b$B") || text.contains("\x1b$@") || text.contains("\x1b(J")) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    match mail_parser::decoders::charsets::map::charset_decoder(b"iso-2022-jp") {
+        Some(decode) => std::borrow::Cow::Owned(decode(text.as_bytes())),
+        None => std::borrow::Cow::Borrowed(text),
     }
 }
 
