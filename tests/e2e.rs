@@ -492,6 +492,7 @@ fn cron_faults_locked_database_and_random_kills() {
             std::thread::sleep(Duration::from_millis(5));
         }
         if done {
+            let _ = child.wait();
             finished += 1;
             span = (start.elapsed().as_millis() as u64 * 12 / 10).max(60);
         } else {
