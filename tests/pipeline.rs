@@ -14,7 +14,12 @@ fn sample_mbox_through_bclassify_and_bapply_matches_golden_csv() {
         .current_dir(root)
         .output()
         .unwrap();
-    assert_eq!(classify.status.code(), Some(0), "{}", String::from_utf8_lossy(&classify.stderr));
+    assert_eq!(
+        classify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&classify.stderr)
+    );
     let mut apply = Command::new(env!("CARGO_BIN_EXE_bapply"))
         .args(["--no-state", "--force", "--quiet", "--format", "csv"])
         .current_dir(root)
@@ -23,9 +28,19 @@ fn sample_mbox_through_bclassify_and_bapply_matches_golden_csv() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    apply.stdin.take().unwrap().write_all(&classify.stdout).unwrap();
+    apply
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&classify.stdout)
+        .unwrap();
     let out = apply.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let csv = String::from_utf8(out.stdout).unwrap();
     let golden = root.join("fixtures/pipeline/sample.csv");
     if std::env::var_os("BLESS").is_some() {
@@ -33,5 +48,8 @@ fn sample_mbox_through_bclassify_and_bapply_matches_golden_csv() {
     }
     let want = std::fs::read_to_string(&golden).unwrap_or_default();
     assert!(csv.lines().count() > 5, "too few updates:\n{csv}");
-    assert_eq!(csv, want, "pipeline output differs from fixtures/pipeline/sample.csv (BLESS=1 to accept)");
+    assert_eq!(
+        csv, want,
+        "pipeline output differs from fixtures/pipeline/sample.csv (BLESS=1 to accept)"
+    );
 }
