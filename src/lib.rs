@@ -13,6 +13,7 @@
 
 pub mod apply;
 pub mod classify;
+pub mod completions;
 pub mod exit;
 pub mod imap;
 pub mod input;

@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use bounce_tools::apply::{self, Format, Options, StateLocation, policy::Dialect, target::Target};
 use bounce_tools::exit::{self, ExitCode};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,7 +14,12 @@ use std::time::Duration;
 /// person. Events are remembered per contact so that thresholds ("3 soft
 /// bounces within 30 days") work across runs and nothing counts twice.
 #[derive(Parser, Debug)]
-#[command(name = "bapply", version, max_term_width = 100)]
+#[command(
+    name = "bapply",
+    version,
+    max_term_width = 100,
+    after_help = "Shell completions: bapply --completions bash|zsh|fish prints a script and exits."
+)]
 struct Cli {
     /// Record files to read; `-` or none reads standard input.
     #[arg(value_name = "FILE")]
@@ -80,6 +85,9 @@ struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
+    if let Some(code) = bounce_tools::completions::handle("bapply", Cli::command()) {
+        return code.into();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -6,7 +6,7 @@ use bounce_tools::classify::rules::{BUILTIN_RULES, RuleSet};
 use bounce_tools::classify::{Classifier, Options as ClassifyOptions};
 use bounce_tools::exit::{self, ExitCode, Failure};
 use bounce_tools::input::{self, Format, Messages};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -16,7 +16,7 @@ use std::path::PathBuf;
 /// folders, .eml files, or ONE message on stdin (procmail, maildrop,
 /// formail -s). Writes JSON Lines as described in bounce-tools(7).
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None, after_help = "Exit status: 0 ok; 1 (-q only) not a bounce or notice; 64 usage; 65 bad input data; 66 input missing; 74 I/O error; 75 temporary failure (--hook: any failure); 78 bad rule file.\nSee bclassify(1) and bounce-tools(7).")]
+#[command(version, about, long_about = None, after_help = "Exit status: 0 ok; 1 (-q only) not a bounce or notice; 64 usage; 65 bad input data; 66 input missing; 74 I/O error; 75 temporary failure (--hook: any failure); 78 bad rule file.\nShell completions: bclassify --completions bash|zsh|fish prints a script and exits.\nSee bclassify(1) and bounce-tools(7).")]
 struct Args {
     /// Files, Maildir folders or `-` (stdin); none means stdin.
     #[arg(value_name = "INPUT")]
@@ -67,6 +67,9 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
+    if let Some(code) = bounce_tools::completions::handle("bclassify", Args::command()) {
+        return code.into();
+    }
     let hook = std::env::args_os().any(|a| a == "--hook");
     // One line, not a backtrace: a message that trips a bug is still
     // classified (as unknown, rule internal-error) and the run goes on.

@@ -2,9 +2,12 @@
 
 use bounce_tools::exit::{self, ExitCode};
 use bounce_tools::imap::cli::{self, Cli};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 fn main() -> std::process::ExitCode {
+    if let Some(code) = bounce_tools::completions::handle("bfetch", Cli::command()) {
+        return code.into();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

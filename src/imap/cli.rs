@@ -16,6 +16,9 @@ The password never goes on the command line: use --password-command, \
 --password-file, or the BFETCH_PASSWORD environment variable; for OAuth2 \
 use --oauth2-token-command.
 
+Shell completions:
+  --completions bash|zsh|fish   print a completion script and exit
+
 Exit status: 0 ok, 64 usage, 65 UIDVALIDITY changed or bad ack input, \
 69 server unreachable, 74 I/O error, 75 temporary failure (timeout, \
 connection lost), 76 protocol error, 77 authentication refused, \
