@@ -174,6 +174,24 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
             report.has_dsn,
             &report.body,
         );
+        // A report that names nobody but returns a message sent to one
+        // address is about that address, and its prose is the reason.
+        if report.deliveries.is_empty()
+            && let Some(to) = report
+                .returned
+                .as_ref()
+                .filter(|r| r.to_addresses.len() == 1)
+                .and_then(|r| r.original.to.clone())
+        {
+            let prose = collapse_ws(&report.body);
+            if !prose.is_empty() {
+                report.deliveries.push(Delivery {
+                    recipient: Some(to),
+                    diagnostic: Some(super::text::truncate_chars(&prose, 600)),
+                    ..Delivery::default()
+                });
+            }
+        }
     }
     // A report that names one SMTP command for the whole session (a
     // transcript, "in reply to RCPT TO command" in the prose) tells it for
