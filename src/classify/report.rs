@@ -292,7 +292,18 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
             }
         }
         PartType::Message(inner) => {
-            if walk.returned.is_none() {
+            // A forwarded bounce: the attached message is itself a delivery
+            // report, and the report inside is the one that counts.
+            let inner_is_report = walk.dsn.is_empty()
+                && inner.content_type().is_some_and(|ct| {
+                    ct.ctype().eq_ignore_ascii_case("multipart")
+                        && ct
+                            .attribute("report-type")
+                            .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
+                });
+            if inner_is_report {
+                visit(inner, 0, depth + 1, walk, subscriber_header);
+            } else if walk.returned.is_none() {
                 walk.returned = Some(original::from_message(inner, subscriber_header));
             }
         }
