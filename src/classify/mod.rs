@@ -97,12 +97,14 @@ impl Classifier {
             &report.deliveries
         };
         let mut records: Vec<Record> = Vec::with_capacity(deliveries.len());
+        let subscriber_id = subscriber(&report);
         for d in deliveries {
             let decision = self.rules.decide(&report, &mut matches, d);
-            let record = match decision {
+            let mut record = match decision {
                 Some(dec) => build_record(message, &report, d, dec.rule, dec.evidence),
                 None => unmatched_record(message, &report, d),
             };
+            record.subscriber = subscriber_id.clone();
             let duplicate = record.recipient.is_some()
                 && records.iter().any(|r| {
                     r.recipient
@@ -153,7 +155,7 @@ fn base_record(message: &RawMessage, report: &Report, d: &Delivery) -> Record {
         evidence: None,
         feedback_type: None,
         new_address: None,
-        subscriber: subscriber(report),
+        subscriber: None,
         original: returned.map(|r| r.original.clone()).unwrap_or_default(),
     }
 }

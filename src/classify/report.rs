@@ -255,7 +255,12 @@ fn read_headers(msg: &Message<'_>, report: &mut Report) {
         }
         headers.push_str(name);
         headers.push_str(": ");
-        headers.push_str(&collapse_ws(value));
+        let value = value.trim();
+        if value.contains(['\n', '\r', '\t']) || value.contains("  ") {
+            headers.push_str(&collapse_ws(value));
+        } else {
+            headers.push_str(value);
+        }
         headers.push('\n');
     }
     report.failed_header = msg
