@@ -780,23 +780,33 @@ const CONTACT_CHUNK: usize = 4096;
 /// touched contact's history, and collect the thresholds newly crossed.
 /// Contacts go to SQLite in chunks with set-based queries, so a run costs
 /// a handful of statements per thousand contacts rather than several each.
+/// The events of one chunk are written to SQLite while the next chunk is
+/// replayed on another thread: chunks are disjoint sets of contacts, so a
+/// chunk's writes never change what the next one reads.
 fn decide(
     policy: &Policy,
     store: &Store,
     input: &mut Input,
     summary: &mut Summary,
 ) -> state::Result<Vec<Candidate>> {
-    let rules = Rules::new(policy);
-    let mut replay = Replay::new();
     let ids = store.resolve_contacts(input.seen.iter().map(|s| &*s.key))?;
     let mut events = std::mem::take(&mut input.events);
     events.sort_unstable_by_key(|e| (e.contact, e.msg));
-    let mut candidates = Vec::new();
+    let input: &Input = input;
+    let mut work = Chunking {
+        rules: Rules::new(policy),
+        replay: Replay::new(),
+        ids: &ids,
+        candidates: Vec::new(),
+        history: Vec::new(),
+        fresh: Vec::new(),
+        duplicates: 0,
+        already_emitted: 0,
+    };
     let mut known = Vec::new();
     let mut emitted = Vec::new();
-    let mut history: Vec<(Category, i64)> = Vec::new();
     let mut pending: Vec<(i64, i64, Category, i64)> = Vec::new();
-    let mut fresh: Vec<Category> = Vec::new();
+    let mut writing: Vec<(i64, i64, Category, i64)> = Vec::new();
     let mut rest: &[Ev] = &events;
     while !rest.is_empty() {
         let lo = rest[0].contact;
@@ -806,14 +816,59 @@ fn decide(
         rest = tail;
         store.known_events(lo, hi, &mut known)?;
         store.known_emitted(lo, hi, &mut emitted)?;
-        let mut known_rest: &[(u32, i64, Category, i64)] = &known;
+        std::mem::swap(&mut pending, &mut writing);
+        let written = std::thread::scope(|s| {
+            let (work, pending, known, emitted) = (&mut work, &mut pending, &known, &emitted);
+            let replayed = s.spawn(move || work.chunk(input, chunk, known, emitted, pending));
+            let written = store.insert_events(&mut writing);
+            if let Err(e) = replayed.join() {
+                std::panic::resume_unwind(e);
+            }
+            written
+        });
+        written?;
+    }
+    store.insert_events(&mut pending)?;
+    summary.duplicates += work.duplicates;
+    summary.already_emitted += work.already_emitted;
+    Ok(work.candidates)
+}
+
+/// The CPU half of [`decide`]: replays the contacts of one chunk.
+struct Chunking<'a> {
+    rules: Rules,
+    replay: Replay,
+    ids: &'a [i64],
+    candidates: Vec<Candidate>,
+    history: Vec<(Category, i64)>,
+    fresh: Vec<Category>,
+    duplicates: u64,
+    already_emitted: usize,
+}
+
+impl Chunking<'_> {
+    /// Replays the contacts of `chunk` (events sorted by contact and
+    /// message) against their `known` events and `emitted` updates; the
+    /// events new to the state go to `pending`.
+    fn chunk(
+        &mut self,
+        input: &Input,
+        chunk: &[Ev],
+        known: &[(u32, i64, Category, i64)],
+        emitted: &[(u32, String)],
+        pending: &mut Vec<(i64, i64, Category, i64)>,
+    ) {
+        let (rules, replay) = (&self.rules, &mut self.replay);
+        let (history, fresh, candidates) =
+            (&mut self.history, &mut self.fresh, &mut self.candidates);
+        let mut known_rest = known;
         for group in chunk.chunk_by(|a, b| a.contact == b.contact) {
             let contact = group[0].contact;
             let k = known_rest.partition_point(|r| r.0 < contact);
             let m = known_rest[k..].partition_point(|r| r.0 == contact);
             let mine_known = &known_rest[k..k + m];
             known_rest = &known_rest[k + m..];
-            let id = ids[contact as usize];
+            let id = self.ids[contact as usize];
             history.clear();
             history.extend(mine_known.iter().map(|&(_, _, c, at)| (c, at)));
             fresh.clear();
@@ -823,7 +878,7 @@ fn decide(
                 if last_msg == Some(e.msg)
                     || mine_known.binary_search_by_key(&e.msg, |r| r.1).is_ok()
                 {
-                    summary.duplicates += 1;
+                    self.duplicates += 1;
                     continue;
                 }
                 last_msg = Some(e.msg);
@@ -837,7 +892,7 @@ fn decide(
             if fresh.is_empty() || seen.details.is_empty() {
                 continue;
             }
-            replay.run(&rules, &mut history);
+            replay.run(rules, history);
             let first = candidates.len();
             for (di, d) in seen.details.iter().enumerate() {
                 if !fresh.contains(&d.category) {
@@ -862,7 +917,7 @@ fn decide(
                     .take_while(|(c, _)| *c == contact)
                     .any(|(_, u)| *u == key)
                 {
-                    summary.already_emitted += 1;
+                    self.already_emitted += 1;
                     continue;
                 }
                 candidates.push(Candidate {
@@ -877,9 +932,7 @@ fn decide(
             }
             candidates[first..].sort_by_key(|c| c.action.rank());
         }
-        store.insert_events(&mut pending)?;
     }
-    Ok(candidates)
 }
 
 const CATEGORIES: usize = Category::ALL.len();
