@@ -116,12 +116,15 @@ static RECIPIENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|
     regex::Regex::new(r#"\{\s*"emailAddress"\s*:\s*"([^"]+)"(?:\s*,\s*"action"\s*:\s*"([^"]*)")?(?:\s*,\s*"status"\s*:\s*"([^"]*)")?(?:\s*,\s*"diagnosticCode"\s*:\s*"([^"]*)")?"#).unwrap()
 });
 
+static NOTIFICATION_TYPE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r#""notificationType"\s*:\s*"(\w+)""#).unwrap());
+static FEEDBACK_TYPE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r#""complaintFeedbackType"\s*:\s*"([^"]+)""#).unwrap()
+});
+
 /// Field-by-field reading of a notification whose JSON is broken.
 fn salvage(text: &str) -> Option<Notification> {
-    let kind = regex::Regex::new(r#""notificationType"\s*:\s*"(\w+)""#)
-        .ok()?
-        .captures(text)?[1]
-        .to_ascii_lowercase();
+    let kind = NOTIFICATION_TYPE.captures(text)?[1].to_ascii_lowercase();
     let mut n = Notification::default();
     for c in RECIPIENT.captures_iter(text) {
         let Some(addr) = clean_address(&c[1]) else {
@@ -144,9 +147,9 @@ fn salvage(text: &str) -> Option<Notification> {
         }
     }
     if kind == "complaint" {
-        let t = regex::Regex::new(r#""complaintFeedbackType"\s*:\s*"([^"]+)""#)
-            .ok()
-            .and_then(|r| r.captures(text).map(|c| c[1].to_ascii_lowercase()));
+        let t = FEEDBACK_TYPE
+            .captures(text)
+            .map(|c| c[1].to_ascii_lowercase());
         n.feedback_type = Some(t.unwrap_or_else(|| "abuse".into()));
     }
     (!n.deliveries.is_empty() || !n.complaint_recipients.is_empty()).then_some(n)
@@ -180,5 +183,12 @@ mod tests {
         let c = super::parse(r#"{"notificationType":"Complaint","complaint":{"complainedRecipients":[{"emailAddress":"c@example.com"}],"complaintFeedbackType":"abuse"}}"#).unwrap();
         assert_eq!(c.complaint_recipients, vec!["c@example.com"]);
         assert!(super::parse("no json here").is_none());
+        // A relay cut the line: the recipient is still read.
+        let cut = super::parse("{\"notificationType\":\"Bounce\",\"bounce\":{\"bouncedRecipients\":[{\"emailAddress\":\"d@example.com\",\"action\":\"failed\",\"status\":\"5.1.1\",\"diagnosticCode\":\"smtp; 550 5.1.1 no\"}],\"feedb\n rest").unwrap();
+        assert_eq!(
+            cut.deliveries[0].recipient.as_deref(),
+            Some("d@example.com")
+        );
+        assert_eq!(cut.deliveries[0].status.as_deref(), Some("5.1.1"));
     }
 }
