@@ -189,21 +189,8 @@ impl SqlPolicy {
     }
 }
 
-/// Update fields that `[sql.set]` may name.
-pub const SET_FIELDS: &[&str] = &[
-    "email",
-    "action",
-    "category",
-    "reason",
-    "status",
-    "count",
-    "first_seen",
-    "last_seen",
-    "subscriber",
-    "new_email",
-    "rule",
-    "evidence",
-];
+/// Update fields that `[sql.set]` may name: the output columns.
+pub const SET_FIELDS: &[&str] = super::update::COLUMNS;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {

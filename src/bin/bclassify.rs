@@ -178,36 +178,26 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
 
     let stdout = io::stdout();
-    let summary = if args.quiet {
-        batch::run(
-            &classifier,
-            messages,
-            Output::Quiet,
-            unmatched,
-            &mut report_error,
-            &tick,
-        )?
-    } else if stdout.is_terminal() {
-        let mut out = io::LineWriter::new(stdout.lock());
-        batch::run(
-            &classifier,
-            messages,
-            Output::Records(&mut out),
-            unmatched,
-            &mut report_error,
-            &tick,
-        )?
+    // Line-buffered on a terminal so records show as they come; block
+    // buffered into a pipe or file.
+    let mut writer: Box<dyn Write> = if stdout.is_terminal() {
+        Box::new(io::LineWriter::new(stdout.lock()))
     } else {
-        let mut out = io::BufWriter::with_capacity(256 << 10, stdout.lock());
-        batch::run(
-            &classifier,
-            messages,
-            Output::Records(&mut out),
-            unmatched,
-            &mut report_error,
-            &tick,
-        )?
+        Box::new(io::BufWriter::with_capacity(256 << 10, stdout.lock()))
     };
+    let output = if args.quiet {
+        Output::Quiet
+    } else {
+        Output::Records(&mut writer)
+    };
+    let summary = batch::run(
+        &classifier,
+        messages,
+        output,
+        unmatched,
+        &mut report_error,
+        &tick,
+    )?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
