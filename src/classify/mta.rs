@@ -183,10 +183,14 @@ const SIGNATURES: &[Signature] = &[
 /// All signatures in one set: the head of a message is scanned once, and
 /// the first signature in list order that matched names the format.
 static COMPILED: LazyLock<RegexSet> = LazyLock::new(|| {
-    RegexSetBuilder::new(SIGNATURES.iter().map(|s| s.pattern))
-        .dfa_size_limit(16 << 20)
-        .build()
-        .expect("built-in MTA signatures")
+    RegexSetBuilder::new(
+        SIGNATURES
+            .iter()
+            .map(|s| super::text::ascii_word_boundaries(s.pattern)),
+    )
+    .dfa_size_limit(16 << 20)
+    .build()
+    .expect("built-in MTA signatures")
 });
 
 pub fn detect(report: &Report) -> Option<&'static str> {

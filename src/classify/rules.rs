@@ -10,6 +10,7 @@
 //! recipient.
 
 use super::Delivery;
+use super::prefilter::Prefilter;
 use super::report::Report;
 use super::taxonomy::{Bounce, Category, Reason};
 use crate::exit::{Classify, ExitCode};
@@ -309,6 +310,7 @@ pub struct Rule {
 #[derive(Debug)]
 struct FieldSet {
     single: Vec<Regex>,
+    prefilter: Prefilter,
 }
 
 /// A compiled rule list.
@@ -333,7 +335,7 @@ fn field_slot(f: Field) -> usize {
 }
 
 fn compile(pattern: &str, field: Field) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(pattern)
+    RegexBuilder::new(&super::text::ascii_word_boundaries(pattern))
         .case_insensitive(true)
         .multi_line(matches!(field, Field::Header | Field::Body))
         .size_limit(32 << 20)
@@ -438,7 +440,20 @@ impl RuleSet {
         }
         let fields = compiled
             .into_iter()
-            .map(|single| (!single.is_empty()).then_some(FieldSet { single }))
+            .zip(&patterns)
+            .map(|(single, written)| {
+                (!single.is_empty()).then(|| FieldSet {
+                    prefilter: Prefilter::new(
+                        written
+                            .iter()
+                            .map(|p| super::text::ascii_word_boundaries(p))
+                            .collect::<Vec<_>>()
+                            .iter()
+                            .map(String::as_str),
+                    ),
+                    single,
+                })
+            })
             .collect();
         Ok(RuleSet { rules, fields })
     }
@@ -479,15 +494,25 @@ impl RuleSet {
             } else {
                 &mut message.hits[slot]
             };
-            if cache.is_empty() {
-                cache.resize(fs.single.len(), 0);
-            }
-            if cache[c.index] == 0 {
-                let text = if c.field.per_recipient() {
+            let text = || {
+                if c.field.per_recipient() {
                     recipient_field(delivery, c.field, &code)
                 } else {
                     message_field(report, c.field)
-                };
+                }
+            };
+            if cache.is_empty() {
+                // Patterns whose literals are absent are settled as
+                // non-matching before any of them runs.
+                cache.extend(
+                    fs.prefilter
+                        .candidates(text())
+                        .into_iter()
+                        .map(|maybe| if maybe { 0 } else { 1 }),
+                );
+            }
+            if cache[c.index] == 0 {
+                let text = text();
                 cache[c.index] = if fs.single[c.index].is_match(text) {
                     2
                 } else {

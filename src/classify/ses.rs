@@ -113,14 +113,15 @@ pub fn parse(body: &str) -> Option<Notification> {
 }
 
 static RECIPIENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r#"\{\s*"emailAddress"\s*:\s*"([^"]+)"(?:\s*,\s*"action"\s*:\s*"([^"]*)")?(?:\s*,\s*"status"\s*:\s*"([^"]*)")?(?:\s*,\s*"diagnosticCode"\s*:\s*"([^"]*)")?"#).unwrap()
+    super::text::regex(
+        r#"\{\s*"emailAddress"\s*:\s*"([^"]+)"(?:\s*,\s*"action"\s*:\s*"([^"]*)")?(?:\s*,\s*"status"\s*:\s*"([^"]*)")?(?:\s*,\s*"diagnosticCode"\s*:\s*"([^"]*)")?"#,
+    )
 });
 
 static NOTIFICATION_TYPE: std::sync::LazyLock<regex::Regex> =
-    std::sync::LazyLock::new(|| regex::Regex::new(r#""notificationType"\s*:\s*"(\w+)""#).unwrap());
-static FEEDBACK_TYPE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r#""complaintFeedbackType"\s*:\s*"([^"]+)""#).unwrap()
-});
+    std::sync::LazyLock::new(|| super::text::regex(r#""notificationType"\s*:\s*"(\w+)""#));
+static FEEDBACK_TYPE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| super::text::regex(r#""complaintFeedbackType"\s*:\s*"([^"]+)""#));
 
 /// Field-by-field reading of a notification whose JSON is broken.
 fn salvage(text: &str) -> Option<Notification> {

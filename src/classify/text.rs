@@ -4,14 +4,46 @@
 use regex::Regex;
 use std::sync::LazyLock;
 
-static STATUS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[^\d.])([245])\.(\d{1,3})\.(\d{1,3})(?:[^\d.]|\.(?:\D|$)|$)").unwrap()
-});
+static STATUS: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"(?:^|[^\d.])([245])\.(\d{1,3})\.(\d{1,3})(?:[^\d.]|\.(?:\D|$)|$)"));
 static SMTP_CODE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:^|[^\d.#\[\-])([245][0-9][0-9])(?:[ \-,;]|$)").unwrap());
+    LazyLock::new(|| regex(r"(?:^|[^\d.#\[\-])([245][0-9][0-9])(?:[ \-,;]|$)"));
 pub static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\x{80}-\x{10FFFF}]+@[A-Za-z0-9\-\x{80}-\x{10FFFF}]+(?:\.[A-Za-z0-9\-\x{80}-\x{10FFFF}]+)*"#).unwrap()
+    regex(
+        r#"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\x{80}-\x{10FFFF}]+@[A-Za-z0-9\-\x{80}-\x{10FFFF}]+(?:\.[A-Za-z0-9\-\x{80}-\x{10FFFF}]+)*"#,
+    )
 });
+
+/// `\b` and `\B` as ASCII word boundaries. A Unicode word boundary stops
+/// the regex crate's fast (lazy DFA) engine at the first non-ASCII byte and
+/// reruns the search in its slow NFA engines; bounce mail is full of
+/// non-ASCII text, and every boundary our patterns need sits between ASCII
+/// words, codes or punctuation. Other escapes are kept as written.
+pub fn ascii_word_boundaries(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('b') => out.push_str("(?-u:\\b)"),
+            Some('B') => out.push_str("(?-u:\\B)"),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// A built-in pattern, compiled with ASCII word boundaries.
+pub fn regex(pattern: &str) -> Regex {
+    Regex::new(&ascii_word_boundaries(pattern)).expect("built-in pattern")
+}
 
 /// The first telling enhanced status code (RFC 3463) in the text: a
 /// generic `X.0.0` or `4.4.7` only when nothing more specific is there.
