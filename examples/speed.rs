@@ -1,49 +1,54 @@
+//! Per-message cost of each classification stage, single-threaded, on the
+//! given files (after one warm-up pass): `cargo run --release --example
+//! speed -- FILE...`.
 use bounce_tools::classify::rules::RuleSet;
 use bounce_tools::classify::{Classifier, Options, report};
 use bounce_tools::input::RawMessage;
 use std::time::Instant;
+
+fn per_message(files: usize, rounds: usize, f: impl Fn()) -> f64 {
+    let t = Instant::now();
+    for _ in 0..rounds {
+        f();
+    }
+    t.elapsed().as_secs_f64() * 1e6 / (files * rounds) as f64
+}
+
 fn main() {
     let files: Vec<Vec<u8>> = std::env::args()
         .skip(1)
         .map(|p| std::fs::read(p).unwrap())
         .collect();
-    let t = Instant::now();
-    for _ in 0..5 {
-        for f in &files {
-            let _ = report::analyze(f, "X-Subscriber-Id");
-        }
+    let rounds = 10;
+    let n = files.len();
+    let classifier = Classifier::new(RuleSet::builtin(), Options::default());
+    let messages: Vec<RawMessage> = files
+        .iter()
+        .map(|f| RawMessage {
+            bytes: f.clone(),
+            ..Default::default()
+        })
+        .collect();
+    for m in &messages {
+        classifier.classify(m);
     }
-    let a = t.elapsed();
-    let rs = RuleSet::builtin();
-    let t = Instant::now();
-    let mut n = 0;
-    for _ in 0..5 {
+    let parse = per_message(n, rounds, || {
         for f in &files {
-            let r = report::analyze(f, "X-Subscriber-Id");
-            let m = rs.message_matches(&r);
-            n += m_len(&m);
+            std::hint::black_box(mail_parser::MessageParser::default().parse(f));
         }
-    }
-    let b = t.elapsed();
-    let c = Classifier::new(RuleSet::builtin(), Options::default());
-    let t = Instant::now();
-    for _ in 0..5 {
+    });
+    let analyze = per_message(n, rounds, || {
         for f in &files {
-            let _ = c.classify(&RawMessage {
-                bytes: f.clone(),
-                ..Default::default()
-            });
+            std::hint::black_box(report::analyze(f, "X-Subscriber-Id"));
         }
-    }
-    let d = t.elapsed();
+    });
+    let classify = per_message(n, rounds, || {
+        for m in &messages {
+            std::hint::black_box(classifier.classify(m));
+        }
+    });
     println!(
-        "{} msgs x5: analyze {:?}, +message_matches {:?}, classify {:?} {n}",
-        files.len(),
-        a,
-        b,
-        d
+        "{n} messages, µs per message: mail-parser {parse:.1}, analyze {analyze:.1}, classify {classify:.1} (rules {:.1})",
+        classify - analyze
     );
-}
-fn m_len(_m: &bounce_tools::classify::rules::Matches) -> usize {
-    1
 }

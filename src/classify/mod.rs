@@ -294,7 +294,8 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
 fn verp_recipient(report: &Report) -> Option<String> {
     let mut candidates: Vec<String> = Vec::new();
     for h in ["To", "Delivered-To", "X-Original-To", "Envelope-To"] {
-        if let Some(v) = report.header(h) {
+        // A VERP address always carries `=`; most headers need no parse.
+        if let Some(v) = report.header(h).filter(|v| v.contains('=')) {
             candidates.extend(text::addresses_in(v));
         }
     }

@@ -4,7 +4,8 @@
 //! subject, a few headers and the first lines of the report.
 
 use super::report::Report;
-use regex::{RegexSet, RegexSetBuilder};
+use super::prefilter::Prefilter;
+use regex::Regex;
 use std::sync::LazyLock;
 
 struct Signature {
@@ -180,17 +181,18 @@ const SIGNATURES: &[Signature] = &[
     },
 ];
 
-/// All signatures in one set: the head of a message is scanned once, and
-/// the first signature in list order that matched names the format.
-static COMPILED: LazyLock<RegexSet> = LazyLock::new(|| {
-    RegexSetBuilder::new(
-        SIGNATURES
-            .iter()
-            .map(|s| super::text::ascii_word_boundaries(s.pattern)),
+/// The signatures, and one literal pass over the head that rules out most
+/// of them before any runs; the first in list order that matches names
+/// the format.
+static COMPILED: LazyLock<(Prefilter, Vec<Regex>)> = LazyLock::new(|| {
+    let patterns: Vec<String> = SIGNATURES
+        .iter()
+        .map(|s| super::text::ascii_word_boundaries(s.pattern))
+        .collect();
+    (
+        Prefilter::new(patterns.iter().map(String::as_str)),
+        patterns.iter().map(|p| super::text::regex(p)).collect(),
     )
-    .dfa_size_limit(16 << 20)
-    .build()
-    .expect("built-in MTA signatures")
 });
 
 pub fn detect(report: &Report) -> Option<&'static str> {
@@ -209,7 +211,13 @@ pub fn detect(report: &Report) -> Option<&'static str> {
     head.push_str(&report.body[..body_end]);
     head.push('\n');
     head.push_str(&report.dsn_head);
-    if let Some(i) = COMPILED.matches(&head).iter().next() {
+    let (prefilter, regexes) = &*COMPILED;
+    let found = prefilter
+        .candidates(&head)
+        .into_iter()
+        .zip(regexes)
+        .position(|(maybe, re)| maybe && re.is_match(&head));
+    if let Some(i) = found {
         return Some(SIGNATURES[i].name);
     }
     if report.has_dsn {

@@ -66,7 +66,8 @@ impl Report {
     /// Header value by name (first occurrence), from the unfolded lines.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.lines().find_map(|l| {
-            let (n, v) = l.split_once(':')?;
+            let n = l.get(..name.len())?;
+            let v = l[name.len()..].strip_prefix(':')?;
             n.eq_ignore_ascii_case(name).then(|| v.trim())
         })
     }

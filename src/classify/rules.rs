@@ -310,8 +310,12 @@ pub struct Rule {
 #[derive(Debug)]
 struct FieldSet {
     single: Vec<Regex>,
-    prefilter: Prefilter,
+    /// Only for fields with many patterns: for a few, their own literal
+    /// prefilters cost less than one more pass over the text.
+    prefilter: Option<Prefilter>,
 }
+
+const MIN_PREFILTERED: usize = 12;
 
 /// A compiled rule list.
 #[derive(Debug)]
@@ -443,14 +447,13 @@ impl RuleSet {
             .zip(&patterns)
             .map(|(single, written)| {
                 (!single.is_empty()).then(|| FieldSet {
-                    prefilter: Prefilter::new(
-                        written
+                    prefilter: (single.len() >= MIN_PREFILTERED).then(|| {
+                        let written: Vec<String> = written
                             .iter()
                             .map(|p| super::text::ascii_word_boundaries(p))
-                            .collect::<Vec<_>>()
-                            .iter()
-                            .map(String::as_str),
-                    ),
+                            .collect();
+                        Prefilter::new(written.iter().map(String::as_str))
+                    }),
                     single,
                 })
             })
@@ -504,12 +507,15 @@ impl RuleSet {
             if cache.is_empty() {
                 // Patterns whose literals are absent are settled as
                 // non-matching before any of them runs.
-                cache.extend(
-                    fs.prefilter
-                        .candidates(text())
-                        .into_iter()
-                        .map(|maybe| if maybe { 0 } else { 1 }),
-                );
+                match &fs.prefilter {
+                    Some(prefilter) => cache.extend(
+                        prefilter
+                            .candidates(text())
+                            .into_iter()
+                            .map(|maybe| if maybe { 0 } else { 1 }),
+                    ),
+                    None => cache.resize(fs.single.len(), 0),
+                }
             }
             if cache[c.index] == 0 {
                 let text = text();

@@ -119,12 +119,37 @@ pub fn find_smtp_code(text: &str) -> Option<u16> {
 
 /// One line, single spaces, trimmed.
 pub fn collapse_ws(text: &str) -> String {
+    // Byte-wise: the same result as joining `split_whitespace`, without
+    // decoding every ASCII character.
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    for word in text.split_whitespace() {
+    let mut word_start: Option<usize> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (space, len) = if b < 0x80 {
+            (matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' '), 1)
+        } else {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            (c.is_whitespace(), c.len_utf8())
+        };
+        if space {
+            if let Some(start) = word_start.take() {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(&text[start..i]);
+            }
+        } else if word_start.is_none() {
+            word_start = Some(i);
+        }
+        i += len;
+    }
+    if let Some(start) = word_start {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(word);
+        out.push_str(&text[start..]);
     }
     out
 }
@@ -238,6 +263,29 @@ pub fn addresses_in(text: &str) -> impl Iterator<Item = String> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collapse_ws_equals_joined_split_whitespace() {
+        for text in [
+            "",
+            " ",
+            "a",
+            "  a  b\t\tc\r\n d ",
+            "x\u{a0}y\u{3000}z\u{2028}",
+            "é  ü\u{85}ß",
+            "\u{b}\u{c}a\u{1680}",
+            "日本語 テキスト\n\n次",
+        ] {
+            let expected = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(collapse_ws(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn ascii_boundaries_rewrite_only_b() {
+        assert_eq!(ascii_word_boundaries(r"\bx\B\\b\d"), r"(?-u:\b)x(?-u:\B)\\b\d");
+        assert!(regex(r"\bfoo\b").is_match("été foo bar"));
+    }
 
     #[test]
     fn finds_codes() {

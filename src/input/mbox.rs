@@ -130,6 +130,27 @@ impl<R: BufRead> Iterator for MboxReader<R> {
         let mut offset = self.start.unwrap_or(self.pos);
         let mut have_envelope = self.start.is_some();
         loop {
+            // Fast path: a whole ordinary line in the read buffer goes
+            // straight into the message, without the line copy. Lines that
+            // may matter to the format (blank, `From `, `>From `) and lines
+            // cut by the buffer end take the careful path below.
+            if let Ok(buf) = self.reader.fill_buf()
+                && let Some(end) = memchr::memchr(b'\n', buf)
+            {
+                let line = &buf[..=end];
+                let special = is_blank(line) || matches!(line[0], b'F' | b'>');
+                if !special {
+                    if bytes.len() + line.len() > self.max {
+                        truncated = true;
+                    } else {
+                        bytes.extend_from_slice(line);
+                    }
+                    prev_blank = false;
+                    self.pos += line.len() as u64;
+                    self.reader.consume(end + 1);
+                    continue;
+                }
+            }
             let line_start = self.pos;
             let n = match read_line_capped(&mut self.reader, &mut self.line, self.max) {
                 Ok(n) => n,
