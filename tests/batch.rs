@@ -156,3 +156,42 @@ fn mbox_archive_of_thousands_into_csv() {
         "an address updated twice: {rows:?}"
     );
 }
+
+/// Workers finish batches out of order; the output must still be the
+/// input's order, and the same whatever the number of workers.
+#[test]
+fn output_order_does_not_depend_on_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("archive.mbox");
+    let n = archive(&big, 8);
+    let run = |jobs: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bclassify"))
+            .args(["--no-progress", "-j", jobs])
+            .arg(&big)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let one = run("1");
+    let indexes: Vec<u64> = String::from_utf8_lossy(&one)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["source"]["index"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        indexes.windows(2).all(|w| w[0] <= w[1]),
+        "records out of input order"
+    );
+    assert_eq!(indexes.last().copied(), Some(n as u64 - 1));
+    for jobs in ["2", "5"] {
+        assert!(run(jobs) == one, "-j {jobs} differs from -j 1");
+    }
+}

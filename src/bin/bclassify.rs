@@ -137,12 +137,9 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             subscriber_header: args.subscriber_header.clone(),
         },
     );
-    if let Some(n) = args.jobs {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global()
-            .context("cannot start worker threads")?;
-    }
+    let workers = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     let messages = Messages::new(
         &args.inputs,
         input::Options {
@@ -197,6 +194,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         unmatched,
         &mut report_error,
         &tick,
+        workers,
     )?;
     if let Some(b) = bar {
         b.finish_and_clear();

@@ -3,16 +3,15 @@
 //! order. Memory holds at most a few batches whatever the input size.
 
 use super::Classifier;
-use super::record::Record;
 use super::taxonomy::Category;
 use crate::exit::{Classify, ExitCode};
 use crate::input::{self, Messages, RawMessage, mbox_writer};
-use rayon::prelude::*;
+use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 
-const BATCH_MESSAGES: usize = 128;
-const BATCH_BYTES: usize = 2 << 20;
+const BATCH_MESSAGES: usize = 64;
+const BATCH_BYTES: usize = 1 << 20;
 
 /// Where messages a person should read go (`--unmatched`).
 pub trait UnmatchedSink {
@@ -70,102 +69,203 @@ fn severity(c: ExitCode) -> u8 {
     }
 }
 
-/// Classifies everything `messages` yields. Errors on single messages or
-/// inputs are reported through `report_error` and the run goes on; only a
-/// failure to write the output ends it early (returned as `Err`).
+type Batch = Vec<Result<RawMessage, input::Error>>;
+
+/// What a worker made of one message of a batch.
+struct Outcome {
+    /// The records as JSON lines (empty with `-q`).
+    json: Vec<u8>,
+    records: u64,
+    notice: bool,
+    /// unknown, undetermined or challenge: for `--unmatched`.
+    for_person: bool,
+}
+
+/// Classifies everything `messages` yields on `workers` threads. Errors on
+/// single messages or inputs are reported through `report_error` and the
+/// run goes on; only a failure to write the output ends it early (returned
+/// as `Err`).
+///
+/// One thread reads and cuts the input into batches, the workers each take
+/// a whole batch, classify it and serialize its records, and this thread
+/// writes finished batches in input order. Reading, classifying and
+/// writing overlap, and a fixed number of batch slots bounds the memory
+/// however slow the output or uneven the messages.
 pub fn run(
     classifier: &Classifier,
     messages: Messages,
-    mut output: Output<'_>,
+    output: Output<'_>,
     mut unmatched: Option<&mut dyn UnmatchedSink>,
     report_error: &mut dyn FnMut(&str),
     progress: Progress<'_>,
+    workers: usize,
 ) -> io::Result<Summary> {
+    let workers = workers.max(1);
+    let slots = 2 * workers + 2;
+    let serialize = matches!(output, Output::Records(_));
     let mut summary = Summary::default();
-    let (tx, rx) = mpsc::sync_channel::<Vec<Result<RawMessage, input::Error>>>(2);
+    let (slot_tx, slot_rx) = mpsc::sync_channel::<()>(slots);
+    for _ in 0..slots {
+        slot_tx.send(()).expect("room for every slot");
+    }
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Batch)>(workers);
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(u64, Batch, Vec<Option<Outcome>>)>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut batch = Vec::new();
             let mut bytes = 0;
+            let mut seq = 0;
+            let send = |batch: Batch, seq: &mut u64| -> bool {
+                // Waits for the writer to free a slot; fails once it is gone.
+                if slot_rx.recv().is_err() {
+                    return false;
+                }
+                let ok = work_tx.send((*seq, batch)).is_ok();
+                *seq += 1;
+                ok
+            };
             for item in messages {
                 if let Ok(m) = &item {
                     bytes += m.bytes.len();
                 }
                 batch.push(item);
                 if batch.len() >= BATCH_MESSAGES || bytes >= BATCH_BYTES {
-                    if tx.send(std::mem::take(&mut batch)).is_err() {
+                    if !send(std::mem::take(&mut batch), &mut seq) {
                         return;
                     }
                     bytes = 0;
                 }
             }
             if !batch.is_empty() {
-                let _ = tx.send(batch);
+                send(batch, &mut seq);
             }
         });
-
-        // The receiver is moved in so that an early return drops it, which
-        // stops the reader instead of leaving it blocked on a full channel.
-        let consume = move |summary: &mut Summary| -> io::Result<()> {
-            let rx = rx;
-            let mut line = Vec::with_capacity(4096);
-            for batch in rx.iter() {
-                let results: Vec<Option<Vec<Record>>> = batch
-                    .par_iter()
-                    .map(|item| item.as_ref().ok().map(|m| classifier.classify(m)))
-                    .collect();
-                for (item, records) in batch.iter().zip(results) {
-                    let message = match item {
-                        Ok(m) => m,
-                        Err(e) => {
-                            report_error(&e.to_string());
-                            let code = e.exit_code();
-                            if summary.failure.is_none_or(|f| severity(code) > severity(f)) {
-                                summary.failure = Some(code);
-                            }
-                            continue;
-                        }
+        for _ in 0..workers {
+            let done_tx = done_tx.clone();
+            let work_rx = &work_rx;
+            scope.spawn(move || {
+                loop {
+                    let next = work_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((seq, batch))) = next else {
+                        return;
                     };
-                    let records = records.unwrap_or_default();
-                    summary.messages += 1;
-                    if message.truncated {
-                        report_error(&format!(
-                            "{}: message {}: longer than the size limit; classified its beginning",
-                            message.source.path.as_deref().unwrap_or("<stdin>"),
-                            message.source.index.unwrap_or(0) + 1
-                        ));
+                    let outcomes = batch
+                        .iter()
+                        .map(|item| {
+                            item.as_ref()
+                                .ok()
+                                .map(|m| outcome(classifier, m, serialize))
+                        })
+                        .collect();
+                    if done_tx.send((seq, batch, outcomes)).is_err() {
+                        return;
                     }
-                    let notice = records.iter().any(|r| r.category.is_notice());
-                    if notice {
-                        summary.notices += 1;
-                    }
-                    let for_person = records.iter().any(|r| {
-                        matches!(
-                            r.category,
-                            Category::Unknown | Category::Undetermined | Category::Challenge
-                        )
-                    });
-                    if for_person && let Some(sink) = unmatched.as_deref_mut() {
-                        sink.write_message(message)?;
-                    }
-                    if let Output::Records(out) = &mut output {
-                        for r in &records {
-                            line.clear();
-                            serde_json::to_writer(&mut line, r).map_err(io::Error::other)?;
-                            line.push(b'\n');
-                            out.write_all(&line)?;
-                        }
-                    }
-                    summary.records += records.len() as u64;
                 }
-                progress(summary.messages);
+            });
+        }
+        drop(done_tx);
+
+        // The receivers are moved in so that an early return drops them,
+        // which stops the workers and the reader instead of leaving them
+        // blocked.
+        let write = move |summary: &mut Summary| -> io::Result<()> {
+            let done_rx = done_rx;
+            let slot_tx = slot_tx;
+            let mut output = output;
+            let mut waiting = BTreeMap::new();
+            let mut next = 0u64;
+            for (seq, batch, outcomes) in done_rx.iter() {
+                waiting.insert(seq, (batch, outcomes));
+                while let Some((batch, outcomes)) = waiting.remove(&next) {
+                    next += 1;
+                    write_batch(
+                        summary,
+                        batch,
+                        outcomes,
+                        &mut output,
+                        &mut unmatched,
+                        report_error,
+                    )?;
+                    let _ = slot_tx.send(());
+                    progress(summary.messages);
+                }
             }
             if let Output::Records(out) = &mut output {
                 out.flush()?;
             }
             Ok(())
         };
-        consume(&mut summary)
+        write(&mut summary)
     })?;
     Ok(summary)
+}
+
+fn outcome(classifier: &Classifier, message: &RawMessage, serialize: bool) -> Outcome {
+    let records = classifier.classify(message);
+    let mut json = Vec::new();
+    if serialize {
+        for r in &records {
+            // A record always serializes: plain strings, numbers, enums.
+            if serde_json::to_writer(&mut json, r).is_ok() {
+                json.push(b'\n');
+            }
+        }
+    }
+    Outcome {
+        json,
+        records: records.len() as u64,
+        notice: records.iter().any(|r| r.category.is_notice()),
+        for_person: records.iter().any(|r| {
+            matches!(
+                r.category,
+                Category::Unknown | Category::Undetermined | Category::Challenge
+            )
+        }),
+    }
+}
+
+fn write_batch(
+    summary: &mut Summary,
+    batch: Batch,
+    outcomes: Vec<Option<Outcome>>,
+    output: &mut Output<'_>,
+    unmatched: &mut Option<&mut dyn UnmatchedSink>,
+    report_error: &mut dyn FnMut(&str),
+) -> io::Result<()> {
+    for (item, outcome) in batch.into_iter().zip(outcomes) {
+        let message = match item {
+            Ok(m) => m,
+            Err(e) => {
+                report_error(&e.to_string());
+                let code = e.exit_code();
+                if summary.failure.is_none_or(|f| severity(code) > severity(f)) {
+                    summary.failure = Some(code);
+                }
+                continue;
+            }
+        };
+        let Some(outcome) = outcome else { continue };
+        summary.messages += 1;
+        if message.truncated {
+            report_error(&format!(
+                "{}: message {}: longer than the size limit; classified its beginning",
+                message.source.path.as_deref().unwrap_or("<stdin>"),
+                message.source.index.unwrap_or(0) + 1
+            ));
+        }
+        if outcome.notice {
+            summary.notices += 1;
+        }
+        if outcome.for_person
+            && let Some(sink) = unmatched.as_deref_mut()
+        {
+            sink.write_message(&message)?;
+        }
+        if let Output::Records(out) = output {
+            out.write_all(&outcome.json)?;
+        }
+        summary.records += outcome.records;
+    }
+    Ok(())
 }

@@ -3,8 +3,8 @@
 //! also a condition rules can test. Detection looks at the sender, the
 //! subject, a few headers and the first lines of the report.
 
-use super::report::Report;
 use super::prefilter::Prefilter;
+use super::report::Report;
 use regex::Regex;
 use std::sync::LazyLock;
 

@@ -283,7 +283,10 @@ mod tests {
 
     #[test]
     fn ascii_boundaries_rewrite_only_b() {
-        assert_eq!(ascii_word_boundaries(r"\bx\B\\b\d"), r"(?-u:\b)x(?-u:\B)\\b\d");
+        assert_eq!(
+            ascii_word_boundaries(r"\bx\B\\b\d"),
+            r"(?-u:\b)x(?-u:\B)\\b\d"
+        );
         assert!(regex(r"\bfoo\b").is_match("été foo bar"));
     }
 
