@@ -8,7 +8,7 @@ use crate::exit::{Classify, ExitCode};
 use crate::input::{self, Messages, RawMessage, mbox_writer};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 
 const BATCH_MESSAGES: usize = 64;
 const BATCH_BYTES: usize = 1 << 20;
@@ -109,7 +109,10 @@ pub fn run(
         slot_tx.send(()).expect("room for every slot");
     }
     let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Batch)>(workers);
-    let work_rx = Mutex::new(work_rx);
+    // Shared by the workers only: when they all stop (the writer is gone),
+    // the receiver goes with them and the reader's next send fails instead
+    // of blocking for good.
+    let work_rx = Arc::new(Mutex::new(work_rx));
     let (done_tx, done_rx) = mpsc::channel::<(u64, Batch, Vec<Option<Outcome>>)>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
@@ -143,7 +146,7 @@ pub fn run(
         });
         for _ in 0..workers {
             let done_tx = done_tx.clone();
-            let work_rx = &work_rx;
+            let work_rx = Arc::clone(&work_rx);
             scope.spawn(move || {
                 loop {
                     let next = work_rx.lock().map(|rx| rx.recv());
@@ -165,6 +168,7 @@ pub fn run(
             });
         }
         drop(done_tx);
+        drop(work_rx);
 
         // The receivers are moved in so that an early return drops them,
         // which stops the workers and the reader instead of leaving them

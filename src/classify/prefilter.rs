@@ -25,6 +25,7 @@ const MIN_LITERAL: usize = 3;
 
 /// The largest literal DFA kept; bigger literal sets use an NFA.
 const MAX_DFA_BYTES: usize = 1 << 20;
+const MAX_DFA_LITERAL_BYTES: usize = 4096;
 
 const PREFIX: u8 = 1;
 const SUFFIX: u8 = 2;
@@ -82,7 +83,12 @@ impl Prefilter {
         let searcher = if literals.is_empty() {
             None
         } else {
-            build(AhoCorasickKind::DFA)
+            // Its size grows with the literal bytes; building a big one
+            // only to drop it would cost more than a run's worth of use.
+            let bytes: usize = literals.iter().map(Vec::len).sum();
+            (bytes <= MAX_DFA_LITERAL_BYTES)
+                .then(|| build(AhoCorasickKind::DFA))
+                .flatten()
                 .filter(|dfa| dfa.memory_usage() <= MAX_DFA_BYTES)
                 .or_else(|| build(AhoCorasickKind::ContiguousNFA))
         };

@@ -17,6 +17,7 @@ use crate::exit::{Classify, ExitCode};
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 /// The rules that ship in the program, in the user's rule-file format.
 pub const BUILTIN_RULES: &str = include_str!("builtin-rules.toml");
@@ -309,7 +310,7 @@ pub struct Rule {
 
 #[derive(Debug)]
 struct FieldSet {
-    single: Vec<Regex>,
+    single: Vec<LazyRegex>,
     /// Only for fields with many patterns: for a few, their own literal
     /// prefilters cost less than one more pass over the text.
     prefilter: Option<Prefilter>,
@@ -338,12 +339,53 @@ fn field_slot(f: Field) -> usize {
         .expect("field listed")
 }
 
-fn compile(pattern: &str, field: Field) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(&super::text::ascii_word_boundaries(pattern))
-        .case_insensitive(true)
+fn builder(pattern: &str, field: Field) -> RegexBuilder {
+    let mut b = RegexBuilder::new(&super::text::ascii_word_boundaries(pattern));
+    b.case_insensitive(true)
         .multi_line(matches!(field, Field::Header | Field::Body))
-        .size_limit(32 << 20)
-        .build()
+        .size_limit(32 << 20);
+    b
+}
+
+/// A rule pattern, compiled the first time a rule needs it: most of the
+/// hundreds of built-in patterns are never run for a given input (their
+/// literals are absent or an earlier rule decides), and compiling them all
+/// would cost a one-message hook run most of its time and memory.
+#[derive(Debug)]
+struct LazyRegex {
+    builder: RegexBuilder,
+    compiled: OnceLock<Regex>,
+}
+
+impl LazyRegex {
+    /// Checks the pattern now, so that a bad rule file fails at load.
+    /// Built-in patterns are known to compile and are only parsed; a
+    /// user's are compiled at once, since only compiling finds a pattern
+    /// too big for the size limit.
+    fn new(pattern: &str, field: Field, eager: bool) -> Result<LazyRegex, String> {
+        let builder = builder(pattern, field);
+        let compiled = OnceLock::new();
+        if eager {
+            let re = builder.build().map_err(|e| e.to_string())?;
+            let _ = compiled.set(re);
+        } else {
+            regex_syntax::ParserBuilder::new()
+                .case_insensitive(true)
+                .multi_line(matches!(field, Field::Header | Field::Body))
+                .build()
+                .parse(&super::text::ascii_word_boundaries(pattern))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(LazyRegex { builder, compiled })
+    }
+
+    fn get(&self) -> &Regex {
+        self.compiled.get_or_init(|| {
+            self.builder
+                .build()
+                .expect("pattern checked when the rules were loaded")
+        })
+    }
 }
 
 impl RuleSet {
@@ -368,10 +410,12 @@ impl RuleSet {
         Self::compile(
             specs,
             files.last().map_or("built-in rules", |f| f.0.as_str()),
+            !files.is_empty(),
         )
     }
 
-    fn compile(specs: Vec<RuleSpec>, origin: &str) -> Result<RuleSet, RuleError> {
+    /// `eager`: compile every pattern now (a user's rule file is in).
+    fn compile(specs: Vec<RuleSpec>, origin: &str, eager: bool) -> Result<RuleSet, RuleError> {
         if specs.is_empty() {
             return Err(RuleError::File {
                 file: origin.into(),
@@ -381,7 +425,7 @@ impl RuleSet {
             });
         }
         let mut patterns: Vec<Vec<String>> = vec![Vec::new(); Field::ALL.len()];
-        let mut compiled: Vec<Vec<Regex>> = vec![Vec::new(); Field::ALL.len()];
+        let mut compiled: Vec<Vec<LazyRegex>> = Field::ALL.iter().map(|_| Vec::new()).collect();
         let mut rules = Vec::with_capacity(specs.len());
         let mut names = HashSet::new();
         for spec in specs {
@@ -416,12 +460,8 @@ impl RuleSet {
                 let index = match patterns[slot].iter().position(|p| p == pattern) {
                     Some(i) => i,
                     None => {
-                        let re = compile(pattern, field).map_err(|e| {
-                            err(format!(
-                                "{}: bad pattern: {}",
-                                field.name(),
-                                one_line(&e.to_string())
-                            ))
+                        let re = LazyRegex::new(pattern, field, eager).map_err(|e| {
+                            err(format!("{}: bad pattern: {}", field.name(), one_line(&e)))
                         })?;
                         patterns[slot].push(pattern.to_string());
                         compiled[slot].push(re);
@@ -519,7 +559,7 @@ impl RuleSet {
             }
             if cache[c.index] == 0 {
                 let text = text();
-                cache[c.index] = if fs.single[c.index].is_match(text) {
+                cache[c.index] = if fs.single[c.index].get().is_match(text) {
                     2
                 } else {
                     1
@@ -542,7 +582,7 @@ impl RuleSet {
                 } else {
                     message_field(report, c.field)
                 };
-                let re = &self.fields[field_slot(c.field)].as_ref()?.single[c.index];
+                let re = self.fields[field_slot(c.field)].as_ref()?.single[c.index].get();
                 re.find(text)
                     .map(|x| evidence_text(text, x.start(), x.end()))
             });
