@@ -66,11 +66,20 @@ pub enum StateError {
 
 impl StateError {
     fn from_sql(e: rusqlite::Error, wait: Duration) -> StateError {
-        match e.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StateError::Locked(wait),
-            _ => StateError::Sql(e),
+        if is_busy(&e) {
+            StateError::Locked(wait)
+        } else {
+            StateError::Sql(e)
         }
     }
+}
+
+/// Another connection holds the lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Rows per multi-row INSERT (4 parameters each, well under SQLite's limit).
@@ -101,8 +110,20 @@ impl Store {
         // WAL lets readers (a person running sqlite3 on the file) in while a
         // run writes; NORMAL sync is durable at each commit in WAL mode
         // except for a power loss, which costs at most the last run.
-        self.conn
-            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        // Switching a new file to WAL takes a lock that SQLite does not wait
+        // for, so two runs starting on a new state at once retry here.
+        let start = std::time::Instant::now();
+        loop {
+            match self
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            {
+                Err(e) if is_busy(&e) && start.elapsed() < self.wait => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                r => break r?,
+            }
+        }
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         // Inserts arrive sorted and mostly append, so a modest cache does;
         // the whole process must stay under 128 MB for a million records.
