@@ -981,6 +981,32 @@ fn invalid_line_names_file_and_line_and_exits_65() {
     assert!(r.stderr.contains("line 1"), "{r}");
 }
 
+/// Records come after any amount of blank lines, and lines cut across
+/// the blocks the input is read in come out whole, numbered in order.
+#[test]
+fn blank_lines_and_block_boundaries_lose_no_record() {
+    let env = Env::new();
+    let one = record("b1", "b1@example.com", "hard", &day(1)).to_string();
+    let two = record("b2", "b2@example.com", "hard", &day(2)).to_string();
+    // More blank lines than a batch holds, then records; the last line
+    // without a newline, after lines long enough to span blocks.
+    let long = with(
+        record("b3", "b3@example.com", "hard", &day(3)),
+        json!({ "evidence": "x".repeat(5 << 20) }),
+    )
+    .to_string();
+    let text = format!("{}{one}\r\n\n{long}\n  \t\n{two}", "\n".repeat(5_000_000));
+    let file = env.write("events.jsonl", &text);
+    let r = env.bapply(&["--no-state", &file], &[]).expect(0);
+    assert_eq!(
+        emails(&r.csv()),
+        ["b1@example.com", "b3@example.com", "b2@example.com"]
+    );
+    let bad = format!("{}{one}\n{{\"v\":1}}\n", "\n".repeat(5_000_000));
+    let r = env.bapply_raw(&["--no-state"], bad.as_bytes()).expect(65);
+    assert!(r.stderr.contains("stdin: line 5000002: "), "{r}");
+}
+
 #[test]
 fn missing_input_exits_66_and_bad_usage_64() {
     let env = Env::new();

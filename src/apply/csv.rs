@@ -4,19 +4,32 @@
 //! opened in a spreadsheet.
 
 use super::update::{COLUMNS, Field, Update};
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 /// Writes the header and one row per update.
-pub fn write<W: Write>(out: W, updates: impl IntoIterator<Item = Update>) -> io::Result<()> {
+pub fn write<'u, W: Write>(
+    out: W,
+    updates: impl IntoIterator<Item = Update<'u>>,
+) -> io::Result<()> {
     let mut w = csv::WriterBuilder::new().from_writer(out);
     w.write_record(COLUMNS).map_err(into_io)?;
+    let mut number = String::new();
     for u in updates {
-        let row = COLUMNS.iter().map(|c| match u.field(c) {
-            Field::Text(s) => neutralise(s),
-            Field::Int(n) => n.to_string(),
-            Field::Null => String::new(),
-        });
-        w.write_record(row).map_err(into_io)?;
+        for c in COLUMNS {
+            match u.field(c) {
+                Field::Text(s) => w.write_field(&*neutralised(s)),
+                Field::Int(n) => {
+                    number.clear();
+                    let _ = write!(number, "{n}");
+                    w.write_field(&number)
+                }
+                Field::Null => w.write_field(""),
+            }
+            .map_err(into_io)?;
+        }
+        w.write_record(None::<&[u8]>).map_err(into_io)?;
     }
     w.flush()
 }
@@ -26,11 +39,16 @@ pub fn write<W: Write>(out: W, updates: impl IntoIterator<Item = Update>) -> io:
 /// or with `'` itself, so that removing one leading `'` always gives back
 /// the exact value.
 pub fn neutralise(s: &str) -> String {
+    neutralised(s).into_owned()
+}
+
+/// [`neutralise`], copying only the cells it changes.
+fn neutralised(s: &str) -> Cow<'_, str> {
     match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n' | '\'') => format!("'{s}"),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n' | '\'') => format!("'{s}").into(),
         // Full-width forms that some spreadsheets fold to the ASCII ones.
-        Some('\u{FF1D}' | '\u{FF0B}' | '\u{FF0D}' | '\u{FF20}') => format!("'{s}"),
-        _ => s.to_string(),
+        Some('\u{FF1D}' | '\u{FF0B}' | '\u{FF0D}' | '\u{FF20}') => format!("'{s}").into(),
+        _ => s.into(),
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::policy::{Action, GuardPolicy};
 use super::printable;
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -152,8 +152,15 @@ pub fn normalise_diagnostic(d: &str) -> String {
 /// [`normalise_diagnostic`] into a buffer that is reused across records.
 pub fn normalise_diagnostic_into(d: &str, out: &mut String) {
     out.clear();
+    push_normalised_diagnostic(d, out);
+}
+
+/// [`normalise_diagnostic`] appended to `out`, which may already hold
+/// other text (the parser keeps a chunk's diagnostics in one buffer).
+pub fn push_normalised_diagnostic(d: &str, out: &mut String) {
+    let start = out.len();
     for tok in d.split_ascii_whitespace() {
-        if !out.is_empty() {
+        if out.len() > start {
             out.push(' ');
         }
         let b = tok.as_bytes();
@@ -162,25 +169,29 @@ pub fn normalise_diagnostic_into(d: &str, out: &mut String) {
         } else if b.len() >= 6 && b.iter().any(u8::is_ascii_digit) && !is_status(tok) {
             out.push('#');
         } else if tok.is_ascii() {
-            let start = out.len();
+            let at = out.len();
             out.push_str(tok);
-            out[start..].make_ascii_lowercase();
+            out[at..].make_ascii_lowercase();
         } else {
             out.extend(tok.chars().flat_map(char::to_lowercase));
         }
-        if out.len() > 200 {
+        if out.len() - start > 200 {
             break;
         }
     }
 }
 
+/// `5.7.1`, possibly in brackets: three groups of at most three digits.
 fn is_status(t: &str) -> bool {
     let t = t.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    let parts: Vec<&str> = t.split('.').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit()))
+    let mut parts = 0;
+    for p in t.split('.') {
+        parts += 1;
+        if parts > 3 || p.is_empty() || p.len() > 3 || !p.bytes().all(|c| c.is_ascii_digit()) {
+            return false;
+        }
+    }
+    parts == 3
 }
 
 #[cfg(test)]

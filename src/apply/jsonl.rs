@@ -4,7 +4,10 @@
 use super::update::Update;
 use std::io::{self, Write};
 
-pub fn write<W: Write>(mut out: W, updates: impl IntoIterator<Item = Update>) -> io::Result<()> {
+pub fn write<'u, W: Write>(
+    mut out: W,
+    updates: impl IntoIterator<Item = Update<'u>>,
+) -> io::Result<()> {
     for u in updates {
         serde_json::to_writer(&mut out, &u).map_err(io::Error::from)?;
         out.write_all(b"\n")?;

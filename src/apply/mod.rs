@@ -14,6 +14,7 @@ pub mod csv;
 pub mod guard;
 pub mod jsonl;
 pub mod policy;
+mod quick;
 pub mod records;
 pub mod sql;
 pub mod state;
@@ -22,11 +23,13 @@ pub mod update;
 
 use crate::classify::taxonomy::{Category, Reason};
 use crate::exit::{Classify, ExitCode};
+use hashbrown::hash_table::{Entry, HashTable};
 use policy::{Action, Dialect, Policy};
 use state::{StateError, Store};
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use target::{Applied, Target, TargetError};
@@ -265,9 +268,17 @@ pub fn run<W: Write>(
         source,
     };
     let store = Store::open(state_path.as_deref(), opts.lock_timeout).map_err(state_err)?;
-    match run_in(opts, &store, stdin, out, warn, &state_err) {
+    let mut input = Input::default();
+    match run_in(opts, &store, &mut input, stdin, out, warn, &state_err) {
         Ok(summary) => {
-            store.commit().map_err(state_err)?;
+            // Freeing what the run read (a million events, a hundred
+            // thousand contacts) takes a while, and the commit mostly
+            // waits for the disk.
+            let committed = std::thread::scope(|s| {
+                s.spawn(move || drop(input));
+                store.commit()
+            });
+            committed.map_err(state_err)?;
             Ok(summary)
         }
         Err(e) => {
@@ -278,27 +289,33 @@ pub fn run<W: Write>(
 }
 
 /// Interned text: the fields that repeat across records (status, rule,
-/// host, masked diagnostic) are stored once.
+/// host, masked diagnostic) are stored once. Hashes come from the parsing
+/// threads ([`records::Hashed`]).
 #[derive(Default)]
 struct Interner {
-    map: HashMap<Box<str>, u32>,
+    table: HashTable<(u64, u32)>,
     list: Vec<Box<str>>,
 }
 
 const NONE: u32 = u32::MAX;
 
 impl Interner {
-    fn get(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.map.get(s) {
-            return i;
+    fn get(&mut self, hash: u64, s: &str) -> u32 {
+        let list = &mut self.list;
+        let found = self.table.entry(
+            hash,
+            |&(h, i)| h == hash && *list[i as usize] == *s,
+            |&(h, _)| h,
+        );
+        match found {
+            Entry::Occupied(e) => e.get().1,
+            Entry::Vacant(e) => {
+                let i = list.len() as u32;
+                list.push(s.into());
+                e.insert((hash, i));
+                i
+            }
         }
-        let i = self.list.len() as u32;
-        self.list.push(s.into());
-        self.map.insert(s.into(), i);
-        i
-    }
-    fn opt(&mut self, s: Option<&str>) -> u32 {
-        s.map_or(NONE, |s| self.get(s))
     }
     fn str(&self, i: u32) -> Option<&str> {
         self.list.get(i as usize).map(|s| &**s)
@@ -321,8 +338,8 @@ struct Detail {
 
 /// A contact named in this input.
 struct Seen {
-    /// `addr:ADDRESS` or `id:SUBSCRIBER`, shared with the index.
-    key: std::sync::Arc<str>,
+    /// `addr:ADDRESS` or `id:SUBSCRIBER`.
+    key: Box<str>,
     email: Option<Box<str>>,
     subscriber: Option<Box<str>>,
     details: Vec<Detail>,
@@ -341,7 +358,8 @@ struct Ev {
 /// Everything phase one (reading) hands to phase two (deciding).
 #[derive(Default)]
 struct Input {
-    index: HashMap<std::sync::Arc<str>, u32>,
+    /// (hash of the key, position in `seen`).
+    index: HashTable<(u64, u32)>,
     seen: Vec<Seen>,
     events: Vec<Ev>,
     strings: Interner,
@@ -350,6 +368,7 @@ struct Input {
 fn run_in<W: Write>(
     opts: &Options,
     store: &Store,
+    input: &mut Input,
     stdin: &mut (dyn Read + Send),
     out: &mut W,
     warn: &mut dyn FnMut(&str),
@@ -358,10 +377,10 @@ fn run_in<W: Write>(
     let policy = &opts.policy;
     let now = chrono::Utc::now().timestamp();
     let mut summary = Summary::default();
-    let mut input = Input::default();
-    read_input(opts, stdin, now, &mut summary, warn, &mut input)?;
+    read_input(opts, stdin, now, &mut summary, warn, input)?;
     summary.addresses = input.seen.len();
-    let candidates = decide(policy, store, &mut input, &mut summary).map_err(state_err)?;
+    let candidates = decide(policy, store, now, input, &mut summary).map_err(state_err)?;
+    let input: &Input = input;
 
     let report = guard::check(
         &policy.guard,
@@ -383,34 +402,26 @@ fn run_in<W: Write>(
         return Err(Error::Guard(Box::new(summary)));
     }
 
-    store
-        .record_emitted(
-            now,
-            candidates
-                .iter()
-                .map(|c| (c.id, c.ukey(&input), c.update(&input))),
-        )
-        .map_err(state_err)?;
     for c in &candidates {
         *summary.actions.entry(c.action).or_default() += 1;
         if c.action == Action::Block {
             summary.blocked += 1;
             if summary.newly_blocked.len() < SHOWN_BLOCKED {
-                let u = c.update(&input);
+                let u = c.update(input);
                 summary
                     .newly_blocked
-                    .push(u.email.or(u.subscriber).unwrap_or_default());
+                    .push(u.email.or(u.subscriber).unwrap_or_default().into_owned());
             }
         }
     }
     summary.all = opts.all;
     let written = std::cell::Cell::new(0usize);
     let page_error: std::cell::RefCell<Option<StateError>> = Default::default();
-    let mut updates: Box<dyn Iterator<Item = Update> + '_> = if opts.all {
+    let mut updates: Box<dyn Iterator<Item = Update<'_>> + '_> = if opts.all {
         let mut after = None;
-        let mut page: std::vec::IntoIter<((i64, String), Update)> = Vec::new().into_iter();
+        let mut page: std::vec::IntoIter<((i64, String), Update<'static>)> = Vec::new().into_iter();
         let page_error = &page_error;
-        Box::new(std::iter::from_fn(move || {
+        Box::new(std::iter::from_fn(move || -> Option<Update<'_>> {
             loop {
                 if let Some((key, u)) = page.next() {
                     after = Some(key);
@@ -433,7 +444,7 @@ fn run_in<W: Write>(
             }
         }))
     } else {
-        Box::new(candidates.iter().map(|c| c.update(&input)))
+        Box::new(candidates.iter().map(|c| c.update(input)))
     };
     let mut updates = std::iter::from_fn(|| {
         let u = updates.next();
@@ -442,7 +453,7 @@ fn run_in<W: Write>(
         }
         u
     });
-    let updates: &mut dyn Iterator<Item = Update> = &mut updates;
+    let updates: &mut dyn Iterator<Item = Update<'_>> = &mut updates;
 
     if let Some(target) = &opts.apply {
         let mut stats = sql::Stats::default();
@@ -507,6 +518,7 @@ fn read_input(
             .iter()
             .map(|c| opts.policy.for_category(*c).action != Action::None)
             .collect(),
+        hasher: records::Hasher::default(),
     };
     let how = &how;
     let mut a = records::Batch::new();
@@ -515,7 +527,7 @@ fn read_input(
         opts,
         summary,
         input,
-        key: String::new(),
+        found: Vec::new(),
         warnings: Vec::new(),
     };
     for name in &names {
@@ -528,38 +540,44 @@ fn read_input(
             })?;
             (name.as_str(), Box::new(f))
         };
-        let mut reader = BufReader::with_capacity(1 << 20, reader);
+        let mut src = records::Source::new(reader);
         let read_err = |source| Error::Read {
             path: name.to_string(),
             source,
         };
         let mut line = 1;
-        let n = a.fill(&mut reader, line).map_err(read_err)?;
+        let n = a.fill(&mut src, line).map_err(read_err)?;
+        if n == 0 {
+            continue;
+        }
         line += n;
-        let mut parsed = a.parse_if(n, how);
+        let mut parsed = a.parse(how);
         // Two batches take turns: one is read and parsed on all cores
         // while the records of the other are filed.
-        while !parsed.is_empty() {
-            let (b_ref, r) = (&mut b, &mut reader);
+        loop {
+            let (b_ref, s) = (&mut b, &mut src);
             let (next, filed) = rayon::join(
-                move || read_and_parse(b_ref, r, line, how),
+                move || read_and_parse(b_ref, s, line, how),
                 || ctx.file(name, parsed),
             );
             ctx.flush_warnings(warn);
             filed?;
             let (n, next) = next.map_err(read_err)?;
-            line += n;
-            if next.is_empty() {
+            if n == 0 {
                 break;
             }
-            let (a_ref, r) = (&mut a, &mut reader);
+            line += n;
+            let (a_ref, s) = (&mut a, &mut src);
             let (again, filed) = rayon::join(
-                move || read_and_parse(a_ref, r, line, how),
+                move || read_and_parse(a_ref, s, line, how),
                 || ctx.file(name, next),
             );
             ctx.flush_warnings(warn);
             filed?;
             let (n, again) = again.map_err(read_err)?;
+            if n == 0 {
+                break;
+            }
             line += n;
             parsed = again;
         }
@@ -567,15 +585,14 @@ fn read_input(
     Ok(())
 }
 
-fn read_and_parse<'b>(
+fn read_and_parse<'b, R: Read>(
     batch: &'b mut records::Batch,
-    reader: &mut dyn io::BufRead,
+    src: &mut records::Source<R>,
     line: u64,
     how: &records::Prepare,
 ) -> io::Result<(u64, records::Parsed<'b>)> {
-    let n = batch.fill(reader, line)?;
-    let batch: &'b records::Batch = batch;
-    Ok((n, batch.parse_if(n, how)))
+    let n = batch.fill(src, line)?;
+    Ok((n, batch.parse(how)))
 }
 
 /// The sequential half of reading: files parsed records under contacts.
@@ -583,7 +600,8 @@ struct Filing<'o> {
     opts: &'o Options,
     summary: &'o mut Summary,
     input: &'o mut Input,
-    key: String,
+    /// Contacts of one chunk looked up ahead of filing.
+    found: Vec<u32>,
     /// Warnings wait here: the filing runs beside the parser, away from
     /// the caller's (not thread-safe) warning sink.
     warnings: Vec<String>,
@@ -597,110 +615,175 @@ impl Filing<'_> {
     }
 
     fn file(&mut self, name: &str, parsed: records::Parsed<'_>) -> Result<(), Error> {
-        for (line, parsed) in parsed {
-            let p = match parsed {
-                Ok(p) => p,
-                Err(message) => {
-                    let e = Error::BadRecord {
-                        path: name.to_string(),
-                        line,
-                        message,
-                    };
-                    if !self.opts.skip_invalid {
-                        return Err(e);
+        for chunk in parsed {
+            self.input.look_up(&chunk.lines, &mut self.found);
+            for ((line, parsed), &found) in chunk.lines.into_iter().zip(&self.found) {
+                let p = match parsed {
+                    Ok(p) => p,
+                    Err(message) => {
+                        let e = Error::BadRecord {
+                            path: name.to_string(),
+                            line,
+                            message,
+                        };
+                        if !self.opts.skip_invalid {
+                            return Err(e);
+                        }
+                        self.summary.invalid += 1;
+                        if self.summary.invalid <= MAX_WARNINGS {
+                            self.warnings.push(format!("{e} (skipped)"));
+                        } else if self.summary.invalid == MAX_WARNINGS + 1 {
+                            self.warnings.push(
+                                "more invalid lines; counting them without a warning each".into(),
+                            );
+                        }
+                        continue;
                     }
-                    self.summary.invalid += 1;
-                    if self.summary.invalid <= MAX_WARNINGS {
-                        self.warnings.push(format!("{e} (skipped)"));
-                    } else if self.summary.invalid == MAX_WARNINGS + 1 {
-                        self.warnings.push(
-                            "more invalid lines; counting them without a warning each".into(),
-                        );
-                    }
-                    continue;
+                };
+                self.summary.records += 1;
+                if p.recipient.is_none() && p.subscriber.is_none() {
+                    self.summary.unattributed += 1;
                 }
-            };
-            self.summary.records += 1;
-            if p.rec.recipient.is_none() && p.rec.subscriber.is_none() {
-                self.summary.unattributed += 1;
+                add_record(self.input, p, chunk.text, found);
             }
-            add_record(&self.opts.policy, self.input, p, &mut self.key);
         }
         Ok(())
     }
 }
 
-fn add_record(policy: &Policy, input: &mut Input, p: records::Prepared<'_>, key: &mut String) {
-    let rec = &p.rec;
-    let at = p.at;
-    key.clear();
-    match (&rec.subscriber, &rec.recipient) {
-        (Some(s), _) => {
-            key.push_str("id:");
-            key.push_str(s);
-        }
-        (None, Some(r)) => {
-            key.push_str("addr:");
-            key.push_str(r);
-        }
-        (None, None) => return,
+/// The contact a record names and how: by subscriber id, else address.
+fn contact_of<'p>(p: &'p records::Prepared<'_>) -> Option<(bool, &'p str)> {
+    match (&p.subscriber, &p.recipient) {
+        (Some(s), _) => Some((true, &**s)),
+        (None, Some(r)) => Some((false, &**r)),
+        (None, None) => None,
     }
-    let i = match input.index.get(key.as_str()) {
-        Some(&i) => i,
-        None => {
-            let i = input.seen.len() as u32;
-            let k: std::sync::Arc<str> = key.as_str().into();
-            input.index.insert(k.clone(), i);
-            input.seen.push(Seen {
-                key: k,
-                email: None,
-                subscriber: None,
-                details: Vec::new(),
-            });
-            i
+}
+
+impl Input {
+    /// The known contact of each of `lines`, or [`NONE`], into `found`.
+    /// Filing is one thread, and the index and the contacts are far larger
+    /// than the caches: looking up a chunk's contacts step by step, each
+    /// step for all lines before the next, lets the memory loads of many
+    /// lines overlap, where one line after another waits for each load.
+    fn look_up(&self, lines: &[records::Line<'_>], found: &mut Vec<u32>) {
+        let seen = &self.seen;
+        found.clear();
+        // The index alone: an entry with the same hash.
+        found.extend(lines.iter().map(|(_, p)| match p {
+            Ok(p) if contact_of(p).is_some() => {
+                let hash = p.contact;
+                self.index
+                    .find(hash, |&(h, _)| h == hash)
+                    .map_or(NONE, |&(_, i)| i)
+            }
+            _ => NONE,
+        }));
+        // The contact's key, and the details filing will read.
+        for ((_, p), f) in lines.iter().zip(found.iter_mut()) {
+            if let (Ok(p), Some(i)) = (p, seen.get(*f as usize)) {
+                if contact_of(p).is_some_and(|(by_id, name)| i.is(by_id, name)) {
+                    std::hint::black_box(i.details.first().map(|d| d.at));
+                } else {
+                    // Another key with the same hash: the full lookup.
+                    *f = self.find(p);
+                }
+            }
         }
+    }
+
+    /// The contact `p` names when it is already known, else [`NONE`].
+    fn find(&self, p: &records::Prepared<'_>) -> u32 {
+        let Some((by_id, name)) = contact_of(p) else {
+            return NONE;
+        };
+        let hash = p.contact;
+        let seen = &self.seen;
+        self.index
+            .find(hash, |&(h, i)| {
+                h == hash && seen[i as usize].is(by_id, name)
+            })
+            .map_or(NONE, |&(_, i)| i)
+    }
+}
+
+/// Files one record under its contact; `text` is its chunk's text and
+/// `found` the contact when [`Input::look_up`] knew it.
+fn add_record(input: &mut Input, p: records::Prepared<'_>, text: &str, found: u32) {
+    let Some((by_id, name)) = contact_of(&p) else {
+        return;
+    };
+    let at = p.at;
+    let hash = p.contact;
+    let seen = &mut input.seen;
+    let i = match found {
+        NONE => match input.index.entry(
+            hash,
+            |&(h, i)| h == hash && seen[i as usize].is(by_id, name),
+            |&(h, _)| h,
+        ) {
+            Entry::Occupied(e) => e.get().1,
+            Entry::Vacant(e) => {
+                let i = seen.len() as u32;
+                let prefix = if by_id { "id:" } else { "addr:" };
+                seen.push(Seen {
+                    key: [prefix, name].concat().into(),
+                    email: None,
+                    subscriber: None,
+                    details: Vec::new(),
+                });
+                e.insert((hash, i));
+                i
+            }
+        },
+        i => i,
     };
     input.events.push(Ev {
         msg: p.msg,
         at,
         contact: i,
-        category: rec.category,
+        category: p.category,
     });
     let s = &mut input.seen[i as usize];
     // The address is kept only when the key does not already spell it,
     // which it does for most contacts: memory is per contact.
-    if let Some(r) = rec.recipient.as_deref() {
+    if let Some(r) = p.recipient.as_deref() {
         if s.key.strip_prefix("addr:") == Some(r) {
             s.email = None;
         } else if s.email.as_deref() != Some(r) {
             s.email = Some(r.into());
         }
     }
-    if let Some(r) = rec.subscriber.as_deref()
+    if let Some(r) = p.subscriber.as_deref()
         && s.subscriber.as_deref() != Some(r)
     {
         s.subscriber = Some(r.into());
     }
-    if policy.for_category(rec.category).action == Action::None {
+    // Only categories with an action carry a detail.
+    let Some(d) = p.detail else {
         return;
-    }
-    let pos = s.details.iter().position(|d| d.category == rec.category);
+    };
+    let pos = s.details.iter().position(|d| d.category == p.category);
     if pos.is_some_and(|p| s.details[p].at > at) {
         return;
     }
     let strings = &mut input.strings;
-    let host = strings.opt(p.host.as_deref());
-    let diagnostic = strings.opt(p.diagnostic.as_deref());
+    let host = d
+        .host
+        .map_or(NONE, |h| strings.get(h.hash, h.value.get(text)));
+    let diagnostic = d
+        .diagnostic
+        .map_or(NONE, |h| strings.get(h.hash, h.value.get(text)));
     let d = Detail {
         at,
-        category: rec.category,
-        reason: rec.reason,
-        status: strings.opt(rec.status.as_deref()),
-        rule: strings.get(&rec.rule),
+        category: p.category,
+        reason: p.reason,
+        status: d.status.map_or(NONE, |h| strings.get(h.hash, &h.value)),
+        rule: strings.get(d.rule.hash, &d.rule.value),
         host,
         diagnostic,
-        evidence: rec.evidence.as_deref().map(Box::from),
-        new_address: rec.new_address.as_deref().map(Box::from),
+        evidence: d.evidence.map(|e| e.into()),
+        new_address: d.new_address.map(|a| a.into()),
     };
     match pos {
         Some(p) => s.details[p] = d,
@@ -708,6 +791,14 @@ fn add_record(policy: &Policy, input: &mut Input, p: records::Prepared<'_>, key:
             s.details.reserve_exact(1);
             s.details.push(d);
         }
+    }
+}
+
+impl Seen {
+    /// Whether this is the contact with subscriber id (or address) `name`.
+    fn is(&self, by_id: bool, name: &str) -> bool {
+        let prefix = if by_id { "id:" } else { "addr:" };
+        self.key.strip_prefix(prefix) == Some(name)
     }
 }
 
@@ -728,35 +819,31 @@ impl Candidate {
         &input.seen[self.contact as usize].details[self.detail as usize]
     }
 
-    fn ukey(&self, input: &Input) -> String {
-        ukey(self.action, self.detail(input))
-    }
-
-    fn update(&self, input: &Input) -> Update {
+    fn update<'i>(&self, input: &'i Input) -> Update<'i> {
         let seen = &input.seen[self.contact as usize];
         let d = self.detail(input);
-        let text = |i: u32| input.strings.str(i).map(str::to_string);
+        let text = |i: u32| input.strings.str(i).map(Cow::Borrowed);
         Update {
             email: seen
                 .email
                 .as_deref()
                 .or_else(|| seen.key.strip_prefix("addr:"))
-                .map(str::to_string),
+                .map(Cow::Borrowed),
             action: self.action,
             category: d.category,
             reason: d.reason,
             status: text(d.status),
             count: self.count,
-            first_seen: rfc3339(self.first),
-            last_seen: rfc3339(self.last),
-            subscriber: seen.subscriber.as_deref().map(str::to_string),
+            first_seen: update::rfc3339(self.first).into(),
+            last_seen: update::rfc3339(self.last).into(),
+            subscriber: seen.subscriber.as_deref().map(Cow::Borrowed),
             new_email: if self.action == Action::ChangeAddress {
-                d.new_address.as_deref().map(str::to_string)
+                d.new_address.as_deref().map(Cow::Borrowed)
             } else {
                 None
             },
             rule: text(d.rule).unwrap_or_default(),
-            evidence: d.evidence.as_deref().map(str::to_string),
+            evidence: d.evidence.as_deref().map(Cow::Borrowed),
         }
     }
 }
@@ -773,6 +860,17 @@ fn ukey(action: Action, d: &Detail) -> String {
     }
 }
 
+/// Whether `key` is `ukey(action, d)`, without building it.
+fn is_ukey(key: &str, action: Action, d: &Detail) -> bool {
+    match action {
+        Action::Manual => key.strip_prefix("manual:") == Some(d.category.as_str()),
+        Action::ChangeAddress => {
+            key.strip_prefix("change-address:") == Some(d.new_address.as_deref().unwrap_or(""))
+        }
+        a => key == a.as_str(),
+    }
+}
+
 /// Contacts handled per round trip to the state.
 const CONTACT_CHUNK: usize = 4096;
 
@@ -780,24 +878,36 @@ const CONTACT_CHUNK: usize = 4096;
 /// touched contact's history, and collect the thresholds newly crossed.
 /// Contacts go to SQLite in chunks with set-based queries, so a run costs
 /// a handful of statements per thousand contacts rather than several each.
-/// The events of one chunk are written to SQLite while the next chunk is
-/// replayed on another thread: chunks are disjoint sets of contacts, so a
-/// chunk's writes never change what the next one reads.
+/// The events and emitted updates of one chunk are written to SQLite while
+/// the next chunk is replayed on another thread: chunks are disjoint sets
+/// of contacts, so a chunk's writes never change what the next one reads.
+/// Updates are recorded as emitted before the guard has seen them all; a
+/// run the guard holds back is rolled back whole.
 fn decide(
     policy: &Policy,
     store: &Store,
+    now: i64,
     input: &mut Input,
     summary: &mut Summary,
 ) -> state::Result<Vec<Candidate>> {
-    let ids = store.resolve_contacts(input.seen.iter().map(|s| &*s.key))?;
     let mut events = std::mem::take(&mut input.events);
-    events.sort_unstable_by_key(|e| (e.contact, e.msg));
     let input: &Input = input;
+    // The sort needs no state: it runs while SQLite resolves the contacts.
+    let ids = std::thread::scope(|s| {
+        let sorted = s.spawn(|| events.sort_unstable_by_key(|e| (e.contact, e.msg)));
+        let ids = store.resolve_contacts(input.seen.iter().map(|s| &*s.key));
+        if let Err(e) = sorted.join() {
+            std::panic::resume_unwind(e);
+        }
+        ids
+    })?;
     let mut work = Chunking {
         rules: Rules::new(policy),
         replay: Replay::new(),
+        input,
         ids: &ids,
         candidates: Vec::new(),
+        rows: Vec::new(),
         history: Vec::new(),
         fresh: Vec::new(),
         duplicates: 0,
@@ -807,6 +917,7 @@ fn decide(
     let mut emitted = Vec::new();
     let mut pending: Vec<(i64, i64, Category, i64)> = Vec::new();
     let mut writing: Vec<(i64, i64, Category, i64)> = Vec::new();
+    let mut rows = Vec::new();
     let mut rest: &[Ev] = &events;
     while !rest.is_empty() {
         let lo = rest[0].contact;
@@ -817,29 +928,40 @@ fn decide(
         store.known_events(lo, hi, &mut known)?;
         store.known_emitted(lo, hi, &mut emitted)?;
         std::mem::swap(&mut pending, &mut writing);
+        std::mem::swap(&mut work.rows, &mut rows);
         let written = std::thread::scope(|s| {
             let (work, pending, known, emitted) = (&mut work, &mut pending, &known, &emitted);
-            let replayed = s.spawn(move || work.chunk(input, chunk, known, emitted, pending));
-            let written = store.insert_events(&mut writing);
+            let replayed = s.spawn(move || work.chunk(chunk, known, emitted, pending));
+            let written = store
+                .insert_events(&mut writing)
+                .and_then(|()| store.record_emitted(now, &rows));
             if let Err(e) = replayed.join() {
                 std::panic::resume_unwind(e);
             }
             written
         });
         written?;
+        rows.clear();
     }
     store.insert_events(&mut pending)?;
+    store.record_emitted(now, &work.rows)?;
     summary.duplicates += work.duplicates;
     summary.already_emitted += work.already_emitted;
     Ok(work.candidates)
 }
 
+/// An update as the state records it: contact id, ukey, update.
+type Row<'i> = (i64, String, Update<'i>);
+
 /// The CPU half of [`decide`]: replays the contacts of one chunk.
 struct Chunking<'a> {
     rules: Rules,
     replay: Replay,
+    input: &'a Input,
     ids: &'a [i64],
     candidates: Vec<Candidate>,
+    /// The last chunk's candidates, for the state.
+    rows: Vec<Row<'a>>,
     history: Vec<(Category, i64)>,
     fresh: Vec<Category>,
     duplicates: u64,
@@ -852,12 +974,12 @@ impl Chunking<'_> {
     /// events new to the state go to `pending`.
     fn chunk(
         &mut self,
-        input: &Input,
         chunk: &[Ev],
         known: &[(u32, i64, Category, i64)],
         emitted: &[(u32, String)],
         pending: &mut Vec<(i64, i64, Category, i64)>,
     ) {
+        let input = self.input;
         let (rules, replay) = (&self.rules, &mut self.replay);
         let (history, fresh, candidates) =
             (&mut self.history, &mut self.fresh, &mut self.candidates);
@@ -908,7 +1030,10 @@ impl Chunking<'_> {
                 }
                 let key = ukey(action, d);
                 let mine = &candidates[first..];
-                if mine.iter().any(|c: &Candidate| c.ukey(input) == key) {
+                if mine
+                    .iter()
+                    .any(|c: &Candidate| is_ukey(&key, c.action, c.detail(input)))
+                {
                     continue;
                 }
                 let from = emitted.partition_point(|(c, _)| *c < contact);
@@ -920,7 +1045,7 @@ impl Chunking<'_> {
                     self.already_emitted += 1;
                     continue;
                 }
-                candidates.push(Candidate {
+                let c = Candidate {
                     id,
                     contact,
                     detail: di as u32,
@@ -928,7 +1053,9 @@ impl Chunking<'_> {
                     count: st.count,
                     first: st.first,
                     last: st.last,
-                });
+                };
+                self.rows.push((id, key, c.update(input)));
+                candidates.push(c);
             }
             candidates[first..].sort_by_key(|c| c.action.rank());
         }
@@ -1037,10 +1164,4 @@ impl Streak {
         self.crossed = false;
         self.times.clear();
     }
-}
-
-fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }

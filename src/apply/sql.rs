@@ -34,8 +34,8 @@ pub struct Stats {
 
 /// The statements for `updates`, one per update that has one, without the
 /// transaction around them; `stats` counts as they are taken.
-pub fn statements<'a>(
-    updates: &'a mut dyn Iterator<Item = Update>,
+pub fn statements<'a, 'u: 'a>(
+    updates: &'a mut dyn Iterator<Item = Update<'u>>,
     cfg: &'a SqlPolicy,
     dialect: Dialect,
     stats: &'a mut Stats,
@@ -55,7 +55,7 @@ pub fn statements<'a>(
 /// Writes a complete script: encoding set-up, one transaction.
 pub fn write<W: Write>(
     mut out: W,
-    updates: &mut dyn Iterator<Item = Update>,
+    updates: &mut dyn Iterator<Item = Update<'_>>,
     cfg: &SqlPolicy,
     dialect: Dialect,
     stats: &mut Stats,
@@ -75,11 +75,11 @@ pub fn write<W: Write>(
     out.flush()
 }
 
-fn statement(u: &Update, cfg: &SqlPolicy, q: &mut Quoter) -> Option<String> {
+fn statement(u: &Update<'_>, cfg: &SqlPolicy, q: &mut Quoter) -> Option<String> {
     let table = q.table(&cfg.table);
     let (match_col, match_val) = match (&u.subscriber, &u.email) {
-        (Some(id), _) if !cfg.id_column.is_empty() => (cfg.id_column.as_str(), id.as_str()),
-        (_, Some(email)) => (cfg.key_column.as_str(), email.as_str()),
+        (Some(id), _) if !cfg.id_column.is_empty() => (cfg.id_column.as_str(), &**id),
+        (_, Some(email)) => (cfg.key_column.as_str(), &**email),
         _ => return None,
     };
     let where_ = format!(" WHERE {} = {}", q.ident(match_col), q.text(match_val));
@@ -211,7 +211,7 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn update(action: Action) -> Update {
+    fn update(action: Action) -> Update<'static> {
         use crate::classify::taxonomy::{Category, Reason};
         Update {
             email: Some("a@x".into()),
@@ -229,7 +229,7 @@ mod tests {
         }
     }
 
-    fn script(updates: Vec<Update>, cfg: &SqlPolicy, d: Dialect) -> (Vec<String>, Stats) {
+    fn script(updates: Vec<Update<'_>>, cfg: &SqlPolicy, d: Dialect) -> (Vec<String>, Stats) {
         let mut stats = Stats::default();
         let mut it = updates.into_iter();
         let v = statements(&mut it, cfg, d, &mut stats).collect();

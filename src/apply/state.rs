@@ -17,6 +17,7 @@ use super::policy::Action;
 use super::update::Update;
 use crate::classify::taxonomy::{Category, Reason};
 use rusqlite::{Connection, ErrorCode};
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -65,11 +66,20 @@ pub enum StateError {
 
 impl StateError {
     fn from_sql(e: rusqlite::Error, wait: Duration) -> StateError {
-        match e.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StateError::Locked(wait),
-            _ => StateError::Sql(e),
+        if is_busy(&e) {
+            StateError::Locked(wait)
+        } else {
+            StateError::Sql(e)
         }
     }
+}
+
+/// Another connection holds the lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Rows per multi-row INSERT (4 parameters each, well under SQLite's limit).
@@ -100,8 +110,20 @@ impl Store {
         // WAL lets readers (a person running sqlite3 on the file) in while a
         // run writes; NORMAL sync is durable at each commit in WAL mode
         // except for a power loss, which costs at most the last run.
-        self.conn
-            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        // Switching a new file to WAL takes a lock that SQLite does not wait
+        // for, so two runs starting on a new state at once retry here.
+        let start = std::time::Instant::now();
+        loop {
+            match self
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            {
+                Err(e) if is_busy(&e) && start.elapsed() < self.wait => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                r => break r?,
+            }
+        }
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         // Inserts arrive sorted and mostly append, so a modest cache does;
         // the whole process must stay under 128 MB for a million records.
@@ -299,21 +321,11 @@ impl Store {
     }
 
     /// Remembers emitted updates (contact id, ukey, update).
-    pub fn record_emitted(
-        &self,
-        now: i64,
-        mut rows: impl Iterator<Item = (i64, String, Update)>,
-    ) -> Result<()> {
+    pub fn record_emitted(&self, now: i64, rows: &[(i64, String, Update<'_>)]) -> Result<()> {
         const COLS: usize = 15;
         const CHUNK: usize = 64;
-        let mut chunk = Vec::with_capacity(CHUNK);
-        let r = (|| loop {
-            chunk.clear();
-            chunk.extend(rows.by_ref().take(CHUNK));
-            if chunk.is_empty() {
-                return Ok(());
-            }
-            {
+        let r = (|| {
+            for chunk in rows.chunks(CHUNK) {
                 let mut st = self.conn.prepare_cached(&multi_insert(
                     "INSERT OR REPLACE INTO emitted (contact, ukey, emitted_at, email, action, \
                      category, reason, status, count, first_seen, last_seen, subscriber, \
@@ -326,21 +338,22 @@ impl Store {
                     st.raw_bind_parameter(p + 1, contact)?;
                     st.raw_bind_parameter(p + 2, ukey)?;
                     st.raw_bind_parameter(p + 3, now)?;
-                    st.raw_bind_parameter(p + 4, &u.email)?;
+                    st.raw_bind_parameter(p + 4, u.email.as_deref())?;
                     st.raw_bind_parameter(p + 5, u.action.as_str())?;
                     st.raw_bind_parameter(p + 6, u.category.as_str())?;
                     st.raw_bind_parameter(p + 7, u.reason.as_str())?;
-                    st.raw_bind_parameter(p + 8, &u.status)?;
+                    st.raw_bind_parameter(p + 8, u.status.as_deref())?;
                     st.raw_bind_parameter(p + 9, u.count)?;
-                    st.raw_bind_parameter(p + 10, &u.first_seen)?;
-                    st.raw_bind_parameter(p + 11, &u.last_seen)?;
-                    st.raw_bind_parameter(p + 12, &u.subscriber)?;
-                    st.raw_bind_parameter(p + 13, &u.new_email)?;
-                    st.raw_bind_parameter(p + 14, &u.rule)?;
-                    st.raw_bind_parameter(p + 15, &u.evidence)?;
+                    st.raw_bind_parameter(p + 10, &*u.first_seen)?;
+                    st.raw_bind_parameter(p + 11, &*u.last_seen)?;
+                    st.raw_bind_parameter(p + 12, u.subscriber.as_deref())?;
+                    st.raw_bind_parameter(p + 13, u.new_email.as_deref())?;
+                    st.raw_bind_parameter(p + 14, &*u.rule)?;
+                    st.raw_bind_parameter(p + 15, u.evidence.as_deref())?;
                 }
                 st.raw_execute()?;
             }
+            Ok(())
         })();
         self.map(r)
     }
@@ -352,7 +365,7 @@ impl Store {
         &self,
         after: &Option<(i64, String)>,
         limit: usize,
-    ) -> Result<Vec<((i64, String), Update)>> {
+    ) -> Result<Vec<((i64, String), Update<'static>)>> {
         let r = (|| {
             let mut st = self.conn.prepare_cached(
                 "SELECT contact, ukey, email, action, category, reason, status, count, \
@@ -379,18 +392,18 @@ impl Store {
                 out.push((
                     key,
                     Some(Update {
-                        email: r.get(2)?,
+                        email: text(r, 2)?,
                         action,
                         category,
                         reason,
-                        status: r.get(6)?,
+                        status: text(r, 6)?,
                         count: r.get(7)?,
-                        first_seen: r.get(8)?,
-                        last_seen: r.get(9)?,
-                        subscriber: r.get(10)?,
-                        new_email: r.get(11)?,
-                        rule: r.get(12)?,
-                        evidence: r.get(13)?,
+                        first_seen: r.get::<_, String>(8)?.into(),
+                        last_seen: r.get::<_, String>(9)?.into(),
+                        subscriber: text(r, 10)?,
+                        new_email: text(r, 11)?,
+                        rule: r.get::<_, String>(12)?.into(),
+                        evidence: text(r, 13)?,
                     }),
                 ));
             }
@@ -406,7 +419,7 @@ impl Store {
 
 /// Stands in for a row this version cannot read; filtered out by callers
 /// through its action `none`, which is never stored.
-fn placeholder() -> Update {
+fn placeholder() -> Update<'static> {
     Update {
         email: None,
         action: Action::None,
@@ -414,13 +427,18 @@ fn placeholder() -> Update {
         reason: Reason::Undefined,
         status: None,
         count: 0,
-        first_seen: String::new(),
-        last_seen: String::new(),
+        first_seen: "".into(),
+        last_seen: "".into(),
         subscriber: None,
         new_email: None,
-        rule: String::new(),
+        rule: "".into(),
         evidence: None,
     }
+}
+
+/// A nullable text column, owned.
+fn text(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Cow<'static, str>>> {
+    Ok(r.get::<_, Option<String>>(i)?.map(Cow::Owned))
 }
 
 /// `INSERT ... VALUES (?,?),(?,?)...` for `rows` rows of `cols` columns.
