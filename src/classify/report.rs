@@ -11,10 +11,15 @@ use std::sync::LazyLock;
 
 /// Reading only the headers we use keeps parsing fast; every other header
 /// stays raw and can still be matched by rules.
+/// Only the headers read as typed values are parsed. Every other header
+/// is still listed with its raw text (`headers_raw`, `header_raw` read it
+/// from the message by offset), but its value is not decoded: Received
+/// chains and the like cost most of the parse and are only ever read raw.
 pub(crate) static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
     MessageParser::new()
         .with_minimal_headers()
         .with_message_ids()
+        .default_header_ignore()
 });
 
 /// Body text kept per message: reports are short, and rules must not scan
