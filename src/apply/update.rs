@@ -86,17 +86,8 @@ pub fn rfc3339(t: i64) -> String {
             .unwrap_or_default();
     }
     let (days, secs) = (t / 86_400, t % 86_400);
-    // Days to a civil date (H. Hinnant, "chrono-Compatible Low-Level Date
-    // Algorithms"), for days since 1970-01-01 that are not negative.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::input::mbox_writer::civil_from_days(days);
+    let (month, day) = (i64::from(month), i64::from(day));
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     let d = |n: i64| b'0' + (n % 10) as u8;
     let text = [

@@ -120,7 +120,7 @@ pub fn run(
             let mut bytes = 0;
             let mut seq = 0;
             let send = |batch: Batch, seq: &mut u64| -> bool {
-                // Waits for the writer to free a slot; fails once it is gone.
+                // Waits for the writer to free a slot.
                 if slot_rx.recv().is_err() {
                     return false;
                 }

@@ -191,7 +191,10 @@ static COMPILED: LazyLock<(Prefilter, Vec<Regex>)> = LazyLock::new(|| {
         .collect();
     (
         Prefilter::new(patterns.iter().map(String::as_str)),
-        patterns.iter().map(|p| super::text::regex(p)).collect(),
+        patterns
+            .iter()
+            .map(|p| Regex::new(p).expect("built-in MTA signature"))
+            .collect(),
     )
 });
 

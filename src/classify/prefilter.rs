@@ -102,10 +102,6 @@ impl Prefilter {
         }
     }
 
-    pub fn memory_usage(&self) -> usize {
-        self.searcher.as_ref().map_or(0, AhoCorasick::memory_usage)
-    }
-
     /// For each pattern, whether it may match `text`.
     pub fn candidates(&self, text: &str) -> Vec<bool> {
         let Some(searcher) = &self.searcher else {

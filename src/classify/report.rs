@@ -9,8 +9,6 @@ use super::{Delivery, arf, dsn, mta, scan, ses};
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use std::sync::LazyLock;
 
-/// Reading only the headers we use keeps parsing fast; every other header
-/// stays raw and can still be matched by rules.
 /// Only the headers read as typed values are parsed. Every other header
 /// is still listed with its raw text (`headers_raw`, `header_raw` read it
 /// from the message by offset), but its value is not decoded: Received
@@ -66,15 +64,6 @@ impl Report {
         } else {
             "message"
         }
-    }
-
-    /// Header value by name (first occurrence), from the unfolded lines.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.lines().find_map(|l| {
-            let n = l.get(..name.len())?;
-            let v = l[name.len()..].strip_prefix(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim())
-        })
     }
 }
 

@@ -339,8 +339,9 @@ fn field_slot(f: Field) -> usize {
         .expect("field listed")
 }
 
+/// `pattern` is as rewritten by `ascii_word_boundaries`.
 fn builder(pattern: &str, field: Field) -> RegexBuilder {
-    let mut b = RegexBuilder::new(&super::text::ascii_word_boundaries(pattern));
+    let mut b = RegexBuilder::new(pattern);
     b.case_insensitive(true)
         .multi_line(matches!(field, Field::Header | Field::Body))
         .size_limit(32 << 20);
@@ -362,6 +363,7 @@ impl LazyRegex {
     /// Built-in patterns are known to compile and are only parsed; a
     /// user's are compiled at once, since only compiling finds a pattern
     /// too big for the size limit.
+    /// `pattern` is as rewritten by `ascii_word_boundaries`.
     fn new(pattern: &str, field: Field, eager: bool) -> Result<LazyRegex, String> {
         let builder = builder(pattern, field);
         let compiled = OnceLock::new();
@@ -373,7 +375,7 @@ impl LazyRegex {
                 .case_insensitive(true)
                 .multi_line(matches!(field, Field::Header | Field::Body))
                 .build()
-                .parse(&super::text::ascii_word_boundaries(pattern))
+                .parse(pattern)
                 .map_err(|e| e.to_string())?;
         }
         Ok(LazyRegex { builder, compiled })
@@ -455,8 +457,9 @@ impl RuleSet {
                 None => None,
             };
             let mut conditions = Vec::new();
-            for (field, negated, pattern) in spec.conditions() {
+            for (field, negated, written) in spec.conditions() {
                 let slot = field_slot(field);
+                let pattern = &super::text::ascii_word_boundaries(written);
                 let index = match patterns[slot].iter().position(|p| p == pattern) {
                     Some(i) => i,
                     None => {
@@ -485,15 +488,10 @@ impl RuleSet {
         let fields = compiled
             .into_iter()
             .zip(&patterns)
-            .map(|(single, written)| {
+            .map(|(single, rewritten)| {
                 (!single.is_empty()).then(|| FieldSet {
-                    prefilter: (single.len() >= MIN_PREFILTERED).then(|| {
-                        let written: Vec<String> = written
-                            .iter()
-                            .map(|p| super::text::ascii_word_boundaries(p))
-                            .collect();
-                        Prefilter::new(written.iter().map(String::as_str))
-                    }),
+                    prefilter: (single.len() >= MIN_PREFILTERED)
+                        .then(|| Prefilter::new(rewritten.iter().map(String::as_str))),
                     single,
                 })
             })
