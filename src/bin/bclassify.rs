@@ -10,6 +10,11 @@ use clap::{CommandFactory, Parser};
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
+// Classification allocates many small, short-lived strings on both worker
+// threads; mimalloc's thread-local heaps keep that off the system allocator's locks.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Classify bounce messages into JSON records, one per affected address.
 ///
 /// Reads mbox (mboxo/mboxrd; LF, CRLF or CR), NDJSON from bfetch, Maildir

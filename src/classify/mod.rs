@@ -10,6 +10,7 @@ pub mod batch;
 pub mod dsn;
 pub mod mta;
 pub mod original;
+pub mod pattern;
 pub mod prefilter;
 pub mod record;
 pub mod report;

@@ -3,7 +3,7 @@
 //! also a condition rules can test. Detection looks at the sender, the
 //! subject, a few headers and the first lines of the report.
 
-use super::prefilter::Prefilter;
+use super::prefilter::{Prefilter, Residual, verdict};
 use super::report::Report;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -181,21 +181,36 @@ const SIGNATURES: &[Signature] = &[
     },
 ];
 
-/// The signatures, and one literal pass over the head that rules out most
-/// of them before any runs; the first in list order that matches names
-/// the format.
-static COMPILED: LazyLock<(Prefilter, Vec<Regex>)> = LazyLock::new(|| {
+/// The signatures, their residuals, and one literal pass over the head
+/// that decides most of them before any runs; the first in list order
+/// that matches names the format.
+struct Compiled {
+    prefilter: Prefilter,
+    whole: Vec<Regex>,
+    /// The alternatives that are not plain literals, when only some are.
+    part: Vec<Option<Regex>>,
+}
+
+static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     let patterns: Vec<String> = SIGNATURES
         .iter()
         .map(|s| super::text::ascii_word_boundaries(s.pattern))
         .collect();
-    (
-        Prefilter::new(patterns.iter().map(String::as_str)),
-        patterns
+    let prefilter = Prefilter::new(patterns.iter().map(String::as_str), false);
+    let part = (0..patterns.len())
+        .map(|i| match prefilter.residual(i) {
+            Residual::Part(source) => Some(Regex::new(source).expect("part of a signature")),
+            _ => None,
+        })
+        .collect();
+    Compiled {
+        whole: patterns
             .iter()
             .map(|p| Regex::new(p).expect("built-in MTA signature"))
             .collect(),
-    )
+        part,
+        prefilter,
+    }
 });
 
 pub fn detect(report: &Report) -> Option<&'static str> {
@@ -214,12 +229,21 @@ pub fn detect(report: &Report) -> Option<&'static str> {
     head.push_str(&report.body[..body_end]);
     head.push('\n');
     head.push_str(&report.dsn_head);
-    let (prefilter, regexes) = &*COMPILED;
-    let found = prefilter
+    let compiled = &*COMPILED;
+    let found = compiled
+        .prefilter
         .candidates(&head)
         .into_iter()
-        .zip(regexes)
-        .position(|(maybe, re)| maybe && re.is_match(&head));
+        .enumerate()
+        .position(|(i, verdict)| match verdict {
+            verdict::YES => true,
+            verdict::NO => false,
+            verdict::RESIDUAL => compiled.part[i]
+                .as_ref()
+                .unwrap_or(&compiled.whole[i])
+                .is_match(&head),
+            _ => compiled.whole[i].is_match(&head),
+        });
     if let Some(i) = found {
         return Some(SIGNATURES[i].name);
     }

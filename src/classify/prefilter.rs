@@ -17,7 +17,10 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
+use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
 use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::OnceLock;
 
 /// Literals shorter than this occur in nearly every text and would only
 /// slow the scan down; a side with one of them does not filter.
@@ -30,45 +33,117 @@ const MAX_DFA_LITERAL_BYTES: usize = 4096;
 const PREFIX: u8 = 1;
 const SUFFIX: u8 = 2;
 const BOTH: u8 = PREFIX | SUFFIX;
+/// A literal that is a whole match of one of the pattern's alternatives.
+const EXACT: u8 = 4;
 
 #[derive(Debug)]
 pub struct Prefilter {
     searcher: Option<AhoCorasick>,
-    /// For each literal of the searcher: the (pattern, side) pairs it serves.
+    /// For each literal of the searcher: the (pattern, role) pairs it
+    /// serves (a side of the residual, or a whole literal alternative).
     owners: Vec<Vec<(u32, u8)>>,
-    /// For each pattern: the sides that need no literal (always satisfied).
+    /// For each pattern: the residual's sides that need no literal
+    /// (always satisfied).
     free: Vec<u8>,
+    residual: Vec<Residual>,
+    /// For each pattern made only of plain literals: their searchable
+    /// forms in the pattern's order of preference, and (built on first
+    /// use) a leftmost-first search for them.
+    literal_only: Vec<Option<LiteralOnly>>,
 }
+
+#[derive(Debug)]
+struct LiteralOnly {
+    forms: Vec<Vec<u8>>,
+    search: OnceLock<Option<AhoCorasick>>,
+}
+
+/// What the literal pass says of one pattern, as the rules memo it.
+pub mod verdict {
+    /// Not known: run the whole pattern.
+    pub const UNKNOWN: u8 = 0;
+    /// It does not match.
+    pub const NO: u8 = 1;
+    /// It matches: one of its plain-literal alternatives is in the text.
+    pub const YES: u8 = 2;
+    /// None of its plain-literal alternatives is in the text, but the
+    /// others may match: run its residual (`Prefilter::residual`).
+    pub const RESIDUAL: u8 = 3;
+}
+use verdict::{NO, RESIDUAL, UNKNOWN, YES};
+
+/// The alternatives of a pattern that are not plain literals.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Residual {
+    /// Every alternative is a plain literal: finding one is the answer.
+    Nothing,
+    /// No alternative is: the residual is the whole pattern.
+    Whole,
+    /// Some are: a pattern of the other alternatives alone.
+    Part(String),
+}
+
+/// Literal-set sizes allowed when testing an alternative for being a
+/// plain set of literals (an optional word doubles the set).
+const EXACT_LIMIT_TOTAL: usize = 512;
 
 impl Prefilter {
     /// A filter for these patterns, as written (before case-insensitive
     /// compilation). A pattern that cannot be analysed is always run.
-    pub fn new<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Prefilter {
+    ///
+    /// Each pattern's top-level alternatives are split in two: those that
+    /// match a finite set of literals ("mailbox (is )?full") are decided
+    /// by the literal pass alone, since finding one of their literals
+    /// (ASCII case folded) is finding a match; the rest form the residual,
+    /// which runs only when the literals it must start and end with are
+    /// there.
+    ///
+    /// `folded`: the patterns are compiled case-insensitively (a rule
+    /// set); otherwise only those with a leading `(?i)` flag are, and only
+    /// their alternatives can be decided by literals.
+    pub fn new<'a>(patterns: impl IntoIterator<Item = &'a str>, folded: bool) -> Prefilter {
         let mut literal_ids: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut literals: Vec<Vec<u8>> = Vec::new();
         let mut owners: Vec<Vec<(u32, u8)>> = Vec::new();
         let mut free = Vec::new();
+        let mut residuals = Vec::new();
+        let mut literal_only = Vec::new();
+        let mut add = |lit: Vec<u8>, owner: (u32, u8)| {
+            let id = *literal_ids.entry(lit.clone()).or_insert_with(|| {
+                literals.push(lit);
+                owners.push(Vec::new());
+                literals.len() - 1
+            });
+            if !owners[id].contains(&owner) {
+                owners[id].push(owner);
+            }
+        };
         for (index, pattern) in patterns.into_iter().enumerate() {
+            let index = index as u32;
+            let (exact, residual) = split_literal_alternatives(pattern, folded);
+            literal_only.push((residual == Residual::Nothing).then(|| LiteralOnly {
+                forms: exact.clone(),
+                search: OnceLock::new(),
+            }));
+            for lit in exact {
+                add(lit, (index, EXACT));
+            }
+            let residual_source = match &residual {
+                Residual::Nothing => None,
+                Residual::Whole => Some(pattern),
+                Residual::Part(source) => Some(source.as_str()),
+            };
             let mut satisfied = 0;
-            for (side, kind) in [(PREFIX, ExtractKind::Prefix), (SUFFIX, ExtractKind::Suffix)] {
-                match side_literals(pattern, kind) {
-                    None => satisfied |= side,
-                    Some(lits) => {
-                        for lit in lits {
-                            let id = *literal_ids.entry(lit.clone()).or_insert_with(|| {
-                                literals.push(lit);
-                                owners.push(Vec::new());
-                                literals.len() - 1
-                            });
-                            let owner = (index as u32, side);
-                            if !owners[id].contains(&owner) {
-                                owners[id].push(owner);
-                            }
-                        }
+            if let Some(source) = residual_source {
+                for (side, kind) in [(PREFIX, ExtractKind::Prefix), (SUFFIX, ExtractKind::Suffix)] {
+                    match side_literals(source, kind) {
+                        None => satisfied |= side,
+                        Some(lits) => lits.into_iter().for_each(|lit| add(lit, (index, side))),
                     }
                 }
             }
             free.push(satisfied);
+            residuals.push(residual);
         }
         let build = |kind| {
             AhoCorasickBuilder::new()
@@ -92,32 +167,194 @@ impl Prefilter {
                 .filter(|dfa| dfa.memory_usage() <= MAX_DFA_BYTES)
                 .or_else(|| build(AhoCorasickKind::ContiguousNFA))
         };
-        if searcher.is_none() {
-            free.iter_mut().for_each(|f| *f = BOTH);
-        }
         Prefilter {
             searcher,
             owners,
             free,
+            residual: residuals,
+            literal_only,
         }
     }
 
-    /// For each pattern, whether it may match `text`.
-    pub fn candidates(&self, text: &str) -> Vec<bool> {
+    /// For each pattern, a [`verdict`] on `text`.
+    pub fn candidates(&self, text: &str) -> Vec<u8> {
         let Some(searcher) = &self.searcher else {
-            return vec![true; self.free.len()];
+            return vec![UNKNOWN; self.free.len()];
         };
-        if text.contains(['\u{212A}', '\u{17F}']) {
-            return vec![true; self.free.len()];
+        if folds_to_ascii(text) {
+            return vec![UNKNOWN; self.free.len()];
         }
         let mut seen = self.free.clone();
         for m in searcher.find_overlapping_iter(text) {
-            for &(pattern, side) in &self.owners[m.pattern().as_usize()] {
-                seen[pattern as usize] |= side;
+            for &(pattern, role) in &self.owners[m.pattern().as_usize()] {
+                seen[pattern as usize] |= role;
             }
         }
-        seen.into_iter().map(|s| s == BOTH).collect()
+        seen.into_iter()
+            .zip(&self.residual)
+            .map(|(s, residual)| {
+                if s & EXACT != 0 {
+                    YES
+                } else if *residual == Residual::Nothing || s & BOTH != BOTH {
+                    NO
+                } else {
+                    RESIDUAL
+                }
+            })
+            .collect()
     }
+
+    /// Where the leftmost-first match of a pattern made only of plain
+    /// literals is, found with a literal search instead of the regex
+    /// (the same answer: leftmost start, then the earliest alternative).
+    /// None when the pattern is not such a one or the text needs Unicode
+    /// case folding.
+    pub fn leftmost(&self, pattern: usize, text: &str) -> Option<Option<Range<usize>>> {
+        let only = self.literal_only.get(pattern)?.as_ref()?;
+        if folds_to_ascii(text) {
+            return None;
+        }
+        let search = only
+            .search
+            .get_or_init(|| {
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(&only.forms)
+                    .ok()
+            })
+            .as_ref()?;
+        Some(search.find(text).map(|m| m.range()))
+    }
+
+    /// What to run for a pattern given [`verdict::RESIDUAL`].
+    pub fn residual(&self, pattern: usize) -> &Residual {
+        &self.residual[pattern]
+    }
+}
+
+/// Whether the text holds KELVIN SIGN or LATIN SMALL LETTER LONG S, the
+/// two characters a case-insensitive `k` or `s` matches that an ASCII
+/// case-folding search does not see. Byte-wise: most texts are ASCII and
+/// are done with in one vectorised pass.
+fn folds_to_ascii(text: &str) -> bool {
+    !text.is_ascii()
+        && (memchr::memmem::find(text.as_bytes(), "\u{212A}".as_bytes()).is_some()
+            || memchr::memmem::find(text.as_bytes(), "\u{17F}".as_bytes()).is_some())
+}
+
+/// The searchable forms of a pattern's plain-literal top-level
+/// alternatives, and what is left of it.
+fn split_literal_alternatives(pattern: &str, folded: bool) -> (Vec<Vec<u8>>, Residual) {
+    let (flags, alternatives) = top_level_alternatives(pattern).unwrap_or(("", vec![pattern]));
+    // The literal pass folds ASCII case and knows the case variants of
+    // other letters: it decides only what is matched case-insensitively
+    // and with Unicode, so no flag may be turned off anywhere.
+    let decidable = !flags.contains('-') && (folded || flags.contains('i'));
+    let mut exact = Vec::new();
+    let mut rest: Vec<&str> = Vec::new();
+    for alternative in &alternatives {
+        let forms = (decidable && !alternative.contains("(?"))
+            .then(|| exact_forms(&format!("{flags}{alternative}")))
+            .flatten();
+        match forms {
+            Some(forms) => exact.extend(forms),
+            None => rest.push(alternative),
+        }
+    }
+    let residual = if rest.is_empty() {
+        Residual::Nothing
+    } else if alternatives.len() == 1 || rest.len() == alternatives.len() {
+        Residual::Whole
+    } else {
+        let joined: Vec<String> = rest.iter().map(|a| format!("(?:{a})")).collect();
+        Residual::Part(format!("{flags}{}", joined.join("|")))
+    };
+    (exact, residual)
+}
+
+/// The top-level alternatives of a pattern (looking through one group
+/// around the whole pattern), with the leading flag group that applies
+/// to all of them; the pattern after its flags is the one alternative of
+/// a pattern that is no alternation. None when it does not parse.
+fn top_level_alternatives(pattern: &str) -> Option<(&str, Vec<&str>)> {
+    use regex_syntax::ast::{self, Ast};
+    let (flags, body) = match pattern.strip_prefix("(?") {
+        Some(rest) => {
+            let end = rest.find(')')?;
+            let names = &rest[..end];
+            if names.is_empty() || !names.chars().all(|c| "imsxuUR-".contains(c)) {
+                return None;
+            }
+            pattern.split_at(end + 3)
+        }
+        None => ("", pattern),
+    };
+    let verbose = flags.contains('x') && !flags.contains("-x") && !flags.contains("-ix");
+    let parsed = ast::parse::ParserBuilder::new()
+        .ignore_whitespace(verbose)
+        .build()
+        .parse(body)
+        .ok()?;
+    let alternation = match &parsed {
+        Ast::Alternation(a) => a,
+        Ast::Group(g) => match (&g.kind, &*g.ast) {
+            (
+                ast::GroupKind::CaptureIndex(_)
+                | ast::GroupKind::CaptureName { .. }
+                | ast::GroupKind::NonCapturing(_),
+                Ast::Alternation(a),
+            ) if !matches!(&g.kind, ast::GroupKind::NonCapturing(f) if !f.items.is_empty()) => a,
+            _ => return Some((flags, vec![body])),
+        },
+        _ => return Some((flags, vec![body])),
+    };
+    let alternatives = alternation
+        .asts
+        .iter()
+        .map(|a| &body[a.span().start.offset..a.span().end.offset])
+        .collect();
+    Some((flags, alternatives))
+}
+
+/// The searchable forms of every string a pattern matches, when it
+/// matches a finite set of non-empty literals and nothing else.
+fn exact_forms(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(&without_leading_case_flag(pattern))
+        .ok()?;
+    // The extractor reads a look-around (`^`, `\b`) as the empty string:
+    // the literals it gives for such a pattern are not the whole story.
+    if !hir.properties().look_set().is_empty() {
+        return None;
+    }
+    let mut extractor = Extractor::new();
+    extractor
+        .kind(ExtractKind::Prefix)
+        .limit_total(EXACT_LIMIT_TOTAL);
+    let seq = extractor.extract(&hir);
+    if !seq.is_exact() {
+        return None;
+    }
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for lit in seq.literals()? {
+        if lit.as_bytes().is_empty() {
+            return None;
+        }
+        let text = std::str::from_utf8(lit.as_bytes()).ok()?;
+        let (forms, whole) = searchable_forms(text.chars(), false);
+        if !whole {
+            return None;
+        }
+        for f in forms {
+            let f = f.into_iter().collect::<String>().into_bytes();
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The lowercased literals every match must start (or end) with, or None
@@ -137,25 +374,100 @@ fn side_literals(pattern: &str, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
     }
     let mut out: Vec<Vec<u8>> = Vec::with_capacity(lits.len());
     for lit in lits {
-        let bytes = lit.as_bytes();
-        // Only the ASCII end next to the match boundary is searched for:
-        // a non-ASCII letter may match in another case.
-        let ascii: Vec<u8> = match kind {
-            ExtractKind::Prefix => bytes.iter().copied().take_while(u8::is_ascii).collect(),
-            _ => {
-                let n = bytes.iter().rev().take_while(|b| b.is_ascii()).count();
-                bytes[bytes.len() - n..].to_vec()
+        let forms = searchable_end(lit.as_bytes(), matches!(kind, ExtractKind::Prefix))?;
+        for form in forms {
+            if !out.contains(&form) {
+                out.push(form);
             }
-        };
-        if ascii.len() < MIN_LITERAL {
-            return None;
-        }
-        let lower = ascii.to_ascii_lowercase();
-        if !out.contains(&lower) {
-            out.push(lower);
         }
     }
     Some(out)
+}
+
+/// Most spellings one literal end may expand to (case variants of its
+/// non-ASCII letters).
+const MAX_FORMS: usize = 8;
+
+/// The end of a literal next to the match boundary (its start, or its
+/// end when `!prefix`), in the forms a case-insensitive match can take in
+/// the text, for a search that folds only ASCII case: ASCII letters are
+/// lowercased, caseless characters (CJK, digits, punctuation) kept as
+/// they are, and a non-ASCII letter gives one form per character it
+/// matches ("ü" and "Ü"). None when that end is too short to filter.
+fn searchable_end(bytes: &[u8], prefix: bool) -> Option<Vec<Vec<u8>>> {
+    // The extractor cuts long literals by bytes, possibly inside a
+    // character: keep only whole characters next to the boundary.
+    let text = if prefix {
+        match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()?,
+        }
+    } else {
+        let start = bytes
+            .iter()
+            .position(|&b| b & 0xC0 != 0x80)
+            .unwrap_or(bytes.len());
+        std::str::from_utf8(&bytes[start..]).ok()?
+    };
+    let (forms, _) = if prefix {
+        searchable_forms(text.chars(), false)
+    } else {
+        searchable_forms(text.chars().rev(), true)
+    };
+    let forms: Vec<Vec<u8>> = forms
+        .into_iter()
+        .map(|f| f.into_iter().collect::<String>().into_bytes())
+        .collect();
+    forms
+        .iter()
+        .all(|f| f.len() >= MIN_LITERAL)
+        .then_some(forms)
+}
+
+/// The spellings a case-insensitive match of these characters can take,
+/// up to [`MAX_FORMS`] of them, built character by character (in reverse
+/// when `reversed`, and then given back in text order); and whether
+/// every character made it in.
+fn searchable_forms(chars: impl Iterator<Item = char>, reversed: bool) -> (Vec<Vec<char>>, bool) {
+    let mut forms: Vec<Vec<char>> = vec![Vec::new()];
+    let mut whole = true;
+    for c in chars {
+        let variants = if c.is_ascii() {
+            vec![c.to_ascii_lowercase()]
+        } else {
+            simple_case_variants(c)
+        };
+        if forms.len() * variants.len() > MAX_FORMS {
+            whole = false;
+            break;
+        }
+        forms = forms
+            .iter()
+            .flat_map(|f| {
+                variants.iter().map(move |&v| {
+                    let mut g = f.clone();
+                    g.push(v);
+                    g
+                })
+            })
+            .collect();
+    }
+    if reversed {
+        forms.iter_mut().for_each(|f| f.reverse());
+    }
+    (forms, whole)
+}
+
+/// The characters a case-insensitive pattern character `c` matches, as
+/// the regex crate folds case (Unicode simple case folding).
+fn simple_case_variants(c: char) -> Vec<char> {
+    let mut class = ClassUnicode::new([ClassUnicodeRange::new(c, c)]);
+    class.case_fold_simple();
+    class
+        .ranges()
+        .iter()
+        .flat_map(|r| r.start()..=r.end())
+        .collect()
 }
 
 /// The pattern without an `i` in its leading flag group: the search is
@@ -181,70 +493,169 @@ fn without_leading_case_flag(pattern: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Every verdict agrees with running the pattern: YES only when it
+    /// matches, NO only when it does not, RESIDUAL only when the residual
+    /// answers like the whole pattern.
     fn check(patterns: &[&str], text: &str) {
-        let filter = Prefilter::new(patterns.iter().copied());
+        let filter = Prefilter::new(patterns.iter().copied(), true);
         let got = filter.candidates(text);
-        for (i, p) in patterns.iter().enumerate() {
-            let re = regex::RegexBuilder::new(p)
+        let compile = |p: &str| {
+            regex::RegexBuilder::new(p)
                 .case_insensitive(true)
                 .build()
-                .unwrap();
-            if re.is_match(text) {
-                assert!(
-                    got[i],
-                    "pattern {p:?} matches {text:?} but was filtered out"
-                );
+                .unwrap()
+        };
+        for (i, p) in patterns.iter().enumerate() {
+            let matches = compile(p).is_match(text);
+            match got[i] {
+                YES => assert!(matches, "{p:?} said to match {text:?}"),
+                NO => assert!(!matches, "{p:?} matches {text:?} but was ruled out"),
+                RESIDUAL => {
+                    let residual = match filter.residual(i) {
+                        Residual::Part(source) => compile(source).is_match(text),
+                        Residual::Whole => matches,
+                        Residual::Nothing => panic!("{p:?}: residual verdict without a residual"),
+                    };
+                    assert_eq!(residual, matches, "{p:?} on {text:?}: residual");
+                }
+                _ => {}
             }
         }
     }
 
+    const PATTERNS: [&str; 24] = [
+        r"user\s+unknown",
+        r"mailbox\s+(?:is\s+)?full",
+        r"^5\d\d",
+        r"(?:no|unknown)\s+such\s+(?:user|mailbox)",
+        r"über(?:schritten)?",
+        r"quota",
+        r".",
+        r"(?i)Spam",
+        r"\bblocked\b",
+        r"(?mi)^X-Mailer: Foo|^Subject: failure notice",
+        r"ディレクトリのリストにありません|not listed",
+        r"bo[iî]te (du destinataire )?pleine",
+        r"postfach überfüllt",
+        r"compte (désactivé|fermé)",
+        r"σίγμα|ΣΊΓΜΑ",
+        r"(mailbox (is )?full|over quota|quota .*exceeded)",
+        r"(user unknown|no such user|(?-u:\b)unknown(?-u:\b))",
+        r"(?x) mailbox \  full | quota",
+        r"(?-i)Quota|over quota",
+        r"(550 5\.1\.1|#5\.1\.1 bad address|address [a-z]+ rejected)",
+        r"(a|b)c|d",
+        r"(?:x(y|z)|w)",
+        r"strasse|straße",
+        r"kelvin|k",
+    ];
+
+    const TEXTS: [&str; 27] = [
+        "550 5.1.1 USER   UNKNOWN here",
+        "Mailbox is FULL",
+        "552 quota exceeded",
+        "Kontingent ÜBERschritten",
+        "no such MAILBOX",
+        "this is spam",
+        "BLOCKED by policy",
+        "blocKed by policy \u{212A}",
+        "",
+        "x-mailer: FOO",
+        "Subject: FAILURE notice",
+        "ディレクトリのリストにありません",
+        "BOÎTE du destinataire PLEINE",
+        "Boîte pleine",
+        "POSTFACH ÜBERFÜLLT",
+        "Postfach überFÜllt",
+        "compte DÉSACTIVÉ",
+        "Compte Fermé",
+        "ΣΊΓΜΑ σίγμα ςίγμα",
+        "your quota has been exceeded",
+        "unknownuser",
+        "mailbox full",
+        "OVER QUOTA",
+        "#5.1.1 Bad Address; address foo rejected",
+        "ac xy w",
+        "STRASSE STRAẞE",
+        "\u{17F}pam",
+    ];
+
     #[test]
-    fn never_drops_a_pattern_that_matches() {
-        let patterns = [
-            r"user\s+unknown",
-            r"mailbox\s+(?:is\s+)?full",
-            r"^5\d\d",
-            r"(?:no|unknown)\s+such\s+(?:user|mailbox)",
-            r"über(?:schritten)?",
-            r"quota",
-            r".",
-            r"(?i)Spam",
-            r"\bblocked\b",
-            r"(?mi)^X-Mailer: Foo|^Subject: failure notice",
-        ];
-        for text in [
-            "550 5.1.1 USER   UNKNOWN here",
-            "Mailbox is FULL",
-            "552 quota exceeded",
-            "Kontingent ÜBERschritten",
-            "no such MAILBOX",
-            "this is spam",
-            "BLOCKED by policy",
-            "blocKed by policy \u{212A}",
-            "",
-            "x-mailer: FOO",
-            "Subject: FAILURE notice",
-        ] {
-            check(&patterns, text);
+    fn verdicts_agree_with_the_patterns() {
+        for text in TEXTS {
+            check(&PATTERNS, text);
         }
     }
 
     #[test]
+    fn literal_alternatives_are_decided_without_a_run() {
+        let filter = Prefilter::new(
+            [
+                r"(mailbox (is )?full|over quota)",
+                r"(user unknown|user .* not found)",
+                r"user\s+unknown",
+            ],
+            true,
+        );
+        assert_eq!(filter.residual(0), &Residual::Nothing);
+        assert_eq!(
+            filter.residual(1),
+            &Residual::Part("(?:user .* not found)".into())
+        );
+        assert_eq!(filter.residual(2), &Residual::Whole);
+        assert_eq!(filter.candidates("MAILBOX IS FULL"), vec![YES, NO, NO]);
+        assert_eq!(
+            filter.candidates("550 User Unknown"),
+            vec![NO, YES, RESIDUAL]
+        );
+        assert_eq!(
+            filter.candidates("user x not found"),
+            vec![NO, RESIDUAL, NO]
+        );
+        // Case-sensitive signatures are never decided by literals.
+        let signatures = Prefilter::new([r"amazonses\.com", r"(?i)mimecast"], false);
+        assert_eq!(
+            signatures.candidates("AMAZONSES.COM MIMECAST"),
+            vec![RESIDUAL, YES]
+        );
+    }
+
+    #[test]
     fn skips_patterns_whose_literals_are_absent() {
-        let filter = Prefilter::new([r"user\s+unknown", r"mailbox\s+full", r"^5\d\d"]);
+        let filter = Prefilter::new([r"user\s+unknown", r"mailbox\s+full", r"^5\d\d"], true);
         assert_eq!(
             filter.candidates("Your mailbox is over quota"),
-            vec![false, false, true]
+            vec![NO, NO, RESIDUAL]
         );
         assert_eq!(
             filter.candidates("USER unknown; MAILBOX  full"),
-            vec![true, true, true]
+            vec![RESIDUAL, RESIDUAL, RESIDUAL]
+        );
+    }
+
+    #[test]
+    fn non_ascii_literal_ends_filter_too() {
+        let filter = Prefilter::new(
+            [
+                r"ディレクトリのリストにありません",
+                r"bo[iî]te\s+pleine",
+                r"postfach\s+überfüllt",
+            ],
+            true,
+        );
+        assert_eq!(
+            filter.candidates("550 5.1.1 user unknown"),
+            vec![NO, NO, NO]
+        );
+        assert_eq!(
+            filter.candidates("ディレクトリのリストにありません; BOÎTE PLEINE; Postfach ÜBERFÜLLT"),
+            vec![YES, RESIDUAL, RESIDUAL]
         );
     }
 
     #[test]
     fn kelvin_sign_turns_the_filter_off() {
-        let filter = Prefilter::new([r"blocked"]);
+        let filter = Prefilter::new([r"blocked"], true);
         let text = "bloc\u{212A}ed";
         assert!(
             regex::RegexBuilder::new("blocked")
@@ -253,6 +664,6 @@ mod tests {
                 .unwrap()
                 .is_match(text)
         );
-        assert_eq!(filter.candidates(text), vec![true]);
+        assert_eq!(filter.candidates(text), vec![UNKNOWN]);
     }
 }

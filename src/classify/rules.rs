@@ -10,14 +10,16 @@
 //! recipient.
 
 use super::Delivery;
-use super::prefilter::Prefilter;
+use super::pattern::Pattern;
+use super::prefilter::{Prefilter, Residual, verdict};
 use super::report::Report;
 use super::taxonomy::{Bounce, Category, Reason};
 use crate::exit::{Classify, ExitCode};
-use regex::{Regex, RegexBuilder};
+use foldhash::HashMap;
 use serde::Deserialize;
+use std::cell::RefCell;
 use std::collections::HashSet;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The rules that ship in the program, in the user's rule-file format.
 pub const BUILTIN_RULES: &str = include_str!("builtin-rules.toml");
@@ -310,10 +312,13 @@ pub struct Rule {
 
 #[derive(Debug)]
 struct FieldSet {
-    single: Vec<LazyRegex>,
+    single: Vec<Pattern>,
     /// Only for fields with many patterns: for a few, their own literal
     /// prefilters cost less than one more pass over the text.
     prefilter: Option<Prefilter>,
+    /// For each pattern whose alternatives are only partly plain
+    /// literals: the other alternatives, run when no literal decided.
+    part: Vec<Option<Pattern>>,
 }
 
 const MIN_PREFILTERED: usize = 12;
@@ -323,6 +328,7 @@ const MIN_PREFILTERED: usize = 12;
 pub struct RuleSet {
     rules: Vec<Rule>,
     fields: Vec<Option<FieldSet>>,
+    id: u64,
 }
 
 /// The outcome for one recipient.
@@ -332,62 +338,27 @@ pub struct Decision<'r> {
     pub evidence: Option<String>,
 }
 
+/// A field's index in per-field tables: its place in `Field::ALL`.
 fn field_slot(f: Field) -> usize {
-    Field::ALL
-        .iter()
-        .position(|x| *x == f)
-        .expect("field listed")
+    f as usize
 }
 
-/// `pattern` is as rewritten by `ascii_word_boundaries`.
-fn builder(pattern: &str, field: Field) -> RegexBuilder {
-    let mut b = RegexBuilder::new(pattern);
-    b.case_insensitive(true)
-        .multi_line(matches!(field, Field::Header | Field::Body))
-        .size_limit(32 << 20);
-    b
-}
-
-/// A rule pattern, compiled the first time a rule needs it: most of the
-/// hundreds of built-in patterns are never run for a given input (their
-/// literals are absent or an earlier rule decides), and compiling them all
-/// would cost a one-message hook run most of its time and memory.
-#[derive(Debug)]
-struct LazyRegex {
-    builder: RegexBuilder,
-    compiled: OnceLock<Regex>,
-}
-
-impl LazyRegex {
-    /// Checks the pattern now, so that a bad rule file fails at load.
-    /// Built-in patterns are known to compile and are only parsed; a
-    /// user's are compiled at once, since only compiling finds a pattern
-    /// too big for the size limit.
-    /// `pattern` is as rewritten by `ascii_word_boundaries`.
-    fn new(pattern: &str, field: Field, eager: bool) -> Result<LazyRegex, String> {
-        let builder = builder(pattern, field);
-        let compiled = OnceLock::new();
-        if eager {
-            let re = builder.build().map_err(|e| e.to_string())?;
-            let _ = compiled.set(re);
-        } else {
-            regex_syntax::ParserBuilder::new()
-                .case_insensitive(true)
-                .multi_line(matches!(field, Field::Header | Field::Body))
-                .build()
-                .parse(pattern)
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(LazyRegex { builder, compiled })
+/// A rule pattern: case-insensitive, multi-line for the fields that hold
+/// several lines. `pattern` is as rewritten by `ascii_word_boundaries`.
+///
+/// Compiled the first time a rule needs it: most of the hundreds of
+/// built-in patterns are never run for a given input (their literals are
+/// absent or an earlier rule decides), and compiling them all would cost
+/// a one-message hook run most of its time and memory. A user's pattern
+/// is compiled at once (`eager`), so that a bad rule file fails at load;
+/// only compiling finds a pattern too big for the size limit. Built-in
+/// patterns are known to compile (a test compiles them all).
+fn rule_pattern(pattern: &str, field: Field, eager: bool) -> Result<Pattern, String> {
+    let p = Pattern::new(pattern, true, matches!(field, Field::Header | Field::Body));
+    if eager {
+        p.check()?;
     }
-
-    fn get(&self) -> &Regex {
-        self.compiled.get_or_init(|| {
-            self.builder
-                .build()
-                .expect("pattern checked when the rules were loaded")
-        })
-    }
+    Ok(p)
 }
 
 impl RuleSet {
@@ -427,7 +398,7 @@ impl RuleSet {
             });
         }
         let mut patterns: Vec<Vec<String>> = vec![Vec::new(); Field::ALL.len()];
-        let mut compiled: Vec<Vec<LazyRegex>> = Field::ALL.iter().map(|_| Vec::new()).collect();
+        let mut compiled: Vec<Vec<Pattern>> = Field::ALL.iter().map(|_| Vec::new()).collect();
         let mut rules = Vec::with_capacity(specs.len());
         let mut names = HashSet::new();
         for spec in specs {
@@ -463,7 +434,7 @@ impl RuleSet {
                 let index = match patterns[slot].iter().position(|p| p == pattern) {
                     Some(i) => i,
                     None => {
-                        let re = LazyRegex::new(pattern, field, eager).map_err(|e| {
+                        let re = rule_pattern(pattern, field, eager).map_err(|e| {
                             err(format!("{}: bad pattern: {}", field.name(), one_line(&e)))
                         })?;
                         patterns[slot].push(pattern.to_string());
@@ -485,18 +456,39 @@ impl RuleSet {
                 conditions,
             });
         }
-        let fields = compiled
-            .into_iter()
-            .zip(&patterns)
-            .map(|(single, rewritten)| {
-                (!single.is_empty()).then(|| FieldSet {
-                    prefilter: (single.len() >= MIN_PREFILTERED)
-                        .then(|| Prefilter::new(rewritten.iter().map(String::as_str))),
-                    single,
-                })
-            })
-            .collect();
-        Ok(RuleSet { rules, fields })
+        let mut fields = Vec::with_capacity(compiled.len());
+        for ((single, rewritten), field) in compiled.into_iter().zip(&patterns).zip(Field::ALL) {
+            if single.is_empty() {
+                fields.push(None);
+                continue;
+            }
+            let prefilter = (single.len() >= MIN_PREFILTERED)
+                .then(|| Prefilter::new(rewritten.iter().map(String::as_str), true));
+            let mut part = Vec::with_capacity(single.len());
+            for i in 0..single.len() {
+                part.push(match prefilter.as_ref().map(|p| p.residual(i)) {
+                    Some(Residual::Part(source)) => {
+                        let p =
+                            rule_pattern(source, field, eager).map_err(|e| RuleError::File {
+                                file: origin.into(),
+                                message: format!("{}: bad pattern: {}", field.name(), one_line(&e)),
+                            })?;
+                        Some(p)
+                    }
+                    _ => None,
+                });
+            }
+            fields.push(Some(FieldSet {
+                single,
+                prefilter,
+                part,
+            }));
+        }
+        Ok(RuleSet {
+            rules,
+            fields,
+            id: NEXT_RULE_SET_ID.fetch_add(1, Ordering::Relaxed),
+        })
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -520,13 +512,38 @@ impl RuleSet {
         message: &mut Matches,
         delivery: &Delivery,
     ) -> Option<Decision<'r>> {
+        MEMO.with_borrow_mut(|memo| self.decide_with(memo, report, message, delivery))
+    }
+
+    fn decide_with<'r>(
+        &'r self,
+        memo: &mut Memo,
+        report: &Report,
+        message: &mut Matches,
+        delivery: &Delivery,
+    ) -> Option<Decision<'r>> {
+        if memo.owner != self.id {
+            *memo = Memo {
+                owner: self.id,
+                ..Memo::default()
+            };
+        }
         let code = delivery
             .smtp_code
             .map(|c| c.to_string())
             .unwrap_or_default();
+        let text_of = |field: Field| {
+            if field.per_recipient() {
+                recipient_field(delivery, field, &code)
+            } else {
+                message_field(report, field)
+            }
+        };
         let mut recipient_memo: [Vec<u8>; 17] = Default::default();
+        // Fields whose results changed in this call and go back to `memo`.
+        let mut dirty = 0u32;
         let mut holds = |c: &Condition| -> bool {
-            let slot = field_slot(c.field);
+            let slot = c.field as usize;
             let Some(fs) = &self.fields[slot] else {
                 return c.negated;
             };
@@ -535,61 +552,135 @@ impl RuleSet {
             } else {
                 &mut message.hits[slot]
             };
-            let text = || {
-                if c.field.per_recipient() {
-                    recipient_field(delivery, c.field, &code)
-                } else {
-                    message_field(report, c.field)
-                }
-            };
             if cache.is_empty() {
-                // Patterns whose literals are absent are settled as
-                // non-matching before any of them runs.
-                match &fs.prefilter {
-                    Some(prefilter) => cache.extend(
-                        prefilter
-                            .candidates(text())
-                            .into_iter()
-                            .map(|maybe| if maybe { 0 } else { 1 }),
-                    ),
-                    None => cache.resize(fs.single.len(), 0),
+                let text = text_of(c.field);
+                if let Some(known) = memo.lookup(c.field, text) {
+                    cache.extend_from_slice(known);
+                } else {
+                    // Patterns whose literals are absent are settled as
+                    // non-matching before any of them runs.
+                    match &fs.prefilter {
+                        Some(prefilter) => cache.extend(prefilter.candidates(text)),
+                        None => cache.resize(fs.single.len(), verdict::UNKNOWN),
+                    }
+                    dirty |= 1 << slot;
                 }
             }
-            if cache[c.index] == 0 {
-                let text = text();
-                cache[c.index] = if fs.single[c.index].get().is_match(text) {
-                    2
+            let to_run = match cache[c.index] {
+                verdict::UNKNOWN => Some(&fs.single[c.index]),
+                verdict::RESIDUAL => fs.part[c.index].as_ref().or(Some(&fs.single[c.index])),
+                _ => None,
+            };
+            if let Some(pattern) = to_run {
+                cache[c.index] = if pattern.is_match(text_of(c.field)) {
+                    verdict::YES
                 } else {
-                    1
+                    verdict::NO
                 };
+                dirty |= 1 << slot;
             }
-            (cache[c.index] == 2) != c.negated
+            (cache[c.index] == verdict::YES) != c.negated
         };
         let rule = self
             .rules
             .iter()
-            .find(|r| r.conditions.iter().all(&mut holds))?;
+            .find(|r| r.conditions.iter().all(&mut holds));
+        for field in Field::ALL {
+            let slot = field as usize;
+            if dirty & (1 << slot) != 0 {
+                let results = if field.per_recipient() {
+                    &recipient_memo[slot]
+                } else {
+                    &message.hits[slot]
+                };
+                memo.store(field, text_of(field), results);
+            }
+        }
+        let rule = rule?;
         let evidence = rule
             .conditions
             .iter()
             .filter(|c| !c.negated)
             .min_by_key(|c| c.field.evidence_rank())
             .and_then(|c| {
-                let text = if c.field.per_recipient() {
-                    recipient_field(delivery, c.field, &code)
-                } else {
-                    message_field(report, c.field)
-                };
-                let re = self.fields[field_slot(c.field)].as_ref()?.single[c.index].get();
-                re.find(text)
-                    .map(|x| evidence_text(text, x.start(), x.end()))
+                let text = text_of(c.field);
+                let fs = self.fields[c.field as usize].as_ref()?;
+                fs.prefilter
+                    .as_ref()
+                    .and_then(|p| p.leftmost(c.index, text))
+                    .unwrap_or_else(|| fs.single[c.index].find(text))
+                    .map(|x| evidence_text(text, x.start, x.end))
             });
         Some(Decision { rule, evidence })
     }
 }
 
-/// Which patterns of each field matched: per pattern 0 not tried yet,
-/// 1 no match, 2 match.
+/// Longest field value whose pattern results are remembered.
+const MEMO_MAX_TEXT: usize = 255;
+/// Values remembered per field; the memo of a field starts over when full.
+const MEMO_MAX_VALUES: usize = 4096;
+
+/// What the patterns of a field made of a value, kept per thread across
+/// messages for the fields whose values come from a small set: status
+/// codes, reply codes, actions, commands, format names, remote hosts. A
+/// pattern not yet in cache memory costs about a microsecond to run; a
+/// lookup costs a hash of a few bytes. Only for the rule set `owner`.
+#[derive(Default)]
+struct Memo {
+    owner: u64,
+    values: [HashMap<Box<str>, Box<[u8]>>; 17],
+}
+
+impl Memo {
+    fn remembers(field: Field, text: &str) -> bool {
+        text.len() <= MEMO_MAX_TEXT
+            && matches!(
+                field,
+                Field::Mta
+                    | Field::FeedbackType
+                    | Field::Kind
+                    | Field::ContentType
+                    | Field::Status
+                    | Field::SmtpCode
+                    | Field::Action
+                    | Field::Command
+                    | Field::DiagnosticType
+                    | Field::RemoteMta
+            )
+    }
+
+    fn lookup(&self, field: Field, text: &str) -> Option<&[u8]> {
+        if !Self::remembers(field, text) {
+            return None;
+        }
+        self.values[field as usize].get(text).map(|v| &**v)
+    }
+
+    fn store(&mut self, field: Field, text: &str, results: &[u8]) {
+        if !Self::remembers(field, text) {
+            return;
+        }
+        let values = &mut self.values[field as usize];
+        if let Some(known) = values.get_mut(text) {
+            known.copy_from_slice(results);
+            return;
+        }
+        if values.len() >= MEMO_MAX_VALUES {
+            values.clear();
+        }
+        values.insert(text.into(), results.into());
+    }
+}
+
+thread_local! {
+    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
+}
+
+/// Tells rule sets apart in the per-thread memo.
+static NEXT_RULE_SET_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Which patterns of each field matched: per pattern a
+/// [`verdict`](super::prefilter::verdict), final once the pattern ran.
 #[derive(Debug, Clone, Default)]
 pub struct Matches {
     hits: [Vec<u8>; 17],
@@ -663,9 +754,79 @@ fn parse_file(name: &str, text: &str) -> Result<RuleFile, RuleError> {
 mod tests {
     use super::*;
 
+    /// The literal pass and the residuals answer like the built-in
+    /// patterns themselves, on every line and every whole text of the
+    /// project's fixtures.
+    #[test]
+    fn builtin_verdicts_agree_with_the_patterns() {
+        let rs = RuleSet::builtin();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut texts: Vec<String> = Vec::new();
+        for category in std::fs::read_dir(&dir).unwrap() {
+            let category = category.unwrap().path();
+            if !category.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(category).unwrap() {
+                let path = file.unwrap().path();
+                if path.extension().is_some_and(|e| e == "eml") {
+                    let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+                    texts.extend(text.lines().map(crate::classify::text::collapse_ws));
+                    texts.push(text);
+                }
+            }
+        }
+        assert!(texts.len() > 1000, "{} texts", texts.len());
+        let mut decided = 0;
+        let mut found_by_literals = 0;
+        for set in rs.fields.iter().flatten() {
+            let Some(prefilter) = &set.prefilter else {
+                continue;
+            };
+            for text in &texts {
+                for (i, v) in prefilter.candidates(text).into_iter().enumerate() {
+                    let whole = set.single[i].is_match(text);
+                    let said = match v {
+                        verdict::YES => true,
+                        verdict::NO => false,
+                        verdict::RESIDUAL => set.part[i]
+                            .as_ref()
+                            .unwrap_or(&set.single[i])
+                            .is_match(text),
+                        _ => whole,
+                    };
+                    assert_eq!(said, whole, "{} on {text:?}", set.single[i].source());
+                    decided += usize::from(v == verdict::YES);
+                    if let Some(found) = prefilter.leftmost(i, text) {
+                        let expected = set.single[i].find(text);
+                        assert_eq!(found, expected, "{} on {text:?}", set.single[i].source());
+                        found_by_literals += usize::from(found.is_some());
+                    }
+                }
+            }
+        }
+        assert!(decided > 0 && found_by_literals > 0);
+    }
+
+    #[test]
+    fn field_slots_follow_the_field_list() {
+        for (i, f) in Field::ALL.iter().enumerate() {
+            assert_eq!(field_slot(*f), i, "{}", f.name());
+        }
+    }
+
     #[test]
     fn builtins_compile_and_end_with_final() {
         let rs = RuleSet::builtin();
+        let mut patterns = 0;
+        for set in rs.fields.iter().flatten() {
+            for pattern in set.single.iter().chain(set.part.iter().flatten()) {
+                let checked = pattern.check();
+                assert!(checked.is_ok(), "{}: {checked:?}", pattern.source());
+                patterns += 1;
+            }
+        }
+        assert!(patterns > 300, "{patterns} built-in patterns");
         assert_eq!(rs.rules().last().unwrap().name, "final");
         assert!(rs.rules().last().unwrap().conditions.is_empty());
     }
