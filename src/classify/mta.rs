@@ -3,9 +3,9 @@
 //! also a condition rules can test. Detection looks at the sender, the
 //! subject, a few headers and the first lines of the report.
 
+use super::pattern::Pattern;
 use super::prefilter::{Prefilter, Residual, verdict};
 use super::report::Report;
-use regex::Regex;
 use std::sync::LazyLock;
 
 struct Signature {
@@ -186,9 +186,9 @@ const SIGNATURES: &[Signature] = &[
 /// that matches names the format.
 struct Compiled {
     prefilter: Prefilter,
-    whole: Vec<Regex>,
+    whole: Vec<Pattern>,
     /// The alternatives that are not plain literals, when only some are.
-    part: Vec<Option<Regex>>,
+    part: Vec<Option<Pattern>>,
 }
 
 static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
@@ -199,14 +199,14 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     let prefilter = Prefilter::new(patterns.iter().map(String::as_str), false);
     let part = (0..patterns.len())
         .map(|i| match prefilter.residual(i) {
-            Residual::Part(source) => Some(Regex::new(source).expect("part of a signature")),
+            Residual::Part(source) => Some(Pattern::new(source, false, false)),
             _ => None,
         })
         .collect();
     Compiled {
         whole: patterns
             .iter()
-            .map(|p| Regex::new(p).expect("built-in MTA signature"))
+            .map(|p| Pattern::new(p, false, false))
             .collect(),
         part,
         prefilter,
@@ -266,5 +266,51 @@ pub fn refine(report: &mut Report) {
     // A failed-recipients header lists the addresses the DSN forgot.
     if report.deliveries.is_empty() && !report.failed_header.is_empty() {
         report.has_dsn = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The literal pass and the residuals name the same signature as
+    /// running every signature in order, on the project's fixtures.
+    #[test]
+    fn literal_pass_agrees_with_the_signatures() {
+        let compiled = &*COMPILED;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut texts = 0;
+        for category in std::fs::read_dir(&dir).unwrap() {
+            let category = category.unwrap().path();
+            if !category.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(category).unwrap() {
+                let path = file.unwrap().path();
+                if path.extension().is_none_or(|e| e != "eml") {
+                    continue;
+                }
+                let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+                texts += 1;
+                let verdicts = compiled.prefilter.candidates(&text);
+                for (i, v) in verdicts.into_iter().enumerate() {
+                    let whole = compiled.whole[i].is_match(&text);
+                    let said = match v {
+                        verdict::YES => true,
+                        verdict::NO => false,
+                        verdict::RESIDUAL => compiled.part[i]
+                            .as_ref()
+                            .unwrap_or(&compiled.whole[i])
+                            .is_match(&text),
+                        _ => whole,
+                    };
+                    assert_eq!(said, whole, "{} on {}", SIGNATURES[i].name, path.display());
+                }
+            }
+        }
+        assert!(texts >= 60);
+        for p in compiled.whole.iter().chain(compiled.part.iter().flatten()) {
+            assert!(p.check().is_ok(), "{}", p.source());
+        }
     }
 }

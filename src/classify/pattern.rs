@@ -1,23 +1,28 @@
-//! A regex compiled twice, lazily: once with Unicode off, for texts that
-//! are pure ASCII, and once as written, for the rest.
+//! A regex with a second, ASCII-only form for texts that are pure ASCII.
 //!
-//! On an ASCII text the two give the same answers. With Unicode off,
-//! `\w`, `\d`, `\s` and `.` are their ASCII halves and case folding is
-//! ASCII folding, and an ASCII text holds nothing the other halves could
-//! match (the two characters whose simple case folding is ASCII, KELVIN
-//! SIGN and LONG S, are not ASCII either). Match positions agree too: the
-//! same leftmost-first search runs over the same characters.
+//! The ASCII form is the pattern as written (parsed with the same flags),
+//! with every character class cut down to its ASCII members, every
+//! non-ASCII literal made unmatchable and Unicode word boundaries made
+//! ASCII ones. An ASCII text holds nothing that the removed parts could
+//! match, and on ASCII characters Unicode and ASCII word characters agree,
+//! so on such a text both forms find the same matches at the same places
+//! with the same groups.
 //!
 //! The ASCII form is much smaller: a case-insensitive Unicode `\w` or a
 //! folded letter turns into dozens of byte ranges, so each state of the
-//! lazy DFA is a row of up to 256 transitions, while the ASCII form
-//! needs a few dozen. Most report texts are ASCII, and hundreds of rule
-//! patterns each run on a few of them per message: smaller tables mean
-//! fewer cache misses and less memory per thread. Most patterns never
-//! meet a non-ASCII text and never build their Unicode form.
+//! lazy DFA is a row of up to 256 transitions, while the ASCII form needs
+//! a few dozen. Most report texts are ASCII, and hundreds of patterns each
+//! run on a few of them per message: smaller tables mean fewer cache
+//! misses and less memory per thread. Each form is compiled on first use,
+//! so a pattern that never meets a non-ASCII text never builds the other.
 
-use regex::{Regex, RegexBuilder, bytes};
-use std::ops::Range;
+use regex::{Regex, RegexBuilder};
+use regex_automata::meta;
+use regex_syntax::hir::{
+    self, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange,
+};
+use regex_syntax::hir::{Hir, HirKind, Look};
+use std::ops::{Index, Range};
 use std::sync::OnceLock;
 
 #[derive(Debug)]
@@ -25,15 +30,20 @@ pub struct Pattern {
     source: String,
     case_insensitive: bool,
     multi_line: bool,
-    /// None when the pattern needs Unicode to compile (`\p{…}`, a
-    /// non-ASCII character in a class): the Unicode form then serves all.
-    ascii: OnceLock<Option<bytes::Regex>>,
+    /// None when no ASCII form could be made: the pattern as written then
+    /// serves every text.
+    ascii: OnceLock<Option<meta::Regex>>,
     unicode: OnceLock<Regex>,
 }
 
 /// Compiled size allowed for one pattern (the regex crate's default is
 /// 10 MB; some built-in rule patterns are long alternations).
 const SIZE_LIMIT: usize = 32 << 20;
+/// Transition cache of the lazy DFA, per form and thread (the regex
+/// crate's default).
+const DFA_CACHE: usize = 2 << 20;
+/// Nesting the parser accepts (the regex crate's default).
+const NEST_LIMIT: u32 = 250;
 
 impl Pattern {
     /// Nothing is compiled yet; see [`Pattern::check`].
@@ -65,7 +75,9 @@ impl Pattern {
         let mut b = RegexBuilder::new(&self.source);
         b.case_insensitive(self.case_insensitive)
             .multi_line(self.multi_line)
-            .size_limit(SIZE_LIMIT);
+            .size_limit(SIZE_LIMIT)
+            .dfa_size_limit(DFA_CACHE)
+            .nest_limit(NEST_LIMIT);
         b
     }
 
@@ -79,37 +91,237 @@ impl Pattern {
         })
     }
 
-    fn ascii(&self) -> Option<&bytes::Regex> {
+    fn ascii(&self) -> Option<&meta::Regex> {
         self.ascii
             .get_or_init(|| {
-                bytes::RegexBuilder::new(&self.source)
-                    .unicode(false)
+                let written = regex_syntax::ParserBuilder::new()
                     .case_insensitive(self.case_insensitive)
                     .multi_line(self.multi_line)
-                    .size_limit(SIZE_LIMIT)
+                    .nest_limit(NEST_LIMIT)
                     .build()
+                    .parse(&self.source)
+                    .ok()?;
+                let ascii = ascii_only(&written);
+                // The groups must be the same ones, numbered alike.
+                let same_groups = ascii.properties().explicit_captures_len()
+                    == written.properties().explicit_captures_len();
+                if !same_groups {
+                    return None;
+                }
+                meta::Builder::new()
+                    .configure(
+                        meta::Config::new()
+                            .utf8_empty(true)
+                            .nfa_size_limit(Some(SIZE_LIMIT))
+                            .hybrid_cache_capacity(DFA_CACHE),
+                    )
+                    .build_from_hir(&ascii)
                     .ok()
             })
             .as_ref()
     }
 
+    /// The ASCII form when it may serve `text`.
+    fn ascii_for(&self, text: &str) -> Option<&meta::Regex> {
+        if text.is_ascii() { self.ascii() } else { None }
+    }
+
     pub fn is_match(&self, text: &str) -> bool {
-        if text.is_ascii()
-            && let Some(re) = self.ascii()
-        {
-            return re.is_match(text.as_bytes());
+        match self.ascii_for(text) {
+            Some(re) => re.is_match(text),
+            None => self.unicode().is_match(text),
         }
-        self.unicode().is_match(text)
     }
 
     /// Where the leftmost-first match is.
     pub fn find(&self, text: &str) -> Option<Range<usize>> {
-        if text.is_ascii()
-            && let Some(re) = self.ascii()
-        {
-            return re.find(text.as_bytes()).map(|m| m.range());
+        match self.ascii_for(text) {
+            Some(re) => re.find(text).map(|m| m.range()),
+            None => self.unicode().find(text).map(|m| m.range()),
         }
-        self.unicode().find(text).map(|m| m.range())
+    }
+
+    /// Every match, left to right, not overlapping.
+    pub fn find_iter<'p: 't, 't>(
+        &'p self,
+        text: &'t str,
+    ) -> Box<dyn Iterator<Item = Match<'t>> + 't> {
+        let piece = move |r: Range<usize>| Match {
+            text,
+            start: r.start,
+            end: r.end,
+        };
+        match self.ascii_for(text) {
+            Some(re) => Box::new(re.find_iter(text).map(move |m| piece(m.range()))),
+            None => Box::new(
+                self.unicode()
+                    .find_iter(text)
+                    .map(move |m| piece(m.range())),
+            ),
+        }
+    }
+
+    /// The groups of the leftmost-first match.
+    pub fn captures<'p, 't>(&'p self, text: &'t str) -> Option<Captures<'p, 't>> {
+        let (groups, names) = match self.ascii_for(text) {
+            Some(re) => {
+                let mut slots = vec![None; re.group_info().slot_len()];
+                re.search_slots(&regex_automata::Input::new(text), &mut slots)?;
+                let groups = slots
+                    .chunks_exact(2)
+                    .map(|pair| match (pair[0], pair[1]) {
+                        (Some(start), Some(end)) => Some(start.get()..end.get()),
+                        _ => None,
+                    })
+                    .collect();
+                (groups, Names::Ascii(re))
+            }
+            None => {
+                let re = self.unicode();
+                let caps = re.captures(text)?;
+                let groups = caps.iter().map(|m| m.map(|m| m.range())).collect();
+                (groups, Names::Unicode(re))
+            }
+        };
+        Some(Captures {
+            names,
+            text,
+            groups,
+        })
+    }
+}
+
+/// Where a match's group names are looked up.
+#[derive(Debug)]
+enum Names<'p> {
+    Ascii(&'p meta::Regex),
+    Unicode(&'p Regex),
+}
+
+impl Names<'_> {
+    fn index(&self, name: &str) -> Option<usize> {
+        match self {
+            Names::Ascii(re) => re
+                .group_info()
+                .to_index(regex_automata::PatternID::ZERO, name),
+            Names::Unicode(re) => re.capture_names().position(|n| n == Some(name)),
+        }
+    }
+}
+
+/// The pattern cut down to what can match ASCII text (module docs).
+fn ascii_only(h: &Hir) -> Hir {
+    match h.kind() {
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(hir::Literal(bytes)) => {
+            if bytes.is_ascii() {
+                h.clone()
+            } else {
+                Hir::fail()
+            }
+        }
+        HirKind::Class(Class::Unicode(class)) => {
+            let mut ascii = ClassUnicode::new([ClassUnicodeRange::new('\0', '\x7F')]);
+            ascii.intersect(class);
+            Hir::class(Class::Unicode(ascii))
+        }
+        HirKind::Class(Class::Bytes(class)) => {
+            let mut ascii = ClassBytes::new([ClassBytesRange::new(0, 0x7F)]);
+            ascii.intersect(class);
+            Hir::class(Class::Bytes(ascii))
+        }
+        HirKind::Look(look) => Hir::look(match look {
+            Look::WordUnicode => Look::WordAscii,
+            Look::WordUnicodeNegate => Look::WordAsciiNegate,
+            Look::WordStartUnicode => Look::WordStartAscii,
+            Look::WordEndUnicode => Look::WordEndAscii,
+            Look::WordStartHalfUnicode => Look::WordStartHalfAscii,
+            Look::WordEndHalfUnicode => Look::WordEndHalfAscii,
+            other => *other,
+        }),
+        HirKind::Repetition(rep) => Hir::repetition(hir::Repetition {
+            min: rep.min,
+            max: rep.max,
+            greedy: rep.greedy,
+            sub: Box::new(ascii_only(&rep.sub)),
+        }),
+        HirKind::Capture(cap) => Hir::capture(hir::Capture {
+            index: cap.index,
+            name: cap.name.clone(),
+            sub: Box::new(ascii_only(&cap.sub)),
+        }),
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(ascii_only).collect()),
+        HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(ascii_only).collect()),
+    }
+}
+
+/// A matched piece of a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match<'t> {
+    text: &'t str,
+    start: usize,
+    end: usize,
+}
+
+impl<'t> Match<'t> {
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    pub fn end(&self) -> usize {
+        self.end
+    }
+
+    pub fn range(&self) -> Range<usize> {
+        self.start..self.end
+    }
+
+    pub fn as_str(&self) -> &'t str {
+        &self.text[self.start..self.end]
+    }
+}
+
+/// The groups of a match, by number (0 is the whole match) or name.
+#[derive(Debug)]
+pub struct Captures<'p, 't> {
+    names: Names<'p>,
+    text: &'t str,
+    groups: Vec<Option<Range<usize>>>,
+}
+
+impl<'t> Captures<'_, 't> {
+    pub fn get(&self, i: usize) -> Option<Match<'t>> {
+        let r = self.groups.get(i)?.clone()?;
+        Some(Match {
+            text: self.text,
+            start: r.start,
+            end: r.end,
+        })
+    }
+
+    pub fn name(&self, name: &str) -> Option<Match<'t>> {
+        self.get(self.names.index(name)?)
+    }
+}
+
+impl<'t> Index<usize> for Captures<'_, 't> {
+    type Output = str;
+
+    /// Panics when the group did not take part, as the regex crate does.
+    fn index(&self, i: usize) -> &str {
+        self.get(i)
+            .map(|m| m.as_str())
+            .unwrap_or_else(|| panic!("no group {i} in the match"))
+    }
+}
+
+impl<'t> Index<&str> for Captures<'_, 't> {
+    type Output = str;
+
+    fn index(&self, name: &str) -> &str {
+        self.name(name)
+            .map(|m| m.as_str())
+            .unwrap_or_else(|| panic!("no group {name:?} in the match"))
     }
 }
 
@@ -117,67 +329,97 @@ impl Pattern {
 mod tests {
     use super::*;
 
-    /// The two forms agree on ASCII texts, for matches and positions.
+    const PATTERNS: [&str; 14] = [
+        r"user\s+unknown",
+        r"(?-u:\b)no\s+such\s+(user|mailbox)(?-u:\b)",
+        r"\bword\b",
+        r"\d{3}[- ]\d\.\d\.\d",
+        r"^x-mailer: .*notes",
+        r"mailbox .*(full|over quota)",
+        r"[^>]*> not found",
+        r"(?P<local>\w+)@(?P<domain>\w+\.\w+) .{0,10}rejected",
+        r"(?s)begin.*end",
+        r"ß|straße|überfüllt|bo[iî]te",
+        r"k",
+        r"(?x) ^\s* (?:[*•]\s+)? (?P<addr>[^\s<>]+@[^\s<>]+) \s* (?P<rest>.*)$",
+        r"(a)|(b)|(c)",
+        r"\p{Greek}+|x",
+    ];
+
+    const TEXTS: [&str; 13] = [
+        "550 5.1.1 User   Unknown",
+        "NO SUCH MAILBOX here",
+        "552-5.2.2 mailbox full, a word here",
+        "X-Mailer: Lotus Notes Release 8",
+        "<a@b> not found",
+        "kijitora@example.jp was rejected",
+        "BEGIN\nmiddle\nEND",
+        "strasse boite",
+        "K",
+        "  * bob@example.net: 550 no",
+        "xbc",
+        "",
+        "words_word",
+    ];
+
+    /// The two forms agree on ASCII texts: matches, places and groups.
     #[test]
     fn ascii_form_agrees_with_unicode_form() {
-        let patterns = [
-            r"user\s+unknown",
-            r"(?-u:\b)no\s+such\s+(user|mailbox)(?-u:\b)",
-            r"\d{3}[- ]\d\.\d\.\d",
-            r"^x-mailer: .*notes",
-            r"mailbox .*(full|over quota)",
-            r"[^>]*> not found",
-            r"\w+@\w+\.\w+ .{0,10}rejected",
-            r"(?s)begin.*end",
-            r"ß|straße|überfüllt",
-            r"k",
-        ];
-        let texts = [
-            "550 5.1.1 User   Unknown",
-            "NO SUCH MAILBOX here",
-            "552-5.2.2 mailbox full",
-            "X-Mailer: Lotus Notes Release 8",
-            "<a@b> not found",
-            "kijitora@example.jp was rejected",
-            "BEGIN\nmiddle\nEND",
-            "strasse",
-            "K",
-            "",
-        ];
-        for p in patterns {
+        for p in PATTERNS {
             let pattern = Pattern::new(p, true, true);
+            assert!(pattern.ascii().is_some(), "{p:?} has an ASCII form");
             let plain = RegexBuilder::new(p)
                 .case_insensitive(true)
                 .multi_line(true)
                 .build()
                 .unwrap();
-            for t in texts {
+            for t in TEXTS {
                 assert_eq!(pattern.is_match(t), plain.is_match(t), "{p:?} on {t:?}");
                 assert_eq!(
                     pattern.find(t),
                     plain.find(t).map(|m| m.range()),
                     "{p:?} on {t:?}"
                 );
+                let ours: Vec<_> = pattern.find_iter(t).map(|m| m.range()).collect();
+                let theirs: Vec<_> = plain.find_iter(t).map(|m| m.range()).collect();
+                assert_eq!(ours, theirs, "{p:?} on {t:?}");
+                let ours = pattern.captures(t);
+                let theirs = plain.captures(t);
+                assert_eq!(ours.is_some(), theirs.is_some(), "{p:?} on {t:?}");
+                if let (Some(a), Some(b)) = (ours, theirs) {
+                    for i in 0..b.len() {
+                        assert_eq!(a.get(i).map(|m| m.range()), b.get(i).map(|m| m.range()));
+                    }
+                    for name in plain.capture_names().flatten() {
+                        assert_eq!(
+                            a.name(name).map(|m| m.as_str()),
+                            b.name(name).map(|m| m.as_str())
+                        );
+                    }
+                }
             }
         }
     }
 
     #[test]
     fn non_ascii_texts_use_the_pattern_as_written() {
-        let pattern = Pattern::new(r"\w+ unknown|k", true, false);
+        let pattern = Pattern::new(r"\w+ unknown|k|bo[iî]te", true, false);
         assert!(pattern.is_match("Benutzer_ä unknown"));
         assert_eq!(pattern.find("été unknown"), Some(0.."été unknown".len()));
-        // KELVIN SIGN folds to k only in the Unicode form.
+        assert!(pattern.is_match("BOÎTE"));
+        // KELVIN SIGN folds to k only in the pattern as written.
         assert!(pattern.is_match("\u{212A}"));
     }
 
     #[test]
-    fn patterns_that_need_unicode_still_work() {
-        let pattern = Pattern::new(r"\p{Greek}+|bo[iî]te", true, false);
-        assert!(pattern.ascii().is_none());
-        assert!(pattern.is_match("BOÎTE"));
-        assert!(pattern.is_match("boite"));
-        assert!(!pattern.is_match("box"));
+    fn groups_by_name_and_number() {
+        let pattern = Pattern::new(r"(?P<code>[245]\d\d) (\d\.\d\.\d)", false, false);
+        let c = pattern.captures("said: 550 5.1.1 no").unwrap();
+        assert_eq!(&c["code"], "550");
+        assert_eq!(&c[2], "5.1.1");
+        assert_eq!(c.get(0).unwrap().range(), 6..15);
+        assert!(c.name("missing").is_none());
+        assert!(pattern.captures("nothing").is_none());
     }
 
     #[test]

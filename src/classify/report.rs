@@ -4,6 +4,7 @@
 //! prose of plain-text bounces are read by our own parsers.
 
 use super::original::{self, Returned};
+use super::pattern::Pattern;
 use super::text::{clean_address, collapse_ws};
 use super::{Delivery, arf, dsn, mta, scan, ses};
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
@@ -509,17 +510,17 @@ fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool, 
     }
 }
 
-static BOUNCE_SENDER: LazyLock<regex::Regex> = LazyLock::new(|| {
+static BOUNCE_SENDER: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)mailer-daemon|postmaster|mail delivery (?:sub)?system|mail administrator|mmdf|\bsmtp gateway|\bdelivery[-_ ]?(?:notification|status)|^\s*<?>?\s*$",
     )
 });
-static BOUNCE_SUBJECT: LazyLock<regex::Regex> = LazyLock::new(|| {
+static BOUNCE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)undeliver|undelivered|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|not delivered|delivery error|bounced|rejected|mail system error|permanent error|delayed mail|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|non recapitabile|no se puede entregar|error de entrega",
     )
 });
-static BOUNCE_INTRO: LazyLock<regex::Regex> = LazyLock::new(|| {
+static BOUNCE_INTRO: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)this is the qmail-send program|created automatically by mail delivery software|this is the mail system at host|the following addresses had permanent fatal errors|delivery to the following recipients? failed|could not be delivered to one or more|your message (?:could not|couldn't|wasn't|was not) (?:be )?delivered|i'm afraid i wasn't able to deliver|delivery has failed to these recipients|your message did not reach some or all|the original message was received at|this is an automatically generated delivery status notification|unable to deliver (?:your )?message|message delivery failed|permanent error|the error that the other server returned|sorry, we were unable to deliver|undeliverable|smtp error from remote mail server|delivery status notification",
     )

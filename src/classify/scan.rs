@@ -9,12 +9,12 @@
 //! takes the indented or following text as the diagnostic.
 
 use super::Delivery;
+use super::pattern::Pattern;
 use super::text::{ADDRESS, addresses_in, clean_address, collapse_ws, find_smtp_code, find_status};
-use regex::Regex;
 use std::sync::LazyLock;
 
 /// Lines that end the report and start the copy of the original message.
-static ORIGINAL_MARKER: LazyLock<Regex> = LazyLock::new(|| {
+static ORIGINAL_MARKER: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?ix)^\s*(?:
           -+\s*(?:below\s+this\s+line\s+is\s+a\s+copy\s+of\s+the\s+message
@@ -46,7 +46,7 @@ static ORIGINAL_MARKER: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A line that is only an address (with the decorations reports use),
 /// optionally followed by the start of the diagnostic.
-static ADDRESS_LINE: LazyLock<Regex> = LazyLock::new(|| {
+static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r#"(?x)^\s*(?:[*•]\s+|-\s+)?(?:(?:RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Address|Adresse)\s*:\s*(?:rfc822\s*;\s*)?)?
         <?"?(?P<addr>[^\s<>"():;,]+@[^\s<>"():;,\[\]]+)"?>?
@@ -56,7 +56,7 @@ static ADDRESS_LINE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Sentences that name the failed address inside the prose.
-static ADDRESS_SENTENCE: LazyLock<Regex> = LazyLock::new(|| {
+static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r#"(?ix)(?:
             (?:delivery|message|mail|e-?mail)\s+(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|was\s+not|wasn't|has\s+been|is\s+|bounced|returned)
@@ -70,26 +70,26 @@ static ADDRESS_SENTENCE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// What follows an address when the line only adds the time of the attempt.
-static DATED_REST: LazyLock<Regex> = LazyLock::new(|| {
+static DATED_REST: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(r"(?i)^on\s+(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?\d{1,4}[\s/.-]")
 });
 
 /// Words that make the text after an address a reason ("addr Invalid
 /// Address, ERROR_CODE :550").
-static REASON_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+static REASON_WORDS: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)^(?:invalid|unknown|no\s+such|user\s+unknown|mailbox|error|failed|rejected|denied|refused|unavailable|not\s+(?:found|exist|valid|known))\b",
     )
 });
 
 /// Labels before an address that name the sender side or a header field.
-static HEADER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+static HEADER_LABEL: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)\b(?:from|sender|reply|return|envelope|message-id|cc|bcc|by|author|contact|postmaster|administrator|helpdesk|support)\b",
     )
 });
 
-static COMMAND: LazyLock<Regex> = LazyLock::new(|| {
+static COMMAND: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>|did\s+not\s+like\s+our|most\s+progress\s+was|\bSMTP:)\s*(?:the\s+)?(?:final\s+|end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b|(does\s+not\s+like\s+recipient|RCPT\s+TO:?\s*<)|(failed\s+after\s+I\s+sent\s+the\s+message|end\s+of\s+data|didn't\s+like\s+the\s+message)|(MAIL\s+FROM:?\s*<|sender\s+was\s+rejected)",
     )
@@ -98,14 +98,14 @@ static COMMAND: LazyLock<Regex> = LazyLock::new(|| {
 /// Report templates that say the recipients were refused during the SMTP
 /// dialogue ("Each of the following recipients was rejected by a remote
 /// mail server"): the reply answered RCPT TO even when no command is quoted.
-static RCPT_REJECTED: LazyLock<Regex> = LazyLock::new(|| {
+static RCPT_REJECTED: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)\brecipients?\s+(?:was|were)\s+rejected\s+by\s+(?:a|the)\s+remote\s+(?:mail\s+)?server",
     )
 });
 
 /// Boilerplate lines that carry no diagnostic value.
-static BOILERPLATE: LazyLock<Regex> = LazyLock::new(|| {
+static BOILERPLATE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)^\s*(?:-+\s*transcript\s+of\s+session|-+\s*the\s+following\s+address|\(?other\s+mxes\s+tried|for\s+further\s+assistance|if\s+you\s+do\s+so|you\s+can\s+delete\s+your\s+own\s+text|the\s+mail\s+system\s*$|this\s+is\s+a\s+permanent\s+error|i'm\s+sorry\s+to\s+have\s+to\s+inform|i'm\s+afraid\s+i\s+wasn't\s+able)",
     )
@@ -494,7 +494,7 @@ pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
     d.diagnostic = Some(clipped);
 }
 
-static MULTILINE: LazyLock<Regex> =
+static MULTILINE: LazyLock<Pattern> =
     LazyLock::new(|| super::text::regex(r"(?:^|\s)([245]\d\d)-(?:([245]\.\d{1,3}\.\d{1,3})\s)?"));
 
 /// A multi-line SMTP reply joined into one line repeats its code on every
@@ -552,7 +552,7 @@ pub fn transcript_reply(report: &str, first: &str) -> Option<String> {
     Some(collapse_ws(&text))
 }
 
-static REMOTE_HOST: LazyLock<Regex> = LazyLock::new(|| {
+static REMOTE_HOST: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)(?:host|server|while\s+talking\s+to|remote\s+host|mail\s+server)\s+\[?([a-z0-9][a-z0-9.\-]*\.[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})\]?",
     )

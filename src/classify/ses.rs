@@ -112,16 +112,22 @@ pub fn parse(body: &str) -> Option<Notification> {
     Some(n)
 }
 
+/// A built-in pattern with ASCII word boundaries. Only notifications whose
+/// JSON is broken are read with these, so the plain regex crate serves.
+fn builtin(pattern: &str) -> regex::Regex {
+    regex::Regex::new(&super::text::ascii_word_boundaries(pattern)).expect("built-in pattern")
+}
+
 static RECIPIENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    super::text::regex(
+    builtin(
         r#"\{\s*"emailAddress"\s*:\s*"([^"]+)"(?:\s*,\s*"action"\s*:\s*"([^"]*)")?(?:\s*,\s*"status"\s*:\s*"([^"]*)")?(?:\s*,\s*"diagnosticCode"\s*:\s*"([^"]*)")?"#,
     )
 });
 
 static NOTIFICATION_TYPE: std::sync::LazyLock<regex::Regex> =
-    std::sync::LazyLock::new(|| super::text::regex(r#""notificationType"\s*:\s*"(\w+)""#));
+    std::sync::LazyLock::new(|| builtin(r#""notificationType"\s*:\s*"(\w+)""#));
 static FEEDBACK_TYPE: std::sync::LazyLock<regex::Regex> =
-    std::sync::LazyLock::new(|| super::text::regex(r#""complaintFeedbackType"\s*:\s*"([^"]+)""#));
+    std::sync::LazyLock::new(|| builtin(r#""complaintFeedbackType"\s*:\s*"([^"]+)""#));
 
 /// Field-by-field reading of a notification whose JSON is broken.
 fn salvage(text: &str) -> Option<Notification> {

@@ -1,14 +1,14 @@
 //! Small text helpers shared by the report parsers: addresses, status
 //! codes, whitespace. All of them are total: any input gives an answer.
 
-use regex::Regex;
+use super::pattern::Pattern;
 use std::sync::LazyLock;
 
-static STATUS: LazyLock<Regex> =
+static STATUS: LazyLock<Pattern> =
     LazyLock::new(|| regex(r"(?:^|[^\d.])([245])\.(\d{1,3})\.(\d{1,3})(?:[^\d.]|\.(?:\D|$)|$)"));
-static SMTP_CODE: LazyLock<Regex> =
+static SMTP_CODE: LazyLock<Pattern> =
     LazyLock::new(|| regex(r"(?:^|[^\d.#\[\-])([245][0-9][0-9])(?:[ \-,;]|$)"));
-pub static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+pub static ADDRESS: LazyLock<Pattern> = LazyLock::new(|| {
     regex(
         r#"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\x{80}-\x{10FFFF}]+@[A-Za-z0-9\-\x{80}-\x{10FFFF}]+(?:\.[A-Za-z0-9\-\x{80}-\x{10FFFF}]+)*"#,
     )
@@ -40,9 +40,10 @@ pub fn ascii_word_boundaries(pattern: &str) -> String {
     out
 }
 
-/// A built-in pattern, compiled with ASCII word boundaries.
-pub fn regex(pattern: &str) -> Regex {
-    Regex::new(&ascii_word_boundaries(pattern)).expect("built-in pattern")
+/// A built-in pattern with ASCII word boundaries, compiled on first use
+/// (flags, such as case-insensitivity, are the pattern's own).
+pub fn regex(pattern: &str) -> Pattern {
+    Pattern::new(&ascii_word_boundaries(pattern), false, false)
 }
 
 /// The first telling enhanced status code (RFC 3463) in the text: a
