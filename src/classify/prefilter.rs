@@ -46,14 +46,14 @@ pub struct Prefilter {
     /// (always satisfied).
     free: Vec<u8>,
     residual: Vec<Residual>,
-    /// For each pattern made only of plain literals: their searchable
+    /// For each pattern with plain-literal alternatives: their searchable
     /// forms in the pattern's order of preference, and (built on first
     /// use) a leftmost-first search for them.
-    literal_only: Vec<Option<LiteralOnly>>,
+    literal_part: Vec<Option<LiteralPart>>,
 }
 
 #[derive(Debug)]
-struct LiteralOnly {
+struct LiteralPart {
     forms: Vec<Vec<u8>>,
     search: OnceLock<Option<AhoCorasick>>,
 }
@@ -107,7 +107,7 @@ impl Prefilter {
         let mut owners: Vec<Vec<(u32, u8)>> = Vec::new();
         let mut free = Vec::new();
         let mut residuals = Vec::new();
-        let mut literal_only = Vec::new();
+        let mut literal_part = Vec::new();
         let mut add = |lit: Vec<u8>, owner: (u32, u8)| {
             let id = *literal_ids.entry(lit.clone()).or_insert_with(|| {
                 literals.push(lit);
@@ -121,7 +121,7 @@ impl Prefilter {
         for (index, pattern) in patterns.into_iter().enumerate() {
             let index = index as u32;
             let (exact, residual) = split_literal_alternatives(pattern, folded);
-            literal_only.push((residual == Residual::Nothing).then(|| LiteralOnly {
+            literal_part.push((!exact.is_empty()).then(|| LiteralPart {
                 forms: exact.clone(),
                 search: OnceLock::new(),
             }));
@@ -172,7 +172,7 @@ impl Prefilter {
             owners,
             free,
             residual: residuals,
-            literal_only,
+            literal_part,
         }
     }
 
@@ -204,23 +204,23 @@ impl Prefilter {
             .collect()
     }
 
-    /// Where the leftmost-first match of a pattern made only of plain
-    /// literals is, found with a literal search instead of the regex
-    /// (the same answer: leftmost start, then the earliest alternative).
-    /// None when the pattern is not such a one or the text needs Unicode
-    /// case folding.
-    pub fn leftmost(&self, pattern: usize, text: &str) -> Option<Option<Range<usize>>> {
-        let only = self.literal_only.get(pattern)?.as_ref()?;
+    /// Where the leftmost-first match of a pattern's plain-literal
+    /// alternatives alone is, found with a literal search (leftmost start,
+    /// then the earliest alternative: what the regex would find if the
+    /// pattern had only those). None when the pattern has none or the
+    /// text needs Unicode case folding.
+    pub fn literal_leftmost(&self, pattern: usize, text: &str) -> Option<Option<Range<usize>>> {
+        let part = self.literal_part.get(pattern)?.as_ref()?;
         if folds_to_ascii(text) {
             return None;
         }
-        let search = only
+        let search = part
             .search
             .get_or_init(|| {
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::LeftmostFirst)
-                    .build(&only.forms)
+                    .build(&part.forms)
                     .ok()
             })
             .as_ref()?;

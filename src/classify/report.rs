@@ -252,7 +252,10 @@ fn read_headers(msg: &Message<'_>, report: &mut Report) {
         headers.push_str(name);
         headers.push_str(": ");
         let value = value.trim();
-        if value.contains(['\n', '\r', '\t']) || value.contains("  ") {
+        let v = value.as_bytes();
+        if memchr::memchr3(b'\n', b'\r', b'\t', v).is_some()
+            || memchr::memmem::find(v, b"  ").is_some()
+        {
             headers.push_str(&collapse_ws(value));
         } else {
             headers.push_str(value);

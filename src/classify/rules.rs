@@ -19,6 +19,7 @@ use foldhash::HashMap;
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The rules that ship in the program, in the user's rule-file format.
@@ -321,6 +322,35 @@ struct FieldSet {
     part: Vec<Option<Pattern>>,
 }
 
+impl FieldSet {
+    /// Where pattern `i`'s leftmost-first match is. A pattern split into
+    /// plain literals and a residual is searched in its two halves: the
+    /// earlier match wins, as in the whole pattern; at the same start the
+    /// order of the alternatives decides, so the whole pattern runs.
+    fn find(&self, i: usize, text: &str) -> Option<Range<usize>> {
+        let whole = &self.single[i];
+        let Some(prefilter) = &self.prefilter else {
+            return whole.find(text);
+        };
+        let Some(literal) = prefilter.literal_leftmost(i, text) else {
+            return whole.find(text);
+        };
+        let rest = match prefilter.residual(i) {
+            Residual::Nothing => return literal,
+            Residual::Whole => return whole.find(text),
+            Residual::Part(_) => match &self.part[i] {
+                Some(part) => part.find(text),
+                None => return whole.find(text),
+            },
+        };
+        match (literal, rest) {
+            (Some(a), Some(b)) if a.start == b.start => whole.find(text),
+            (Some(a), Some(b)) => Some(if a.start < b.start { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 const MIN_PREFILTERED: usize = 12;
 
 /// A compiled rule list.
@@ -605,10 +635,7 @@ impl RuleSet {
             .and_then(|c| {
                 let text = text_of(c.field);
                 let fs = self.fields[c.field as usize].as_ref()?;
-                fs.prefilter
-                    .as_ref()
-                    .and_then(|p| p.leftmost(c.index, text))
-                    .unwrap_or_else(|| fs.single[c.index].find(text))
+                fs.find(c.index, text)
                     .map(|x| evidence_text(text, x.start, x.end))
             });
         Some(Decision { rule, evidence })
@@ -797,11 +824,19 @@ mod tests {
                     };
                     assert_eq!(said, whole, "{} on {text:?}", set.single[i].source());
                     decided += usize::from(v == verdict::YES);
-                    if let Some(found) = prefilter.leftmost(i, text) {
-                        let expected = set.single[i].find(text);
-                        assert_eq!(found, expected, "{} on {text:?}", set.single[i].source());
-                        found_by_literals += usize::from(found.is_some());
-                    }
+                    let found = set.find(i, text);
+                    assert_eq!(
+                        found,
+                        set.single[i].find(text),
+                        "{} on {text:?}",
+                        set.single[i].source()
+                    );
+                    found_by_literals += usize::from(
+                        found.is_some()
+                            && prefilter
+                                .literal_leftmost(i, text)
+                                .is_some_and(|m| m == found),
+                    );
                 }
             }
         }

@@ -120,6 +120,9 @@ pub fn find_smtp_code(text: &str) -> Option<u16> {
 
 /// One line, single spaces, trimmed.
 pub fn collapse_ws(text: &str) -> String {
+    if is_collapsed(text) {
+        return text.to_string();
+    }
     // Byte-wise: the same result as joining `split_whitespace`, without
     // decoding every ASCII character.
     let bytes = text.as_bytes();
@@ -153,6 +156,19 @@ pub fn collapse_ws(text: &str) -> String {
         out.push_str(&text[start..]);
     }
     out
+}
+
+/// Whether `collapse_ws` would give the text back unchanged: ASCII with
+/// no whitespace but single spaces between words. Found with a few
+/// vectorised passes, as most header values and report lines are so.
+fn is_collapsed(text: &str) -> bool {
+    let b = text.as_bytes();
+    text.is_ascii()
+        && b.first().is_none_or(|&c| c != b' ')
+        && b.last().is_none_or(|&c| c != b' ')
+        && memchr::memchr3(b'\t', b'\n', b'\r', b).is_none()
+        && memchr::memchr2(0x0b, 0x0c, b).is_none()
+        && memchr::memmem::find(b, b"  ").is_none()
 }
 
 /// Cuts to at most `max` characters on a char boundary.
