@@ -20,7 +20,6 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
 use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::OnceLock;
 
 /// Literals shorter than this occur in nearly every text and would only
 /// slow the scan down; a side with one of them does not filter.
@@ -39,23 +38,21 @@ const EXACT: u8 = 4;
 #[derive(Debug)]
 pub struct Prefilter {
     searcher: Option<AhoCorasick>,
-    /// For each literal of the searcher: the (pattern, role) pairs it
-    /// serves (a side of the residual, or a whole literal alternative).
-    owners: Vec<Vec<(u32, u8)>>,
+    /// For each literal of the searcher: the patterns it serves, as what
+    /// (a side of the residual, or a whole literal alternative: then with
+    /// its rank in the pattern's order of preference).
+    owners: Vec<Vec<Owner>>,
     /// For each pattern: the residual's sides that need no literal
     /// (always satisfied).
     free: Vec<u8>,
     residual: Vec<Residual>,
-    /// For each pattern with plain-literal alternatives: their searchable
-    /// forms in the pattern's order of preference, and (built on first
-    /// use) a leftmost-first search for them.
-    literal_part: Vec<Option<LiteralPart>>,
 }
 
-#[derive(Debug)]
-struct LiteralPart {
-    forms: Vec<Vec<u8>>,
-    search: OnceLock<Option<AhoCorasick>>,
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Owner {
+    pattern: u32,
+    role: u8,
+    rank: u32,
 }
 
 /// What the literal pass says of one pattern, as the rules memo it.
@@ -104,11 +101,10 @@ impl Prefilter {
     pub fn new<'a>(patterns: impl IntoIterator<Item = &'a str>, folded: bool) -> Prefilter {
         let mut literal_ids: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut literals: Vec<Vec<u8>> = Vec::new();
-        let mut owners: Vec<Vec<(u32, u8)>> = Vec::new();
+        let mut owners: Vec<Vec<Owner>> = Vec::new();
         let mut free = Vec::new();
         let mut residuals = Vec::new();
-        let mut literal_part = Vec::new();
-        let mut add = |lit: Vec<u8>, owner: (u32, u8)| {
+        let mut add = |lit: Vec<u8>, owner: Owner| {
             let id = *literal_ids.entry(lit.clone()).or_insert_with(|| {
                 literals.push(lit);
                 owners.push(Vec::new());
@@ -121,12 +117,17 @@ impl Prefilter {
         for (index, pattern) in patterns.into_iter().enumerate() {
             let index = index as u32;
             let (exact, residual) = split_literal_alternatives(pattern, folded);
-            literal_part.push((!exact.is_empty()).then(|| LiteralPart {
-                forms: exact.clone(),
-                search: OnceLock::new(),
-            }));
-            for lit in exact {
-                add(lit, (index, EXACT));
+            for (rank, lit) in exact.into_iter().enumerate() {
+                let role = EXACT;
+                let rank = rank as u32;
+                add(
+                    lit,
+                    Owner {
+                        pattern: index,
+                        role,
+                        rank,
+                    },
+                );
             }
             let residual_source = match &residual {
                 Residual::Nothing => None,
@@ -138,7 +139,16 @@ impl Prefilter {
                 for (side, kind) in [(PREFIX, ExtractKind::Prefix), (SUFFIX, ExtractKind::Suffix)] {
                     match side_literals(source, kind) {
                         None => satisfied |= side,
-                        Some(lits) => lits.into_iter().for_each(|lit| add(lit, (index, side))),
+                        Some(lits) => lits.into_iter().for_each(|lit| {
+                            add(
+                                lit,
+                                Owner {
+                                    pattern: index,
+                                    role: side,
+                                    rank: 0,
+                                },
+                            )
+                        }),
                     }
                 }
             }
@@ -172,7 +182,6 @@ impl Prefilter {
             owners,
             free,
             residual: residuals,
-            literal_part,
         }
     }
 
@@ -186,8 +195,8 @@ impl Prefilter {
         }
         let mut seen = self.free.clone();
         for m in searcher.find_overlapping_iter(text) {
-            for &(pattern, role) in &self.owners[m.pattern().as_usize()] {
-                seen[pattern as usize] |= role;
+            for owner in &self.owners[m.pattern().as_usize()] {
+                seen[owner.pattern as usize] |= owner.role;
             }
         }
         seen.into_iter()
@@ -210,21 +219,24 @@ impl Prefilter {
     /// pattern had only those). None when the pattern has none or the
     /// text needs Unicode case folding.
     pub fn literal_leftmost(&self, pattern: usize, text: &str) -> Option<Option<Range<usize>>> {
-        let part = self.literal_part.get(pattern)?.as_ref()?;
-        if folds_to_ascii(text) {
+        let searcher = self.searcher.as_ref()?;
+        if self.residual.get(pattern)? == &Residual::Whole || folds_to_ascii(text) {
             return None;
         }
-        let search = part
-            .search
-            .get_or_init(|| {
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::LeftmostFirst)
-                    .build(&part.forms)
-                    .ok()
-            })
-            .as_ref()?;
-        Some(search.find(text).map(|m| m.range()))
+        // The literal pass over the field is warm in cache; a search of
+        // the pattern's own would not be.
+        let mut best: Option<(usize, u32, usize)> = None;
+        for m in searcher.find_overlapping_iter(text) {
+            for owner in &self.owners[m.pattern().as_usize()] {
+                if owner.pattern as usize == pattern && owner.role == EXACT {
+                    let key = (m.start(), owner.rank, m.end());
+                    if best.is_none_or(|b| (key.0, key.1) < (b.0, b.1)) {
+                        best = Some(key);
+                    }
+                }
+            }
+        }
+        Some(best.map(|(start, _, end)| start..end))
     }
 
     /// What to run for a pattern given [`verdict::RESIDUAL`].
