@@ -160,6 +160,8 @@ impl Prefilter {
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
                 .kind(Some(kind))
+                // Only unanchored searches run: half the DFA states.
+                .start_kind(aho_corasick::StartKind::Unanchored)
                 .build(&literals)
                 .ok()
         };

@@ -130,24 +130,41 @@ impl<R: BufRead> Iterator for MboxReader<R> {
         let mut offset = self.start.unwrap_or(self.pos);
         let mut have_envelope = self.start.is_some();
         loop {
-            // Fast path: a whole ordinary line in the read buffer goes
-            // straight into the message, without the line copy. Lines that
-            // may matter to the format (blank, `From `, `>From `) and lines
-            // cut by the buffer end take the careful path below.
-            if let Ok(buf) = self.reader.fill_buf()
-                && let Some(end) = memchr::memchr(b'\n', buf)
-            {
-                let line = &buf[..=end];
-                let special = is_blank(line) || matches!(line[0], b'F' | b'>');
-                if !special {
-                    if bytes.len() + line.len() > self.max {
-                        truncated = true;
-                    } else {
-                        bytes.extend_from_slice(line);
+            // Fast path: the whole ordinary lines at the head of the read
+            // buffer go straight into the message in one copy, without the
+            // line copy. Lines that may matter to the format (blank,
+            // `From `, `>From `) and a line cut by the buffer end take the
+            // careful path below.
+            if let Ok(buf) = self.reader.fill_buf() {
+                let room = self.max.saturating_sub(bytes.len());
+                // Bytes of the ordinary lines that fit, and the length of
+                // a first ordinary line that does not.
+                let mut end = 0;
+                let mut dropped = 0;
+                for nl in memchr::memchr_iter(b'\n', buf) {
+                    let line = &buf[end..=nl];
+                    if is_blank(line) || matches!(line[0], b'F' | b'>') {
+                        break;
                     }
+                    if nl + 1 > room {
+                        if end == 0 {
+                            dropped = nl + 1;
+                        }
+                        break;
+                    }
+                    end = nl + 1;
+                }
+                let take = if end > 0 {
+                    bytes.extend_from_slice(&buf[..end]);
+                    end
+                } else {
+                    truncated |= dropped > 0;
+                    dropped
+                };
+                if take > 0 {
                     prev_blank = false;
-                    self.pos += line.len() as u64;
-                    self.reader.consume(end + 1);
+                    self.pos += take as u64;
+                    self.reader.consume(take);
                     continue;
                 }
             }
@@ -355,6 +372,112 @@ impl<R: BufRead> Iterator for NdjsonReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The splitting rules applied line by line to the whole input: what
+    /// the reader must give whatever its buffer size.
+    fn reference(input: &[u8], max: usize) -> Vec<(Vec<u8>, bool, u64)> {
+        // The blank line before the next envelope (or the end) belongs
+        // to the format.
+        let trim = |mut b: Vec<u8>| {
+            if b.ends_with(b"\r\n\r\n") {
+                b.truncate(b.len() - 2);
+            } else if b.ends_with(b"\n\n") {
+                b.truncate(b.len() - 1);
+            }
+            b
+        };
+        let mut out = Vec::new();
+        let mut lines: Vec<(&[u8], u64)> = Vec::new();
+        let mut pos = 0;
+        for line in input.split_inclusive(|&b| b == b'\n') {
+            lines.push((line, pos as u64));
+            pos += line.len();
+        }
+        let mut i = 0;
+        let mut start: Option<u64> = None;
+        loop {
+            let mut bytes = Vec::new();
+            let mut truncated = false;
+            let mut prev_blank = true;
+            let mut have_envelope = start.is_some();
+            let mut offset = start.unwrap_or(lines.get(i).map_or(pos as u64, |l| l.1));
+            loop {
+                let Some(&(line, at)) = lines.get(i) else {
+                    if !bytes.is_empty() || have_envelope {
+                        out.push((trim(bytes), truncated, offset));
+                    }
+                    return out;
+                };
+                i += 1;
+                let kept = &line[..line.len().min(max)];
+                if prev_blank && is_envelope_line(kept) {
+                    if have_envelope || !bytes.is_empty() {
+                        start = Some(at);
+                        break;
+                    }
+                    have_envelope = true;
+                    offset = at;
+                    continue;
+                }
+                prev_blank = is_blank(kept);
+                let kept = unquote_from(kept);
+                if line.len() > max || bytes.len() + kept.len() > max {
+                    truncated = true;
+                } else {
+                    bytes.extend_from_slice(kept);
+                }
+            }
+            out.push((trim(bytes), truncated, offset));
+        }
+    }
+
+    #[test]
+    fn any_buffer_size_splits_like_the_rules() {
+        let pieces: [&[u8]; 12] = [
+            b"From a@b Mon Jan  1 00:00:00 2024\n",
+            b"From a@b Mon Jan  1 00:00:00 2024\r\n",
+            b"\n",
+            b"\r\n",
+            b">From quoted\n",
+            b">>From twice\n",
+            b"From no time here\n",
+            b"Subject: a line\n",
+            b"Final-Recipient: rfc822; x@y\n",
+            b"a long line a long line a long line a long line a long line\n",
+            b"no newline at the end",
+            b"x\r\n",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..400 {
+            let mut input = Vec::new();
+            for _ in 0..(next() % 40) {
+                input.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            let max = [40, 100, 300, 1 << 20][(next() % 4) as usize];
+            let expected = reference(&input, max);
+            for capacity in [1, 7, 64, 4096] {
+                let reader = std::io::BufReader::with_capacity(capacity, &input[..]);
+                let got: Vec<_> = MboxReader::new(reader, Source::default(), max)
+                    .map(|m| {
+                        let m = m.unwrap();
+                        (m.bytes, m.truncated, m.source.offset.unwrap())
+                    })
+                    .collect();
+                assert_eq!(
+                    got,
+                    expected,
+                    "buffer {capacity}, cap {max}, input {:?}",
+                    String::from_utf8_lossy(&input)
+                );
+            }
+        }
+    }
 
     fn split(input: &[u8]) -> Vec<(Vec<u8>, u64)> {
         MboxReader::new(input, Source::default(), 1 << 20)
