@@ -1,19 +1,22 @@
-//! A literal prefilter for the patterns of one rule field.
+//! A literal pass for the patterns of one rule field (or the MTA
+//! signatures): one Aho-Corasick search over the text gives each pattern
+//! a [`verdict`] before any regex runs.
 //!
-//! Most of the built-in patterns are case-insensitive phrases ("user
-//! unknown", "mailbox full") and most of them cannot match a given
-//! message. The regex crate gives up on its own literal prefilter for long
-//! case-insensitive literals, so each pattern would scan the whole body
-//! with its DFA. Instead, every pattern contributes the literals a match
-//! must start with and the literals it must end with; one Aho-Corasick
-//! pass over the text finds which of them occur, and a pattern is run only
-//! when both one of its first and one of its last literals are present.
+//! Most built-in patterns are case-insensitive phrases ("user unknown",
+//! "mailbox full") and most of them cannot match a given message; the
+//! regex crate gives up on its own literal prefilter for long
+//! case-insensitive literals. So each pattern's top-level alternatives are
+//! split in two. Those that match a finite set of literals are decided by
+//! the pass alone: finding one of their literals is finding a match. The
+//! others form the residual, which contributes the literals a match must
+//! start with and end with, and runs only when one of each is present.
 //!
-//! The filter is sound for patterns compiled case-insensitively: literals
-//! are taken from the case-sensitive reading of the pattern and searched
-//! ASCII-case-insensitively, and only their ASCII ends are kept. The two
+//! The pass folds ASCII case only. Literals are taken from the
+//! case-sensitive reading of the pattern; ASCII letters are searched
+//! case-insensitively, caseless characters (CJK, digits) as they are, and
+//! other letters in each of their case variants ("ü", "Ü"). The two
 //! non-ASCII characters whose simple case folding is ASCII (KELVIN SIGN,
-//! LATIN SMALL LETTER LONG S) switch the filter off for that text.
+//! LATIN SMALL LETTER LONG S) switch the pass off for that text.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
@@ -66,6 +69,20 @@ pub mod verdict {
     /// None of its plain-literal alternatives is in the text, but the
     /// others may match: run its residual (`Prefilter::residual`).
     pub const RESIDUAL: u8 = 3;
+
+    use crate::classify::pattern::Pattern;
+
+    /// Whether the pattern matches, running what the verdict leaves open:
+    /// the whole pattern, or `part` (its residual, when it is only part
+    /// of the pattern).
+    pub fn settle(verdict: u8, whole: &Pattern, part: Option<&Pattern>, text: &str) -> bool {
+        match verdict {
+            YES => true,
+            NO => false,
+            RESIDUAL => part.unwrap_or(whole).is_match(text),
+            _ => whole.is_match(text),
+        }
+    }
 }
 use verdict::{NO, RESIDUAL, UNKNOWN, YES};
 
@@ -118,13 +135,12 @@ impl Prefilter {
             let index = index as u32;
             let (exact, residual) = split_literal_alternatives(pattern, folded);
             for (rank, lit) in exact.into_iter().enumerate() {
-                let role = EXACT;
                 let rank = rank as u32;
                 add(
                     lit,
                     Owner {
                         pattern: index,
-                        role,
+                        role: EXACT,
                         rank,
                     },
                 );

@@ -596,17 +596,11 @@ impl RuleSet {
                     dirty |= 1 << slot;
                 }
             }
-            let to_run = match cache[c.index] {
-                verdict::UNKNOWN => Some(&fs.single[c.index]),
-                verdict::RESIDUAL => fs.part[c.index].as_ref().or(Some(&fs.single[c.index])),
-                _ => None,
-            };
-            if let Some(pattern) = to_run {
-                cache[c.index] = if pattern.is_match(text_of(c.field)) {
-                    verdict::YES
-                } else {
-                    verdict::NO
-                };
+            let open = cache[c.index];
+            if open != verdict::YES && open != verdict::NO {
+                let whole = &fs.single[c.index];
+                let yes = verdict::settle(open, whole, fs.part[c.index].as_ref(), text_of(c.field));
+                cache[c.index] = if yes { verdict::YES } else { verdict::NO };
                 dirty |= 1 << slot;
             }
             (cache[c.index] == verdict::YES) != c.negated
@@ -787,21 +781,10 @@ mod tests {
     #[test]
     fn builtin_verdicts_agree_with_the_patterns() {
         let rs = RuleSet::builtin();
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         let mut texts: Vec<String> = Vec::new();
-        for category in std::fs::read_dir(&dir).unwrap() {
-            let category = category.unwrap().path();
-            if !category.is_dir() {
-                continue;
-            }
-            for file in std::fs::read_dir(category).unwrap() {
-                let path = file.unwrap().path();
-                if path.extension().is_some_and(|e| e == "eml") {
-                    let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
-                    texts.extend(text.lines().map(crate::classify::text::collapse_ws));
-                    texts.push(text);
-                }
-            }
+        for (_, text) in crate::classify::fixture_texts() {
+            texts.extend(text.lines().map(crate::classify::text::collapse_ws));
+            texts.push(text);
         }
         assert!(texts.len() > 1000, "{} texts", texts.len());
         let mut decided = 0;
@@ -813,15 +796,7 @@ mod tests {
             for text in &texts {
                 for (i, v) in prefilter.candidates(text).into_iter().enumerate() {
                     let whole = set.single[i].is_match(text);
-                    let said = match v {
-                        verdict::YES => true,
-                        verdict::NO => false,
-                        verdict::RESIDUAL => set.part[i]
-                            .as_ref()
-                            .unwrap_or(&set.single[i])
-                            .is_match(text),
-                        _ => whole,
-                    };
+                    let said = verdict::settle(v, &set.single[i], set.part[i].as_ref(), text);
                     assert_eq!(said, whole, "{} on {text:?}", set.single[i].source());
                     decided += usize::from(v == verdict::YES);
                     let found = set.find(i, text);
