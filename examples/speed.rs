@@ -3,7 +3,7 @@
 //! speed -- FILE...`.
 use bounce_tools::classify::rules::RuleSet;
 use bounce_tools::classify::{Classifier, Options, report};
-use bounce_tools::input::RawMessage;
+use bounce_tools::stream::RawMessage;
 use std::time::Instant;
 
 fn per_message(files: usize, rounds: usize, f: impl Fn()) -> f64 {

@@ -1,9 +1,11 @@
-//! Exit codes (sysexits, SPEC §8) and the one place that maps an error to a code.
+//! Exit codes (sysexits, bounce-tools(7) EXIT STATUS) and the trait by
+//! which a library error names its own.
 //!
-//! Library modules define their own `thiserror` enums and implement [`Classify`]
-//! so that each error knows its class. The binaries wrap errors with `anyhow`
-//! context and call [`code_for`], which walks the chain and takes the first
-//! class it finds.
+//! Library modules define their own `thiserror` enums and implement
+//! [`ToExitCode`] so that each error knows its class. The command-line
+//! layer wraps errors with `anyhow` context and walks the chain
+//! (`cli::exit::code_for`); this module sits at the bottom of the crate so
+//! that every stage can name its codes without importing the others.
 
 use std::io;
 
@@ -39,11 +41,11 @@ impl From<ExitCode> for std::process::ExitCode {
 }
 
 /// Errors that know which exit code they deserve.
-pub trait Classify {
+pub trait ToExitCode {
     fn exit_code(&self) -> ExitCode;
 }
 
-impl Classify for io::Error {
+impl ToExitCode for io::Error {
     fn exit_code(&self) -> ExitCode {
         match self.kind() {
             io::ErrorKind::NotFound => ExitCode::NoInput,
@@ -75,45 +77,8 @@ impl Failure {
     }
 }
 
-impl Classify for Failure {
+impl ToExitCode for Failure {
     fn exit_code(&self) -> ExitCode {
         self.code
     }
-}
-
-/// Picks the exit code for an error chain: the outermost error that knows
-/// its class wins; anything unknown is a software error.
-pub fn code_for(err: &anyhow::Error) -> ExitCode {
-    for cause in err.chain() {
-        if let Some(c) = classify_one(cause) {
-            return c;
-        }
-    }
-    ExitCode::Software
-}
-
-fn classify_one(e: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
-    macro_rules! try_types {
-        ($($t:ty),* $(,)?) => {
-            $( if let Some(x) = e.downcast_ref::<$t>() { return Some(x.exit_code()); } )*
-        };
-    }
-    try_types!(
-        Failure,
-        crate::input::Error,
-        crate::classify::rules::RuleError,
-        crate::imap::Error,
-        crate::apply::Error,
-        io::Error,
-    );
-    None
-}
-
-/// True when the error chain holds a broken pipe: the reader went away
-/// (`bclassify big.mbox | head -1`), which is not a failure.
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-    })
 }

@@ -1,19 +1,20 @@
 //! Bounce tools: read a bounce mailbox, decide what each returned message
 //! means, and turn that into contact-list updates.
 //!
-//! The pipeline has three stages, each a binary over this library:
+//! Layers, each importing only from those below it:
 //!
-//! - `bfetch` (IMAP) writes a message stream: NDJSON or mboxrd ([`input`]).
-//! - `bclassify` reads a message stream ([`input`]) and writes one JSON
-//!   record per affected address ([`classify`]).
-//! - `bapply` reads records and writes contact updates.
-//!
-//! [`exit`] holds the sysexits codes and the one error-to-code mapping
-//! shared by all three.
+//! - [`record`] and [`exit`]: the record schema every stage shares and the
+//!   exit codes.
+//! - [`stream`]: message streams (mbox, NDJSON, Maildir, .eml).
+//! - the stages: [`imap`] (bfetch) writes a message stream, [`classify`]
+//!   (bclassify) turns one into records, [`apply`] (bapply) turns records
+//!   into contact updates.
+//! - [`cli`]: each binary's command line and the error-to-exit-code mapping.
 
 pub mod apply;
 pub mod classify;
-pub mod completions;
+pub mod cli;
 pub mod exit;
 pub mod imap;
-pub mod input;
+pub mod record;
+pub mod stream;

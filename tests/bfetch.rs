@@ -265,11 +265,11 @@ fn byte_exact_round_trip_of_8bit_and_binary_messages() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.mbox");
     std::fs::write(&path, &r.stdout).unwrap();
-    let opts = bounce_tools::input::Options {
-        format: bounce_tools::input::Format::Mbox,
+    let opts = bounce_tools::stream::Options {
+        format: bounce_tools::stream::Format::Mbox,
         ..Default::default()
     };
-    let back: Vec<Vec<u8>> = bounce_tools::input::Messages::new(&[path], opts)
+    let back: Vec<Vec<u8>> = bounce_tools::stream::Messages::new(&[path], opts)
         .map(|m| m.unwrap().bytes)
         .collect();
     assert_eq!(back, vec![utf8, binary]);

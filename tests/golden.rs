@@ -5,10 +5,10 @@
 //! `BLESS=1 cargo test --test golden` rewrites the golden files; on a
 //! mismatch the new output is left beside the golden as `.json.new`.
 
-use bounce_tools::classify::record::Source;
 use bounce_tools::classify::rules::RuleSet;
 use bounce_tools::classify::{Classifier, Options};
-use bounce_tools::input::RawMessage;
+use bounce_tools::record::Source;
+use bounce_tools::stream::RawMessage;
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> Vec<PathBuf> {
@@ -116,7 +116,7 @@ fn fixtures_match_golden_files_with_lf_and_crlf() {
         failures.len(),
         failures.join("\n")
     );
-    for c in bounce_tools::classify::taxonomy::Category::ALL {
+    for c in bounce_tools::record::Category::ALL {
         assert!(
             categories_seen.contains(c.as_str()),
             "no fixture produces category {c}"

@@ -21,8 +21,8 @@ pub mod state;
 pub mod target;
 pub mod update;
 
-use crate::classify::taxonomy::{Category, Reason};
-use crate::exit::{Classify, ExitCode};
+use crate::exit::{ExitCode, ToExitCode};
+use crate::record::{Category, Reason};
 use hashbrown::hash_table::{Entry, HashTable};
 use policy::{Action, Dialect, Policy};
 use state::{StateError, Store};
@@ -62,7 +62,7 @@ pub enum Error {
     Output(#[source] io::Error),
 }
 
-impl Classify for Error {
+impl ToExitCode for Error {
     fn exit_code(&self) -> ExitCode {
         match self {
             Error::Open { source, .. } => match source.kind() {

@@ -5,7 +5,7 @@
 //! file that only says `[category.soft] threshold = 5` is a complete policy;
 //! `--print-policy` writes every default so users start from the real thing.
 
-use crate::classify::taxonomy::Category;
+use crate::record::Category;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

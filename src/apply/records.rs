@@ -7,10 +7,10 @@
 //! be worked out from the record alone, hashes included, so that the one
 //! thread filing records under contacts has little left to do.
 //!
-//! [`Record`]: crate::classify::record::Record
+//! [`Record`]: crate::record::Record
 
-use crate::classify::record::RECORD_VERSION;
-use crate::classify::taxonomy::{Bounce, Category, Reason};
+use crate::record::RECORD_VERSION;
+use crate::record::{Bounce, Category, Reason};
 use rayon::prelude::*;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -613,7 +613,7 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::record::Record;
+    use crate::record::Record;
 
     /// RecordRef accepts and rejects exactly what Record does.
     #[test]

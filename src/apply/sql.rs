@@ -212,7 +212,7 @@ mod tests {
     use super::*;
 
     fn update(action: Action) -> Update<'static> {
-        use crate::classify::taxonomy::{Category, Reason};
+        use crate::record::{Category, Reason};
         Update {
             email: Some("a@x".into()),
             action,

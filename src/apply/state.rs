@@ -15,7 +15,7 @@
 
 use super::policy::Action;
 use super::update::Update;
-use crate::classify::taxonomy::{Category, Reason};
+use crate::record::{Category, Reason};
 use rusqlite::{Connection, ErrorCode};
 use std::borrow::Cow;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! SQL) or applies to a database.
 
 use super::policy::Action;
-use crate::classify::taxonomy::{Category, Reason};
+use crate::record::{Category, Reason};
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -86,7 +86,7 @@ pub fn rfc3339(t: i64) -> String {
             .unwrap_or_default();
     }
     let (days, secs) = (t / 86_400, t % 86_400);
-    let (year, month, day) = crate::input::mbox_writer::civil_from_days(days);
+    let (year, month, day) = crate::record::date::civil_from_days(days);
     let (month, day) = (i64::from(month), i64::from(day));
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     let d = |n: i64| b'0' + (n % 10) as u8;

@@ -3,9 +3,9 @@
 //! order. Memory holds at most a few batches whatever the input size.
 
 use super::Classifier;
-use super::taxonomy::Category;
-use crate::exit::{Classify, ExitCode};
-use crate::input::{self, Messages, RawMessage, mbox_writer};
+use crate::exit::{ExitCode, ToExitCode};
+use crate::record::Category;
+use crate::stream::{self, Messages, RawMessage, mbox_writer};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, mpsc};
@@ -69,7 +69,7 @@ fn severity(c: ExitCode) -> u8 {
     }
 }
 
-type Batch = Vec<Result<RawMessage, input::Error>>;
+type Batch = Vec<Result<RawMessage, stream::Error>>;
 
 /// What a worker made of one message of a batch.
 struct Outcome {

@@ -12,12 +12,10 @@ pub mod mta;
 pub mod original;
 pub mod pattern;
 pub mod prefilter;
-pub mod record;
 pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod ses;
-pub mod taxonomy;
 pub mod text;
 
 /// What a report says about one recipient.
@@ -37,11 +35,11 @@ pub struct Delivery {
     pub(crate) original_seen: bool,
 }
 
-use crate::input::RawMessage;
-use record::{RECORD_VERSION, Record};
+use crate::record::{Category, Reason};
+use crate::record::{RECORD_VERSION, Record};
+use crate::stream::RawMessage;
 use report::Report;
 use rules::RuleSet;
-use taxonomy::{Category, Reason};
 use text::{collapse_ws, truncate_chars};
 
 /// Longest diagnostic written to a record.

@@ -2,8 +2,8 @@
 //! Subject, From, To and List-Id, and the subscriber it was sent to, from a
 //! subscriber-id header, a VERP return path, or List-Unsubscribe.
 
-use super::record::Original;
 use super::text::{clean_address, collapse_ws};
+use crate::record::Original;
 use mail_parser::Message;
 
 /// Header values of the returned message, as far as the bounce carries it.

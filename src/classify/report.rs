@@ -539,7 +539,7 @@ fn floor(s: &str, mut i: usize) -> usize {
 
 /// Unix seconds to `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339_utc(t: i64) -> String {
-    let (y, m, d) = crate::input::mbox_writer::civil_from_days(t.div_euclid(86_400));
+    let (y, m, d) = crate::record::date::civil_from_days(t.div_euclid(86_400));
     let s = t.rem_euclid(86_400);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",

@@ -13,8 +13,8 @@ use super::Delivery;
 use super::pattern::Pattern;
 use super::prefilter::{Prefilter, Residual, verdict};
 use super::report::Report;
-use super::taxonomy::{Bounce, Category, Reason};
-use crate::exit::{Classify, ExitCode};
+use crate::exit::{ExitCode, ToExitCode};
+use crate::record::{Bounce, Category, Reason};
 use foldhash::HashMap;
 use serde::Deserialize;
 use std::cell::RefCell;
@@ -37,7 +37,7 @@ pub enum RuleError {
     },
 }
 
-impl Classify for RuleError {
+impl ToExitCode for RuleError {
     fn exit_code(&self) -> ExitCode {
         ExitCode::Config
     }

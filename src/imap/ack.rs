@@ -12,7 +12,7 @@
 use super::config::Account;
 use super::session::{self, Credentials, Session, map_imap};
 use super::{Error, Kind, uidset};
-use crate::classify::record::Source;
+use crate::record::Source;
 use serde::Deserialize;
 use std::collections::{BTreeSet, HashSet};
 use std::io::{BufRead, BufReader, Read};
@@ -71,7 +71,7 @@ fn read_groups(inputs: &[PathBuf], counts: &mut Counts) -> anyhow::Result<Vec<Gr
             Box::new(std::io::stdin())
         } else {
             Box::new(
-                std::fs::File::open(path).map_err(|source| crate::input::Error::Open {
+                std::fs::File::open(path).map_err(|source| crate::stream::Error::Open {
                     path: name.clone(),
                     source,
                 })?,
@@ -82,13 +82,12 @@ fn read_groups(inputs: &[PathBuf], counts: &mut Counts) -> anyhow::Result<Vec<Gr
         let mut lineno = 0u64;
         loop {
             buf.clear();
-            let n =
-                reader
-                    .read_until(b'\n', &mut buf)
-                    .map_err(|source| crate::input::Error::Read {
-                        path: name.clone(),
-                        source,
-                    })?;
+            let n = reader.read_until(b'\n', &mut buf).map_err(|source| {
+                crate::stream::Error::Read {
+                    path: name.clone(),
+                    source,
+                }
+            })?;
             if n == 0 {
                 break;
             }

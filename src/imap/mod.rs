@@ -13,7 +13,6 @@
 //! - [`cli`]: the command-line surface, shared by the binary and its tests.
 
 pub mod ack;
-pub mod cli;
 pub mod config;
 pub mod fetch;
 pub mod output;
@@ -21,7 +20,7 @@ pub mod session;
 pub mod state;
 pub mod uidset;
 
-use crate::exit::{Classify, ExitCode};
+use crate::exit::{ExitCode, ToExitCode};
 
 /// What kind of failure an [`Error`] is; decides the exit code and whether
 /// a retry can help.
@@ -61,7 +60,7 @@ impl Error {
     }
 }
 
-impl Classify for Error {
+impl ToExitCode for Error {
     fn exit_code(&self) -> ExitCode {
         match self.kind {
             Kind::Usage => ExitCode::Usage,

@@ -2,9 +2,9 @@
 //! has exactly the fields of [`StreamMessage`], but borrows the message
 //! bytes instead of copying them: a 20 MB message must not cost 60 MB.
 
-use crate::input::mbox_writer::{asctime, write_mboxrd};
+use crate::stream::mbox_writer::{asctime, write_mboxrd};
 #[cfg(doc)]
-use crate::input::ndjson::StreamMessage;
+use crate::stream::ndjson::StreamMessage;
 use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Serialize;
@@ -104,7 +104,7 @@ fn envelope_sender(msg: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::ndjson::StreamMessage;
+    use crate::stream::ndjson::StreamMessage;
 
     fn line(body: &[u8]) -> Vec<u8> {
         let m = Fetched {

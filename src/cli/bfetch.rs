@@ -1,11 +1,12 @@
-//! bfetch's command line. Kept in the library so the binary stays a few
-//! lines and tests can check flags against the man page.
+//! bfetch's command line: an IMAP mailbox to a message stream, and `ack`
+//! for what was handled (bfetch(1)).
 
-use super::ack::{self, AckOptions};
-use super::config::{self, Account, AccountFile, AuthMech, ConfigFile, Secret, TlsMode};
-use super::fetch::{self, FetchOptions, Fetcher, UidvalidityPolicy};
-use super::output::Format;
-use super::{Error, Kind};
+use crate::exit::ExitCode;
+use crate::imap::ack::{self, AckOptions};
+use crate::imap::config::{self, Account, AccountFile, AuthMech, ConfigFile, Secret, TlsMode};
+use crate::imap::fetch::{self, FetchOptions, Fetcher, UidvalidityPolicy};
+use crate::imap::output::Format;
+use crate::imap::{Error, Kind};
 use clap::{Args, Parser, Subcommand};
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
@@ -265,6 +266,16 @@ pub fn imap_date(s: &str) -> Option<String> {
         return None;
     }
     Some(format!("{d}-{}-{y}", MONTHS[m - 1]))
+}
+
+/// bfetch's `main`: parses the command line, runs, and picks the exit code.
+pub fn main() -> ExitCode {
+    super::drive(
+        "bfetch",
+        ExitCode::Usage,
+        |cli: Cli| run(cli).map(|()| ExitCode::Ok),
+        |e| eprintln!("bfetch: {e:#}"),
+    )
 }
 
 /// Runs bfetch as the command line says.

@@ -1,8 +1,14 @@
-//! `Record`: one classification result, the JSON line of SPEC §2 that
-//! bclassify writes and bapply reads.
+//! The record schema every stage shares: `Record`, one classification
+//! result as the JSON line bclassify writes and bapply reads
+//! (bounce-tools(7), RECORDS), and its vocabularies (categories, reasons,
+//! the hard/soft rule). It sits at the bottom of the crate and imports
+//! nothing from it.
 
-use super::taxonomy::{Bounce, Category, Reason};
+pub mod date;
+mod vocabulary;
+
 use serde::{Deserialize, Serialize};
+pub use vocabulary::{Bounce, Category, Reason};
 
 /// Version of the record format written in `v`.
 pub const RECORD_VERSION: u32 = 1;

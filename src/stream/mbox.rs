@@ -9,7 +9,7 @@
 
 use super::ndjson::StreamMessage;
 use super::{Error, RawMessage};
-use crate::classify::record::Source;
+use crate::record::Source;
 use std::io::{self, BufRead};
 
 /// Reads one line (through `\n`) into `line`, keeping at most `cap` bytes

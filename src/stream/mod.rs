@@ -12,8 +12,8 @@ pub mod mbox;
 pub mod mbox_writer;
 pub mod ndjson;
 
-use crate::classify::record::Source;
-use crate::exit::{Classify, ExitCode};
+use crate::exit::{ExitCode, ToExitCode};
+use crate::record::Source;
 pub use detect::{Format, LineEndings};
 use std::collections::VecDeque;
 use std::fs::File;
@@ -48,7 +48,7 @@ pub enum Error {
     },
 }
 
-impl Classify for Error {
+impl ToExitCode for Error {
     fn exit_code(&self) -> ExitCode {
         match self {
             Error::Open { source, .. } if source.kind() == io::ErrorKind::NotFound => {

@@ -1,0 +1,186 @@
+//! bapply's command line: classification records in, contact updates out
+//! (bapply(1)).
+
+use crate::apply::{self, Format, Options, StateLocation, policy::Dialect, target::Target};
+use crate::exit::{ExitCode, Failure};
+use anyhow::Context as _;
+use clap::Parser;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Turn classification records (bclassify's JSON lines) into contact
+/// updates: block, unsubscribe, delete, change address, or flag for a
+/// person. Events are remembered per contact so that thresholds ("3 soft
+/// bounces within 30 days") work across runs and nothing counts twice.
+#[derive(Parser, Debug)]
+#[command(
+    name = "bapply",
+    version,
+    max_term_width = 100,
+    after_help = "Shell completions: bapply --completions bash|zsh|fish prints a script and exits."
+)]
+pub struct Cli {
+    /// Record files to read; `-` or none reads standard input.
+    #[arg(value_name = "FILE")]
+    files: Vec<String>,
+
+    /// Output format: csv (with formula-like cells neutralised), jsonl, or
+    /// sql (one transaction, see --dialect).
+    #[arg(short, long, value_enum, default_value = "csv")]
+    format: Format,
+
+    /// SQL dialect for --format sql [default: the policy's [sql] dialect,
+    /// sqlite].
+    #[arg(long, value_enum)]
+    dialect: Option<Dialect>,
+
+    /// Apply the updates directly to a database in one transaction, instead
+    /// of writing them: sqlite:PATH or postgres://USER@HOST/DB. Nothing is
+    /// applied if any statement fails.
+    #[arg(long, value_name = "TARGET")]
+    apply: Option<String>,
+
+    /// Policy file (TOML): actions, thresholds and windows per category,
+    /// the guard, and the [sql] table and columns. Unset keys keep their
+    /// defaults.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+
+    /// Print the default policy (or the one given with --policy) and exit.
+    #[arg(long)]
+    print_policy: bool,
+
+    /// State database (SQLite) [default:
+    /// $XDG_STATE_HOME/bounce-tools/bapply.sqlite].
+    #[arg(long, value_name = "PATH", conflicts_with = "no_state")]
+    state: Option<PathBuf>,
+
+    /// Keep no state: count events only within this input.
+    #[arg(long)]
+    no_state: bool,
+
+    /// Write every update ever emitted (current states), not only the new
+    /// ones.
+    #[arg(long)]
+    all: bool,
+
+    /// Apply even when the mass-damage guard fires.
+    #[arg(long)]
+    force: bool,
+
+    /// Warn about and count lines that are not valid records instead of
+    /// stopping at the first one.
+    #[arg(long)]
+    skip_invalid: bool,
+
+    /// Seconds to wait for a state or target database that another run
+    /// holds locked; then exit 75.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    lock_timeout: f64,
+
+    /// No summary on standard error.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// bapply's `main`: when the guard stops a run, its summary goes to
+/// stderr before the one-line error.
+pub fn main() -> ExitCode {
+    super::drive(
+        "bapply",
+        ExitCode::Usage,
+        |cli: Cli| run(cli).map(|()| ExitCode::Ok),
+        |e| {
+            let mut err = io::stderr().lock();
+            if let Some(apply::Error::Guard(summary)) = e.downcast_ref::<apply::Error>() {
+                for line in summary.lines() {
+                    let _ = writeln!(err, "bapply: {line}");
+                }
+            }
+            let _ = writeln!(err, "bapply: {}", one_line(e));
+        },
+    )
+}
+
+/// The error chain as one line. Library errors already name their cause;
+/// a cause whose text is already there is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let policy = match &cli.policy {
+        Some(p) => apply::load_policy(p)?,
+        None => apply::policy::Policy::default(),
+    };
+    if cli.print_policy {
+        let mut out = io::stdout().lock();
+        out.write_all(policy.to_toml().as_bytes())?;
+        out.flush()?;
+        return Ok(());
+    }
+    if cli.files.is_empty() && io::stdin().is_terminal() {
+        let _ = writeln!(
+            io::stderr(),
+            "bapply: reading records from a terminal; give files or pipe records in (--help)"
+        );
+        return Err(Failure::new(ExitCode::Usage, "no input").into());
+    }
+    let usage = |m: String| Failure::new(ExitCode::Usage, m);
+    let apply_to = cli
+        .apply
+        .as_deref()
+        .map(Target::parse)
+        .transpose()
+        .map_err(usage)?;
+    if apply_to.is_some() && (cli.format != Format::Csv || cli.dialect.is_some()) {
+        return Err(
+            usage("--apply writes no output; leave out --format and --dialect".into()).into(),
+        );
+    }
+    if !(cli.lock_timeout >= 0.0 && cli.lock_timeout < 1e6) {
+        return Err(usage("--lock-timeout: give seconds, 0 or more".into()).into());
+    }
+    let opts = Options {
+        inputs: cli.files,
+        format: cli.format,
+        dialect: cli.dialect,
+        apply: apply_to,
+        policy,
+        state: match (cli.no_state, cli.state) {
+            (true, _) => StateLocation::None,
+            (false, Some(p)) => StateLocation::Path(p),
+            (false, None) => StateLocation::Default,
+        },
+        all: cli.all,
+        force: cli.force,
+        skip_invalid: cli.skip_invalid,
+        lock_timeout: Duration::from_secs_f64(cli.lock_timeout),
+    };
+    let stdout = io::stdout();
+    // Block-buffered: updates are written in one go at the end of a run.
+    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut warn = |m: &str| {
+        let _ = writeln!(io::stderr(), "bapply: {m}");
+    };
+    let summary = apply::run(&opts, &mut io::stdin(), &mut out, &mut warn)?;
+    out.flush().context("stdout")?;
+    if !cli.quiet {
+        let mut err = io::stderr().lock();
+        for line in summary.lines() {
+            writeln!(err, "bapply: {line}")?;
+        }
+    }
+    Ok(())
+}
