@@ -1,4 +1,4 @@
-//! IMAP side of bfetch (SPEC §7): fetch a bounce mailbox read-only, and
+//! IMAP side of bfetch (bfetch(1)): fetch a bounce mailbox read-only, and
 //! change it only in `bfetch ack`, after the downstream steps succeeded.
 //!
 //! Everything that talks to the server lives here so that only bfetch links
@@ -12,13 +12,13 @@
 //! - [`ack`]: mark seen, flag, move or delete exactly the acknowledged messages.
 //! - [`cli`]: the command-line surface, shared by the binary and its tests.
 
-pub mod ack;
-pub mod config;
-pub mod fetch;
-pub mod output;
-pub mod session;
-pub mod state;
-pub mod uidset;
+pub(crate) mod ack;
+pub(crate) mod config;
+pub(crate) mod fetch;
+pub(crate) mod output;
+pub(crate) mod session;
+pub(crate) mod state;
+pub(crate) mod uidset;
 
 use crate::exit::{ExitCode, ToExitCode};
 

@@ -1,5 +1,6 @@
-//! The message stream (SPEC §1): turns command-line arguments (files,
-//! folders, `-`, or nothing for stdin) into raw messages, one at a time.
+//! The message stream (bounce-tools(7), MESSAGE STREAM): turns command-line
+//! arguments (files, folders, `-`, or nothing for stdin) into raw messages,
+//! one at a time.
 //!
 //! Formats are detected per input from the first bytes: `{` starts NDJSON
 //! from bfetch, `From ` starts an mbox, anything else is one RFC 5322
@@ -8,9 +9,9 @@
 //! Nothing here holds more than one message (capped in size) at a time.
 
 mod detect;
-pub mod mbox;
-pub mod mbox_writer;
-pub mod ndjson;
+pub(crate) mod mbox;
+pub(crate) mod mbox_writer;
+pub(crate) mod ndjson;
 
 use crate::exit::{ExitCode, ToExitCode};
 use crate::record::Source;

@@ -1,4 +1,4 @@
-//! NDJSON message stream (SPEC §1): one JSON object per message, the bytes
+//! NDJSON message stream (bounce-tools(7), MESSAGE STREAM): one JSON object per message, the bytes
 //! in `raw` (valid UTF-8) or `raw_base64` (anything else), with the IMAP
 //! coordinates bfetch knows. bfetch writes it with [`StreamMessage::from_bytes`];
 //! bclassify reads it back with [`StreamMessage::into_bytes`].
@@ -29,7 +29,9 @@ pub struct StreamMessage {
 
 impl StreamMessage {
     /// Stores the message bytes losslessly: as text when they are UTF-8,
-    /// else base64.
+    /// else base64. (bfetch writes its lines directly; this is the reference
+    /// its tests compare with.)
+    #[cfg(test)]
     pub fn set_bytes(&mut self, bytes: Vec<u8>) {
         self.size = Some(bytes.len() as u64);
         match String::from_utf8(bytes) {
@@ -44,6 +46,7 @@ impl StreamMessage {
         }
     }
 
+    #[cfg(test)]
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         let mut m = StreamMessage::default();
         m.set_bytes(bytes);
