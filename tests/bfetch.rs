@@ -1,9 +1,7 @@
-//! bfetch against a real Dovecot (tests/bfetch_util), plus the checks that
+//! bfetch against a real Dovecot (tests/support/dovecot.rs), plus the checks that
 //! need no server (flags vs. man page, usage errors).
 
-mod bfetch_util;
-
-use bfetch_util::*;
+use crate::support::dovecot::*;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};

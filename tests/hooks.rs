@@ -4,13 +4,10 @@
 //! the table locked the delivery defers with 75 (the MTA keeps the message)
 //! and changes nothing; the retry then applies it, once.
 
+use crate::support::repo_root;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn have(prog: &str) -> bool {
     Command::new("sh")
@@ -78,7 +75,7 @@ impl Setup {
                 format!(
                     "{}:{}:/usr/local/bin:/usr/bin:/bin",
                     bin.display(),
-                    root().join("scripts").display()
+                    repo_root().join("scripts").display()
                 ),
             ),
             ("BOUNCE_DB".into(), self.db().display().to_string()),
@@ -115,14 +112,14 @@ fn procmail(s: &Setup) -> Command {
     for (k, v) in s.vars() {
         c.arg(format!("{k}={v}"));
     }
-    c.arg(root().join("scripts/procmailrc.example"));
+    c.arg(repo_root().join("scripts/procmailrc.example"));
     c
 }
 
 fn maildrop(s: &Setup) -> Command {
     // maildrop wants a filter file only its owner can write.
     let rc = s.dir.path().join("mailfilter");
-    std::fs::copy(root().join("scripts/maildroprc.example"), &rc).unwrap();
+    std::fs::copy(repo_root().join("scripts/maildroprc.example"), &rc).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut c = Command::new("maildrop");
@@ -131,7 +128,7 @@ fn maildrop(s: &Setup) -> Command {
 }
 
 fn hard_bounce() -> Vec<u8> {
-    std::fs::read(root().join("fixtures/hard/001-postfix-user-unknown.eml")).unwrap()
+    std::fs::read(repo_root().join("fixtures/hard/001-postfix-user-unknown.eml")).unwrap()
 }
 
 fn check(name: &str, make: fn(&Setup) -> Command) {
@@ -210,7 +207,7 @@ fn maildrop_recipe_applies_and_defers_on_failure() {
 fn bounce_hook_maps_every_failure_to_75() {
     let bin = Path::new(env!("CARGO_BIN_EXE_bclassify")).parent().unwrap();
     let run = |args: &[&str], env_bin: &Path| {
-        let mut c = Command::new(root().join("scripts/bounce-hook"));
+        let mut c = Command::new(repo_root().join("scripts/bounce-hook"));
         c.args(args).env("BOUNCE_BIN_DIR", env_bin);
         deliver(c, &hard_bounce())
     };
