@@ -2,7 +2,9 @@
 //! `scripts/procmailrc.example` and `scripts/maildroprc.example` through
 //! `scripts/bounce-hook`. A bounce updates the SQLite contact table; with
 //! the table locked the delivery defers with 75 (the MTA keeps the message)
-//! and changes nothing; the retry then applies it, once.
+//! and changes nothing; the retry then applies it, once. A message that is
+//! not a bounce falls through to normal delivery: the test's own mailbox in
+//! its temporary directory, never the system's /var/mail.
 
 use crate::support::repo_root;
 use std::io::Write;
@@ -55,6 +57,10 @@ impl Setup {
     }
     fn state(&self) -> PathBuf {
         self.dir.path().join("state.sqlite")
+    }
+    /// Where normal delivery puts a message the recipe lets through.
+    fn mailbox(&self) -> PathBuf {
+        self.dir.path().join("mailbox")
     }
     fn status(&self) -> Vec<(String, String)> {
         let c = rusqlite::Connection::open(self.db()).unwrap();
@@ -112,14 +118,21 @@ fn procmail(s: &Setup) -> Command {
     for (k, v) in s.vars() {
         c.arg(format!("{k}={v}"));
     }
+    // Normal delivery goes to DEFAULT, which else is /var/mail/$LOGNAME.
+    c.arg(format!("DEFAULT={}", s.mailbox().display()));
     c.arg(repo_root().join("scripts/procmailrc.example"));
     c
 }
 
 fn maildrop(s: &Setup) -> Command {
-    // maildrop wants a filter file only its owner can write.
+    // maildrop wants a filter file only its owner can write. It sets
+    // DEFAULT (normal delivery) to /var/mail/$LOGNAME and takes no value for
+    // it from the environment or the command line, so the test's mailbox is
+    // set in a line before the recipe.
     let rc = s.dir.path().join("mailfilter");
-    std::fs::copy(repo_root().join("scripts/maildroprc.example"), &rc).unwrap();
+    let recipe = std::fs::read_to_string(repo_root().join("scripts/maildroprc.example")).unwrap();
+    let default = format!("DEFAULT=\"{}\"\n", s.mailbox().display());
+    std::fs::write(&rc, default + &recipe).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut c = Command::new("maildrop");
@@ -156,6 +169,11 @@ fn check(name: &str, make: fn(&Setup) -> Command) {
     );
     assert_eq!(s.status(), initial, "{name}: {out}");
     assert!(!s.state().exists(), "{name}: bapply ran on a non-bounce");
+    let delivered = std::fs::read_to_string(s.mailbox()).unwrap_or_default();
+    assert!(
+        delivered.contains("Subject: lunch?"),
+        "{name}: a non-bounce must reach normal delivery: {out}"
+    );
 
     // The contact table is locked: the delivery defers with 75 and changes
     // nothing; the retry applies the update, once.
