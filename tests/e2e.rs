@@ -1,6 +1,6 @@
 //! The whole pipeline as a cron job runs it: a private Dovecot seeded with
 //! every fixture category (several copies, each with its own Message-ID),
-//! `scripts/bounce-cron` against a SQLite contact table, and the faults it
+//! `contrib/bounce-cron` against a SQLite contact table, and the faults it
 //! must survive: a locked database, and the job killed at random points.
 //!
 //! The expected result is computed independently: the same messages,
@@ -233,7 +233,7 @@ impl Cron {
     }
     fn command(&self, dv: &Dovecot) -> Command {
         let mut c = Command::new("bash");
-        c.arg(repo_root().join("scripts/bounce-cron"))
+        c.arg(repo_root().join("contrib/bounce-cron"))
             .arg("--bin-dir")
             .arg(bin_dir())
             .arg("--apply")

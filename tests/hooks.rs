@@ -1,6 +1,6 @@
 //! The mail-hook recipes with the real `procmail` and `maildrop`:
-//! `scripts/procmailrc.example` and `scripts/maildroprc.example` through
-//! `scripts/bounce-hook`. A bounce updates the SQLite contact table; with
+//! `contrib/procmailrc.example` and `contrib/maildroprc.example` through
+//! `contrib/bounce-hook`. A bounce updates the SQLite contact table; with
 //! the table locked the delivery defers with 75 (the MTA keeps the message)
 //! and changes nothing; the retry then applies it, once. A message that is
 //! not a bounce falls through to normal delivery: the test's own mailbox in
@@ -81,7 +81,7 @@ impl Setup {
                 format!(
                     "{}:{}:/usr/local/bin:/usr/bin:/bin",
                     bin.display(),
-                    repo_root().join("scripts").display()
+                    repo_root().join("contrib").display()
                 ),
             ),
             ("BOUNCE_DB".into(), self.db().display().to_string()),
@@ -120,7 +120,7 @@ fn procmail(s: &Setup) -> Command {
     }
     // Normal delivery goes to DEFAULT, which else is /var/mail/$LOGNAME.
     c.arg(format!("DEFAULT={}", s.mailbox().display()));
-    c.arg(repo_root().join("scripts/procmailrc.example"));
+    c.arg(repo_root().join("contrib/procmailrc.example"));
     c
 }
 
@@ -130,7 +130,7 @@ fn maildrop(s: &Setup) -> Command {
     // it from the environment or the command line, so the test's mailbox is
     // set in a line before the recipe.
     let rc = s.dir.path().join("mailfilter");
-    let recipe = std::fs::read_to_string(repo_root().join("scripts/maildroprc.example")).unwrap();
+    let recipe = std::fs::read_to_string(repo_root().join("contrib/maildroprc.example")).unwrap();
     let default = format!("DEFAULT=\"{}\"\n", s.mailbox().display());
     std::fs::write(&rc, default + &recipe).unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -225,7 +225,7 @@ fn maildrop_recipe_applies_and_defers_on_failure() {
 fn bounce_hook_maps_every_failure_to_75() {
     let bin = Path::new(env!("CARGO_BIN_EXE_bclassify")).parent().unwrap();
     let run = |args: &[&str], env_bin: &Path| {
-        let mut c = Command::new(repo_root().join("scripts/bounce-hook"));
+        let mut c = Command::new(repo_root().join("contrib/bounce-hook"));
         c.args(args).env("BOUNCE_BIN_DIR", env_bin);
         deliver(c, &hard_bounce())
     };
