@@ -1,4 +1,4 @@
-//! IMAP side of bfetch (SPEC §7): fetch a bounce mailbox read-only, and
+//! IMAP side of bfetch (bfetch(1)): fetch a bounce mailbox read-only, and
 //! change it only in `bfetch ack`, after the downstream steps succeeded.
 //!
 //! Everything that talks to the server lives here so that only bfetch links

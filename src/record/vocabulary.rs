@@ -1,5 +1,6 @@
-//! The two vocabularies of SPEC §3 and §4: `Category` (what bapply acts on)
-//! and `Reason` (Sisimai's fine-grained reasons plus four of our own).
+//! The two vocabularies of bounce-tools(7), CATEGORIES and REASONS:
+//! `Category` (what bapply acts on) and `Reason` (Sisimai's fine-grained
+//! reasons plus four of our own).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -56,7 +57,7 @@ macro_rules! string_enum {
 }
 
 string_enum! {
-    /// What a message means for the contact list (SPEC §3).
+    /// What a message means for the contact list (bounce-tools(7), CATEGORIES).
     Category {
         Hard = "hard",
         Soft = "soft",
@@ -78,7 +79,7 @@ string_enum! {
 
 string_enum! {
     /// Why, in Sisimai's vocabulary plus `delayed`, `challenge`,
-    /// `unsubscribe` and `subscribe` (SPEC §4).
+    /// `unsubscribe` and `subscribe` (bounce-tools(7), REASONS).
     Reason {
         AuthFailure = "authfailure",
         BadReputation = "badreputation",
@@ -122,7 +123,8 @@ string_enum! {
 }
 
 string_enum! {
-    /// Whether a delivery failure is permanent for the address (SPEC §4).
+    /// Whether a delivery failure is permanent for the address (bounce-tools(7),
+    /// REASONS).
     Bounce {
         Hard = "hard",
         Soft = "soft",
@@ -175,9 +177,9 @@ impl Reason {
         }
     }
 
-    /// SPEC §4: hard for userunknown, hostunknown, hasmoved and notaccept
-    /// (unless the status is temporary), soft for other delivery failures,
-    /// none for what is not a failure.
+    /// bounce-tools(7), REASONS: hard for userunknown, hostunknown, hasmoved
+    /// and notaccept (unless the status is temporary), soft for other
+    /// delivery failures, none for what is not a failure.
     pub fn bounce(self, category: Category, status: Option<&str>) -> Option<Bounce> {
         use Reason::*;
         if !category.is_failure() {

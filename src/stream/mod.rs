@@ -1,5 +1,6 @@
-//! The message stream (SPEC §1): turns command-line arguments (files,
-//! folders, `-`, or nothing for stdin) into raw messages, one at a time.
+//! The message stream (bounce-tools(7), MESSAGE STREAM): turns command-line
+//! arguments (files, folders, `-`, or nothing for stdin) into raw messages,
+//! one at a time.
 //!
 //! Formats are detected per input from the first bytes: `{` starts NDJSON
 //! from bfetch, `From ` starts an mbox, anything else is one RFC 5322

@@ -1,6 +1,6 @@
-//! NDJSON message stream (SPEC §1): one JSON object per message, the bytes
-//! in `raw` (valid UTF-8) or `raw_base64` (anything else), with the IMAP
-//! coordinates bfetch knows. bfetch writes it with [`StreamMessage::from_bytes`];
+//! NDJSON message stream (bounce-tools(7), MESSAGE STREAM): one JSON object
+//! per message, the bytes in `raw` (valid UTF-8) or `raw_base64` (anything
+//! else), with the IMAP coordinates bfetch knows. bfetch writes it with [`StreamMessage::from_bytes`];
 //! bclassify reads it back with [`StreamMessage::into_bytes`].
 
 use base64::Engine;

@@ -136,7 +136,8 @@ pub fn run(args: &[String], stdin: &[u8], dir: &Path) -> Run {
     }
 }
 
-/// A record as bclassify writes it (SPEC §2), with the fields a test sets.
+/// A record as bclassify writes it (bounce-tools(7), RECORD FORMAT), with the
+/// fields a test sets.
 pub fn record(id: &str, recipient: &str, category: &str, date: &str) -> Value {
     let reason = match category {
         "hard" => "userunknown",
