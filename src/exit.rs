@@ -9,7 +9,8 @@
 
 use std::io;
 
-/// Process exit codes from sysexits.h, the ones bounce-tools(7), EXIT STATUS, names.
+/// Process exit codes from sysexits.h, the ones bounce-tools(7), EXIT STATUS,
+/// names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum ExitCode {

@@ -2,10 +2,9 @@
 //! across runs, the guard, change-address, output formats, SQL executed by
 //! the real engines, `--apply` with rollback, invalid input, exit codes.
 
-mod bapply_support;
-
-use bapply_support::servers::{Mariadb, Postgres};
-use bapply_support::{Env, day, hex, record, skip, with};
+use crate::support::bapply::{Env, day, hex, record, with};
+use crate::support::databases::{Mariadb, Postgres};
+use crate::support::skip;
 use serde_json::{Value, json};
 
 fn emails(rows: &[std::collections::HashMap<String, String>]) -> Vec<String> {
@@ -557,7 +556,7 @@ fn sql_for(env: &Env, dialect: &str, recs: &[Value]) -> String {
 
 #[test]
 fn sql_sqlite_runs_in_sqlite3_and_round_trips() {
-    let Some(sqlite3) = bapply_support::find_program(&["sqlite3"]) else {
+    let Some(sqlite3) = crate::support::find_program(&["sqlite3"]) else {
         return skip("sqlite3");
     };
     let env = Env::new();
@@ -1058,7 +1057,7 @@ fn two_concurrent_runs_count_each_event_once() {
         .map(|_| {
             let args = args.clone();
             let dir = env.dir.path().to_path_buf();
-            std::thread::spawn(move || bapply_support::run(&args, b"", &dir))
+            std::thread::spawn(move || crate::support::bapply::run(&args, b"", &dir))
         })
         .collect();
     let runs: Vec<_> = runs.into_iter().map(|h| h.join().unwrap()).collect();
@@ -1077,7 +1076,7 @@ fn default_state_lives_under_xdg_state_home() {
     let env = Env::new();
     let all: Vec<String> = vec!["--quiet".into()];
     let rec = format!("{}\n", record("x1", "x@example.com", "hard", &day(1)));
-    let r = bapply_support::run(&all, rec.as_bytes(), env.dir.path());
+    let r = crate::support::bapply::run(&all, rec.as_bytes(), env.dir.path());
     assert_eq!(r.code, 0, "{r}");
     assert!(r.stderr.is_empty(), "{r}");
     assert!(env.path("xdg-state/bounce-tools/bapply.sqlite").exists());
@@ -1099,7 +1098,7 @@ fn broken_pipe_exits_zero_quietly() {
             )
         })
         .collect();
-    let mut child = std::process::Command::new(bapply_support::bin())
+    let mut child = std::process::Command::new(crate::support::bapply::bin())
         .args(["--no-state", "--force", "--format", "jsonl"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -3,17 +3,14 @@
 //! The archive repeats every fixture with new Message-IDs, so each update
 //! must come out exactly once however often its bounce repeats.
 
+use crate::support::repo_root;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn fixtures() -> Vec<Vec<u8>> {
     let mut paths = Vec::new();
-    for cat in std::fs::read_dir(root().join("fixtures")).unwrap() {
+    for cat in std::fs::read_dir(repo_root().join("fixtures")).unwrap() {
         let cat = cat.unwrap().path();
         if cat.is_dir() {
             for f in std::fs::read_dir(&cat).unwrap() {

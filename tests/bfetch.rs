@@ -1,9 +1,7 @@
-//! bfetch against a real Dovecot (tests/bfetch_util), plus the checks that
+//! bfetch against a real Dovecot (tests/support/dovecot.rs), plus the checks that
 //! need no server (flags vs. man page, usage errors).
 
-mod bfetch_util;
-
-use bfetch_util::*;
+use crate::support::dovecot::*;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -568,7 +566,7 @@ fn idle_picks_up_an_appended_message() {
 // ---- ack ----
 
 fn record(mailbox: &str, uidvalidity: u64, uid: u64) -> String {
-    // The shape bclassify writes (SPEC §2), trimmed to what ack reads.
+    // The shape bclassify writes (bounce-tools(7), RECORD FORMAT), trimmed to what ack reads.
     format!(
         "{{\"v\":1,\"source\":{{\"mailbox\":\"{mailbox}\",\"uidvalidity\":{uidvalidity},\"uid\":{uid}}},\"recipient\":\"x@example.test\",\"category\":\"hard\",\"reason\":\"userunknown\",\"rule\":\"t\"}}\n"
     )

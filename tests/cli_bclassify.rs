@@ -1,10 +1,8 @@
 //! bclassify as users run it: stdin and files, formats, exit codes, hook
 //! mode, broken pipes, rule files, and hostile input.
 
-mod util;
-
+use crate::support::{repo_root, run, shared_corpus};
 use std::io::Write;
-use util::{repo_root, run, shared_corpus};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bclassify");
 

@@ -1,16 +1,14 @@
 //! The whole pipeline as a cron job runs it: a private Dovecot seeded with
 //! every fixture category (several copies, each with its own Message-ID),
-//! `scripts/bounce-cron` against a SQLite contact table, and the faults it
+//! `contrib/bounce-cron` against a SQLite contact table, and the faults it
 //! must survive: a locked database, and the job killed at random points.
 //!
 //! The expected result is computed independently: the same messages,
 //! fetched read-only, through `bclassify | bapply --apply` in one go on a
 //! copy of the contact table.
 
-#[path = "bfetch_util/mod.rs"]
-mod bfetch_util;
-
-use bfetch_util::{Dovecot, USER};
+use crate::support::dovecot::{Dovecot, PASSWORD, USER};
+use crate::support::repo_root;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,10 +23,6 @@ macro_rules! dovecot {
     };
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn bin_dir() -> PathBuf {
     Path::new(env!("CARGO_BIN_EXE_bfetch"))
         .parent()
@@ -39,7 +33,7 @@ fn bin_dir() -> PathBuf {
 /// Every `fixtures/<category>/*.eml`, sorted.
 fn fixtures() -> Vec<(String, Vec<u8>)> {
     let mut v = Vec::new();
-    for cat in std::fs::read_dir(root().join("fixtures")).unwrap() {
+    for cat in std::fs::read_dir(repo_root().join("fixtures")).unwrap() {
         let cat = cat.unwrap().path();
         if !cat.is_dir() {
             continue;
@@ -239,7 +233,7 @@ impl Cron {
     }
     fn command(&self, dv: &Dovecot) -> Command {
         let mut c = Command::new("bash");
-        c.arg(root().join("scripts/bounce-cron"))
+        c.arg(repo_root().join("contrib/bounce-cron"))
             .arg("--bin-dir")
             .arg(bin_dir())
             .arg("--apply")
@@ -264,7 +258,7 @@ impl Cron {
         ] {
             c.arg("--bfetch-arg").arg(a);
         }
-        c.env("BFETCH_PASSWORD", bfetch_util::PASSWORD)
+        c.env("BFETCH_PASSWORD", PASSWORD)
             .env("HOME", dv.home.path())
             .env("XDG_STATE_HOME", dv.home.path().join("state"))
             .env("XDG_CONFIG_HOME", dv.home.path().join("config"))

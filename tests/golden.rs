@@ -2,7 +2,7 @@
 //! LF and with CRLF line endings and must give exactly `NNN-name.json`
 //! (the records, one JSON object per line). The folder name is an
 //! assertion too: every record of a message in `hard/` is category `hard`.
-//! `BLESS=1 cargo test --test golden` rewrites the golden files; on a
+//! `BLESS=1 cargo test --test tests golden` rewrites the golden files; on a
 //! mismatch the new output is left beside the golden as `.json.new`.
 
 use bounce_tools::classify::rules::RuleSet;

@@ -1,16 +1,15 @@
 //! The mail-hook recipes with the real `procmail` and `maildrop`:
-//! `scripts/procmailrc.example` and `scripts/maildroprc.example` through
-//! `scripts/bounce-hook`. A bounce updates the SQLite contact table; with
+//! `contrib/procmailrc.example` and `contrib/maildroprc.example` through
+//! `contrib/bounce-hook`. A bounce updates the SQLite contact table; with
 //! the table locked the delivery defers with 75 (the MTA keeps the message)
-//! and changes nothing; the retry then applies it, once.
+//! and changes nothing; the retry then applies it, once. A message that is
+//! not a bounce falls through to normal delivery: the test's own mailbox in
+//! its temporary directory, never the system's /var/mail.
 
+use crate::support::repo_root;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn have(prog: &str) -> bool {
     Command::new("sh")
@@ -59,6 +58,10 @@ impl Setup {
     fn state(&self) -> PathBuf {
         self.dir.path().join("state.sqlite")
     }
+    /// Where normal delivery puts a message the recipe lets through.
+    fn mailbox(&self) -> PathBuf {
+        self.dir.path().join("mailbox")
+    }
     fn status(&self) -> Vec<(String, String)> {
         let c = rusqlite::Connection::open(self.db()).unwrap();
         let mut st = c
@@ -78,7 +81,7 @@ impl Setup {
                 format!(
                     "{}:{}:/usr/local/bin:/usr/bin:/bin",
                     bin.display(),
-                    root().join("scripts").display()
+                    repo_root().join("contrib").display()
                 ),
             ),
             ("BOUNCE_DB".into(), self.db().display().to_string()),
@@ -115,14 +118,21 @@ fn procmail(s: &Setup) -> Command {
     for (k, v) in s.vars() {
         c.arg(format!("{k}={v}"));
     }
-    c.arg(root().join("scripts/procmailrc.example"));
+    // Normal delivery goes to DEFAULT, which else is /var/mail/$LOGNAME.
+    c.arg(format!("DEFAULT={}", s.mailbox().display()));
+    c.arg(repo_root().join("contrib/procmailrc.example"));
     c
 }
 
 fn maildrop(s: &Setup) -> Command {
-    // maildrop wants a filter file only its owner can write.
+    // maildrop wants a filter file only its owner can write. It sets
+    // DEFAULT (normal delivery) to /var/mail/$LOGNAME and takes no value for
+    // it from the environment or the command line, so the test's mailbox is
+    // set in a line before the recipe.
     let rc = s.dir.path().join("mailfilter");
-    std::fs::copy(root().join("scripts/maildroprc.example"), &rc).unwrap();
+    let recipe = std::fs::read_to_string(repo_root().join("contrib/maildroprc.example")).unwrap();
+    let default = format!("DEFAULT=\"{}\"\n", s.mailbox().display());
+    std::fs::write(&rc, default + &recipe).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut c = Command::new("maildrop");
@@ -131,7 +141,7 @@ fn maildrop(s: &Setup) -> Command {
 }
 
 fn hard_bounce() -> Vec<u8> {
-    std::fs::read(root().join("fixtures/hard/001-postfix-user-unknown.eml")).unwrap()
+    std::fs::read(repo_root().join("fixtures/hard/001-postfix-user-unknown.eml")).unwrap()
 }
 
 fn check(name: &str, make: fn(&Setup) -> Command) {
@@ -159,6 +169,11 @@ fn check(name: &str, make: fn(&Setup) -> Command) {
     );
     assert_eq!(s.status(), initial, "{name}: {out}");
     assert!(!s.state().exists(), "{name}: bapply ran on a non-bounce");
+    let delivered = std::fs::read_to_string(s.mailbox()).unwrap_or_default();
+    assert!(
+        delivered.contains("Subject: lunch?"),
+        "{name}: a non-bounce must reach normal delivery: {out}"
+    );
 
     // The contact table is locked: the delivery defers with 75 and changes
     // nothing; the retry applies the update, once.
@@ -210,7 +225,7 @@ fn maildrop_recipe_applies_and_defers_on_failure() {
 fn bounce_hook_maps_every_failure_to_75() {
     let bin = Path::new(env!("CARGO_BIN_EXE_bclassify")).parent().unwrap();
     let run = |args: &[&str], env_bin: &Path| {
-        let mut c = Command::new(root().join("scripts/bounce-hook"));
+        let mut c = Command::new(repo_root().join("contrib/bounce-hook"));
         c.args(args).env("BOUNCE_BIN_DIR", env_bin);
         deliver(c, &hard_bounce())
     };

@@ -1,5 +1,5 @@
-//! Writes fetched messages as the message stream of bounce-tools(7), MESSAGE STREAM. The NDJSON line
-//! has exactly the fields of [`StreamMessage`], but borrows the message
+//! Writes fetched messages as the message stream of bounce-tools(7),
+//! MESSAGE STREAM. The NDJSON line has exactly the fields of [`StreamMessage`], but borrows the message
 //! bytes instead of copying them: a 20 MB message must not cost 60 MB.
 
 use crate::stream::mbox_writer::{asctime, write_mboxrd};
@@ -12,7 +12,8 @@ use std::io::{self, Write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// One JSON object per message (bounce-tools(7), MESSAGE STREAM), byte-exact `raw`/`raw_base64`.
+    /// One JSON object per message (bounce-tools(7), MESSAGE STREAM),
+    /// byte-exact `raw`/`raw_base64`.
     Ndjson,
     /// mboxrd: `From ` lines quoted reversibly.
     Mbox,

@@ -1,5 +1,6 @@
-//! The two vocabularies of bounce-tools(7), CATEGORIES and REASONS: `Category` (what bapply acts on)
-//! and `Reason` (Sisimai's fine-grained reasons plus four of our own).
+//! The two vocabularies of bounce-tools(7), CATEGORIES and REASONS:
+//! `Category` (what bapply acts on) and `Reason` (Sisimai's fine-grained
+//! reasons plus four of our own).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -122,7 +123,8 @@ string_enum! {
 }
 
 string_enum! {
-    /// Whether a delivery failure is permanent for the address (bounce-tools(7), REASONS).
+    /// Whether a delivery failure is permanent for the address (bounce-tools(7),
+    /// REASONS).
     Bounce {
         Hard = "hard",
         Soft = "soft",
@@ -175,9 +177,9 @@ impl Reason {
         }
     }
 
-    /// bounce-tools(7), REASONS: hard for userunknown, hostunknown, hasmoved and notaccept
-    /// (unless the status is temporary), soft for other delivery failures,
-    /// none for what is not a failure.
+    /// bounce-tools(7), REASONS: hard for userunknown, hostunknown, hasmoved
+    /// and notaccept (unless the status is temporary), soft for other
+    /// delivery failures, none for what is not a failure.
     pub fn bounce(self, category: Category, status: Option<&str>) -> Option<Bounce> {
         use Reason::*;
         if !category.is_failure() {

@@ -1,7 +1,8 @@
-//! NDJSON message stream (bounce-tools(7), MESSAGE STREAM): one JSON object per message, the bytes
-//! in `raw` (valid UTF-8) or `raw_base64` (anything else), with the IMAP
-//! coordinates bfetch knows. bfetch writes it with [`StreamMessage::from_bytes`];
-//! bclassify reads it back with [`StreamMessage::into_bytes`].
+//! NDJSON message stream (bounce-tools(7), MESSAGE STREAM): one JSON object
+//! per message, the bytes in `raw` (valid UTF-8) or `raw_base64` (anything
+//! else), with the IMAP coordinates bfetch knows. bfetch writes these lines
+//! directly, borrowing the message bytes; bclassify reads them back with
+//! [`StreamMessage::into_bytes`].
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;

@@ -1,6 +1,14 @@
-//! Helpers for running the real binaries in tests: each run prints the
-//! command, status, stdout and stderr when an assertion fails.
-#![allow(dead_code)]
+//! Helpers shared by the integration tests: running the real binaries
+//! (each run prints the command, status, stdout and stderr when an
+//! assertion fails), finding programs, and skipping loudly when something a
+//! test needs is not installed. Helpers of one area are in a submodule:
+//! `bapply` (bapply in a temporary directory, records as bclassify writes
+//! them), `databases` (private PostgreSQL and MariaDB), `dovecot` (a
+//! private Dovecot and bfetch against it).
+
+pub mod bapply;
+pub mod databases;
+pub mod dovecot;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -89,14 +97,56 @@ pub fn run(bin: &str, args: &[&str], stdin: Option<&[u8]>, dir: &Path) -> Run {
     }
 }
 
-/// `../shared/corpus/sisimai` when it exists (tests that need it skip
-/// otherwise).
+/// `../shared/corpus/sisimai` (beside the repository; `BOUNCE_TOOLS_SHARED`
+/// names another directory for `../shared`) when it exists. Without it the
+/// tests that need it print SKIPPED and pass: the corpus is not part of the
+/// repository.
 pub fn shared_corpus() -> Option<PathBuf> {
-    let p = repo_root().join("../shared/corpus/sisimai");
+    let shared = std::env::var_os("BOUNCE_TOOLS_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared"));
+    let p = shared.join("corpus/sisimai");
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIPPED: ../shared/corpus/sisimai not present");
+        eprintln!("SKIPPED: {} not present", p.display());
         None
     }
+}
+
+/// True when tests that need a server must not be skipped.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Says loudly that a test could not run, or fails it in CI.
+pub fn skip(what: &str) {
+    let msg = format!("SKIPPED: {what} not installed");
+    if in_ci() {
+        panic!("{msg} (CI=true: these tests must run)");
+    }
+    eprintln!("\n**********\n{msg}\n**********\n");
+}
+
+pub fn find_program(names: &[&str]) -> Option<PathBuf> {
+    for n in names {
+        let p = Path::new(n);
+        if p.is_absolute() {
+            if p.exists() {
+                return Some(p.to_path_buf());
+            }
+            continue;
+        }
+        for dir in std::env::var("PATH").unwrap_or_default().split(':').chain([
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+        ]) {
+            let c = Path::new(dir).join(n);
+            if c.exists() {
+                return Some(c);
+            }
+        }
+    }
+    None
 }

@@ -2,8 +2,6 @@
 //! by `scripts/dovecot`, so tests and benchmarks share one recipe), and a
 //! helper that runs the real binary and shows everything on failure.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

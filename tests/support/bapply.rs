@@ -1,9 +1,6 @@
-//! Helpers for the bapply tests: run the real binary, build records, and
-//! start private PostgreSQL and MariaDB servers on loopback.
-
-#![allow(dead_code)]
-
-pub mod servers;
+//! Helpers for the bapply tests: run the real binary in a temporary
+//! directory with its own state, and build records as bclassify writes them.
+//! (The private PostgreSQL and MariaDB servers are in `support::databases`.)
 
 use serde_json::{Value, json};
 use std::io::Write;
@@ -139,7 +136,8 @@ pub fn run(args: &[String], stdin: &[u8], dir: &Path) -> Run {
     }
 }
 
-/// A record as bclassify writes it (SPEC §2), with the fields a test sets.
+/// A record as bclassify writes it (bounce-tools(7), RECORD FORMAT), with the
+/// fields a test sets.
 pub fn record(id: &str, recipient: &str, category: &str, date: &str) -> Value {
     let reason = match category {
         "hard" => "userunknown",
@@ -215,43 +213,6 @@ pub fn day(d: i64) -> String {
         secs % 3600 / 60,
         secs % 60
     )
-}
-
-/// True when tests that need a server must not be skipped.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// Says loudly that a test could not run, or fails it in CI.
-pub fn skip(what: &str) {
-    let msg = format!("SKIPPED: {what} not installed");
-    if in_ci() {
-        panic!("{msg} (CI=true: these tests must run)");
-    }
-    eprintln!("\n**********\n{msg}\n**********\n");
-}
-
-pub fn find_program(names: &[&str]) -> Option<PathBuf> {
-    for n in names {
-        let p = Path::new(n);
-        if p.is_absolute() {
-            if p.exists() {
-                return Some(p.to_path_buf());
-            }
-            continue;
-        }
-        for dir in std::env::var("PATH").unwrap_or_default().split(':').chain([
-            "/usr/sbin",
-            "/usr/bin",
-            "/sbin",
-        ]) {
-            let c = Path::new(dir).join(n);
-            if c.exists() {
-                return Some(c);
-            }
-        }
-    }
-    None
 }
 
 /// Hex of UTF-8 bytes, upper case (as MariaDB's HEX() writes it).
