@@ -20,6 +20,7 @@ mod completions;
 mod e2e;
 mod golden;
 mod hooks;
+mod layers;
 mod man;
 mod pipeline;
 

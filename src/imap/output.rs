@@ -1,6 +1,7 @@
 //! Writes fetched messages as the message stream of bounce-tools(7),
-//! MESSAGE STREAM. The NDJSON line has exactly the fields of [`StreamMessage`], but borrows the message
-//! bytes instead of copying them: a 20 MB message must not cost 60 MB.
+//! MESSAGE STREAM. The NDJSON line has exactly the fields of
+//! [`StreamMessage`], but borrows the message bytes instead of copying
+//! them: a 20 MB message must not cost 60 MB.
 
 use crate::stream::mbox_writer::{asctime, write_mboxrd};
 #[cfg(doc)]
