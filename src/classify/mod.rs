@@ -11,12 +11,13 @@ pub mod dsn;
 pub mod mta;
 pub mod original;
 pub mod pattern;
-pub mod prefilter;
+pub(crate) mod prefilter;
 pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod ses;
 pub mod text;
+pub(crate) mod verdict;
 
 /// What a report says about one recipient.
 #[derive(Debug, Default, Clone, PartialEq)]

@@ -4,7 +4,7 @@
 //! subject, a few headers and the first lines of the report.
 
 use super::pattern::Pattern;
-use super::prefilter::{Prefilter, Residual, verdict};
+use super::prefilter::{Prefilter, Residual};
 use super::report::Report;
 use std::sync::LazyLock;
 
@@ -235,9 +235,7 @@ pub fn detect(report: &Report) -> Option<&'static str> {
         .candidates(&head)
         .into_iter()
         .enumerate()
-        .position(|(i, v)| {
-            verdict::settle(v, &compiled.whole[i], compiled.part[i].as_ref(), &head)
-        });
+        .position(|(i, v)| v.settle(&compiled.whole[i], compiled.part[i].as_ref(), &head));
     if let Some(i) = found {
         return Some(SIGNATURES[i].name);
     }
@@ -276,7 +274,7 @@ mod tests {
         for (path, text) in &texts {
             let verdicts = compiled.prefilter.candidates(text);
             for (i, v) in verdicts.into_iter().enumerate() {
-                let said = verdict::settle(v, &compiled.whole[i], compiled.part[i].as_ref(), text);
+                let said = v.settle(&compiled.whole[i], compiled.part[i].as_ref(), text);
                 let whole = compiled.whole[i].is_match(text);
                 assert_eq!(said, whole, "{} on {}", SIGNATURES[i].name, path.display());
             }

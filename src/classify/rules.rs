@@ -11,8 +11,9 @@
 
 use super::Delivery;
 use super::pattern::Pattern;
-use super::prefilter::{Prefilter, Residual, verdict};
+use super::prefilter::{Prefilter, Residual};
 use super::report::Report;
+use super::verdict::Verdict;
 use crate::exit::{ExitCode, ToExitCode};
 use crate::record::{Bounce, Category, Reason};
 use foldhash::HashMap;
@@ -569,7 +570,7 @@ impl RuleSet {
                 message_field(report, field)
             }
         };
-        let mut recipient_memo: [Vec<u8>; 17] = Default::default();
+        let mut recipient_memo: [Vec<Verdict>; 17] = Default::default();
         // Fields whose results changed in this call and go back to `memo`.
         let mut dirty = 0u32;
         let mut holds = |c: &Condition| -> bool {
@@ -591,19 +592,19 @@ impl RuleSet {
                     // non-matching before any of them runs.
                     match &fs.prefilter {
                         Some(prefilter) => cache.extend(prefilter.candidates(text)),
-                        None => cache.resize(fs.single.len(), verdict::UNKNOWN),
+                        None => cache.resize(fs.single.len(), Verdict::Unknown),
                     }
                     dirty |= 1 << slot;
                 }
             }
             let open = cache[c.index];
-            if open != verdict::YES && open != verdict::NO {
+            if !open.is_settled() {
                 let whole = &fs.single[c.index];
-                let yes = verdict::settle(open, whole, fs.part[c.index].as_ref(), text_of(c.field));
-                cache[c.index] = if yes { verdict::YES } else { verdict::NO };
+                let matched = open.settle(whole, fs.part[c.index].as_ref(), text_of(c.field));
+                cache[c.index] = Verdict::from_match(matched);
                 dirty |= 1 << slot;
             }
-            (cache[c.index] == verdict::YES) != c.negated
+            (cache[c.index] == Verdict::Yes) != c.negated
         };
         let rule = self
             .rules
@@ -649,7 +650,7 @@ const MEMO_MAX_VALUES: usize = 4096;
 #[derive(Default)]
 struct Memo {
     owner: u64,
-    values: [HashMap<Box<str>, Box<[u8]>>; 17],
+    values: [HashMap<Box<str>, Box<[Verdict]>>; 17],
 }
 
 impl Memo {
@@ -670,14 +671,14 @@ impl Memo {
             )
     }
 
-    fn lookup(&self, field: Field, text: &str) -> Option<&[u8]> {
+    fn lookup(&self, field: Field, text: &str) -> Option<&[Verdict]> {
         if !Self::remembers(field, text) {
             return None;
         }
         self.values[field as usize].get(text).map(|v| &**v)
     }
 
-    fn store(&mut self, field: Field, text: &str, results: &[u8]) {
+    fn store(&mut self, field: Field, text: &str, results: &[Verdict]) {
         if !Self::remembers(field, text) {
             return;
         }
@@ -701,10 +702,10 @@ thread_local! {
 static NEXT_RULE_SET_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Which patterns of each field matched: per pattern a
-/// [`verdict`](super::prefilter::verdict), final once the pattern ran.
+/// [`Verdict`], final once the pattern ran.
 #[derive(Debug, Clone, Default)]
 pub struct Matches {
-    hits: [Vec<u8>; 17],
+    hits: [Vec<Verdict>; 17],
 }
 
 fn message_field(report: &Report, f: Field) -> &str {
@@ -796,9 +797,9 @@ mod tests {
             for text in &texts {
                 for (i, v) in prefilter.candidates(text).into_iter().enumerate() {
                     let whole = set.single[i].is_match(text);
-                    let said = verdict::settle(v, &set.single[i], set.part[i].as_ref(), text);
+                    let said = v.settle(&set.single[i], set.part[i].as_ref(), text);
                     assert_eq!(said, whole, "{} on {text:?}", set.single[i].source());
-                    decided += usize::from(v == verdict::YES);
+                    decided += usize::from(v == Verdict::Yes);
                     let found = set.find(i, text);
                     assert_eq!(
                         found,
