@@ -9,9 +9,9 @@
 //! once, tried only when a rule needs it and at most once per message or
 //! recipient.
 
-use super::Delivery;
 use super::pattern::Pattern;
 use super::prefilter::{Prefilter, Residual};
+use super::report::Delivery;
 use super::report::Report;
 use super::verdict::Verdict;
 use crate::exit::{ExitCode, ToExitCode};
@@ -783,7 +783,7 @@ mod tests {
     fn builtin_verdicts_agree_with_the_patterns() {
         let rs = RuleSet::builtin();
         let mut texts: Vec<String> = Vec::new();
-        for (_, text) in crate::classify::fixture_texts() {
+        for (_, text) in crate::classify::fixtures::fixture_texts() {
             texts.extend(text.lines().map(crate::classify::text::collapse_ws));
             texts.push(text);
         }

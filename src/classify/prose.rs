@@ -8,9 +8,9 @@
 //! and the lines around it say why. The scanner finds those lines and
 //! takes the indented or following text as the diagnostic.
 
-use super::Delivery;
 use super::pattern::Pattern;
-use super::text::{ADDRESS, addresses_in, clean_address, collapse_ws, find_smtp_code, find_status};
+use super::report::Delivery;
+use super::text::{clean_address, collapse_ws, find_smtp_code, find_status};
 use std::sync::LazyLock;
 
 /// Lines that end the report and start the copy of the original message.
@@ -562,18 +562,6 @@ fn remote_host(text: &str) -> Option<String> {
     REMOTE_HOST
         .captures(text)
         .map(|c| c[1].trim_end_matches('.').to_ascii_lowercase())
-}
-
-/// Addresses in a transcript or prose when nothing else named one.
-pub fn any_addresses(text: &str, exclude: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for a in addresses_in(text) {
-        if !is_excluded(&a, exclude) && !out.iter().any(|o| o.eq_ignore_ascii_case(&a)) {
-            out.push(a);
-        }
-    }
-    let _ = &ADDRESS;
-    out
 }
 
 #[cfg(test)]
