@@ -71,10 +71,10 @@ fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
     truncate(&mut body, MAX_TEXT);
 
     // Plain-text bounces carry the original inline, after a marker line.
-    let (report_text, inline_original) = prose::split_original(&body);
-    let report_text = report_text.to_string();
+    let split = prose::split_original(&body);
+    let report_text = split.report.to_string();
     if walk.returned.is_none()
-        && let Some(t) = walk.returned_text.as_deref().or(inline_original)
+        && let Some(t) = walk.returned_text.as_deref().or(split.original)
     {
         walk.returned = original::from_header_text(t, subscriber_header);
     }
@@ -206,13 +206,23 @@ fn read_headers(msg: &Message<'_>, report: &mut Report) {
     report.headers = headers;
 }
 
-fn content_type_of(part: &mail_parser::MessagePart<'_>) -> (String, String) {
+/// A part's media type and subtype, lower-cased (`text/plain` when it
+/// declares none).
+struct MediaType {
+    kind: String,
+    subtype: String,
+}
+
+fn media_type_of(part: &mail_parser::MessagePart<'_>) -> MediaType {
     match part.content_type() {
-        Some(ct) => (
-            ct.ctype().to_ascii_lowercase(),
-            ct.subtype().unwrap_or("").to_ascii_lowercase(),
-        ),
-        None => ("text".into(), "plain".into()),
+        Some(ct) => MediaType {
+            kind: ct.ctype().to_ascii_lowercase(),
+            subtype: ct.subtype().unwrap_or("").to_ascii_lowercase(),
+        },
+        None => MediaType {
+            kind: "text".into(),
+            subtype: "plain".into(),
+        },
     }
 }
 
@@ -225,7 +235,7 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
     if depth > 64 {
         return;
     }
-    let (ctype, subtype) = content_type_of(part);
+    let media_type = media_type_of(part);
     match &part.body {
         PartType::Multipart(children) => {
             for &child in children {
@@ -249,7 +259,7 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
             }
         }
         _ => {
-            let kind = (ctype.as_str(), subtype.as_str());
+            let kind = (media_type.kind.as_str(), media_type.subtype.as_str());
             match kind {
                 ("message", "delivery-status") | ("message", "global-delivery-status") => {
                     append(&mut walk.dsn, &String::from_utf8_lossy(part.contents()));

@@ -1,8 +1,14 @@
 //! The project's fixture messages, for unit tests that check a shortcut
 //! against the plain patterns on real report texts.
 
-/// The fixture messages as (path, text), by category and name.
-pub(crate) fn fixture_texts() -> Vec<(std::path::PathBuf, String)> {
+/// One fixture message.
+pub(crate) struct Fixture {
+    pub path: std::path::PathBuf,
+    pub text: String,
+}
+
+/// The fixture messages, by category and name.
+pub(crate) fn fixture_texts() -> Vec<Fixture> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mut out = Vec::new();
     let mut categories: Vec<_> = std::fs::read_dir(&dir)
@@ -20,7 +26,7 @@ pub(crate) fn fixture_texts() -> Vec<(std::path::PathBuf, String)> {
         files.sort();
         for path in files {
             let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
-            out.push((path, text));
+            out.push(Fixture { path, text });
         }
     }
     out

@@ -223,7 +223,8 @@ mod tests {
     fn literal_pass_agrees_with_the_signatures() {
         let signatures = &*SIGNATURES;
         let texts = crate::classify::fixtures::fixture_texts();
-        for (path, text) in &texts {
+        for fixture in &texts {
+            let (path, text) = (&fixture.path, &fixture.text);
             let verdicts = signatures.prefilter.candidates(text);
             for (i, v) in verdicts.into_iter().enumerate() {
                 let said = v.settle(&signatures.whole[i], signatures.part[i].as_ref(), text);

@@ -410,7 +410,8 @@ mod tests {
     fn builtin_verdicts_agree_with_the_patterns() {
         let rs = RuleSet::builtin();
         let mut texts: Vec<String> = Vec::new();
-        for (_, text) in crate::classify::fixtures::fixture_texts() {
+        for fixture in crate::classify::fixtures::fixture_texts() {
+            let text = fixture.text;
             texts.extend(text.lines().map(crate::classify::text::collapse_ws));
             texts.push(text);
         }
