@@ -4,7 +4,7 @@
 //!
 //! They differ in wording but share a shape: somewhere a line names the
 //! failed address (alone, in angle brackets, followed by `:` or `...`, or
-//! inside a sentence such as "Your message to <x> couldn't be delivered"),
+//! inside a sentence such as "Your message to `<x>` couldn't be delivered"),
 //! and the lines around it say why. The scanner finds those lines and
 //! takes the indented or following text as the diagnostic.
 

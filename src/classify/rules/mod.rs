@@ -377,7 +377,7 @@ impl RuleSet {
 static NEXT_RULE_SET_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Which patterns of each field matched: per pattern a
-/// [`Verdict`], final once the pattern ran.
+/// `Verdict`, final once the pattern ran.
 #[derive(Debug, Clone, Default)]
 pub struct Matches {
     hits: [Vec<Verdict>; Field::COUNT],
