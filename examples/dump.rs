@@ -1,7 +1,7 @@
 fn main() {
     let path = std::env::args().nth(1).unwrap();
     let bytes = std::fs::read(path).unwrap();
-    let r = bounce_tools::classify::report::analyze(&bytes, "X-Subscriber-Id");
+    let r = bounce_tools::classify::analyze(&bytes, "X-Subscriber-Id");
     println!("{:#?}", r.deliveries);
     println!(
         "mta={:?} kind={} dsn={} body=\n{}",

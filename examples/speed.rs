@@ -2,7 +2,7 @@
 //! given files (after one warm-up pass): `cargo run --release --example
 //! speed -- FILE...`.
 use bounce_tools::classify::rules::RuleSet;
-use bounce_tools::classify::{Classifier, Options, report};
+use bounce_tools::classify::{Classifier, Options, analyze};
 use bounce_tools::stream::RawMessage;
 use std::time::Instant;
 
@@ -39,7 +39,7 @@ fn main() {
     });
     let analyze = per_message(n, rounds, || {
         for f in &files {
-            std::hint::black_box(report::analyze(f, "X-Subscriber-Id"));
+            std::hint::black_box(analyze(f, "X-Subscriber-Id"));
         }
     });
     let classify = per_message(n, rounds, || {

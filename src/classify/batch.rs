@@ -2,7 +2,7 @@
 //! thread, classified in parallel in bounded batches, and written in input
 //! order. Memory holds at most a few batches whatever the input size.
 
-use super::Classifier;
+use super::classifier::Classifier;
 use crate::exit::{ExitCode, ToExitCode};
 use crate::record::Category;
 use crate::stream::{self, Messages, RawMessage, mbox_writer};

@@ -59,7 +59,7 @@ pub fn from_header_text(text: &str, subscriber_header: &str) -> Option<Returned>
         .take(400)
         .collect::<Vec<_>>()
         .join("\n");
-    let msg = super::report::PARSER.parse_headers(block.as_bytes())?;
+    let msg = super::parser::PARSER.parse_headers(block.as_bytes())?;
     let r = from_message(&msg, subscriber_header);
     let o = &r.original;
     (o.message_id.is_some() || o.subject.is_some() || o.from.is_some() || o.to.is_some())

@@ -67,6 +67,7 @@ impl Pattern {
         Ok(())
     }
 
+    #[cfg(test)]
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -272,6 +273,7 @@ impl<'t> Match<'t> {
         self.end
     }
 
+    #[cfg(test)]
     pub fn range(&self) -> Range<usize> {
         self.start..self.end
     }

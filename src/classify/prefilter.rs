@@ -1,6 +1,6 @@
 //! A literal pass for the patterns of one rule field (or the MTA
 //! signatures): one Aho-Corasick search over the text gives each pattern
-//! a [`verdict`] before any regex runs.
+//! a [`Verdict`] before any regex runs.
 //!
 //! Most built-in patterns are case-insensitive phrases ("user unknown",
 //! "mailbox full") and most of them cannot match a given message; the
@@ -23,6 +23,8 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
 use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
 use std::collections::HashMap;
 use std::ops::Range;
+
+use super::verdict::Verdict;
 
 /// Literals shorter than this occur in nearly every text and would only
 /// slow the scan down; a side with one of them does not filter.
@@ -57,34 +59,6 @@ struct Owner {
     role: u8,
     rank: u32,
 }
-
-/// What the literal pass says of one pattern, as the rules memo it.
-pub mod verdict {
-    /// Not known: run the whole pattern.
-    pub const UNKNOWN: u8 = 0;
-    /// It does not match.
-    pub const NO: u8 = 1;
-    /// It matches: one of its plain-literal alternatives is in the text.
-    pub const YES: u8 = 2;
-    /// None of its plain-literal alternatives is in the text, but the
-    /// others may match: run its residual (`Prefilter::residual`).
-    pub const RESIDUAL: u8 = 3;
-
-    use crate::classify::pattern::Pattern;
-
-    /// Whether the pattern matches, running what the verdict leaves open:
-    /// the whole pattern, or `part` (its residual, when it is only part
-    /// of the pattern).
-    pub fn settle(verdict: u8, whole: &Pattern, part: Option<&Pattern>, text: &str) -> bool {
-        match verdict {
-            YES => true,
-            NO => false,
-            RESIDUAL => part.unwrap_or(whole).is_match(text),
-            _ => whole.is_match(text),
-        }
-    }
-}
-use verdict::{NO, RESIDUAL, UNKNOWN, YES};
 
 /// The alternatives of a pattern that are not plain literals.
 #[derive(Debug, Clone, PartialEq)]
@@ -203,13 +177,13 @@ impl Prefilter {
         }
     }
 
-    /// For each pattern, a [`verdict`] on `text`.
-    pub fn candidates(&self, text: &str) -> Vec<u8> {
+    /// For each pattern, a [`Verdict`] on `text`.
+    pub fn candidates(&self, text: &str) -> Vec<Verdict> {
         let Some(searcher) = &self.searcher else {
-            return vec![UNKNOWN; self.free.len()];
+            return vec![Verdict::Unknown; self.free.len()];
         };
         if folds_to_ascii(text) {
-            return vec![UNKNOWN; self.free.len()];
+            return vec![Verdict::Unknown; self.free.len()];
         }
         let mut seen = self.free.clone();
         for m in searcher.find_overlapping_iter(text) {
@@ -221,11 +195,11 @@ impl Prefilter {
             .zip(&self.residual)
             .map(|(s, residual)| {
                 if s & EXACT != 0 {
-                    YES
+                    Verdict::Yes
                 } else if *residual == Residual::Nothing || s & BOTH != BOTH {
-                    NO
+                    Verdict::No
                 } else {
-                    RESIDUAL
+                    Verdict::Residual
                 }
             })
             .collect()
@@ -257,7 +231,7 @@ impl Prefilter {
         Some(best.map(|(start, _, end)| start..end))
     }
 
-    /// What to run for a pattern given [`verdict::RESIDUAL`].
+    /// What to run for a pattern given [`Verdict::Residual`].
     pub fn residual(&self, pattern: usize) -> &Residual {
         &self.residual[pattern]
     }
@@ -523,8 +497,8 @@ fn without_leading_case_flag(pattern: &str) -> String {
 mod tests {
     use super::*;
 
-    /// Every verdict agrees with running the pattern: YES only when it
-    /// matches, NO only when it does not, RESIDUAL only when the residual
+    /// Every verdict agrees with running the pattern: `Yes` only when it
+    /// matches, `No` only when it does not, `Residual` only when the residual
     /// answers like the whole pattern.
     fn check(patterns: &[&str], text: &str) {
         let filter = Prefilter::new(patterns.iter().copied(), true);
@@ -538,9 +512,9 @@ mod tests {
         for (i, p) in patterns.iter().enumerate() {
             let matches = compile(p).is_match(text);
             match got[i] {
-                YES => assert!(matches, "{p:?} said to match {text:?}"),
-                NO => assert!(!matches, "{p:?} matches {text:?} but was ruled out"),
-                RESIDUAL => {
+                Verdict::Yes => assert!(matches, "{p:?} said to match {text:?}"),
+                Verdict::No => assert!(!matches, "{p:?} matches {text:?} but was ruled out"),
+                Verdict::Residual => {
                     let residual = match filter.residual(i) {
                         Residual::Part(source) => compile(source).is_match(text),
                         Residual::Whole => matches,
@@ -633,20 +607,23 @@ mod tests {
             &Residual::Part("(?:user .* not found)".into())
         );
         assert_eq!(filter.residual(2), &Residual::Whole);
-        assert_eq!(filter.candidates("MAILBOX IS FULL"), vec![YES, NO, NO]);
+        assert_eq!(
+            filter.candidates("MAILBOX IS FULL"),
+            vec![Verdict::Yes, Verdict::No, Verdict::No]
+        );
         assert_eq!(
             filter.candidates("550 User Unknown"),
-            vec![NO, YES, RESIDUAL]
+            vec![Verdict::No, Verdict::Yes, Verdict::Residual]
         );
         assert_eq!(
             filter.candidates("user x not found"),
-            vec![NO, RESIDUAL, NO]
+            vec![Verdict::No, Verdict::Residual, Verdict::No]
         );
         // Case-sensitive signatures are never decided by literals.
         let signatures = Prefilter::new([r"amazonses\.com", r"(?i)mimecast"], false);
         assert_eq!(
             signatures.candidates("AMAZONSES.COM MIMECAST"),
-            vec![RESIDUAL, YES]
+            vec![Verdict::Residual, Verdict::Yes]
         );
     }
 
@@ -655,11 +632,11 @@ mod tests {
         let filter = Prefilter::new([r"user\s+unknown", r"mailbox\s+full", r"^5\d\d"], true);
         assert_eq!(
             filter.candidates("Your mailbox is over quota"),
-            vec![NO, NO, RESIDUAL]
+            vec![Verdict::No, Verdict::No, Verdict::Residual]
         );
         assert_eq!(
             filter.candidates("USER unknown; MAILBOX  full"),
-            vec![RESIDUAL, RESIDUAL, RESIDUAL]
+            vec![Verdict::Residual, Verdict::Residual, Verdict::Residual]
         );
     }
 
@@ -675,11 +652,11 @@ mod tests {
         );
         assert_eq!(
             filter.candidates("550 5.1.1 user unknown"),
-            vec![NO, NO, NO]
+            vec![Verdict::No, Verdict::No, Verdict::No]
         );
         assert_eq!(
             filter.candidates("ディレクトリのリストにありません; BOÎTE PLEINE; Postfach ÜBERFÜLLT"),
-            vec![YES, RESIDUAL, RESIDUAL]
+            vec![Verdict::Yes, Verdict::Residual, Verdict::Residual]
         );
     }
 
@@ -694,6 +671,6 @@ mod tests {
                 .unwrap()
                 .is_match(text)
         );
-        assert_eq!(filter.candidates(text), vec![UNKNOWN]);
+        assert_eq!(filter.candidates(text), vec![Verdict::Unknown]);
     }
 }

@@ -171,6 +171,16 @@ fn is_collapsed(text: &str) -> bool {
         && memchr::memmem::find(b, b"  ").is_none()
 }
 
+/// The largest char boundary of `s` at or before byte `i` (its length
+/// when `i` is past the end).
+pub fn floor_char_boundary(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// Cuts to at most `max` characters on a char boundary.
 pub fn truncate_chars(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {

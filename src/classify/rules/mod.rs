@@ -1,4 +1,5 @@
-//! Ordered, named classification rules (SPEC §5), AcyMailing's model: the
+//! Ordered, named classification rules (bounce-tools(7), RULES),
+//! AcyMailing's model: the
 //! first rule whose conditions all hold decides category and reason, and a
 //! final rule without conditions catches the rest.
 //!
@@ -9,290 +10,29 @@
 //! once, tried only when a rule needs it and at most once per message or
 //! recipient.
 
-use super::Delivery;
+//!
+//! `file` reads rule files, `field` declares the fields a rule can test,
+//! `memo` remembers pattern results across messages; this module compiles
+//! a rule list and matches it.
+
+mod field;
+mod file;
+mod memo;
+
+pub use file::{BUILTIN_RULES, RuleError};
+
 use super::pattern::Pattern;
-use super::prefilter::{Prefilter, Residual, verdict};
-use super::report::Report;
-use crate::exit::{ExitCode, ToExitCode};
+use super::prefilter::{Prefilter, Residual};
+use super::report::{Delivery, Report};
+use super::text::{collapse_ws, truncate_chars};
+use super::verdict::Verdict;
 use crate::record::{Bounce, Category, Reason};
-use foldhash::HashMap;
-use serde::Deserialize;
-use std::cell::RefCell;
+use field::{Field, field_slot, message_field, recipient_field};
+use file::{RuleSpec, WrittenCondition, one_line, parse_file};
+use memo::{MEMO, Memo};
 use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// The rules that ship in the program, in the user's rule-file format.
-pub const BUILTIN_RULES: &str = include_str!("builtin-rules.toml");
-
-#[derive(Debug, thiserror::Error)]
-pub enum RuleError {
-    #[error("{file}: {message}")]
-    File { file: String, message: String },
-    #[error("{file}: rule {rule:?}: {message}")]
-    Rule {
-        file: String,
-        rule: String,
-        message: String,
-    },
-}
-
-impl ToExitCode for RuleError {
-    fn exit_code(&self) -> ExitCode {
-        ExitCode::Config
-    }
-}
-
-/// What a rule can look at. Message fields are the same for every
-/// recipient of a message; recipient fields differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Field {
-    Subject,
-    From,
-    To,
-    Header,
-    Body,
-    ContentType,
-    Mta,
-    FeedbackType,
-    Kind,
-    Diagnostic,
-    Status,
-    SmtpCode,
-    Action,
-    Command,
-    Recipient,
-    RemoteMta,
-    DiagnosticType,
-}
-
-impl Field {
-    pub const ALL: [Field; 17] = [
-        Field::Subject,
-        Field::From,
-        Field::To,
-        Field::Header,
-        Field::Body,
-        Field::ContentType,
-        Field::Mta,
-        Field::FeedbackType,
-        Field::Kind,
-        Field::Diagnostic,
-        Field::Status,
-        Field::SmtpCode,
-        Field::Action,
-        Field::Command,
-        Field::Recipient,
-        Field::RemoteMta,
-        Field::DiagnosticType,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Field::Subject => "subject",
-            Field::From => "from",
-            Field::To => "to",
-            Field::Header => "header",
-            Field::Body => "body",
-            Field::ContentType => "content_type",
-            Field::Mta => "mta",
-            Field::FeedbackType => "feedback_type",
-            Field::Kind => "kind",
-            Field::Diagnostic => "diagnostic",
-            Field::Status => "status",
-            Field::SmtpCode => "smtp_code",
-            Field::Action => "action",
-            Field::Command => "command",
-            Field::Recipient => "recipient",
-            Field::RemoteMta => "remote_mta",
-            Field::DiagnosticType => "diagnostic_type",
-        }
-    }
-
-    fn per_recipient(self) -> bool {
-        matches!(
-            self,
-            Field::Diagnostic
-                | Field::Status
-                | Field::SmtpCode
-                | Field::Action
-                | Field::Command
-                | Field::Recipient
-                | Field::RemoteMta
-                | Field::DiagnosticType
-        )
-    }
-
-    /// Which field's match is shown as evidence when several decided.
-    fn evidence_rank(self) -> u8 {
-        match self {
-            Field::Diagnostic => 0,
-            Field::Body => 1,
-            Field::Subject => 2,
-            Field::Header => 3,
-            Field::FeedbackType => 4,
-            Field::Status => 5,
-            Field::Action => 6,
-            Field::SmtpCode => 7,
-            Field::From => 8,
-            Field::To => 9,
-            Field::Recipient => 10,
-            Field::RemoteMta => 11,
-            Field::DiagnosticType => 16,
-            Field::Command => 12,
-            Field::ContentType => 13,
-            Field::Mta => 14,
-            Field::Kind => 15,
-        }
-    }
-}
-
-/// One rule as written in a rule file.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleSpec {
-    pub name: String,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub category: Option<String>,
-    pub reason: String,
-    #[serde(default)]
-    pub bounce: Option<String>,
-    #[serde(default)]
-    pub subject: Option<String>,
-    #[serde(default)]
-    pub from: Option<String>,
-    #[serde(default)]
-    pub to: Option<String>,
-    #[serde(default)]
-    pub header: Option<String>,
-    #[serde(default)]
-    pub body: Option<String>,
-    #[serde(default)]
-    pub content_type: Option<String>,
-    #[serde(default)]
-    pub mta: Option<String>,
-    #[serde(default)]
-    pub feedback_type: Option<String>,
-    #[serde(default)]
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub diagnostic: Option<String>,
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub smtp_code: Option<String>,
-    #[serde(default)]
-    pub action: Option<String>,
-    #[serde(default)]
-    pub command: Option<String>,
-    #[serde(default)]
-    pub recipient: Option<String>,
-    #[serde(default)]
-    pub remote_mta: Option<String>,
-    #[serde(default)]
-    pub not_subject: Option<String>,
-    #[serde(default)]
-    pub not_from: Option<String>,
-    #[serde(default)]
-    pub not_to: Option<String>,
-    #[serde(default)]
-    pub not_header: Option<String>,
-    #[serde(default)]
-    pub not_body: Option<String>,
-    #[serde(default)]
-    pub not_content_type: Option<String>,
-    #[serde(default)]
-    pub not_mta: Option<String>,
-    #[serde(default)]
-    pub not_feedback_type: Option<String>,
-    #[serde(default)]
-    pub not_kind: Option<String>,
-    #[serde(default)]
-    pub not_diagnostic: Option<String>,
-    #[serde(default)]
-    pub not_status: Option<String>,
-    #[serde(default)]
-    pub not_smtp_code: Option<String>,
-    #[serde(default)]
-    pub not_action: Option<String>,
-    #[serde(default)]
-    pub not_command: Option<String>,
-    #[serde(default)]
-    pub not_recipient: Option<String>,
-    #[serde(default)]
-    pub not_remote_mta: Option<String>,
-    #[serde(default)]
-    pub diagnostic_type: Option<String>,
-    #[serde(default)]
-    pub not_diagnostic_type: Option<String>,
-}
-
-impl RuleSpec {
-    /// (field, negated, pattern) for every condition the rule states.
-    fn conditions(&self) -> Vec<(Field, bool, &str)> {
-        let pos = [
-            (Field::Subject, &self.subject),
-            (Field::From, &self.from),
-            (Field::To, &self.to),
-            (Field::Header, &self.header),
-            (Field::Body, &self.body),
-            (Field::ContentType, &self.content_type),
-            (Field::Mta, &self.mta),
-            (Field::FeedbackType, &self.feedback_type),
-            (Field::Kind, &self.kind),
-            (Field::Diagnostic, &self.diagnostic),
-            (Field::Status, &self.status),
-            (Field::SmtpCode, &self.smtp_code),
-            (Field::Action, &self.action),
-            (Field::Command, &self.command),
-            (Field::Recipient, &self.recipient),
-            (Field::RemoteMta, &self.remote_mta),
-            (Field::DiagnosticType, &self.diagnostic_type),
-        ];
-        let neg = [
-            (Field::Subject, &self.not_subject),
-            (Field::From, &self.not_from),
-            (Field::To, &self.not_to),
-            (Field::Header, &self.not_header),
-            (Field::Body, &self.not_body),
-            (Field::ContentType, &self.not_content_type),
-            (Field::Mta, &self.not_mta),
-            (Field::FeedbackType, &self.not_feedback_type),
-            (Field::Kind, &self.not_kind),
-            (Field::Diagnostic, &self.not_diagnostic),
-            (Field::Status, &self.not_status),
-            (Field::SmtpCode, &self.not_smtp_code),
-            (Field::Action, &self.not_action),
-            (Field::Command, &self.not_command),
-            (Field::Recipient, &self.not_recipient),
-            (Field::RemoteMta, &self.not_remote_mta),
-            (Field::DiagnosticType, &self.not_diagnostic_type),
-        ];
-        let mut v = Vec::new();
-        for (f, p) in pos {
-            if let Some(p) = p {
-                v.push((f, false, p.as_str()));
-            }
-        }
-        for (f, p) in neg {
-            if let Some(p) = p {
-                v.push((f, true, p.as_str()));
-            }
-        }
-        v
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleFile {
-    #[serde(default)]
-    replace: bool,
-    #[serde(default)]
-    rule: Vec<RuleSpec>,
-}
 
 #[derive(Debug)]
 struct Condition {
@@ -366,11 +106,6 @@ pub struct RuleSet {
 pub struct Decision<'r> {
     pub rule: &'r Rule,
     pub evidence: Option<String>,
-}
-
-/// A field's index in per-field tables: its place in `Field::ALL`.
-fn field_slot(f: Field) -> usize {
-    f as usize
 }
 
 /// A rule pattern: case-insensitive, multi-line for the fields that hold
@@ -458,7 +193,12 @@ impl RuleSet {
                 None => None,
             };
             let mut conditions = Vec::new();
-            for (field, negated, written) in spec.conditions() {
+            for WrittenCondition {
+                field,
+                negated,
+                pattern: written,
+            } in spec.conditions()
+            {
                 let slot = field_slot(field);
                 let pattern = &super::text::ascii_word_boundaries(written);
                 let index = match patterns[slot].iter().position(|p| p == pattern) {
@@ -553,10 +293,7 @@ impl RuleSet {
         delivery: &Delivery,
     ) -> Option<Decision<'r>> {
         if memo.owner != self.id {
-            *memo = Memo {
-                owner: self.id,
-                ..Memo::default()
-            };
+            *memo = Memo::for_rule_set(self.id);
         }
         let code = delivery
             .smtp_code
@@ -569,7 +306,7 @@ impl RuleSet {
                 message_field(report, field)
             }
         };
-        let mut recipient_memo: [Vec<u8>; 17] = Default::default();
+        let mut recipient_memo: [Vec<Verdict>; Field::COUNT] = Default::default();
         // Fields whose results changed in this call and go back to `memo`.
         let mut dirty = 0u32;
         let mut holds = |c: &Condition| -> bool {
@@ -591,19 +328,19 @@ impl RuleSet {
                     // non-matching before any of them runs.
                     match &fs.prefilter {
                         Some(prefilter) => cache.extend(prefilter.candidates(text)),
-                        None => cache.resize(fs.single.len(), verdict::UNKNOWN),
+                        None => cache.resize(fs.single.len(), Verdict::Unknown),
                     }
                     dirty |= 1 << slot;
                 }
             }
             let open = cache[c.index];
-            if open != verdict::YES && open != verdict::NO {
+            if !open.is_settled() {
                 let whole = &fs.single[c.index];
-                let yes = verdict::settle(open, whole, fs.part[c.index].as_ref(), text_of(c.field));
-                cache[c.index] = if yes { verdict::YES } else { verdict::NO };
+                let matched = open.settle(whole, fs.part[c.index].as_ref(), text_of(c.field));
+                cache[c.index] = Verdict::from_match(matched);
                 dirty |= 1 << slot;
             }
-            (cache[c.index] == verdict::YES) != c.negated
+            (cache[c.index] == Verdict::Yes) != c.negated
         };
         let rule = self
             .rules
@@ -636,144 +373,35 @@ impl RuleSet {
     }
 }
 
-/// Longest field value whose pattern results are remembered.
-const MEMO_MAX_TEXT: usize = 255;
-/// Values remembered per field; the memo of a field starts over when full.
-const MEMO_MAX_VALUES: usize = 4096;
-
-/// What the patterns of a field made of a value, kept per thread across
-/// messages for the fields whose values come from a small set: status
-/// codes, reply codes, actions, commands, format names, remote hosts. A
-/// pattern not yet in cache memory costs about a microsecond to run; a
-/// lookup costs a hash of a few bytes. Only for the rule set `owner`.
-#[derive(Default)]
-struct Memo {
-    owner: u64,
-    values: [HashMap<Box<str>, Box<[u8]>>; 17],
-}
-
-impl Memo {
-    fn remembers(field: Field, text: &str) -> bool {
-        text.len() <= MEMO_MAX_TEXT
-            && matches!(
-                field,
-                Field::Mta
-                    | Field::FeedbackType
-                    | Field::Kind
-                    | Field::ContentType
-                    | Field::Status
-                    | Field::SmtpCode
-                    | Field::Action
-                    | Field::Command
-                    | Field::DiagnosticType
-                    | Field::RemoteMta
-            )
-    }
-
-    fn lookup(&self, field: Field, text: &str) -> Option<&[u8]> {
-        if !Self::remembers(field, text) {
-            return None;
-        }
-        self.values[field as usize].get(text).map(|v| &**v)
-    }
-
-    fn store(&mut self, field: Field, text: &str, results: &[u8]) {
-        if !Self::remembers(field, text) {
-            return;
-        }
-        let values = &mut self.values[field as usize];
-        if let Some(known) = values.get_mut(text) {
-            known.copy_from_slice(results);
-            return;
-        }
-        if values.len() >= MEMO_MAX_VALUES {
-            values.clear();
-        }
-        values.insert(text.into(), results.into());
-    }
-}
-
-thread_local! {
-    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
-}
-
 /// Tells rule sets apart in the per-thread memo.
 static NEXT_RULE_SET_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Which patterns of each field matched: per pattern a
-/// [`verdict`](super::prefilter::verdict), final once the pattern ran.
+/// `Verdict`, final once the pattern ran.
 #[derive(Debug, Clone, Default)]
 pub struct Matches {
-    hits: [Vec<u8>; 17],
-}
-
-fn message_field(report: &Report, f: Field) -> &str {
-    match f {
-        Field::Subject => &report.subject,
-        Field::From => &report.from,
-        Field::To => &report.to,
-        Field::Header => &report.headers,
-        Field::Body => &report.body,
-        Field::ContentType => &report.content_type,
-        Field::Mta => report.mta.unwrap_or(""),
-        Field::FeedbackType => report.feedback_type.as_deref().unwrap_or(""),
-        Field::Kind => report.kind(),
-        _ => "",
-    }
-}
-
-fn recipient_field<'a>(d: &'a Delivery, f: Field, code: &'a str) -> &'a str {
-    match f {
-        Field::Diagnostic => d.diagnostic.as_deref().unwrap_or(""),
-        Field::Status => d.status.as_deref().unwrap_or(""),
-        Field::SmtpCode => code,
-        Field::Action => d.action.as_deref().unwrap_or(""),
-        Field::Command => d.command.as_deref().unwrap_or(""),
-        Field::Recipient => d.recipient.as_deref().unwrap_or(""),
-        Field::RemoteMta => d.remote_mta.as_deref().unwrap_or(""),
-        Field::DiagnosticType => d.diagnostic_type.as_deref().unwrap_or(""),
-        _ => "",
-    }
+    hits: [Vec<Verdict>; Field::COUNT],
 }
 
 /// The matched text on one line, at most 200 characters. A match of a
 /// character or two (a pattern like `.` that only asks "is there a value")
 /// says nothing, so the line it is on is shown instead.
 fn evidence_text(text: &str, start: usize, end: usize) -> String {
-    let matched = super::text::collapse_ws(&text[start..end]);
+    let matched = collapse_ws(&text[start..end]);
     let s = if matched.chars().count() >= 3 {
         matched
     } else {
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
-        super::text::collapse_ws(&text[line_start..line_end])
+        collapse_ws(&text[line_start..line_end])
     };
-    super::text::truncate_chars(&s, 200)
-}
-
-fn one_line(s: &str) -> String {
-    super::text::collapse_ws(s)
-}
-
-fn parse_file(name: &str, text: &str) -> Result<RuleFile, RuleError> {
-    toml::from_str::<RuleFile>(text).map_err(|e| {
-        let message = match e.span() {
-            Some(span) => {
-                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                format!("line {line}: {}", one_line(e.message()))
-            }
-            None => one_line(e.message()),
-        };
-        RuleError::File {
-            file: name.into(),
-            message,
-        }
-    })
+    truncate_chars(&s, 200)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::{ExitCode, ToExitCode};
 
     /// The literal pass and the residuals answer like the built-in
     /// patterns themselves, on every line and every whole text of the
@@ -782,7 +410,8 @@ mod tests {
     fn builtin_verdicts_agree_with_the_patterns() {
         let rs = RuleSet::builtin();
         let mut texts: Vec<String> = Vec::new();
-        for (_, text) in crate::classify::fixture_texts() {
+        for fixture in crate::classify::fixtures::fixture_texts() {
+            let text = fixture.text;
             texts.extend(text.lines().map(crate::classify::text::collapse_ws));
             texts.push(text);
         }
@@ -796,9 +425,9 @@ mod tests {
             for text in &texts {
                 for (i, v) in prefilter.candidates(text).into_iter().enumerate() {
                     let whole = set.single[i].is_match(text);
-                    let said = verdict::settle(v, &set.single[i], set.part[i].as_ref(), text);
+                    let said = v.settle(&set.single[i], set.part[i].as_ref(), text);
                     assert_eq!(said, whole, "{} on {text:?}", set.single[i].source());
-                    decided += usize::from(v == verdict::YES);
+                    decided += usize::from(v == Verdict::Yes);
                     let found = set.find(i, text);
                     assert_eq!(
                         found,

@@ -1,41 +1,112 @@
-//! RFC 3464 delivery status notifications: the `message/delivery-status`
-//! part (and RFC 6533's `message/global-delivery-status`), one block of
-//! per-message fields followed by one block per recipient.
+//! DSN (RFC 3464), the delivery status notification: the
+//! `message/delivery-status` part (and RFC 6533's
+//! `message/global-delivery-status`), one block of per-message fields
+//! followed by one block per recipient, or the same fields pasted into the
+//! text of a report.
 //!
 //! Real reports bend the format: blocks without blank lines between them,
 //! `Original-Recipient` after `Final-Recipient`, missing address types,
 //! folded `Diagnostic-Code` lines. The parser groups fields by recipient
 //! instead of trusting the blank lines.
 
-use super::Delivery;
-use super::text::{clean_address, collapse_ws, find_smtp_code, find_status};
+use super::report_format::{Recognition, ReportFormat, ReportParts};
+use crate::classify::report::{Delivery, Report};
+use crate::classify::text::{
+    clean_address, collapse_ws, find_smtp_code, find_status, floor_char_boundary,
+};
+
+/// The start of the delivery-status part kept in `Report::dsn_head`.
+const HEAD: usize = 2048;
+
+/// The DSN format: the delivery-status part, or its fields in the text.
+pub(crate) struct Dsn;
+
+impl ReportFormat for Dsn {
+    fn name(&self) -> &'static str {
+        "rfc3464"
+    }
+
+    fn read(&self, parts: &ReportParts<'_>, report: &mut Report) {
+        let text = if !parts.delivery_status.is_empty() {
+            parts.delivery_status
+        } else if has_inline_dsn(&report.body) {
+            report.body.as_str()
+        } else {
+            return;
+        };
+        let head = text[..floor_char_boundary(text, HEAD)].to_string();
+        let dsn = parse(text);
+        report.dsn_head = head;
+        report.has_dsn = !dsn.deliveries.is_empty();
+        report.reporting_mta = dsn.reporting_mta;
+        report.deliveries = dsn.deliveries;
+    }
+
+    /// Many servers write a DSN: the name of the one that wrote it, when
+    /// known, says more.
+    fn recognizes(&self, report: &Report) -> Recognition {
+        if report.has_dsn {
+            Recognition::Fallback
+        } else {
+            Recognition::No
+        }
+    }
+}
+
+/// Whether the text carries DSN fields (a report that pasted them into its
+/// prose instead of a delivery-status part).
+fn has_inline_dsn(text: &str) -> bool {
+    let lower_has = |needle: &str| {
+        text.lines().any(|l| {
+            l.as_bytes()
+                .get(..needle.len())
+                .is_some_and(|b| b.eq_ignore_ascii_case(needle.as_bytes()))
+        })
+    };
+    lower_has("Final-Recipient:") || (lower_has("Original-Recipient:") && lower_has("Status:"))
+}
 
 #[derive(Debug, Default, Clone)]
-pub struct DsnReport {
+pub(crate) struct DsnReport {
     pub reporting_mta: Option<String>,
     pub deliveries: Vec<Delivery>,
 }
 
+/// One `Name: value` field of a report part; a blank line is a field
+/// with an empty name.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct HeaderField {
+    /// Lower-cased.
+    pub name: String,
+    pub value: String,
+}
+
 /// Header-style fields with folded lines joined; names lower-cased.
-pub fn fields(text: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+pub(crate) fn fields(text: &str) -> Vec<HeaderField> {
+    let mut out: Vec<HeaderField> = Vec::new();
     for line in text.lines() {
         let line = line.trim_end_matches('\r');
         if line.starts_with([' ', '\t']) {
             if let Some(last) = out.last_mut() {
-                last.1.push(' ');
-                last.1.push_str(line.trim());
+                last.value.push(' ');
+                last.value.push_str(line.trim());
             }
             continue;
         }
         if line.trim().is_empty() {
-            out.push((String::new(), String::new()));
+            out.push(HeaderField {
+                name: String::new(),
+                value: String::new(),
+            });
             continue;
         }
         if let Some((name, value)) = line.split_once(':') {
             let name = name.trim();
             if !name.is_empty() && !name.contains(' ') && name.len() < 64 {
-                out.push((name.to_ascii_lowercase(), value.trim().to_string()));
+                out.push(HeaderField {
+                    name: name.to_ascii_lowercase(),
+                    value: value.trim().to_string(),
+                });
             }
         }
     }
@@ -50,14 +121,14 @@ fn strip_type(value: &str) -> &str {
     }
 }
 
-pub fn parse(text: &str) -> DsnReport {
+pub(crate) fn parse(text: &str) -> DsnReport {
     let mut report = DsnReport::default();
     let mut current: Option<Delivery> = None;
     let mut seen_recipient_field = false;
     let mut pending: Option<Delivery> = None;
     // The current delivery took fields written above its recipient field.
     let mut carried = false;
-    for (name, value) in fields(text) {
+    for HeaderField { name, value } in fields(text) {
         if name.is_empty() {
             continue;
         }

@@ -3,12 +3,81 @@
 //! instead of a DSN. Recipients, actions, status codes and the complaint's
 //! feedback type are all in the JSON.
 
-use super::Delivery;
-use super::text::{clean_address, collapse_ws, find_smtp_code, find_status};
+use super::report_format::{ReportFormat, ReportParts};
+use crate::classify::original::Returned;
+use crate::classify::report::{Delivery, Report};
+use crate::classify::text::{clean_address, collapse_ws, find_smtp_code, find_status};
 use serde_json::Value;
 
+/// The SES format: a notification in the body, or SES's own headers.
+pub(crate) struct Ses;
+
+impl ReportFormat for Ses {
+    fn name(&self) -> &'static str {
+        "amazonses"
+    }
+
+    /// Only for a message that carries neither a DSN nor a feedback
+    /// report: SES's own bounces to the sender are ordinary DSNs.
+    fn read(&self, _parts: &ReportParts<'_>, report: &mut Report) {
+        if !report.has_dsn && report.feedback_type.is_none() {
+            read_notification(report);
+        }
+    }
+
+    fn signature(&self) -> Option<&'static str> {
+        Some(r"(?m)^X-SES-Outgoing:|^X-AWS-Outgoing|amazonses\.com|^Feedback-ID: .*:amazonses")
+    }
+}
+
+/// Amazon SES notifications carry everything as JSON in the body.
+fn read_notification(report: &mut Report) {
+    if !report.body.contains("\"notificationType\"") && !report.body.contains("\"eventType\"") {
+        return;
+    }
+    let Some(n) = parse(&report.body) else {
+        return;
+    };
+
+    if let Some(t) = n.feedback_type {
+        report.feedback_type = Some(t);
+        report.feedback_recipients = n.complaint_recipients.clone();
+        if n.complaint_recipients.len() > 1 {
+            report.deliveries = n
+                .complaint_recipients
+                .iter()
+                .map(|a| Delivery {
+                    recipient: Some(a.clone()),
+                    ..Delivery::default()
+                })
+                .collect();
+        }
+    } else if !n.deliveries.is_empty() {
+        report.deliveries = n.deliveries;
+        report.has_dsn = true;
+    }
+    if report.reporting_mta.is_none() {
+        report.reporting_mta = n.reporting_mta;
+    }
+    if report.returned.is_none() && (n.subject.is_some() || n.to.is_some()) {
+        let mut r = Returned::default();
+        r.original.subject = n.subject;
+        r.original.message_id = n.message_id.map(|m| {
+            if m.starts_with('<') {
+                m
+            } else {
+                format!("<{m}>")
+            }
+        });
+        r.original.from = n.from;
+        r.to_addresses = n.to.iter().cloned().collect();
+        r.original.to = n.to;
+        report.returned = Some(r);
+    }
+}
+
 #[derive(Debug, Default)]
-pub struct Notification {
+pub(crate) struct Notification {
     pub deliveries: Vec<Delivery>,
     pub feedback_type: Option<String>,
     pub complaint_recipients: Vec<String>,
@@ -20,7 +89,7 @@ pub struct Notification {
 }
 
 /// The notification in a message body, if there is one.
-pub fn parse(body: &str) -> Option<Notification> {
+pub(crate) fn parse(body: &str) -> Option<Notification> {
     let at = body
         .find("\"notificationType\"")
         .or_else(|| body.find("\"eventType\""))?;
@@ -115,7 +184,8 @@ pub fn parse(body: &str) -> Option<Notification> {
 /// A built-in pattern with ASCII word boundaries. Only notifications whose
 /// JSON is broken are read with these, so the plain regex crate serves.
 fn builtin(pattern: &str) -> regex::Regex {
-    regex::Regex::new(&super::text::ascii_word_boundaries(pattern)).expect("built-in pattern")
+    regex::Regex::new(&crate::classify::text::ascii_word_boundaries(pattern))
+        .expect("built-in pattern")
 }
 
 static RECIPIENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -166,7 +236,7 @@ fn first_address(v: Option<&Value>) -> Option<String> {
     v?.as_array()?
         .iter()
         .filter_map(Value::as_str)
-        .find_map(|s| super::text::addresses_in(s).next())
+        .find_map(|s| crate::classify::text::addresses_in(s).next())
 }
 
 fn strip_type(s: &str) -> String {

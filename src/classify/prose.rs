@@ -4,13 +4,13 @@
 //!
 //! They differ in wording but share a shape: somewhere a line names the
 //! failed address (alone, in angle brackets, followed by `:` or `...`, or
-//! inside a sentence such as "Your message to <x> couldn't be delivered"),
+//! inside a sentence such as "Your message to `<x>` couldn't be delivered"),
 //! and the lines around it say why. The scanner finds those lines and
 //! takes the indented or following text as the diagnostic.
 
-use super::Delivery;
 use super::pattern::Pattern;
-use super::text::{ADDRESS, addresses_in, clean_address, collapse_ws, find_smtp_code, find_status};
+use super::report::Delivery;
+use super::text::{clean_address, collapse_ws, find_smtp_code, find_status};
 use std::sync::LazyLock;
 
 /// Lines that end the report and start the copy of the original message.
@@ -111,16 +111,38 @@ static BOILERPLATE: LazyLock<Pattern> = LazyLock::new(|| {
     )
 });
 
+/// A plain-text bounce split at the line that introduces the pasted
+/// original.
+pub struct SplitText<'a> {
+    /// The report, up to the marker line.
+    pub report: &'a str,
+    /// What follows the marker line, when there is one.
+    pub original: Option<&'a str>,
+}
+
 /// Splits a plain-text bounce into the report and the pasted original.
-pub fn split_original(text: &str) -> (&str, Option<&str>) {
+pub fn split_original(text: &str) -> SplitText<'_> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         if ORIGINAL_MARKER.is_match(line.trim_end()) {
-            return (&text[..offset], Some(&text[offset + line.len()..]));
+            return SplitText {
+                report: &text[..offset],
+                original: Some(&text[offset + line.len()..]),
+            };
         }
         offset += line.len();
     }
-    (text, None)
+    SplitText {
+        report: text,
+        original: None,
+    }
+}
+
+/// The lines of the report about one address, before they are joined
+/// into its diagnostic.
+struct Block {
+    address: String,
+    diagnostic: String,
 }
 
 struct Candidate {
@@ -241,7 +263,7 @@ pub fn scan(
     // address) plus the lines after it, up to a blank line or a line that
     // names another address. Lines naming the same address again belong
     // to the same block ("<a@b>:" then "Remote host said: 550 <a@b>...").
-    let mut blocks: Vec<(String, String, usize)> = Vec::new();
+    let mut blocks: Vec<Block> = Vec::new();
     let mut consumed = vec![false; candidates.len()];
     for k in 0..candidates.len() {
         if consumed[k] {
@@ -297,13 +319,16 @@ pub fn scan(
                 text = format!("{before} {text}");
             }
         }
-        blocks.push((c.address.clone(), collapse_ws(&text), c.line));
+        blocks.push(Block {
+            address: c.address.clone(),
+            diagnostic: collapse_ws(&text),
+        });
     }
 
     let mut named: Vec<String> = Vec::new();
-    for (a, _, _) in &blocks {
-        if !named.iter().any(|s| s.eq_ignore_ascii_case(a)) {
-            named.push(a.clone());
+    for Block { address, .. } in &blocks {
+        if !named.iter().any(|s| s.eq_ignore_ascii_case(address)) {
+            named.push(address.clone());
         }
     }
     // X-Failed-Recipients is authoritative unless the report itself names
@@ -324,8 +349,15 @@ pub fn scan(
     let mut out = Vec::new();
     for addr in wanted {
         let mut best = String::new();
-        for (a, text, _) in &blocks {
-            if a.eq_ignore_ascii_case(&addr) && !text.is_empty() && !best.contains(text.as_str()) {
+        for Block {
+            address,
+            diagnostic: text,
+        } in &blocks
+        {
+            if address.eq_ignore_ascii_case(&addr)
+                && !text.is_empty()
+                && !best.contains(text.as_str())
+            {
                 if !best.is_empty() {
                     best.push(' ');
                 }
@@ -564,18 +596,6 @@ fn remote_host(text: &str) -> Option<String> {
         .map(|c| c[1].trim_end_matches('.').to_ascii_lowercase())
 }
 
-/// Addresses in a transcript or prose when nothing else named one.
-pub fn any_addresses(text: &str, exclude: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for a in addresses_in(text) {
-        if !is_excluded(&a, exclude) && !out.iter().any(|o| o.eq_ignore_ascii_case(&a)) {
-            out.push(a);
-        }
-    }
-    let _ = &ADDRESS;
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -602,9 +622,9 @@ mod tests {
 
     #[test]
     fn splits_at_markers() {
-        let (r, o) =
+        let split =
             split_original("report\n--- Below this line is a copy of the message.\n\nSubject: x\n");
-        assert_eq!(r, "report\n");
-        assert_eq!(o, Some("\nSubject: x\n"));
+        assert_eq!(split.report, "report\n");
+        assert_eq!(split.original, Some("\nSubject: x\n"));
     }
 }

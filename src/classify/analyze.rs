@@ -1,0 +1,432 @@
+//! From raw bytes to a [`Report`]: everything the rules look at, gathered
+//! once per message. MIME structure comes from mail-parser; the report
+//! parts it leaves opaque (delivery-status, feedback-report) are read by
+//! the report formats (`formats`), in their order, and the prose of
+//! plain-text bounces by `prose`.
+
+use super::formats::{self, ReportParts};
+use super::original::{self, Returned};
+use super::parser::PARSER;
+use super::pattern::Pattern;
+use super::prose;
+use super::report::{Delivery, Report};
+use super::text::{clean_address, collapse_ws, floor_char_boundary, truncate_chars};
+use mail_parser::{Message, MimeHeaders, PartType};
+use std::sync::LazyLock;
+
+/// Body text kept per message: reports are short, and rules must not scan
+/// megabytes of attachments.
+const MAX_TEXT: usize = 256 << 10;
+
+#[derive(Default)]
+struct Walk {
+    text: String,
+    html: String,
+    dsn: String,
+    feedback: String,
+    returned: Option<Returned>,
+    returned_text: Option<String>,
+}
+
+/// What the message says: its headers, the report formats' parts, the
+/// prose of the report and the returned original. Never fails: a message
+/// that cannot be parsed gives a report marked `unparsable`.
+pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
+    let mut report = Report::default();
+    let Some(msg) = PARSER.parse(bytes) else {
+        report.unparsable = true;
+        return report;
+    };
+    read_headers(&msg, &mut report);
+    let mut walk = Walk::default();
+    visit(&msg, 0, 0, &mut walk, subscriber_header);
+    read_text(&mut walk, &mut report, subscriber_header);
+
+    let parts = ReportParts {
+        delivery_status: &walk.dsn,
+        feedback_report: &walk.feedback,
+    };
+    formats::read(&parts, &mut report);
+    report.mta = formats::name(&report);
+    report.bounce_like = is_bounce_like(&report);
+    // A format name only means something for a report; an ordinary message
+    // relayed by Postfix is not a "postfix" bounce.
+    if !report.bounce_like && report.feedback_type.is_none() {
+        report.mta = None;
+    }
+    if report.feedback_type.is_none() && report.bounce_like {
+        read_prose(&mut report);
+    }
+    fill_commands(&mut report);
+    report
+}
+
+/// The report's text, without the returned message, and the returned
+/// message (a part of its own, or inline after a marker line).
+fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
+    if walk.text.trim().is_empty() && !walk.html.is_empty() {
+        walk.text = mail_parser::decoders::html::html_to_text(&walk.html);
+    }
+    let mut body = std::mem::take(&mut walk.text);
+    truncate(&mut body, MAX_TEXT);
+
+    // Plain-text bounces carry the original inline, after a marker line.
+    let split = prose::split_original(&body);
+    let report_text = split.report.to_string();
+    if walk.returned.is_none()
+        && let Some(t) = walk.returned_text.as_deref().or(split.original)
+    {
+        walk.returned = original::from_header_text(t, subscriber_header);
+    }
+    report.returned = walk.returned.take();
+    report.body = report_text;
+}
+
+/// Whether the message looks like a delivery report of some kind.
+fn is_bounce_like(report: &Report) -> bool {
+    report.has_dsn
+        || !report.failed_header.is_empty()
+        || report.content_type.contains("report-type=delivery-status")
+        || BOUNCE_SENDER.is_match(&report.from)
+        || BOUNCE_SUBJECT.is_match(&report.subject)
+        || BOUNCE_INTRO.is_match(&report.body[..floor_char_boundary(&report.body, 6000)])
+}
+
+/// The recipients and diagnostics the prose of a bounce gives, added to
+/// what the report formats read.
+fn read_prose(report: &mut Report) {
+    let exclude: Vec<String> = report.from_address.iter().cloned().collect();
+    let unlikely = own_addresses(report);
+    let scanned = prose::scan(&report.body, &report.failed_header, &exclude, &unlikely);
+    merge(
+        &mut report.deliveries,
+        scanned,
+        report.has_dsn,
+        &report.body,
+    );
+    // A report that names nobody but returns a message sent to one
+    // address is about that address, and its prose is the reason.
+    if report.deliveries.is_empty()
+        && let Some(to) = report
+            .returned
+            .as_ref()
+            .filter(|r| r.to_addresses.len() == 1)
+            .and_then(|r| r.original.to.clone())
+    {
+        let prose = collapse_ws(&report.body);
+        if !prose.is_empty() {
+            report.deliveries.push(Delivery {
+                recipient: Some(to),
+                diagnostic: Some(truncate_chars(&prose, 600)),
+                ..Delivery::default()
+            });
+        }
+    }
+}
+
+/// The SMTP command each delivery was refused at, and the status and reply
+/// code its diagnostic gives.
+fn fill_commands(report: &mut Report) {
+    // A report that names one SMTP command for the whole session (a
+    // transcript, "in reply to RCPT TO command" in the prose) tells it for
+    // recipients whose own diagnostic does not.
+    // A transcript's "MAIL FROM:<sender>" says nothing about a recipient.
+    let report_command =
+        if report.bounce_like && report.deliveries.iter().any(|d| d.command.is_none()) {
+            prose::find_command(&report.body).filter(|c| c != "MAIL")
+        } else {
+            None
+        };
+    let body_lower = if report.deliveries.iter().any(|d| d.command.is_none()) {
+        report.body.to_ascii_lowercase()
+    } else {
+        String::new()
+    };
+    for d in &mut report.deliveries {
+        if let Some(diag) = d.diagnostic.take() {
+            prose::fill_from_diagnostic(d, &diag);
+        }
+        if d.command.is_none() && d.diagnostic.is_some() {
+            // A transcript that sent "RCPT TO:<this address>" was refused
+            // at that step.
+            let asked = d.recipient.as_deref().is_some_and(|r| {
+                body_lower.contains(&format!("rcpt to:<{}>", r.to_ascii_lowercase()))
+            });
+            d.command = if asked {
+                Some("RCPT".into())
+            } else {
+                report_command.clone()
+            };
+        }
+    }
+}
+
+fn read_headers(msg: &Message<'_>, report: &mut Report) {
+    report.message_id = msg.message_id().map(|s| format!("<{s}>"));
+    report.date = msg.date().map(|d| rfc3339_utc(d.to_timestamp()));
+    report.subject = msg.subject().map(collapse_ws).unwrap_or_default();
+    if let Some(addr) = msg.from().and_then(|a| a.first()) {
+        report.from_address = addr.address().and_then(clean_address);
+    }
+    report.from = msg.header_raw("From").map(collapse_ws).unwrap_or_default();
+    report.to = msg.header_raw("To").map(collapse_ws).unwrap_or_default();
+    if let Some(ct) = msg.content_type() {
+        report.content_type = match ct.subtype() {
+            Some(s) => format!("{}/{}", ct.ctype(), s),
+            None => ct.ctype().to_string(),
+        }
+        .to_ascii_lowercase();
+        if let Some(rt) = ct.attribute("report-type") {
+            report.content_type.push_str("; report-type=");
+            report.content_type.push_str(&rt.to_ascii_lowercase());
+        }
+    }
+    let mut headers = String::new();
+    for (name, value) in msg.headers_raw() {
+        if headers.len() > 64 << 10 {
+            break;
+        }
+        headers.push_str(name);
+        headers.push_str(": ");
+        let value = value.trim();
+        let v = value.as_bytes();
+        if memchr::memchr3(b'\n', b'\r', b'\t', v).is_some()
+            || memchr::memmem::find(v, b"  ").is_some()
+        {
+            headers.push_str(&collapse_ws(value));
+        } else {
+            headers.push_str(value);
+        }
+        headers.push('\n');
+    }
+    report.failed_header = msg
+        .header_raw("X-Failed-Recipients")
+        .map(|v| v.split(',').filter_map(clean_address).collect())
+        .unwrap_or_default();
+    report.headers = headers;
+}
+
+/// A part's media type and subtype, lower-cased (`text/plain` when it
+/// declares none).
+struct MediaType {
+    kind: String,
+    subtype: String,
+}
+
+fn media_type_of(part: &mail_parser::MessagePart<'_>) -> MediaType {
+    match part.content_type() {
+        Some(ct) => MediaType {
+            kind: ct.ctype().to_ascii_lowercase(),
+            subtype: ct.subtype().unwrap_or("").to_ascii_lowercase(),
+        },
+        None => MediaType {
+            kind: "text".into(),
+            subtype: "plain".into(),
+        },
+    }
+}
+
+/// Depth-first over the MIME tree, collecting report text and the typed
+/// report parts; a returned message is recorded, not descended into.
+fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber_header: &str) {
+    let Some(part) = msg.parts.get(id) else {
+        return;
+    };
+    if depth > 64 {
+        return;
+    }
+    let media_type = media_type_of(part);
+    match &part.body {
+        PartType::Multipart(children) => {
+            for &child in children {
+                visit(msg, child as usize, depth + 1, walk, subscriber_header);
+            }
+        }
+        PartType::Message(inner) => {
+            // A forwarded bounce: the attached message is itself a delivery
+            // report, and the report inside is the one that counts.
+            let inner_is_report = walk.dsn.is_empty()
+                && inner.content_type().is_some_and(|ct| {
+                    ct.ctype().eq_ignore_ascii_case("multipart")
+                        && ct
+                            .attribute("report-type")
+                            .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
+                });
+            if inner_is_report {
+                visit(inner, 0, depth + 1, walk, subscriber_header);
+            } else if walk.returned.is_none() {
+                walk.returned = Some(original::from_message(inner, subscriber_header));
+            }
+        }
+        _ => {
+            let kind = (media_type.kind.as_str(), media_type.subtype.as_str());
+            match kind {
+                ("message", "delivery-status") | ("message", "global-delivery-status") => {
+                    append(&mut walk.dsn, &String::from_utf8_lossy(part.contents()));
+                }
+                ("message", "feedback-report") => {
+                    append(
+                        &mut walk.feedback,
+                        &String::from_utf8_lossy(part.contents()),
+                    );
+                }
+                ("text", "rfc822-headers")
+                | ("message", "rfc822-headers")
+                | ("message", "global-headers")
+                | ("message", "rfc822")
+                | ("message", "global")
+                    if walk.returned_text.is_none() =>
+                {
+                    walk.returned_text =
+                        Some(String::from_utf8_lossy(part.contents()).into_owned());
+                }
+                ("text", "html") => {
+                    if let Some(t) = part.text_contents() {
+                        append(&mut walk.html, t);
+                    }
+                }
+                // A multipart whose boundary never appears is read as text:
+                // the report is still in there.
+                ("text", _) | ("", _) | ("multipart", _) => {
+                    if let Some(t) = part.text_contents() {
+                        append(&mut walk.text, &undeclared_iso2022jp(t));
+                    } else {
+                        append(
+                            &mut walk.text,
+                            &undeclared_iso2022jp(&String::from_utf8_lossy(part.contents())),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Japanese reports are often ISO-2022-JP without saying so (a 7-bit
+/// charset that passes for ASCII): decode them when the escape sequences
+/// are there, so the rules see the words.
+fn undeclared_iso2022jp(text: &str) -> std::borrow::Cow<'_, str> {
+    if !(text.contains("\x1b$B") || text.contains("\x1b$@") || text.contains("\x1b(J")) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    match mail_parser::decoders::charsets::map::charset_decoder(b"iso-2022-jp") {
+        Some(decode) => std::borrow::Cow::Owned(decode(text.as_bytes())),
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
+fn append(buf: &mut String, text: &str) {
+    if buf.len() >= MAX_TEXT {
+        return;
+    }
+    if !buf.is_empty() {
+        buf.push('\n');
+    }
+    let room = MAX_TEXT - buf.len();
+    if text.len() <= room {
+        buf.push_str(text);
+    } else {
+        let mut cut = room;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        buf.push_str(&text[..cut]);
+    }
+}
+
+fn truncate(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+}
+
+/// Addresses that belong to the sender side and never are the subscriber.
+fn own_addresses(report: &Report) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    v.extend(report.from_address.clone());
+    v.extend(super::text::addresses_in(&report.to));
+    if let Some(r) = &report.returned {
+        v.extend(r.original.from.clone());
+    }
+    v
+}
+
+/// Adds what the prose says to what the DSN said: a DSN recipient without a
+/// diagnostic takes the prose's; without a DSN the prose is all there is.
+fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool, body: &str) {
+    if !has_dsn {
+        if deliveries.is_empty() {
+            *deliveries = scanned;
+        }
+        return;
+    }
+    for d in deliveries.iter_mut() {
+        let Some(r) = d.recipient.as_deref() else {
+            continue;
+        };
+        let found = scanned.iter().find(|s| {
+            s.recipient
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(r))
+                || d.original_recipient.as_deref().is_some_and(|o| {
+                    s.recipient
+                        .as_deref()
+                        .is_some_and(|x| x.eq_ignore_ascii_case(o))
+                })
+        });
+        // A multi-line reply the DSN cut after its first line.
+        if let Some(t) = d.diagnostic.as_deref()
+            && t.len() > 4
+            && t.as_bytes()[3] == b'-'
+            && let Some(full) = prose::transcript_reply(body, t)
+            && full.len() > t.len()
+        {
+            d.diagnostic = Some(full);
+        }
+        let weak = d.diagnostic.as_deref().is_none_or(|t| t.len() < 8);
+        let Some(s) = found else {
+            if weak && let Some(t) = prose::context_of(body, r) {
+                d.diagnostic = Some(t);
+            }
+            continue;
+        };
+        if weak && s.diagnostic.is_some() {
+            d.diagnostic = s.diagnostic.clone();
+            d.smtp_code = d.smtp_code.or(s.smtp_code);
+        }
+        d.command = d.command.take().or(s.command.clone());
+    }
+}
+
+static BOUNCE_SENDER: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)mailer-daemon|postmaster|mail delivery (?:sub)?system|mail administrator|mmdf|\bsmtp gateway|\bdelivery[-_ ]?(?:notification|status)|^\s*<?>?\s*$",
+    )
+});
+static BOUNCE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)undeliver|undelivered|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|not delivered|delivery error|bounced|rejected|mail system error|permanent error|delayed mail|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|non recapitabile|no se puede entregar|error de entrega",
+    )
+});
+static BOUNCE_INTRO: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)this is the qmail-send program|created automatically by mail delivery software|this is the mail system at host|the following addresses had permanent fatal errors|delivery to the following recipients? failed|could not be delivered to one or more|your message (?:could not|couldn't|wasn't|was not) (?:be )?delivered|i'm afraid i wasn't able to deliver|delivery has failed to these recipients|your message did not reach some or all|the original message was received at|this is an automatically generated delivery status notification|unable to deliver (?:your )?message|message delivery failed|permanent error|the error that the other server returned|sorry, we were unable to deliver|undeliverable|smtp error from remote mail server|delivery status notification",
+    )
+});
+
+/// Unix seconds to `YYYY-MM-DDTHH:MM:SSZ`.
+fn rfc3339_utc(t: i64) -> String {
+    let (y, m, d) = crate::record::date::civil_from_days(t.div_euclid(86_400));
+    let s = t.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}

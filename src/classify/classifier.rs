@@ -1,0 +1,311 @@
+//! The classifier: from one raw message to its records, one per affected
+//! address — the report read by `analyze`, each delivery decided by the
+//! rules, the record filled in from both.
+
+use super::analyze::analyze;
+use super::original;
+use super::report::{Delivery, Report};
+use super::rules::{Rule, RuleSet};
+use super::text::{self, collapse_ws, truncate_chars};
+use crate::record::{Category, Reason};
+use crate::record::{RECORD_VERSION, Record};
+use crate::stream::RawMessage;
+
+/// Longest diagnostic written to a record.
+const MAX_DIAGNOSTIC: usize = 1000;
+
+/// Settings that shape classification.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Header in the returned original that carries the subscriber id.
+    pub subscriber_header: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            subscriber_header: "X-Subscriber-Id".into(),
+        }
+    }
+}
+
+pub struct Classifier {
+    rules: RuleSet,
+    options: Options,
+}
+
+impl Classifier {
+    pub fn new(rules: RuleSet, options: Options) -> Self {
+        Classifier { rules, options }
+    }
+
+    /// One record per affected address, at least one per message. Never
+    /// fails: whatever the bytes, the final rule gives an answer, and a bug
+    /// met on one message costs that message a record of category
+    /// `unknown` (rule `internal-error`), not the batch.
+    pub fn classify(&self, message: &RawMessage) -> Vec<Record> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.classify_inner(message)
+        })) {
+            Ok(records) => records,
+            Err(_) => {
+                let mut r = base_record(message, &Report::default(), &Delivery::default());
+                r.rule = "internal-error".into();
+                vec![r]
+            }
+        }
+    }
+
+    fn classify_inner(&self, message: &RawMessage) -> Vec<Record> {
+        let report = analyze(&message.bytes, &self.options.subscriber_header);
+        let mut matches = self.rules.message_matches(&report);
+        let pseudo = [Delivery::default()];
+        let deliveries: &[Delivery] = if report.deliveries.is_empty() {
+            &pseudo
+        } else {
+            &report.deliveries
+        };
+        let mut records: Vec<Record> = Vec::with_capacity(deliveries.len());
+        let subscriber_id = subscriber(&report);
+        for d in deliveries {
+            let decision = self.rules.decide(&report, &mut matches, d);
+            let mut record = match decision {
+                Some(dec) => build_record(message, &report, d, dec.rule, dec.evidence),
+                None => unmatched_record(message, &report, d),
+            };
+            record.subscriber = subscriber_id.clone();
+            let duplicate = record.recipient.is_some()
+                && records.iter().any(|r| {
+                    r.recipient
+                        .as_deref()
+                        .zip(record.recipient.as_deref())
+                        .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+                });
+            if !duplicate {
+                records.push(record);
+            }
+        }
+        records
+    }
+}
+
+/// When a user's `replace = true` file has no catch-all rule.
+fn unmatched_record(message: &RawMessage, report: &Report, d: &Delivery) -> Record {
+    let mut r = base_record(message, report, d);
+    r.category = Category::Unknown;
+    r.reason = Reason::Undefined;
+    r.rule = "no-rule-matched".into();
+    r
+}
+
+fn base_record(message: &RawMessage, report: &Report, d: &Delivery) -> Record {
+    let returned = report.returned.as_ref();
+    Record {
+        v: RECORD_VERSION,
+        source: message.source.clone(),
+        message_id: report.message_id.clone(),
+        date: report.date.clone(),
+        recipient: d.recipient.clone(),
+        category: Category::Unknown,
+        reason: Reason::Undefined,
+        bounce: None,
+        action: d.action.clone(),
+        status: d.status.clone(),
+        smtp_code: d.smtp_code,
+        diagnostic: d
+            .diagnostic
+            .as_deref()
+            .map(|t| truncate_chars(&collapse_ws(t), MAX_DIAGNOSTIC))
+            .filter(|t| !t.is_empty()),
+        remote_mta: d.remote_mta.clone(),
+        reporting_mta: report.reporting_mta.clone(),
+        mta: report.mta.map(str::to_string),
+        rule: String::new(),
+        evidence: None,
+        feedback_type: None,
+        new_address: None,
+        subscriber: None,
+        original: returned.map(|r| r.original.clone()).unwrap_or_default(),
+    }
+}
+
+fn build_record(
+    message: &RawMessage,
+    report: &Report,
+    d: &Delivery,
+    rule: &Rule,
+    evidence: Option<String>,
+) -> Record {
+    let mut r = base_record(message, report, d);
+    r.category = rule.category;
+    r.reason = rule.reason;
+    r.rule = rule.name.clone();
+    r.evidence = evidence;
+    if r.recipient.is_none() {
+        r.recipient = fallback_recipient(report, rule.category);
+    }
+    if rule.category == Category::Complaint {
+        r.feedback_type = report.feedback_type.clone().or(Some("abuse".into()));
+    }
+    if rule.category == Category::AddressChange {
+        r.new_address = new_address(report, r.recipient.as_deref());
+    }
+    if r.action.is_none() {
+        r.action = match rule.category {
+            c if c.is_failure() => Some("failed".into()),
+            Category::Delayed => Some("delayed".into()),
+            Category::Delivered => Some("delivered".into()),
+            _ => None,
+        };
+    }
+    if r.status.is_none()
+        && (rule.category.is_failure()
+            || rule.category == Category::Delayed
+            || rule.category == Category::Undetermined)
+        && report.bounce_like
+    {
+        let temporary = is_temporary(d);
+        r.status = Some(internal_status(rule.reason, temporary));
+    }
+    r.bounce = rule
+        .bounce
+        .or_else(|| rule.reason.bounce(rule.category, r.status.as_deref()));
+    r
+}
+
+/// Sisimai's internal status codes (x.0.9NN) for reports that give no
+/// enhanced status code, so results compare with Sisimai's line by line.
+/// Reasons without a temporary code keep the permanent one.
+fn internal_status(reason: Reason, temporary: bool) -> String {
+    use Reason::*;
+    let (permanent, temp) = match reason {
+        OnHold => (901, Some(901)),
+        SyntaxError => (902, None),
+        NoRelaying => (909, None),
+        Filtered => (910, Some(924)),
+        UserUnknown => (911, None),
+        HostUnknown => (912, None),
+        HasMoved => (916, None),
+        Rejected => (918, Some(918)),
+        Suspend => (921, None),
+        MailboxFull => (922, Some(922)),
+        ExceedLimit => (923, None),
+        SystemError => (930, Some(930)),
+        SystemFull => (931, Some(931)),
+        NotAccept => (932, Some(932)),
+        MesgTooBig => (934, None),
+        MailerError => (939, None),
+        NetworkError => (944, Some(944)),
+        TooManyConn => (945, Some(945)),
+        Speeding => (946, Some(946)),
+        Expired => (947, Some(947)),
+        ContentError => (960, Some(960)),
+        SecurityError => (970, Some(970)),
+        Blocked => (971, Some(971)),
+        VirusDetected => (971, None),
+        AuthFailure => (972, Some(972)),
+        PolicyViolation => (972, None),
+        RequirePtr => (973, Some(973)),
+        NotCompliantRfc => (974, Some(974)),
+        BadReputation => (975, Some(975)),
+        SpamDetected => (980, Some(980)),
+        _ => (900, Some(900)),
+    };
+    match (temporary, temp) {
+        (true, Some(t)) => format!("4.0.{t}"),
+        _ => format!("5.0.{permanent}"),
+    }
+}
+
+/// Whether a failure is temporary, from its reply code or wording.
+fn is_temporary(d: &Delivery) -> bool {
+    if let Some(c) = d.smtp_code {
+        return (400..500).contains(&c);
+    }
+    let text = d.diagnostic.as_deref().unwrap_or("").to_ascii_lowercase();
+    text.contains("temporar") || text.contains("persistent")
+}
+
+/// Who a notice is about when the report names nobody: the person who
+/// wrote or auto-replied, the subscriber a complaint is about, the VERP
+/// address a bounce came back to.
+fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
+    let returned = report.returned.as_ref();
+    let original_to = || returned.and_then(|r| r.original.to.clone());
+    match category {
+        Category::Unknown => None,
+        Category::Complaint => report
+            .feedback_recipients
+            .first()
+            .cloned()
+            .or_else(original_to)
+            .or_else(|| verp_recipient(report)),
+        Category::Autoreply
+        | Category::Unsubscribe
+        | Category::Subscribe
+        | Category::AddressChange => report.from_address.clone(),
+        Category::Challenge => original_to().or_else(|| report.from_address.clone()),
+        _ => report
+            .failed_header
+            .first()
+            .cloned()
+            .or_else(|| verp_recipient(report))
+            .or_else(|| {
+                returned
+                    .filter(|r| r.to_addresses.len() == 1)
+                    .and_then(|r| r.original.to.clone())
+            }),
+    }
+}
+
+/// The subscriber address encoded in a VERP address the bounce was sent to.
+fn verp_recipient(report: &Report) -> Option<String> {
+    const NAMES: [&str; 4] = ["To", "Delivered-To", "X-Original-To", "Envelope-To"];
+    // The first value of each header, in one pass over the header lines.
+    let mut values: [Option<&str>; 4] = [None; 4];
+    for line in report.headers.lines() {
+        let Some((name, value)) = line.split_once(": ") else {
+            continue;
+        };
+        if let Some(i) = NAMES.iter().position(|n| n.eq_ignore_ascii_case(name))
+            && values[i].is_none()
+        {
+            values[i] = Some(value.trim());
+        }
+    }
+    let mut candidates: Vec<String> = Vec::new();
+    // A VERP address always carries `=`; most headers need no parse.
+    for v in values.into_iter().flatten().filter(|v| v.contains('=')) {
+        candidates.extend(text::addresses_in(v));
+    }
+    if let Some(rp) = report.returned.as_ref().and_then(|r| r.return_path.clone()) {
+        candidates.push(rp);
+    }
+    candidates.iter().find_map(|c| original::verp_address(c))
+}
+
+fn subscriber(report: &Report) -> Option<String> {
+    let returned = report.returned.as_ref();
+    returned
+        .and_then(|r| r.subscriber.clone())
+        .or_else(|| verp_recipient(report))
+        .or_else(|| {
+            returned
+                .and_then(|r| r.list_unsubscribe.as_deref())
+                .and_then(original::list_unsubscribe_id)
+        })
+}
+
+/// The new address a change-of-address notice gives: the first address in
+/// its text that is not the sender's own or the old one.
+fn new_address(report: &Report, old: Option<&str>) -> Option<String> {
+    let own: Vec<String> = text::addresses_in(&report.to).collect();
+    text::addresses_in(&report.body).find(|a| {
+        !old.is_some_and(|o| o.eq_ignore_ascii_case(a))
+            && !report
+                .from_address
+                .as_deref()
+                .is_some_and(|f| f.eq_ignore_ascii_case(a))
+            && !own.iter().any(|o| o.eq_ignore_ascii_case(a))
+    })
+}

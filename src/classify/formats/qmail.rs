@@ -1,0 +1,10 @@
+//! qmail: its plain-text report, told by the signature below in the
+//! sender, subject, headers or first lines of the report. The prose itself
+//! is read like every other plain-text report (`prose`).
+
+use super::report_format::MtaSignature;
+
+pub(crate) static FORMAT: MtaSignature = MtaSignature {
+    name: "qmail",
+    signature: r"(?mi)This is the qmail-send program|qmail-send|\(qmail \d+ invoked",
+};

@@ -1,0 +1,10 @@
+//! Sendmail: its plain-text report, told by the signature below in the
+//! sender, subject, headers or first lines of the report. The prose itself
+//! is read like every other plain-text report (`prose`).
+
+use super::report_format::MtaSignature;
+
+pub(crate) static FORMAT: MtaSignature = MtaSignature {
+    name: "sendmail",
+    signature: r"(?mi)-+ The following addresses had (?:permanent fatal errors|transient non-fatal errors)|Transcript of session follows|\(\d+\.\d+\.\d+/\d+\.\d+\.\d+\)",
+};
