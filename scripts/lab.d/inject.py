@@ -21,7 +21,7 @@ import sys
 def message(args):
     head = [
         'From: Lab Newsletter <news@sender.lab.test>',
-        'To: <%s>' % args.to,
+        'To: %s' % ', '.join('<%s>' % a for a in args.to.split(',')),
         'Subject: MTA lab: %s via %s' % (args.cause, args.mta),
         'Date: %s' % email.utils.formatdate(localtime=False),
         'Message-ID: <lab.%s.%s@sender.lab.test>' % (args.mta, args.cause),
@@ -42,7 +42,7 @@ def main():
     ap.add_argument('--mta', required=True)
     ap.add_argument('--cause', required=True)
     ap.add_argument('--from', dest='sender', required=True)
-    ap.add_argument('--to', required=True)
+    ap.add_argument('--to', required=True, help='recipient(s), comma-separated')
     ap.add_argument('--notify', default='FAILURE,DELAY')
     ap.add_argument('--size', type=int, default=0)
     ap.add_argument('--smtp')
@@ -50,14 +50,14 @@ def main():
     args = ap.parse_args()
     text = message(args)
     if args.pipe:
-        cmd = shlex.split(args.pipe) + ['-f', args.sender, args.to]
+        cmd = shlex.split(args.pipe) + ['-f', args.sender] + args.to.split(',')
         subprocess.run(cmd, input=text.replace('\r\n', '\n').encode(), check=True)
         return
     host, _, port = args.smtp.rpartition(':')
     with smtplib.SMTP(host, int(port), local_hostname='client.lab.test', timeout=30) as s:
         s.ehlo()
         opts = ['NOTIFY=' + args.notify] if s.has_extn('dsn') else []
-        refused = s.sendmail(args.sender, [args.to], text.encode(), rcpt_options=opts)
+        refused = s.sendmail(args.sender, args.to.split(','), text.encode(), rcpt_options=opts)
         if refused:
             sys.exit('inject: refused: %r' % refused)
 

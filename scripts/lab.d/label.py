@@ -12,9 +12,10 @@ The label comes from the set-up, not from the bounce: the cause says what the
 receiver (or DNS, or the network) did, and the arrival time says which kind of
 notice it is. A message that came back well before the queue lifetime ran
 out is the immediate bounce of an immediate cause, or, for a deferred cause, a
-delay notice; one that came back after it is the expiry bounce. Only the
-status field is read from the bounce: the Status of its delivery-status part
-when it has one, else the status the receiver replied with.
+delay notice; one that came back after it is the expiry bounce. The status is
+the only field read from the bounce: the Status of its delivery-status part,
+unless there is none or it is a generic x.0.0; then the status the receiver
+replied with (or the generic one, or null).
 
 Writes OUT/eml/MTA-CAUSE.eml (MTA-CAUSE-delay.eml for the first delay notice)
 and OUT/expected.jsonl (the format of ../shared/corpus/*/expected.jsonl), keeping
@@ -39,7 +40,10 @@ LABELS = {
     'relaydenied': ('blocked', 'norelaying', 'soft', '5.7.1', 554),
     'success': ('delivered', 'delivered', None, None, 250),
 }
-DEFERRED = {'greylisted': 450, 'refused': None, 'timeout': None}
+# deferred cause: status and reply code the receiver gave (none: the network failed)
+DEFERRED = {'greylisted': ('4.7.1', 450), 'refused': (None, None), 'timeout': (None, None)}
+# the causes of the recipients of the message sent to several at once
+BY_RECIPIENT = {'nosuchuser@example.net': 'unknownuser', 'user@elsewhere.example.org': 'relaydenied'}
 WHAT = {
     'unknownuser': 'receiver: RCPT 550 5.1.1 user unknown',
     'hostunknown': 'DNS: NXDOMAIN for the recipient domain',
@@ -51,6 +55,7 @@ WHAT = {
     'refused': 'network: connection refused by the MX, until the queue lifetime ran out',
     'timeout': 'network: the MX accepts and never greets, until the queue lifetime ran out',
     'success': 'receiver: accepted, no DSN offered, NOTIFY=SUCCESS: relayed DSN',
+    'multi': 'receiver: one message to two recipients, RCPT 550 5.1.1 and RCPT 554 5.7.1 relay denied',
 }
 MARGIN = 15  # seconds before the lifetime ends from which a message counts as the expiry
 
@@ -81,6 +86,8 @@ def split(row, found):
     late = [p for t, p in found if t >= cut]
     if row['cause'] in LABELS and early:
         return early[0], 'final', []
+    if row['cause'] == 'multi' and early:
+        return early[0], 'final', []
     return (late[0] if late else None), 'expiry', early
 
 
@@ -105,19 +112,23 @@ def dsn_status(path, rcpt):
     return statuses[0][1] if statuses else None
 
 
-def record(row, kind, path):
-    cause = row['cause']
+def record(row, kind, path, rcpt):
+    cause = BY_RECIPIENT.get(rcpt, row['cause']) if row['cause'] == 'multi' else row['cause']
     if kind == 'delay':
-        category, reason, bounce, status, code = 'delayed', 'delayed', None, None, DEFERRED.get(cause)
-        action = 'delayed'
+        category, reason, bounce, action = 'delayed', 'delayed', None, 'delayed'
+        status, code = DEFERRED[cause]
     elif kind == 'expiry':
-        category, reason, bounce, status, code = 'soft', 'expired', 'soft', None, DEFERRED.get(cause)
-        action = 'failed'
+        category, reason, bounce, action = 'soft', 'expired', 'soft', 'failed'
+        status, code = DEFERRED.get(cause, (None, None))
     else:
         category, reason, bounce, status, code = LABELS[cause]
         action = 'relayed' if cause == 'success' else 'failed'
-    status = dsn_status(path, row['rcpt']) or status
-    return {'recipient': row['rcpt'], 'category': category, 'reason': reason, 'status': status,
+    # What the MTA wrote, unless it wrote nothing specific; then what the receiver said.
+    written = dsn_status(path, rcpt)
+    if written and not written.endswith('.0.0'):
+        status = written
+    status = status or written
+    return {'recipient': rcpt, 'category': category, 'reason': reason, 'status': status,
             'smtp_code': code, 'bounce': bounce, 'action': action, 'feedback_type': None}
 
 
@@ -151,7 +162,12 @@ def main():
 
     new, missing = [], []
     for row in rows:
-        final, kind, delays = split(row, arrivals(args.run, row))
+        found = arrivals(args.run, row)
+        final, kind, delays = split(row, found)
+        if row['cause'] == 'multi' and len(found) > 1:
+            # One notice per recipient: not the case this cause is for.
+            sys.stderr.write('label: %s-multi: %d notices, skipped\n' % (row['mta'], len(found)))
+            continue
         notices = []
         if delays:
             notices.append(('delay', delays[0], '%s-%s-delay.eml' % (row['mta'], row['cause'])))
@@ -165,13 +181,13 @@ def main():
             new.append({
                 'file': name, 'expect': 'bounce', 'group': 'lab-' + row['mta'],
                 'engine': versions.get(row['mta']), 'cause': row['cause'], 'notice': kind,
-                'records': [record(row, kind, path)],
+                'records': [record(row, kind, path, rcpt) for rcpt in row['rcpt'].split(',')],
                 'label_source': {'cause': WHAT[row['cause']],
                                  'notice': {'delay': 'arrived before the queue lifetime ran out',
                                             'expiry': 'arrived after the queue lifetime ran out',
                                             'final': 'immediate bounce'}[kind] if row['cause'] != 'success'
                                  else 'success DSN',
-                                 'status': 'delivery-status part when present, else the receiver reply'},
+                                 'status': 'delivery-status part unless missing or x.0.0, else the receiver reply'},
             })
     out = sorted(kept + new, key=lambda e: e['file'])
     with open(exp_path, 'w') as fh:

@@ -210,7 +210,7 @@ EOT
 
 inject_dma() {
   inject_all dma "--pipe dma" 0 \
-    unknownuser hostunknown mailboxfull toobig policy relaydenied
+    unknownuser hostunknown mailboxfull toobig policy relaydenied multi
 }
 
 stop_dma() { :; }
@@ -238,7 +238,7 @@ start_haraka() {
 
 inject_haraka() {
   inject_all haraka "--smtp 127.0.0.27:25" "$LIFETIME" \
-    unknownuser hostunknown mailboxfull toobig policy relaydenied greylisted refused timeout
+    unknownuser hostunknown mailboxfull toobig policy relaydenied greylisted refused timeout multi
 }
 
 stop_haraka() { kill "$(cat /run/haraka-lab.pid)" || true; }

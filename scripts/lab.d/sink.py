@@ -107,7 +107,8 @@ class Session:
                 verb = line[:4].upper()
                 arg = line[4:].strip()
                 if verb == 'EHLO':
-                    for ext in (self.hostname, 'PIPELINING', 'SIZE %d' % SIZE_LIMIT, '8BITMIME'):
+                    limit = SIZE_LIMIT if self.role == 'receiver' else 10 * 1024 * 1024
+                    for ext in (self.hostname, 'PIPELINING', 'SIZE %d' % limit, '8BITMIME'):
                         log(tag, '>', '250-' + ext)
                         writer.write(('250-%s\r\n' % ext).encode())
                     await send('250 ENHANCEDSTATUSCODES')
