@@ -39,7 +39,9 @@ LABELS = {
     'policy': ('blocked', 'policyviolation', 'soft', '5.7.1', 550),
     'relaydenied': ('blocked', 'norelaying', 'soft', '5.7.1', 554),
     'success': ('delivered', 'delivered', None, None, 250),
+    'delivered': ('delivered', 'delivered', None, None, None),
 }
+SUCCESS = {'success': 'relayed', 'delivered': 'delivered'}
 # deferred cause: status and reply code the receiver gave (none: the network failed)
 DEFERRED = {'greylisted': ('4.7.1', 450), 'refused': (None, None), 'timeout': (None, None)}
 # the causes of the recipients of the message sent to several at once
@@ -55,6 +57,7 @@ WHAT = {
     'refused': 'network: connection refused by the MX, until the queue lifetime ran out',
     'timeout': 'network: the MX accepts and never greets, until the queue lifetime ran out',
     'success': 'receiver: accepted, no DSN offered, NOTIFY=SUCCESS: relayed DSN',
+    'delivered': 'sender: delivered to a local mailbox, NOTIFY=SUCCESS: delivered DSN',
     'multi': 'receiver: one message to two recipients, RCPT 550 5.1.1 and RCPT 554 5.7.1 relay denied',
 }
 MARGIN = 15  # seconds before the lifetime ends from which a message counts as the expiry
@@ -79,7 +82,7 @@ def arrivals(run, row):
 
 def split(row, found):
     """(the final notice or None, its kind: final/expiry, the delay notices)."""
-    if row['cause'] == 'success' or row['lifetime'] <= 0:
+    if row['cause'] in SUCCESS or row['lifetime'] <= 0:
         return (found[0][1] if found else None), 'final', []
     cut = row['sent'] + row['lifetime'] - MARGIN
     early = [p for t, p in found if t < cut]
@@ -122,7 +125,7 @@ def record(row, kind, path, rcpt):
         status, code = DEFERRED.get(cause, (None, None))
     else:
         category, reason, bounce, status, code = LABELS[cause]
-        action = 'relayed' if cause == 'success' else 'failed'
+        action = SUCCESS.get(cause, 'failed')
     # What the MTA wrote, unless it wrote nothing specific; then what the receiver said.
     written = dsn_status(path, rcpt)
     if written and not written.endswith('.0.0'):
@@ -185,7 +188,7 @@ def main():
                 'label_source': {'cause': WHAT[row['cause']],
                                  'notice': {'delay': 'arrived before the queue lifetime ran out',
                                             'expiry': 'arrived after the queue lifetime ran out',
-                                            'final': 'immediate bounce'}[kind] if row['cause'] != 'success'
+                                            'final': 'immediate bounce'}[kind] if row['cause'] not in SUCCESS
                                  else 'success DSN',
                                  'status': 'delivery-status part unless missing or x.0.0, else the receiver reply'},
             })

@@ -32,6 +32,12 @@ minimal_backoff_time = 10s
 maximal_backoff_time = 20s
 smtp_connect_timeout = 5s
 smtp_helo_timeout = 10s
+# reader@postfix.lab.test: a local Maildir, for "delivered" DSNs.
+virtual_mailbox_domains = postfix.lab.test
+virtual_mailbox_base = /var/mail/lab
+virtual_mailbox_maps = static:reader/
+virtual_uid_maps = static:2001
+virtual_gid_maps = static:2001
 EOT
   cat > /etc/postfix/master.cf <<'EOT'
 smtp      inet  n       -       n       -       -       smtpd
@@ -52,11 +58,13 @@ error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOT
-  mkdir -p /var/lib/postfix /var/spool/postfix
+  mkdir -p /var/lib/postfix /var/spool/postfix /var/mail/lab
+  chown postfix:postfix /var/mail/lab
   postfix set-permissions create-missing || true
   postfix start
   wait_port 127.0.0.21 25
@@ -98,12 +106,25 @@ acl_check_rcpt:
   deny message = relay not permitted
 
 begin routers
+# reader@exim.lab.test: a local mailbox, for "delivered" DSNs.
+local_reader:
+  driver = accept
+  domains = exim.lab.test
+  local_parts = reader
+  transport = local_mailbox
+
 dnslookup:
   driver = dnslookup
   transport = remote_smtp
   no_more
 
 begin transports
+local_mailbox:
+  driver = appendfile
+  file = /var/spool/exim4/reader.mbox
+  user = Debian-exim
+  group = Debian-exim
+
 remote_smtp:
   driver = smtp
   connect_timeout = 5s
