@@ -7,8 +7,8 @@
 //! every error still comes from serde. A test compares the two on many
 //! altered lines.
 
-use super::records::{OriginalRef, RecordRef, SourceRef, Str, Text};
-use std::borrow::Cow;
+use super::records::Text;
+use crate::record::{Original, RecordRef, Source, Str};
 
 /// The fields of a record in the order bclassify writes them, which is
 /// the order expected next: a key where it is expected costs one
@@ -98,7 +98,7 @@ pub fn parse(line: &str) -> Option<RecordRef<'_>> {
     let mut rule = None;
     let mut r = RecordRef {
         v: 0,
-        source: SourceRef::default(),
+        source: Source::default(),
         message_id: None,
         date: None,
         recipient: None,
@@ -112,12 +112,12 @@ pub fn parse(line: &str) -> Option<RecordRef<'_>> {
         remote_mta: None,
         reporting_mta: None,
         mta: None,
-        rule: Cow::Borrowed(""),
+        rule: Str::from(""),
         evidence: None,
         feedback_type: None,
         new_address: None,
         subscriber: None,
-        original: OriginalRef::default(),
+        original: Original::default(),
     };
     c.ws();
     loop {
@@ -161,12 +161,12 @@ pub fn parse(line: &str) -> Option<RecordRef<'_>> {
     r.v = v?;
     r.category = category?;
     r.reason = reason?;
-    r.rule = Cow::Borrowed(rule?);
+    r.rule = Str::from(rule?);
     Some(r)
 }
 
-fn source<'a>(c: &mut Cursor<'a>) -> Option<SourceRef<'a>> {
-    let mut s = SourceRef::default();
+fn source<'a>(c: &mut Cursor<'a>) -> Option<Source<Str<'a>>> {
+    let mut s = Source::default();
     c.eat(b'{')?;
     c.ws();
     if c.eat(b'}').is_some() {
@@ -188,8 +188,8 @@ fn source<'a>(c: &mut Cursor<'a>) -> Option<SourceRef<'a>> {
     }
 }
 
-fn original<'a>(c: &mut Cursor<'a>) -> Option<OriginalRef<'a>> {
-    let mut o = OriginalRef::default();
+fn original<'a>(c: &mut Cursor<'a>) -> Option<Original<Str<'a>>> {
+    let mut o = Original::default();
     c.eat(b'{')?;
     c.ws();
     if c.eat(b'}').is_some() {
@@ -327,7 +327,7 @@ impl<'a> Cursor<'a> {
         if self.null() {
             return Some(None);
         }
-        Some(Some(Str(Cow::Borrowed(self.string()?))))
+        Some(Some(Str::from(self.string()?)))
     }
 
     /// A non-negative integer up to `max` as serde_json reads it: no sign,
