@@ -22,6 +22,7 @@ pub mod target;
 pub mod update;
 
 use crate::exit::{ExitCode, ToExitCode};
+use crate::paths::{self, Purpose};
 use crate::record::{Category, Reason};
 use hashbrown::hash_table::{Entry, HashTable};
 use policy::{Action, Dialect, Policy};
@@ -116,9 +117,11 @@ pub struct Options {
     pub lock_timeout: Duration,
 }
 
-/// Where the state lives by default: `$XDG_STATE_HOME/bounce-tools/bapply.sqlite`.
+/// Where the state lives by default:
+/// `$XDG_STATE_HOME/bounce-tools/bapply.sqlite` (the one rule of
+/// [`crate::paths`]); None without a home.
 pub fn default_state_path() -> Option<PathBuf> {
-    dirs::state_dir().map(|d| d.join("bounce-tools").join("bapply.sqlite"))
+    paths::default_file(Purpose::State, "bapply.sqlite").ok()
 }
 
 /// Reads a policy file; errors name the file.
