@@ -5,81 +5,11 @@
 //! file that only says `[category.soft] threshold = 5` is a complete policy;
 //! `--print-policy` writes every default so users start from the real thing.
 
+use super::action::Action;
 use crate::record::Category;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::str::FromStr;
-
-/// What happens to a contact once its category reaches the threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    None,
-    Block,
-    Unsubscribe,
-    Delete,
-    ChangeAddress,
-    Manual,
-}
-
-impl Action {
-    pub const ALL: &'static [Action] = &[
-        Action::None,
-        Action::Block,
-        Action::Unsubscribe,
-        Action::Delete,
-        Action::ChangeAddress,
-        Action::Manual,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::None => "none",
-            Action::Block => "block",
-            Action::Unsubscribe => "unsubscribe",
-            Action::Delete => "delete",
-            Action::ChangeAddress => "change-address",
-            Action::Manual => "manual",
-        }
-    }
-
-    /// Actions that take a contact off the list; these are what the guard
-    /// counts, because they are the ones a misclassified outage makes costly.
-    pub fn is_damaging(self) -> bool {
-        matches!(self, Action::Block | Action::Unsubscribe | Action::Delete)
-    }
-
-    /// Order of updates for one contact within a run: a review note first,
-    /// a deletion last, so that no statement targets a row already gone.
-    pub fn rank(self) -> u8 {
-        match self {
-            Action::None => 0,
-            Action::Manual => 1,
-            Action::Block => 2,
-            Action::Unsubscribe => 3,
-            Action::ChangeAddress => 4,
-            Action::Delete => 5,
-        }
-    }
-}
-
-impl FromStr for Action {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Action::ALL
-            .iter()
-            .copied()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown action {s:?}"))
-    }
-}
-
-impl std::fmt::Display for Action {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The rule for one category.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

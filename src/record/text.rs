@@ -1,6 +1,6 @@
 //! `Str`: the string type of a record read in place. bapply reads a
 //! million records a run, and a record's strings mostly need no unescaping,
-//! so [`Record<Str>`](super::Record) borrows them from the input line and
+//! so a `Record<Str>` borrows them from the input line and
 //! owns only those that held escapes.
 
 use serde::{Deserialize, Serialize};
