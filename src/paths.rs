@@ -1,5 +1,6 @@
 //! Where the tools keep their state and look for their configuration when
-//! no path is given: one rule for every tool (bounce-tools(7), FILES).
+//! no path is given: one rule for every tool (bapply(1) `--state`,
+//! bfetch(1) ENVIRONMENT).
 //!
 //! - Linux and the other XDG systems: `$XDG_STATE_HOME` and
 //!   `$XDG_CONFIG_HOME` when set to an absolute path, else

@@ -1,5 +1,5 @@
 //! `Action`: what bapply does to a contact once a category of its events
-//! reaches the policy's threshold (bounce-tools(7), BAPPLY). It sits below
+//! reaches the policy's threshold (bapply(1)). It sits below
 //! the policy, which assigns actions, and the update, which carries one.
 
 use serde::{Deserialize, Serialize};

@@ -1,9 +1,9 @@
-//! The mass-damage guard (SPEC §6): before a run changes anything, look at
-//! what it would take off the list. A share of the addresses seen that is
-//! too large, or many failures behind one remote host with one diagnostic,
-//! is what an outage or a block of the sender looks like; dead addresses
-//! come one by one with diagnostics of their own. Then nothing is applied
-//! unless `--force` says so.
+//! The mass-damage guard (bapply(1), Mass-damage guard): before a run
+//! changes anything, look at what it would take off the list. A share of
+//! the addresses seen that is too large, or many failures behind one
+//! remote host with one diagnostic, is what an outage or a block of the
+//! sender looks like; dead addresses come one by one with diagnostics of
+//! their own. Then nothing is applied unless `--force` says so.
 
 use super::action::Action;
 use super::policy::GuardPolicy;

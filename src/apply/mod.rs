@@ -1,5 +1,5 @@
-//! bapply: classification records (bounce-tools(7), RECORDS) in, contact
-//! updates out (BAPPLY).
+//! bapply: classification records (bounce-tools(7), RECORD FORMAT) in,
+//! contact updates out (bapply(1)).
 //!
 //! This is the stage that changes a contact list, so it is the careful one.
 //! A run follows the pipeline, one module per stage:

@@ -1,5 +1,6 @@
-//! `Policy`: what bapply does for each category (SPEC §3 defaults, §6), how
-//! the mass-damage guard is tuned, and how SQL output names its table.
+//! `Policy`: what bapply does for each category (bapply(1), POLICY; the
+//! defaults are those of bounce-tools(7), CATEGORIES), how the mass-damage
+//! guard is tuned, and how SQL output names its table.
 //!
 //! The policy file is TOML. Anything it leaves out keeps its default, so a
 //! file that only says `[category.soft] threshold = 5` is a complete policy;
@@ -33,7 +34,7 @@ fn one() -> u32 {
     1
 }
 
-/// The mass-damage guard (SPEC §6).
+/// The mass-damage guard (bapply(1), Mass-damage guard).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GuardPolicy {
@@ -151,7 +152,7 @@ fn cat(action: Action, threshold: u32, window_days: u32) -> CategoryPolicy {
 }
 
 impl Default for Policy {
-    /// SPEC §3, column "default action".
+    /// bounce-tools(7), CATEGORIES: the default action of each.
     fn default() -> Self {
         use Category::*;
         let mut categories = BTreeMap::new();
@@ -297,7 +298,8 @@ impl Policy {
         let s = &self.sql;
         out.push_str(
             "\n# SQL output (--format sql) and --apply. Names are quoted for the\n\
-             # dialect; values are written as literals quoted for the dialect.\n\
+             # dialect; values are literals quoted for the dialect in SQL output,\n\
+             # and bound parameters (never SQL text) with --apply.\n\
              [sql]\n",
         );
         let dialect = match s.dialect {

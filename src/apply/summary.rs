@@ -1,4 +1,4 @@
-//! The summary of a run, written to stderr (bounce-tools(7), BAPPLY): what
+//! The summary of a run, written to stderr (bapply(1)): what
 //! was read, what the guard saw, what was written or applied. The last
 //! stage of the pipeline: every other stage hands it its counts.
 

@@ -1,6 +1,6 @@
 //! The record schema every stage shares: `Record`, one classification
 //! result as the JSON line bclassify writes and bapply reads
-//! (bounce-tools(7), RECORDS), and its vocabularies (categories, reasons,
+//! (bounce-tools(7), RECORD FORMAT), and its vocabularies (categories, reasons,
 //! the hard/soft rule). It sits at the bottom of the crate and imports
 //! nothing from it.
 //!
@@ -59,7 +59,7 @@ pub struct Original<S = String> {
     pub list_id: Option<S>,
 }
 
-/// One classification result (bounce-tools(7), RECORDS). `S` is the
+/// One classification result (bounce-tools(7), RECORD FORMAT). `S` is the
 /// string type: `String` where records are built, [`Str`] where they are
 /// read in place.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! A contact's history replayed under the policy: which categories have
 //! crossed their threshold within their window since their last reset
-//! (bounce-tools(7), BAPPLY).
+//! (bapply(1)).
 
 use super::super::action::Action;
 use super::super::policy::Policy;

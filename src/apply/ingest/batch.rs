@@ -1,4 +1,4 @@
-//! Reading classification records (bounce-tools(7), RECORDS) fast enough
+//! Reading classification records (bounce-tools(7), RECORD FORMAT) fast enough
 //! for a million a run: the input is read in large blocks cut at line
 //! ends, and the lines of a block are parsed in parallel into
 //! [`RecordRef`](crate::record::RecordRef)s, which borrow their strings

@@ -1,5 +1,5 @@
 //! Ingest, the first stage of bapply: classification records
-//! (bounce-tools(7), RECORDS) in, the run's contacts and events out
+//! (bounce-tools(7), RECORD FORMAT) in, the run's contacts and events out
 //! ([`Ingested`]), nothing written to the state yet.
 //!
 //! Parsing is most of the work, so it runs on all cores ([`batch`]), one

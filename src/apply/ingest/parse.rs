@@ -1,4 +1,4 @@
-//! One line of input to one record (bounce-tools(7), RECORDS): the fast
+//! One line of input to one record (bounce-tools(7), RECORD FORMAT): the fast
 //! path for the lines bclassify writes, serde for everything else (and for
 //! the wording of every error); the version check; the identity of the
 //! bounce message; the date.
