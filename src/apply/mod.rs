@@ -25,7 +25,7 @@ mod diagnostic;
 mod emit;
 mod guard;
 mod ingest;
-pub mod policy;
+mod policy;
 mod printable;
 mod state;
 mod summary;
