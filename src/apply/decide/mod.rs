@@ -134,7 +134,7 @@ pub(crate) fn decide(
         }
         ids
     })?;
-    let mut work = Decider {
+    let mut decider = Decider {
         rules: CategoryRules::new(policy),
         replay: HistoryReplay::new(),
         input,
@@ -161,10 +161,10 @@ pub(crate) fn decide(
         store.known_events(lo, hi, &mut known)?;
         store.known_emitted(lo, hi, &mut emitted)?;
         std::mem::swap(&mut pending, &mut writing);
-        std::mem::swap(&mut work.rows, &mut rows);
+        std::mem::swap(&mut decider.rows, &mut rows);
         let written = std::thread::scope(|s| {
-            let (work, pending, known, emitted) = (&mut work, &mut pending, &known, &emitted);
-            let replayed = s.spawn(move || work.chunk(chunk, known, emitted, pending));
+            let (decider, pending, known, emitted) = (&mut decider, &mut pending, &known, &emitted);
+            let replayed = s.spawn(move || decider.chunk(chunk, known, emitted, pending));
             let written = store
                 .insert_events(&mut writing)
                 .and_then(|()| store.record_emitted(now, &rows));
@@ -177,11 +177,11 @@ pub(crate) fn decide(
         rows.clear();
     }
     store.insert_events(&mut pending)?;
-    store.record_emitted(now, &work.rows)?;
+    store.record_emitted(now, &decider.rows)?;
     Ok(Decided {
-        candidates: work.candidates,
-        duplicates: work.duplicates,
-        already_emitted: work.already_emitted,
+        candidates: decider.candidates,
+        duplicates: decider.duplicates,
+        already_emitted: decider.already_emitted,
     })
 }
 

@@ -162,7 +162,7 @@ impl Batch {
 
     /// Parses and prepares every line in parallel; blank lines are left
     /// out.
-    pub(super) fn parse(&mut self, how: &Preparer) -> Parsed<'_> {
+    pub(super) fn parse(&mut self, preparer: &Preparer) -> Parsed<'_> {
         self.chunks.clear();
         if !self.ends.is_empty() {
             self.chunks.push(0);
@@ -201,7 +201,7 @@ impl Batch {
                     if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    let record = parse(line).and_then(|r| how.prepare(r, text));
+                    let record = parse(line).and_then(|r| preparer.prepare(r, text));
                     lines.push(ParsedLine {
                         number: first + i as u64,
                         record,

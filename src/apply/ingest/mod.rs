@@ -92,7 +92,7 @@ pub(crate) fn ingest(
     } else {
         opts.inputs
     };
-    let how = Preparer {
+    let preparer = Preparer {
         now: opts.now,
         actionable: Category::ALL
             .iter()
@@ -100,7 +100,7 @@ pub(crate) fn ingest(
             .collect(),
         hasher: Hasher::default(),
     };
-    let how = &how;
+    let preparer = &preparer;
     let mut a = Batch::new();
     let mut b = Batch::new();
     let mut collector = Collector {
@@ -131,13 +131,13 @@ pub(crate) fn ingest(
             continue;
         }
         line += n;
-        let mut parsed = a.parse(how);
+        let mut parsed = a.parse(preparer);
         // Two batches take turns: one is read and parsed on all cores
         // while the records of the other are collected.
         loop {
             let (b_ref, s) = (&mut b, &mut src);
             let (next, collected) = rayon::join(
-                move || read_and_parse(b_ref, s, line, how),
+                move || read_and_parse(b_ref, s, line, preparer),
                 || collector.collect(name, parsed),
             );
             collector.flush_warnings(warn);
@@ -149,7 +149,7 @@ pub(crate) fn ingest(
             line += n;
             let (a_ref, s) = (&mut a, &mut src);
             let (again, collected) = rayon::join(
-                move || read_and_parse(a_ref, s, line, how),
+                move || read_and_parse(a_ref, s, line, preparer),
                 || collector.collect(name, next),
             );
             collector.flush_warnings(warn);
@@ -169,10 +169,10 @@ fn read_and_parse<'b, R: Read>(
     batch: &'b mut Batch,
     src: &mut LineReader<R>,
     line: u64,
-    how: &Preparer,
+    preparer: &Preparer,
 ) -> io::Result<(u64, Parsed<'b>)> {
     let n = batch.fill(src, line)?;
-    Ok((n, batch.parse(how)))
+    Ok((n, batch.parse(preparer)))
 }
 
 /// The sequential half of reading: collects parsed records under their
