@@ -41,6 +41,7 @@ pub use summary::Summary;
 use crate::exit::{ExitCode, ToExitCode};
 use crate::paths::{self, Purpose};
 use emit::{EmitError, EmitOptions, Emitted};
+use guard::GuardItem;
 use ingest::{IngestCounts, IngestOptions, Ingested};
 use state::Store;
 use std::io::{self, Read, Write};
@@ -236,7 +237,15 @@ fn run_stages<W: Write>(
     let report = guard::check(
         &policy.guard,
         summary.addresses,
-        candidates.iter().map(|c| c.guard_item(input)),
+        candidates.iter().map(|c| {
+            let d = c.detail(input);
+            GuardItem {
+                contact_id: c.contact_id,
+                action: c.action,
+                host: input.strings.get(d.host),
+                diagnostic: input.strings.get(d.diagnostic),
+            }
+        }),
         opts.force,
     );
     let fired = report.fired;

@@ -7,7 +7,6 @@
 mod replay;
 
 use super::action::Action;
-use super::guard::GuardItem;
 use super::ingest::{ContactIndex, Detail, Event, Ingested};
 use super::policy::Policy;
 use super::state::{self, EmittedRow, KnownEvent, KnownUpdate, NewEvent, Store};
@@ -21,7 +20,7 @@ use std::borrow::Cow;
 pub(crate) struct Candidate {
     /// The contact's id in the state.
     pub contact_id: i64,
-    pub contact: ContactIndex,
+    contact: ContactIndex,
     /// Position in the contact's details.
     detail: u32,
     pub action: Action,
@@ -31,7 +30,8 @@ pub(crate) struct Candidate {
 }
 
 impl Candidate {
-    fn detail<'i>(&self, input: &'i Ingested) -> &'i Detail {
+    /// The detail the update reports.
+    pub(crate) fn detail<'i>(&self, input: &'i Ingested) -> &'i Detail {
         &input.contacts[self.contact as usize].details[self.detail as usize]
     }
 
@@ -57,17 +57,6 @@ impl Candidate {
             },
             rule: text(d.rule).unwrap_or_default(),
             evidence: d.evidence.as_deref().map(Cow::Borrowed),
-        }
-    }
-
-    /// What the guard looks at.
-    pub(crate) fn guard_item<'i>(&self, input: &'i Ingested) -> GuardItem<'i> {
-        let d = self.detail(input);
-        GuardItem {
-            contact_id: self.contact_id,
-            action: self.action,
-            host: input.strings.get(d.host),
-            diagnostic: input.strings.get(d.diagnostic),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! SQL text (`--format sql`) for SQLite, PostgreSQL and MySQL/MariaDB, and
 //! the literal quoting it rests on. (`--apply` runs the same statements
-//! with bound parameters instead: [`super::target`].)
+//! with bound parameters instead, in `target`.)
 //!
 //! Every value that reaches a statement came from a bounce message, which
 //! anyone can send, so quoting is written per dialect to be correct whatever
