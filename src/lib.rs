@@ -3,8 +3,8 @@
 //!
 //! Layers, each importing only from those below it:
 //!
-//! - [`record`] and [`exit`]: the record schema every stage shares and the
-//!   exit codes.
+//! - [`record`], [`exit`] and [`paths`]: the record schema every stage
+//!   shares, the exit codes, and where state and configuration live.
 //! - [`stream`]: message streams (mbox, NDJSON, Maildir, .eml).
 //! - the stages: [`imap`] (bfetch) writes a message stream, [`classify`]
 //!   (bclassify) turns one into records, [`apply`] (bapply) turns records
@@ -16,5 +16,6 @@ pub mod classify;
 pub mod cli;
 pub mod exit;
 pub mod imap;
+pub mod paths;
 pub mod record;
 pub mod stream;

@@ -1,14 +1,39 @@
-//! The mass-damage guard (SPEC §6): before a run changes anything, look at
-//! what it would take off the list. A share of the addresses seen that is
-//! too large, or many failures behind one remote host with one diagnostic,
-//! is what an outage or a block of the sender looks like; dead addresses
-//! come one by one with diagnostics of their own. Then nothing is applied
-//! unless `--force` says so.
+//! The mass-damage guard (bapply(1), Mass-damage guard): before a run
+//! changes anything, look at what it would take off the list. A share of
+//! the addresses seen that is too large, or many failures behind one
+//! remote host with one diagnostic, is what an outage or a block of the
+//! sender looks like; dead addresses come one by one with diagnostics of
+//! their own. Then nothing is applied unless `--force` says so.
 
-use super::policy::{Action, GuardPolicy};
-use super::printable;
+use super::action::Action;
+use super::policy::GuardPolicy;
+use super::printable::printable;
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
+/// One update the run would make, as the guard looks at it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GuardItem<'a> {
+    /// The contact's id in the state: several updates of one contact
+    /// count once.
+    pub contact_id: i64,
+    pub action: Action,
+    /// The remote host, or the recipient's domain.
+    pub host: Option<&'a str>,
+    /// The diagnostic with addresses and ids masked.
+    pub diagnostic: Option<&'a str>,
+}
+
+/// The largest group of damaging updates sharing one host and one
+/// diagnostic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    pub host: String,
+    pub diagnostic: String,
+    /// Distinct contacts in the group.
+    pub contacts: usize,
+}
+
+/// What the guard saw and decided.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub seen: usize,
@@ -17,20 +42,18 @@ pub struct Report {
     pub max_share: f64,
     pub min_updates: u32,
     pub share_fired: bool,
-    /// The largest group of damaging updates sharing host and diagnostic.
-    pub cluster: Option<(String, String, usize)>,
+    pub cluster: Option<Cluster>,
     pub cluster_min: u32,
     pub cluster_fired: bool,
     pub fired: bool,
     pub forced: bool,
 }
 
-/// Looks at a run's updates: (contact id, action, remote host or the
-/// recipient's domain, diagnostic with addresses and ids masked).
-pub fn check<'a>(
+/// Looks at a run's updates, of `seen` contacts in all.
+pub(crate) fn check<'a>(
     policy: &GuardPolicy,
     seen: usize,
-    updates: impl Iterator<Item = (i64, Action, Option<&'a str>, Option<&'a str>)>,
+    updates: impl Iterator<Item = GuardItem<'a>>,
     force: bool,
 ) -> Report {
     let mut r = Report {
@@ -43,14 +66,14 @@ pub fn check<'a>(
     };
     let mut groups: HashMap<(&str, &str), HashSet<i64>> = HashMap::new();
     let mut damaged: HashSet<i64> = HashSet::new();
-    for (contact, action, host, diagnostic) in updates {
+    for u in updates {
         r.updates += 1;
-        if !action.is_damaging() {
+        if !u.action.is_damaging() {
             continue;
         }
-        damaged.insert(contact);
-        if let (Some(h), Some(d)) = (host, diagnostic) {
-            groups.entry((h, d)).or_default().insert(contact);
+        damaged.insert(u.contact_id);
+        if let (Some(h), Some(d)) = (u.host, u.diagnostic) {
+            groups.entry((h, d)).or_default().insert(u.contact_id);
         }
     }
     r.damaging = damaged.len();
@@ -62,11 +85,15 @@ pub fn check<'a>(
         // Ties broken by name so that the report does not vary between runs.
         .map(|(k, v)| (k, v.len()))
         .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
-        .map(|((h, d), n)| (h.to_string(), d.to_string(), n));
+        .map(|((h, d), n)| Cluster {
+            host: h.to_string(),
+            diagnostic: d.to_string(),
+            contacts: n,
+        });
     r.cluster_fired = policy.cluster_min > 0
         && r.cluster
             .as_ref()
-            .is_some_and(|c| c.2 >= policy.cluster_min as usize);
+            .is_some_and(|c| c.contacts >= policy.cluster_min as usize);
     r.fired = r.share_fired || r.cluster_fired;
     r
 }
@@ -92,11 +119,11 @@ impl Report {
             self.min_updates
         );
         match &self.cluster {
-            Some((h, d, n)) => s.push_str(&format!(
+            Some(c) => s.push_str(&format!(
                 "; largest cluster {} at {} with diagnostic \"{}\" (limit {})",
-                n,
-                printable(h),
-                printable(d),
+                c.contacts,
+                printable(&c.host),
+                printable(&c.diagnostic),
                 self.cluster_min
             )),
             None => s.push_str("; no shared host and diagnostic"),
@@ -122,12 +149,13 @@ impl Report {
             ));
         }
         if self.cluster_fired
-            && let Some((h, d, n)) = &self.cluster
+            && let Some(c) = &self.cluster
         {
             why.push(format!(
-                "{n} share host {} and diagnostic \"{}\" (an outage or a block of the sender?)",
-                printable(h),
-                printable(d)
+                "{} share host {} and diagnostic \"{}\" (an outage or a block of the sender?)",
+                c.contacts,
+                printable(&c.host),
+                printable(&c.diagnostic)
             ));
         }
         format!(
@@ -138,92 +166,52 @@ impl Report {
     }
 }
 
-/// Masks what differs between recipients of one outage: addresses, queue
-/// ids, timestamps and other long tokens with digits, so that
-/// `550 5.7.1 <a@x> blocked [id 8f3a...]` groups with the same text for
-/// `<b@x>`. Status codes (`5.7.1`) and reply codes (`550`) are kept: they
-/// are what tells one failure from another.
-pub fn normalise_diagnostic(d: &str) -> String {
-    let mut out = String::new();
-    normalise_diagnostic_into(d, &mut out);
-    out
-}
-
-/// [`normalise_diagnostic`] into a buffer that is reused across records.
-pub fn normalise_diagnostic_into(d: &str, out: &mut String) {
-    out.clear();
-    push_normalised_diagnostic(d, out);
-}
-
-/// [`normalise_diagnostic`] appended to `out`, which may already hold
-/// other text (the parser keeps a chunk's diagnostics in one buffer).
-pub fn push_normalised_diagnostic(d: &str, out: &mut String) {
-    let start = out.len();
-    for tok in d.split_ascii_whitespace() {
-        if out.len() > start {
-            out.push(' ');
-        }
-        let b = tok.as_bytes();
-        if memchr::memchr(b'@', b).is_some() {
-            out.push_str("<addr>");
-        } else if b.len() >= 6 && b.iter().any(u8::is_ascii_digit) && !is_status(tok) {
-            out.push('#');
-        } else if tok.is_ascii() {
-            let at = out.len();
-            out.push_str(tok);
-            out[at..].make_ascii_lowercase();
-        } else {
-            out.extend(tok.chars().flat_map(char::to_lowercase));
-        }
-        if out.len() - start > 200 {
-            break;
-        }
-    }
-}
-
-/// `5.7.1`, possibly in brackets: three groups of at most three digits.
-fn is_status(t: &str) -> bool {
-    let t = t.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    let mut parts = 0;
-    for p in t.split('.') {
-        parts += 1;
-        if parts > 3 || p.is_empty() || p.len() > 3 || !p.bytes().all(|c| c.is_ascii_digit()) {
-            return false;
-        }
-    }
-    parts == 3
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn masks_addresses_and_ids() {
-        let a = normalise_diagnostic("550 5.1.1 <alice@example.com>: user unknown id=8f3a2c91d");
-        let b = normalise_diagnostic("550 5.1.1 <bob@example.com>: User unknown id=77aa12bb0");
-        assert_eq!(a, b);
-        assert!(a.contains("5.1.1"), "{a}");
-        assert_ne!(
-            a,
-            normalise_diagnostic("550 5.7.1 <bob@example.com>: user unknown")
-        );
+    fn item<'a>(
+        contact_id: i64,
+        host: Option<&'a str>,
+        diagnostic: Option<&'a str>,
+    ) -> GuardItem<'a> {
+        GuardItem {
+            contact_id,
+            action: Action::Block,
+            host,
+            diagnostic,
+        }
     }
 
     #[test]
     fn share_needs_minimum() {
         let p = GuardPolicy::default();
-        let one = check(
-            &p,
-            1,
-            std::iter::once((1, Action::Block, None, None)),
-            false,
-        );
+        let one = check(&p, 1, std::iter::once(item(1, None, None)), false);
         assert!(!one.fired, "a single hard bounce must pass");
-        let many = (0..10).map(|i| (i, Action::Block, Some("mx"), Some("550 #")));
+        let many = (0..10).map(|i| item(i, Some("mx"), Some("550 #")));
         let r = check(&p, 20, many, false);
         assert!(r.share_fired && r.cluster_fired, "{r:?}");
-        let twice = (0..10).map(|i| (i % 2, Action::Block, None, None));
+        let twice = (0..10).map(|i| item(i % 2, None, None));
         assert!(!check(&p, 20, twice, false).fired, "two contacts, not ten");
+    }
+
+    #[test]
+    fn describes_the_largest_cluster_and_the_refusal() {
+        let p = GuardPolicy::default();
+        let many = (0..12).map(|i| item(i, Some("mx.example"), Some("550 5.7.1 <addr> blocked")));
+        let r = check(&p, 100, many, false);
+        assert!(r.fired && !r.share_fired && r.cluster_fired, "{r:?}");
+        assert_eq!(
+            r.describe(),
+            "12 of 100 contacts (12.0%) would be blocked, unsubscribed or deleted \
+             (limit 20% once there are 10 or more); largest cluster 12 at mx.example \
+             with diagnostic \"550 5.7.1 <addr> blocked\" (limit 10); FIRED"
+        );
+        assert_eq!(
+            r.refusal(),
+            "guard: held back 12 updates, nothing applied: 12 share host mx.example and \
+             diagnostic \"550 5.7.1 <addr> blocked\" (an outage or a block of the sender?); \
+             rerun with --force to apply"
+        );
     }
 }

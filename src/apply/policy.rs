@@ -1,85 +1,16 @@
-//! `Policy`: what bapply does for each category (SPEC §3 defaults, §6), how
-//! the mass-damage guard is tuned, and how SQL output names its table.
+//! `Policy`: what bapply does for each category (bapply(1), POLICY; the
+//! defaults are those of bounce-tools(7), CATEGORIES), how the mass-damage
+//! guard is tuned, and how SQL output names its table.
 //!
 //! The policy file is TOML. Anything it leaves out keeps its default, so a
 //! file that only says `[category.soft] threshold = 5` is a complete policy;
 //! `--print-policy` writes every default so users start from the real thing.
 
+use super::action::Action;
 use crate::record::Category;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::str::FromStr;
-
-/// What happens to a contact once its category reaches the threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    None,
-    Block,
-    Unsubscribe,
-    Delete,
-    ChangeAddress,
-    Manual,
-}
-
-impl Action {
-    pub const ALL: &'static [Action] = &[
-        Action::None,
-        Action::Block,
-        Action::Unsubscribe,
-        Action::Delete,
-        Action::ChangeAddress,
-        Action::Manual,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::None => "none",
-            Action::Block => "block",
-            Action::Unsubscribe => "unsubscribe",
-            Action::Delete => "delete",
-            Action::ChangeAddress => "change-address",
-            Action::Manual => "manual",
-        }
-    }
-
-    /// Actions that take a contact off the list; these are what the guard
-    /// counts, because they are the ones a misclassified outage makes costly.
-    pub fn is_damaging(self) -> bool {
-        matches!(self, Action::Block | Action::Unsubscribe | Action::Delete)
-    }
-
-    /// Order of updates for one contact within a run: a review note first,
-    /// a deletion last, so that no statement targets a row already gone.
-    pub fn rank(self) -> u8 {
-        match self {
-            Action::None => 0,
-            Action::Manual => 1,
-            Action::Block => 2,
-            Action::Unsubscribe => 3,
-            Action::ChangeAddress => 4,
-            Action::Delete => 5,
-        }
-    }
-}
-
-impl FromStr for Action {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Action::ALL
-            .iter()
-            .copied()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown action {s:?}"))
-    }
-}
-
-impl std::fmt::Display for Action {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The rule for one category.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,7 +34,7 @@ fn one() -> u32 {
     1
 }
 
-/// The mass-damage guard (SPEC §6).
+/// The mass-damage guard (bapply(1), Mass-damage guard).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GuardPolicy {
@@ -221,7 +152,7 @@ fn cat(action: Action, threshold: u32, window_days: u32) -> CategoryPolicy {
 }
 
 impl Default for Policy {
-    /// SPEC §3, column "default action".
+    /// bounce-tools(7), CATEGORIES: the default action of each.
     fn default() -> Self {
         use Category::*;
         let mut categories = BTreeMap::new();
@@ -367,7 +298,8 @@ impl Policy {
         let s = &self.sql;
         out.push_str(
             "\n# SQL output (--format sql) and --apply. Names are quoted for the\n\
-             # dialect; values are written as literals quoted for the dialect.\n\
+             # dialect; values are literals quoted for the dialect in SQL output,\n\
+             # and bound parameters (never SQL text) with --apply.\n\
              [sql]\n",
         );
         let dialect = match s.dialect {

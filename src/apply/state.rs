@@ -13,7 +13,7 @@
 //! the guard leaves no trace. `--no-state` uses the same code on an
 //! in-memory database.
 
-use super::policy::Action;
+use super::action::Action;
 use super::update::Update;
 use crate::record::{Category, Reason};
 use rusqlite::{Connection, ErrorCode};
@@ -41,8 +41,9 @@ CREATE TABLE IF NOT EXISTS event (
     at       INTEGER NOT NULL,
     PRIMARY KEY (contact, message)
 ) WITHOUT ROWID;
--- What was emitted, so each update goes out once; `ukey` tells updates of
--- one contact apart (`block`, `manual:challenge`, `change-address:NEW`).
+-- What was emitted, so each update goes out once; `ukey` (the update key)
+-- tells updates of one contact apart (`block`, `manual:challenge`,
+-- `change-address:NEW`).
 CREATE TABLE IF NOT EXISTS emitted (
     contact    INTEGER NOT NULL,
     ukey       TEXT NOT NULL,
@@ -86,6 +87,51 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 pub const INSERT_CHUNK: usize = 128;
 
 pub type Result<T> = std::result::Result<T, StateError>;
+
+/// An event the state already holds for one of this run's contacts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KnownEvent {
+    /// The contact's position in this run ([`Store::resolve_contacts`]).
+    pub position: u32,
+    /// Hash of the bounce message's identity.
+    pub message: i64,
+    pub category: Category,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// An event new to the state.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewEvent {
+    pub contact_id: i64,
+    pub message: i64,
+    pub category: Category,
+    pub at: i64,
+}
+
+/// An update the state says was emitted for one of this run's contacts.
+#[derive(Debug, Clone)]
+pub(crate) struct KnownUpdate {
+    pub position: u32,
+    /// `block`, `manual:challenge`, `change-address:NEW`: what tells one
+    /// contact's updates apart.
+    pub update_key: String,
+}
+
+/// An update to remember as emitted.
+#[derive(Debug, Clone)]
+pub(crate) struct EmittedRow<'u> {
+    pub contact_id: i64,
+    pub update_key: String,
+    pub update: Update<'u>,
+}
+
+/// Where a page of `--all` ends: the last (contact id, update key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PageKey {
+    pub contact_id: i64,
+    pub update_key: String,
+}
 
 pub struct Store {
     conn: Connection,
@@ -247,14 +293,8 @@ impl Store {
     }
 
     /// Known events of this run's contacts `lo..=hi` (by their position in
-    /// `resolve_contacts`) as (position, message, category, date), ordered
-    /// by position and message.
-    pub fn known_events(
-        &self,
-        lo: u32,
-        hi: u32,
-        out: &mut Vec<(u32, i64, Category, i64)>,
-    ) -> Result<()> {
+    /// `resolve_contacts`), ordered by position and message.
+    pub(crate) fn known_events(&self, lo: u32, hi: u32, out: &mut Vec<KnownEvent>) -> Result<()> {
         out.clear();
         let r = (|| {
             let mut st = self.conn.prepare_cached(
@@ -268,16 +308,21 @@ impl Store {
                 // A category this version does not know (written by a newer
                 // one) counts toward nothing here; it still deduplicates.
                 let c = c.parse::<Category>().unwrap_or(Category::Unknown);
-                out.push((row.get(0)?, row.get(1)?, c, row.get(3)?));
+                out.push(KnownEvent {
+                    position: row.get(0)?,
+                    message: row.get(1)?,
+                    category: c,
+                    at: row.get(3)?,
+                });
             }
             Ok(())
         })();
         self.map(r)
     }
 
-    /// Updates already emitted for this run's contacts `lo..=hi`, as
-    /// (position, ukey), ordered by position.
-    pub fn known_emitted(&self, lo: u32, hi: u32, out: &mut Vec<(u32, String)>) -> Result<()> {
+    /// Updates already emitted for this run's contacts `lo..=hi`, ordered
+    /// by position.
+    pub(crate) fn known_emitted(&self, lo: u32, hi: u32, out: &mut Vec<KnownUpdate>) -> Result<()> {
         out.clear();
         let r = (|| {
             let mut st = self.conn.prepare_cached(
@@ -287,18 +332,21 @@ impl Store {
             )?;
             let mut rows = st.query([lo, hi])?;
             while let Some(row) = rows.next()? {
-                out.push((row.get(0)?, row.get(1)?));
+                out.push(KnownUpdate {
+                    position: row.get(0)?,
+                    update_key: row.get(1)?,
+                });
             }
             Ok(())
         })();
         self.map(r)
     }
 
-    /// Inserts events (contact, message, category, date) and empties the
-    /// list. Many rows per statement: a million single-row inserts cost
-    /// more in statement overhead than in the B-tree.
-    pub fn insert_events(&self, rows: &mut Vec<(i64, i64, Category, i64)>) -> Result<()> {
-        rows.sort_unstable_by_key(|r| (r.0, r.1));
+    /// Inserts events and empties the list. Many rows per statement: a
+    /// million single-row inserts cost more in statement overhead than in
+    /// the B-tree.
+    pub(crate) fn insert_events(&self, rows: &mut Vec<NewEvent>) -> Result<()> {
+        rows.sort_unstable_by_key(|r| (r.contact_id, r.message));
         let r = (|| {
             for chunk in rows.chunks(INSERT_CHUNK) {
                 let mut st = self.conn.prepare_cached(&multi_insert(
@@ -306,11 +354,11 @@ impl Store {
                     4,
                     chunk.len(),
                 ))?;
-                for (i, (c, m, cat, at)) in chunk.iter().enumerate() {
-                    st.raw_bind_parameter(4 * i + 1, c)?;
-                    st.raw_bind_parameter(4 * i + 2, m)?;
-                    st.raw_bind_parameter(4 * i + 3, cat.as_str())?;
-                    st.raw_bind_parameter(4 * i + 4, at)?;
+                for (i, e) in chunk.iter().enumerate() {
+                    st.raw_bind_parameter(4 * i + 1, e.contact_id)?;
+                    st.raw_bind_parameter(4 * i + 2, e.message)?;
+                    st.raw_bind_parameter(4 * i + 3, e.category.as_str())?;
+                    st.raw_bind_parameter(4 * i + 4, e.at)?;
                 }
                 st.raw_execute()?;
             }
@@ -320,8 +368,8 @@ impl Store {
         self.map(r)
     }
 
-    /// Remembers emitted updates (contact id, ukey, update).
-    pub fn record_emitted(&self, now: i64, rows: &[(i64, String, Update<'_>)]) -> Result<()> {
+    /// Remembers emitted updates.
+    pub(crate) fn record_emitted(&self, now: i64, rows: &[EmittedRow<'_>]) -> Result<()> {
         const COLS: usize = 15;
         const CHUNK: usize = 64;
         let r = (|| {
@@ -333,10 +381,10 @@ impl Store {
                     COLS,
                     chunk.len(),
                 ))?;
-                for (i, (contact, ukey, u)) in chunk.iter().enumerate() {
-                    let p = i * COLS;
-                    st.raw_bind_parameter(p + 1, contact)?;
-                    st.raw_bind_parameter(p + 2, ukey)?;
+                for (i, row) in chunk.iter().enumerate() {
+                    let (p, u) = (i * COLS, &row.update);
+                    st.raw_bind_parameter(p + 1, row.contact_id)?;
+                    st.raw_bind_parameter(p + 2, &row.update_key)?;
                     st.raw_bind_parameter(p + 3, now)?;
                     st.raw_bind_parameter(p + 4, u.email.as_deref())?;
                     st.raw_bind_parameter(p + 5, u.action.as_str())?;
@@ -359,13 +407,13 @@ impl Store {
     }
 
     /// One page of every update ever emitted (`--all`), in (contact,
-    /// ukey) order after `after`; paged so that memory does not grow with
-    /// the state.
-    pub fn emitted_page(
+    /// update key) order after `after`; paged so that memory does not grow
+    /// with the state.
+    fn emitted_page(
         &self,
-        after: &Option<(i64, String)>,
+        after: &Option<PageKey>,
         limit: usize,
-    ) -> Result<Vec<((i64, String), Update<'static>)>> {
+    ) -> Result<Vec<(PageKey, Update<'static>)>> {
         let r = (|| {
             let mut st = self.conn.prepare_cached(
                 "SELECT contact, ukey, email, action, category, reason, status, count, \
@@ -373,11 +421,17 @@ impl Store {
                  FROM emitted WHERE (contact, ukey) > (?1, ?2) \
                  ORDER BY contact, ukey LIMIT ?3",
             )?;
-            let (c, k) = after.clone().unwrap_or((i64::MIN, String::new()));
+            let (c, k) = match after {
+                Some(a) => (a.contact_id, a.update_key.as_str()),
+                None => (i64::MIN, ""),
+            };
             let mut rows = st.query(rusqlite::params![c, k, limit as i64])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                let key: (i64, String) = (r.get(0)?, r.get(1)?);
+                let key = PageKey {
+                    contact_id: r.get(0)?,
+                    update_key: r.get(1)?,
+                };
                 let names = (
                     r.get_ref(3)?.as_str()?.parse(),
                     r.get_ref(4)?.as_str()?.parse(),
@@ -409,11 +463,67 @@ impl Store {
             }
             Ok(out)
         })();
-        let rows: Vec<((i64, String), Option<Update>)> = self.map(r)?;
+        let rows: Vec<(PageKey, Option<Update>)> = self.map(r)?;
         Ok(rows
             .into_iter()
             .map(|(k, u)| (k, u.unwrap_or_else(placeholder)))
             .collect())
+    }
+
+    /// Every update ever emitted (`--all`), page by page. An error ends
+    /// the iteration and waits in [`AllEmitted::error`].
+    pub(crate) fn all_emitted(&self) -> AllEmitted<'_> {
+        AllEmitted {
+            store: self,
+            after: None,
+            page: Vec::new().into_iter(),
+            error: None,
+        }
+    }
+}
+
+/// Updates read back from the state for `--all`.
+pub(crate) struct AllEmitted<'s> {
+    store: &'s Store,
+    after: Option<PageKey>,
+    page: std::vec::IntoIter<(PageKey, Update<'static>)>,
+    error: Option<StateError>,
+}
+
+/// Rows per page of `--all`.
+const PAGE_ROWS: usize = 4096;
+
+impl AllEmitted<'_> {
+    /// The error that ended the iteration early, if one did.
+    pub(crate) fn take_error(&mut self) -> Option<StateError> {
+        self.error.take()
+    }
+}
+
+impl Iterator for AllEmitted<'_> {
+    type Item = Update<'static>;
+
+    fn next(&mut self) -> Option<Update<'static>> {
+        loop {
+            if let Some((key, u)) = self.page.next() {
+                self.after = Some(key);
+                if u.action == Action::None {
+                    continue;
+                }
+                return Some(u);
+            }
+            if self.error.is_some() {
+                return None;
+            }
+            match self.store.emitted_page(&self.after, PAGE_ROWS) {
+                Ok(p) if p.is_empty() => return None,
+                Ok(p) => self.page = p.into_iter(),
+                Err(e) => {
+                    self.error = Some(e);
+                    return None;
+                }
+            }
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `Update`: one contact change, the row bapply writes (CSV, JSON Lines,
 //! SQL) or applies to a database.
 
-use super::policy::Action;
+use super::action::Action;
 use crate::record::{Category, Reason};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -42,13 +42,20 @@ pub const COLUMNS: &[&str] = &[
 ];
 
 /// A field's value as text, for writers that treat every column alike.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Field<'a> {
     Text(&'a str),
     Int(u32),
     Null,
 }
 
-impl Update<'_> {
+impl<'a> Update<'a> {
+    /// The same update, as one that may borrow for `'a` (an owned update
+    /// read back from the state among borrowed ones).
+    pub fn borrowed(u: Update<'static>) -> Update<'a> {
+        u
+    }
+
     pub fn field(&self, name: &str) -> Field<'_> {
         match name {
             "email" => opt(&self.email),

@@ -1,7 +1,7 @@
 //! bapply's command line: classification records in, contact updates out
 //! (bapply(1)).
 
-use crate::apply::{self, Format, Options, StateLocation, policy::Dialect, target::Target};
+use crate::apply::{self, Dialect, Format, Options, Policy, StateLocation, Target};
 use crate::exit::{ExitCode, Failure};
 use anyhow::Context as _;
 use clap::Parser;
@@ -122,7 +122,7 @@ fn one_line(e: &anyhow::Error) -> String {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let policy = match &cli.policy {
         Some(p) => apply::load_policy(p)?,
-        None => apply::policy::Policy::default(),
+        None => Policy::default(),
     };
     if cli.print_policy {
         let mut out = io::stdout().lock();

@@ -6,6 +6,7 @@
 //! run, a file to read, or an environment variable.
 
 use super::{Error, Kind, Result};
+use crate::paths::{self, Purpose};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -214,22 +215,17 @@ impl ConfigFile {
     }
 }
 
-fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(v) if Path::new(&v).is_absolute() => Some(PathBuf::from(v)),
-        _ => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)),
-    }
-}
-
-/// `$XDG_CONFIG_HOME/bounce-tools/bfetch.toml` (or under `~/.config`).
+/// `$XDG_CONFIG_HOME/bounce-tools/bfetch.toml` (or under `~/.config`;
+/// the platform's directory outside Linux); None without a home.
 pub fn default_config_path() -> Option<PathBuf> {
-    xdg_dir("XDG_CONFIG_HOME", ".config").map(|d| d.join("bounce-tools").join("bfetch.toml"))
+    paths::default_file(Purpose::Config, "bfetch.toml").ok()
 }
 
-/// `$XDG_STATE_HOME/bounce-tools/bfetch-state.json` (or under `~/.local/state`).
+/// `$XDG_STATE_HOME/bounce-tools/bfetch-state.json` (or under
+/// `~/.local/state`; the platform's directory outside Linux); None
+/// without a home.
 pub fn default_state_path() -> Option<PathBuf> {
-    xdg_dir("XDG_STATE_HOME", ".local/state")
-        .map(|d| d.join("bounce-tools").join("bfetch-state.json"))
+    paths::default_file(Purpose::State, "bfetch-state.json").ok()
 }
 
 #[cfg(test)]

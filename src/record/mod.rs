@@ -1,29 +1,42 @@
 //! The record schema every stage shares: `Record`, one classification
 //! result as the JSON line bclassify writes and bapply reads
-//! (bounce-tools(7), RECORDS), and its vocabularies (categories, reasons,
+//! (bounce-tools(7), RECORD FORMAT), and its vocabularies (categories, reasons,
 //! the hard/soft rule). It sits at the bottom of the crate and imports
 //! nothing from it.
+//!
+//! The record types are generic over their string type so that one
+//! schema serves both sides: bclassify builds and writes `Record` (owned
+//! `String`s), bapply reads [`RecordRef`] (`Record<Str>`, strings borrowed
+//! from the input line where they hold no escapes). Both are the same
+//! struct, so they accept the same fields with the same types by
+//! construction.
 
 pub mod date;
+mod text;
 mod vocabulary;
 
 use serde::{Deserialize, Serialize};
+pub use text::Str;
 pub use vocabulary::{Bounce, Category, Reason};
+
+/// A record read in place: strings borrowed from the line they came from.
+pub type RecordRef<'a> = Record<Str<'a>>;
 
 /// Version of the record format written in `v`.
 pub const RECORD_VERSION: u32 = 1;
 
 /// Where a message came from; only the known fields are written.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Source {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+pub struct Source<S = String> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
+    pub path: Option<S>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mailbox: Option<String>,
+    pub mailbox: Option<S>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uidvalidity: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,58 +44,146 @@ pub struct Source {
 }
 
 /// What is known of the message that bounced.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Original {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+pub struct Original<S = String> {
     #[serde(default)]
-    pub message_id: Option<String>,
+    pub message_id: Option<S>,
     #[serde(default)]
-    pub subject: Option<String>,
+    pub subject: Option<S>,
     #[serde(default)]
-    pub from: Option<String>,
+    pub from: Option<S>,
     #[serde(default)]
-    pub to: Option<String>,
+    pub to: Option<S>,
     #[serde(default)]
-    pub list_id: Option<String>,
+    pub list_id: Option<S>,
 }
 
+/// One classification result (bounce-tools(7), RECORD FORMAT). `S` is the
+/// string type: `String` where records are built, [`Str`] where they are
+/// read in place.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Record {
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+pub struct Record<S = String> {
     pub v: u32,
     #[serde(default)]
-    pub source: Source,
+    pub source: Source<S>,
     #[serde(default)]
-    pub message_id: Option<String>,
+    pub message_id: Option<S>,
     #[serde(default)]
-    pub date: Option<String>,
+    pub date: Option<S>,
     #[serde(default)]
-    pub recipient: Option<String>,
+    pub recipient: Option<S>,
     pub category: Category,
     pub reason: Reason,
     #[serde(default)]
     pub bounce: Option<Bounce>,
     #[serde(default)]
-    pub action: Option<String>,
+    pub action: Option<S>,
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<S>,
     #[serde(default)]
     pub smtp_code: Option<u16>,
     #[serde(default)]
-    pub diagnostic: Option<String>,
+    pub diagnostic: Option<S>,
     #[serde(default)]
-    pub remote_mta: Option<String>,
+    pub remote_mta: Option<S>,
     #[serde(default)]
-    pub reporting_mta: Option<String>,
+    pub reporting_mta: Option<S>,
     #[serde(default)]
-    pub mta: Option<String>,
-    pub rule: String,
+    pub mta: Option<S>,
+    pub rule: S,
     #[serde(default)]
-    pub evidence: Option<String>,
+    pub evidence: Option<S>,
     #[serde(default)]
-    pub feedback_type: Option<String>,
+    pub feedback_type: Option<S>,
     #[serde(default)]
-    pub new_address: Option<String>,
+    pub new_address: Option<S>,
     #[serde(default)]
-    pub subscriber: Option<String>,
+    pub subscriber: Option<S>,
     #[serde(default)]
-    pub original: Original,
+    pub original: Original<S>,
+}
+
+// Written out rather than derived: a derived `Default` would ask for
+// `S: Default`, which a borrowed string has no use for.
+impl<S> Default for Source<S> {
+    fn default() -> Self {
+        Source {
+            path: None,
+            index: None,
+            offset: None,
+            mailbox: None,
+            uidvalidity: None,
+            uid: None,
+        }
+    }
+}
+
+impl<S> Default for Original<S> {
+    fn default() -> Self {
+        Original {
+            message_id: None,
+            subject: None,
+            from: None,
+            to: None,
+            list_id: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    const LINE: &str = r#"{"v":1,"source":{"path":"a","index":1,"mailbox":"INBOX","uidvalidity":5,"uid":9},"message_id":"<m\"1>","date":"2024-01-01T00:00:00Z","recipient":"a@b","category":"hard","reason":"userunknown","bounce":"hard","action":"failed","status":"5.1.1","smtp_code":550,"diagnostic":"x\\y","remote_mta":"mx","reporting_mta":null,"mta":"postfix","rule":"r","evidence":"e","feedback_type":null,"new_address":null,"subscriber":null,"original":{"message_id":null,"subject":"s","from":null,"to":null,"list_id":null},"extra":[1,2]}"#;
+
+    /// Read in place, a record borrows every string that holds no escape
+    /// and reads the same as the owned record.
+    #[test]
+    fn borrowed_record_reads_like_the_owned_one() {
+        let owned: Record = serde_json::from_str(LINE).unwrap();
+        let borrowed: RecordRef = serde_json::from_str(LINE).unwrap();
+        assert!(matches!(
+            borrowed.recipient,
+            Some(Str(Cow::Borrowed("a@b")))
+        ));
+        assert!(matches!(borrowed.rule, Str(Cow::Borrowed("r"))));
+        assert!(matches!(
+            borrowed.source.mailbox,
+            Some(Str(Cow::Borrowed(_)))
+        ));
+        assert!(matches!(
+            borrowed.original.subject,
+            Some(Str(Cow::Borrowed(_)))
+        ));
+        assert!(matches!(borrowed.message_id, Some(Str(Cow::Owned(_)))));
+        assert_eq!(borrowed.message_id.as_deref(), Some("<m\"1>"));
+        assert_eq!(borrowed.diagnostic.as_deref(), owned.diagnostic.as_deref());
+        assert_eq!(
+            serde_json::to_string(&borrowed).unwrap(),
+            serde_json::to_string(&owned).unwrap()
+        );
+    }
+
+    /// A record leaves out unknown source fields and defaults missing ones.
+    #[test]
+    fn defaults_for_missing_parts() {
+        let r: RecordRef =
+            serde_json::from_str(r#"{"v":1,"category":"soft","reason":"mailboxfull","rule":"r"}"#)
+                .unwrap();
+        assert_eq!(r.source, Source::default());
+        assert_eq!(r.original, Original::default());
+        let r: Record = Record {
+            source: Source::default(),
+            ..serde_json::from_str(r#"{"v":1,"category":"soft","reason":"mailboxfull","rule":"r"}"#)
+                .unwrap()
+        };
+        assert_eq!(
+            serde_json::to_string(&r.source).unwrap(),
+            "{}",
+            "only the known source fields are written"
+        );
+    }
 }

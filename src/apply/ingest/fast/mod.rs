@@ -7,8 +7,10 @@
 //! every error still comes from serde. A test compares the two on many
 //! altered lines.
 
-use super::records::{OriginalRef, RecordRef, SourceRef, Str, Text};
-use std::borrow::Cow;
+mod cursor;
+
+use crate::record::{Original, RecordRef, Source, Str};
+use cursor::{Cursor, Fields, Key};
 
 /// The fields of a record in the order bclassify writes them, which is
 /// the order expected next: a key where it is expected costs one
@@ -54,40 +56,8 @@ const ORIGINAL: &[Key] = &[
     Key::new("list_id"),
 ];
 
-/// A field name, and the same quoted as sixteen bytes to compare the
-/// input with in one go.
-struct Key {
-    name: &'static str,
-    quoted: u128,
-    mask: u128,
-}
-
-impl Key {
-    const fn new(name: &'static str) -> Key {
-        let b = name.as_bytes();
-        assert!(b.len() <= 14, "a quoted key must fit in 16 bytes");
-        let mut quoted = [0u8; 16];
-        let mut mask = [0u8; 16];
-        let mut i = 0;
-        while i < b.len() + 2 {
-            quoted[i] = if i == 0 || i == b.len() + 1 {
-                b'"'
-            } else {
-                b[i - 1]
-            };
-            mask[i] = 0xff;
-            i += 1;
-        }
-        Key {
-            name,
-            quoted: u128::from_le_bytes(quoted),
-            mask: u128::from_le_bytes(mask),
-        }
-    }
-}
-
 /// The record on `line`, or `None` when serde must decide.
-pub fn parse(line: &str) -> Option<RecordRef<'_>> {
+pub(super) fn parse(line: &str) -> Option<RecordRef<'_>> {
     let mut c = Cursor { s: line, i: 0 };
     c.ws();
     c.eat(b'{')?;
@@ -98,7 +68,7 @@ pub fn parse(line: &str) -> Option<RecordRef<'_>> {
     let mut rule = None;
     let mut r = RecordRef {
         v: 0,
-        source: SourceRef::default(),
+        source: Source::default(),
         message_id: None,
         date: None,
         recipient: None,
@@ -112,12 +82,12 @@ pub fn parse(line: &str) -> Option<RecordRef<'_>> {
         remote_mta: None,
         reporting_mta: None,
         mta: None,
-        rule: Cow::Borrowed(""),
+        rule: Str::from(""),
         evidence: None,
         feedback_type: None,
         new_address: None,
         subscriber: None,
-        original: OriginalRef::default(),
+        original: Original::default(),
     };
     c.ws();
     loop {
@@ -161,12 +131,12 @@ pub fn parse(line: &str) -> Option<RecordRef<'_>> {
     r.v = v?;
     r.category = category?;
     r.reason = reason?;
-    r.rule = Cow::Borrowed(rule?);
+    r.rule = Str::from(rule?);
     Some(r)
 }
 
-fn source<'a>(c: &mut Cursor<'a>) -> Option<SourceRef<'a>> {
-    let mut s = SourceRef::default();
+fn source<'a>(c: &mut Cursor<'a>) -> Option<Source<Str<'a>>> {
+    let mut s = Source::default();
     c.eat(b'{')?;
     c.ws();
     if c.eat(b'}').is_some() {
@@ -188,8 +158,8 @@ fn source<'a>(c: &mut Cursor<'a>) -> Option<SourceRef<'a>> {
     }
 }
 
-fn original<'a>(c: &mut Cursor<'a>) -> Option<OriginalRef<'a>> {
-    let mut o = OriginalRef::default();
+fn original<'a>(c: &mut Cursor<'a>) -> Option<Original<Str<'a>>> {
+    let mut o = Original::default();
     c.eat(b'{')?;
     c.ws();
     if c.eat(b'}').is_some() {
@@ -209,187 +179,6 @@ fn original<'a>(c: &mut Cursor<'a>) -> Option<OriginalRef<'a>> {
             return Some(o);
         }
     }
-}
-
-/// The members of one object: which were seen, which is expected next.
-struct Fields {
-    keys: &'static [Key],
-    seen: u32,
-    next: usize,
-}
-
-impl Fields {
-    fn new(keys: &'static [Key]) -> Fields {
-        Fields {
-            keys,
-            seen: 0,
-            next: 0,
-        }
-    }
-
-    /// Reads a key and its `:`; the field's position in `keys`. An
-    /// unknown field, or one seen before, is serde's to handle.
-    fn next(&mut self, c: &mut Cursor<'_>) -> Option<usize> {
-        let f = match self.keys.get(self.next) {
-            Some(key) if c.expect_key(key) => self.next,
-            _ => {
-                let name = c.string()?;
-                self.keys.iter().position(|k| k.name == name)?
-            }
-        };
-        if self.seen & (1 << f) != 0 {
-            return None;
-        }
-        self.seen |= 1 << f;
-        self.next = f + 1;
-        c.ws();
-        c.eat(b':')?;
-        c.ws();
-        Some(f)
-    }
-}
-
-struct Cursor<'a> {
-    s: &'a str,
-    i: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.s.as_bytes().get(self.i).copied()
-    }
-
-    /// JSON whitespace, as serde_json skips it.
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, b: u8) -> Option<()> {
-        (self.peek()? == b).then(|| self.i += 1)
-    }
-
-    /// After a member: `,` and the next key (false), or the closing `}`
-    /// (true).
-    fn next_member(&mut self) -> Option<bool> {
-        self.ws();
-        match self.peek()? {
-            b'}' => {
-                self.i += 1;
-                Some(true)
-            }
-            b',' => {
-                self.i += 1;
-                self.ws();
-                Some(false)
-            }
-            _ => None,
-        }
-    }
-
-    /// `"name"`, consumed when it is next (and the line goes on for at
-    /// least sixteen bytes, which a record's keys always do).
-    fn expect_key(&mut self, key: &Key) -> bool {
-        let Some(next) = self.s.as_bytes().get(self.i..self.i + 16) else {
-            return false;
-        };
-        let mut word = [0u8; 16];
-        word.copy_from_slice(next);
-        let is = u128::from_le_bytes(word) & key.mask == key.quoted;
-        if is {
-            self.i += key.name.len() + 2;
-        }
-        is
-    }
-
-    /// `null`, consumed.
-    fn null(&mut self) -> bool {
-        let is = self.s.as_bytes()[self.i..].starts_with(b"null");
-        if is {
-            self.i += 4;
-        }
-        is
-    }
-
-    /// A string without escapes or control characters, which serde would
-    /// borrow as it stands.
-    fn string(&mut self) -> Option<&'a str> {
-        self.eat(b'"')?;
-        let start = self.i;
-        let end = plain_string_end(self.s.as_bytes(), start)?;
-        self.i = end + 1;
-        // Quotes are ASCII, so both ends are character boundaries.
-        self.s.get(start..end)
-    }
-
-    fn text(&mut self) -> Option<Text<'a>> {
-        if self.null() {
-            return Some(None);
-        }
-        Some(Some(Str(Cow::Borrowed(self.string()?))))
-    }
-
-    /// A non-negative integer up to `max` as serde_json reads it: no sign,
-    /// no leading zero, no fraction or exponent.
-    fn uint(&mut self, max: u64) -> Option<u64> {
-        let b = self.s.as_bytes();
-        let start = self.i;
-        let mut n: u64 = 0;
-        while let Some(&d @ b'0'..=b'9') = b.get(self.i) {
-            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-            self.i += 1;
-        }
-        let len = self.i - start;
-        if len == 0 || (len > 1 && b[start] == b'0') {
-            return None;
-        }
-        if let Some(b'.' | b'e' | b'E') = b.get(self.i) {
-            return None;
-        }
-        (n <= max).then_some(n)
-    }
-
-    fn opt_uint(&mut self, max: u64) -> Option<Option<u64>> {
-        if self.null() {
-            return Some(None);
-        }
-        Some(Some(self.uint(max)?))
-    }
-}
-
-/// Where the string whose content starts at `i` ends (its closing quote),
-/// when no escape or control character comes first. Eight bytes at a
-/// time: strings are most of a record.
-fn plain_string_end(b: &[u8], mut i: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let quote = x ^ (ONES * u64::from(b'"'));
-        let backslash = x ^ (ONES * u64::from(b'\\'));
-        // A byte is flagged when it is zero (in `quote` or `backslash`)
-        // or below 0x20 (in `x`); the lowest flag is always a true one.
-        let special = ((quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (x.wrapping_sub(ONES * 0x20) & !x))
-            & HIGH;
-        if special != 0 {
-            let j = i + (special.trailing_zeros() / 8) as usize;
-            return (b[j] == b'"').then_some(j);
-        }
-        i += 8;
-    }
-    while let Some(&c) = b.get(i) {
-        match c {
-            b'"' => return Some(i),
-            b'\\' | 0..=0x1f => return None,
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -690,18 +479,5 @@ mod tests {
             check(&line, &mut fast);
         }
         assert!(fast > total / 20, "{fast} of {total}");
-    }
-
-    #[test]
-    fn strings_end_at_the_first_quote_and_not_past_escapes() {
-        assert_eq!(plain_string_end(b"abc\"", 0), Some(3));
-        assert_eq!(plain_string_end(b"abcdefghijkl\"x\"", 0), Some(12));
-        assert_eq!(plain_string_end(b"abcdefgh\\\"ijkl\"", 0), None);
-        assert_eq!(plain_string_end(b"abcdefgh\x1fijkl\"", 0), None);
-        assert_eq!(
-            plain_string_end("é\u{7f}\u{80}ü€abc\"".as_bytes(), 0),
-            Some(13)
-        );
-        assert_eq!(plain_string_end(b"abcdefghijkl", 0), None);
     }
 }

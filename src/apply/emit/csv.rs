@@ -3,13 +3,13 @@
 //! like `=HYPERLINK(...)` in a diagnostic must stay text when the file is
 //! opened in a spreadsheet.
 
-use super::update::{COLUMNS, Field, Update};
+use super::super::update::{COLUMNS, Field, Update};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
 /// Writes the header and one row per update.
-pub fn write<'u, W: Write>(
+pub(super) fn write<'u, W: Write>(
     out: W,
     updates: impl IntoIterator<Item = Update<'u>>,
 ) -> io::Result<()> {
@@ -37,12 +37,7 @@ pub fn write<'u, W: Write>(
 /// Prefixes a cell with `'` when it starts with a character that makes a
 /// spreadsheet treat it as a formula (OWASP: `= + - @`, tab, CR, and LF),
 /// or with `'` itself, so that removing one leading `'` always gives back
-/// the exact value.
-pub fn neutralise(s: &str) -> String {
-    neutralised(s).into_owned()
-}
-
-/// [`neutralise`], copying only the cells it changes.
+/// the exact value. Copies only the cells it changes.
 fn neutralised(s: &str) -> Cow<'_, str> {
     match s.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n' | '\'') => format!("'{s}").into(),
@@ -61,7 +56,11 @@ fn into_io(e: csv::Error) -> io::Error {
 
 #[cfg(test)]
 mod tests {
-    use super::neutralise;
+    use super::neutralised;
+
+    fn neutralise(s: &str) -> String {
+        neutralised(s).into_owned()
+    }
 
     #[test]
     fn formula_prefixes_become_text() {

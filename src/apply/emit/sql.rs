@@ -1,5 +1,6 @@
-//! SQL writer for SQLite, PostgreSQL and MySQL/MariaDB, and the literal and
-//! identifier quoting it rests on.
+//! SQL text (`--format sql`) for SQLite, PostgreSQL and MySQL/MariaDB, and
+//! the literal quoting it rests on. (`--apply` runs the same statements
+//! with bound parameters instead, in `target`.)
 //!
 //! Every value that reaches a statement came from a bounce message, which
 //! anyone can send, so quoting is written per dialect to be correct whatever
@@ -17,43 +18,14 @@
 //!   anything else is `_utf8mb4 X'..'`, which neither `NO_BACKSLASH_ESCAPES`
 //!   nor the connection character set can change.
 
-use super::policy::{Action, Dialect, SqlPolicy};
-use super::update::{Field, Update};
+use super::super::policy::{Dialect, SqlPolicy};
+use super::super::update::{Field, Update};
+use super::statement::{Statement, Stats};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-/// What writing statements had to leave out or change.
-#[derive(Debug, Default, Clone)]
-pub struct Stats {
-    /// Updates that produced no statement (no value configured for the
-    /// action, or nothing to match the row on).
-    pub skipped: usize,
-    /// PostgreSQL: values in which NUL had to be replaced.
-    pub nul_replaced: usize,
-}
-
-/// The statements for `updates`, one per update that has one, without the
-/// transaction around them; `stats` counts as they are taken.
-pub fn statements<'a, 'u: 'a>(
-    updates: &'a mut dyn Iterator<Item = Update<'u>>,
-    cfg: &'a SqlPolicy,
-    dialect: Dialect,
-    stats: &'a mut Stats,
-) -> impl Iterator<Item = String> + 'a {
-    let mut q = Quoter::new(dialect);
-    updates.filter_map(move |u| {
-        let before = q.nul_replaced;
-        let st = statement(&u, cfg, &mut q);
-        stats.nul_replaced += q.nul_replaced - before;
-        if st.is_none() {
-            stats.skipped += 1;
-        }
-        st
-    })
-}
-
 /// Writes a complete script: encoding set-up, one transaction.
-pub fn write<W: Write>(
+pub(crate) fn write<W: Write>(
     mut out: W,
     updates: &mut dyn Iterator<Item = Update<'_>>,
     cfg: &SqlPolicy,
@@ -68,53 +40,40 @@ pub fn write<W: Write>(
     };
     out.write_all(pre.as_bytes())?;
     writeln!(out, "{begin}")?;
-    for s in statements(updates, cfg, dialect, stats) {
-        writeln!(out, "{s};")?;
+    let mut q = Quoter::new(dialect);
+    for u in updates {
+        let before = q.nul_replaced;
+        let text = Statement::for_update(&u, cfg).map(|st| with_literals(&st, &mut q));
+        stats.nul_replaced += q.nul_replaced - before;
+        match text {
+            Some(text) => writeln!(out, "{text};")?,
+            None => stats.skipped += 1,
+        }
     }
     writeln!(out, "COMMIT;")?;
     out.flush()
 }
 
-fn statement(u: &Update<'_>, cfg: &SqlPolicy, q: &mut Quoter) -> Option<String> {
-    let table = q.table(&cfg.table);
-    let (match_col, match_val) = match (&u.subscriber, &u.email) {
-        (Some(id), _) if !cfg.id_column.is_empty() => (cfg.id_column.as_str(), &**id),
-        (_, Some(email)) => (cfg.key_column.as_str(), &**email),
-        _ => return None,
-    };
-    let where_ = format!(" WHERE {} = {}", q.ident(match_col), q.text(match_val));
-    let first = match u.action {
-        Action::None => return None,
-        Action::Delete => return Some(format!("DELETE FROM {table}{where_}")),
-        Action::ChangeAddress => {
-            let new = u.new_email.as_deref()?;
-            format!("{} = {}", q.ident(&cfg.key_column), q.text(new))
+/// The statement with its values written as literals.
+fn with_literals<'a>(st: &Statement<'a>, q: &mut Quoter) -> String {
+    let dialect = q.dialect;
+    st.render(dialect, |sql, value| match value {
+        Field::Text(s) => sql.push_str(&q.text(s)),
+        Field::Int(n) => {
+            let _ = write!(sql, "{n}");
         }
-        Action::Block | Action::Unsubscribe | Action::Manual => {
-            let value = cfg.value_for(u.action)?;
-            format!("{} = {}", q.ident(&cfg.status_column), q.text(value))
-        }
-    };
-    let mut set = first;
-    for (col, field) in &cfg.set {
-        let v = match u.field(field) {
-            Field::Text(s) => q.text(s),
-            Field::Int(n) => n.to_string(),
-            Field::Null => "NULL".to_string(),
-        };
-        let _ = write!(set, ", {} = {}", q.ident(col), v);
-    }
-    Some(format!("UPDATE {table} SET {set}{where_}"))
+        Field::Null => sql.push_str("NULL"),
+    })
 }
 
 /// Quotes for one dialect and remembers what it had to change.
-pub struct Quoter {
+pub(crate) struct Quoter {
     pub dialect: Dialect,
     pub nul_replaced: usize,
 }
 
 impl Quoter {
-    pub fn new(dialect: Dialect) -> Self {
+    pub(crate) fn new(dialect: Dialect) -> Self {
         Quoter {
             dialect,
             nul_replaced: 0,
@@ -122,7 +81,7 @@ impl Quoter {
     }
 
     /// A string literal.
-    pub fn text(&mut self, s: &str) -> String {
+    pub(crate) fn text(&mut self, s: &str) -> String {
         match self.dialect {
             Dialect::Sqlite => {
                 if s.chars().any(|c| c.is_ascii_control()) {
@@ -168,22 +127,6 @@ impl Quoter {
             }
         }
     }
-
-    /// An identifier (column or table name).
-    pub fn ident(&self, name: &str) -> String {
-        match self.dialect {
-            Dialect::Sqlite | Dialect::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
-            Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
-        }
-    }
-
-    /// A table name, which may be qualified (`schema.table`).
-    pub fn table(&self, name: &str) -> String {
-        name.split('.')
-            .map(|p| self.ident(p))
-            .collect::<Vec<_>>()
-            .join(".")
-    }
 }
 
 fn single_quoted(s: &str) -> String {
@@ -210,6 +153,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apply::action::Action;
 
     fn update(action: Action) -> Update<'static> {
         use crate::record::{Category, Reason};
@@ -231,8 +175,14 @@ mod tests {
 
     fn script(updates: Vec<Update<'_>>, cfg: &SqlPolicy, d: Dialect) -> (Vec<String>, Stats) {
         let mut stats = Stats::default();
-        let mut it = updates.into_iter();
-        let v = statements(&mut it, cfg, d, &mut stats).collect();
+        let mut out = Vec::new();
+        write(&mut out, &mut updates.into_iter(), cfg, d, &mut stats).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let v = text
+            .lines()
+            .filter(|l| l.starts_with("UPDATE") || l.starts_with("DELETE"))
+            .map(|l| l.strip_suffix(';').unwrap().to_string())
+            .collect();
         (v, stats)
     }
 
@@ -284,8 +234,5 @@ mod tests {
         assert_eq!(my.text("it's"), "'it''s'");
         assert_eq!(my.text("a\\"), "_utf8mb4 X'615C'");
         assert_eq!(my.text("é"), "_utf8mb4 X'C3A9'");
-        assert_eq!(my.ident("we`ird"), "`we``ird`");
-        assert_eq!(sq.ident("we\"ird"), "\"we\"\"ird\"");
-        assert_eq!(sq.table("public.contacts"), "\"public\".\"contacts\"");
     }
 }

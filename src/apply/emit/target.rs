@@ -1,15 +1,21 @@
-//! Database targets for `--apply`: the statements of the SQL writer,
-//! executed in one transaction on SQLite (`sqlite:PATH`) or PostgreSQL
-//! (`postgres://…`). Any failing statement rolls the whole run back.
+//! Database targets for `--apply`: the statements `--format sql` would
+//! print, executed in one transaction on SQLite (`sqlite:PATH`) or
+//! PostgreSQL (`postgres://…`). Any failing statement rolls the whole run
+//! back.
 //!
-//! The statements carry their values as literals quoted by [`super::sql`]
-//! rather than as bound parameters, so that `--apply` runs exactly what
-//! `--format sql` prints (and what the tests run through each engine), and
-//! so that `[sql.set]` columns of any type take their values the way the
-//! engine converts a literal.
+//! Values go to the server as bound parameters, never as SQL text: bounce
+//! messages are attacker-controlled. Only identifiers from the policy's
+//! `[sql]` section are in the text, quoted for the dialect. PostgreSQL
+//! gets each parameter in text format with its type left to the server,
+//! so that a `[sql.set]` column of any type takes its value the way it
+//! would take a quoted literal (as `--format sql` writes it).
 
-use super::policy::Dialect;
+use super::super::policy::{Dialect, SqlPolicy};
+use super::super::update::{Field, Update};
+use super::statement::{Statement, Stats};
 use crate::exit::ExitCode;
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -30,6 +36,8 @@ pub struct TargetError {
 /// What a run did to the target.
 #[derive(Debug, Default, Clone)]
 pub struct Applied {
+    /// The target as messages name it (no password).
+    pub target: String,
     pub statements: usize,
     pub rows: u64,
     /// Statements that matched no row (the contact is not in the table).
@@ -69,15 +77,31 @@ impl Target {
         }
     }
 
-    pub fn apply(
+    /// Applies `updates` in one transaction; `stats` counts the updates
+    /// that made no statement and the values whose NUL was replaced.
+    pub(crate) fn apply(
         &self,
-        statements: &mut dyn Iterator<Item = String>,
+        updates: &mut dyn Iterator<Item = Update<'_>>,
+        cfg: &SqlPolicy,
+        stats: &mut Stats,
         wait: Duration,
     ) -> Result<Applied, TargetError> {
-        match self {
-            Target::Sqlite(path) => self.apply_sqlite(path, statements, wait),
-            Target::Postgres(url) => self.apply_postgres(url, statements),
-        }
+        let dialect = self.dialect();
+        let mut statements = updates.filter_map(|u| {
+            let st = Statement::for_update(&u, cfg).map(|st| Bound::new(&st, dialect, stats));
+            if st.is_none() {
+                stats.skipped += 1;
+            }
+            st
+        });
+        let applied = match self {
+            Target::Sqlite(path) => self.apply_sqlite(path, &mut statements, wait),
+            Target::Postgres(url) => self.apply_postgres(url, &mut statements),
+        };
+        applied.map(|a| Applied {
+            target: self.display(),
+            ..a
+        })
     }
 
     fn fail(&self, code: ExitCode, message: impl Into<String>) -> TargetError {
@@ -91,7 +115,7 @@ impl Target {
     fn apply_sqlite(
         &self,
         path: &PathBuf,
-        statements: &mut dyn Iterator<Item = String>,
+        statements: &mut dyn Iterator<Item = Bound>,
         wait: Duration,
     ) -> Result<Applied, TargetError> {
         use rusqlite::{Connection, ErrorCode as E, OpenFlags};
@@ -118,7 +142,10 @@ impl Target {
         conn.execute_batch("BEGIN IMMEDIATE").map_err(sql_err)?;
         let mut applied = Applied::default();
         for (i, st) in statements.enumerate() {
-            match conn.execute(&st, []) {
+            let executed = conn
+                .prepare_cached(&st.sql)
+                .and_then(|mut prepared| prepared.execute(rusqlite::params_from_iter(&st.params)));
+            match executed {
                 Ok(n) => {
                     applied.statements += 1;
                     applied.rows += n as u64;
@@ -141,7 +168,7 @@ impl Target {
     fn apply_postgres(
         &self,
         url: &str,
-        statements: &mut dyn Iterator<Item = String>,
+        statements: &mut dyn Iterator<Item = Bound>,
     ) -> Result<Applied, TargetError> {
         use postgres::error::SqlState;
         let pg_err = |e: postgres::Error| {
@@ -165,8 +192,22 @@ impl Target {
         let mut client = postgres::Client::connect(url, postgres::NoTls).map_err(pg_err)?;
         let mut tx = client.transaction().map_err(pg_err)?;
         let mut applied = Applied::default();
+        // One prepared statement per text: a run's statements come in a
+        // few shapes (per action, and address or subscriber id).
+        let mut prepared: HashMap<String, postgres::Statement> = HashMap::new();
         for (i, st) in statements.enumerate() {
-            match tx.execute(st.as_str(), &[]) {
+            let params: Vec<&(dyn postgres::types::ToSql + Sync)> = st
+                .params
+                .iter()
+                .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+                .collect();
+            let statement = match prepared.get(&st.sql) {
+                Some(s) => Ok(s.clone()),
+                None => tx.prepare(&st.sql).inspect(|s| {
+                    prepared.insert(st.sql.clone(), s.clone());
+                }),
+            };
+            match statement.and_then(|s| tx.execute(&s, &params)) {
                 Ok(n) => {
                     applied.statements += 1;
                     applied.rows += n;
@@ -185,6 +226,88 @@ impl Target {
         tx.commit().map_err(pg_err)?;
         Ok(applied)
     }
+}
+
+/// A statement with placeholders (`?1` for SQLite, `$1` for PostgreSQL)
+/// and the values bound to them.
+struct Bound {
+    sql: String,
+    params: Vec<Param>,
+}
+
+impl Bound {
+    fn new(st: &Statement<'_>, dialect: Dialect, stats: &mut Stats) -> Bound {
+        let mut params = Vec::new();
+        let mut nul_replaced = 0;
+        let sql = st.render(dialect, |sql, value| {
+            params.push(match value {
+                Field::Text(s) if dialect == Dialect::Postgres && s.contains('\0') => {
+                    // PostgreSQL text cannot hold NUL at all.
+                    nul_replaced += 1;
+                    Param::Text(s.replace('\0', "\u{FFFD}"))
+                }
+                Field::Text(s) => Param::Text(s.to_string()),
+                Field::Int(n) => Param::Int(n),
+                Field::Null => Param::Null,
+            });
+            let mark = if dialect == Dialect::Postgres {
+                '$'
+            } else {
+                '?'
+            };
+            sql.push(mark);
+            sql.push_str(&params.len().to_string());
+        });
+        stats.nul_replaced += nul_replaced;
+        Bound { sql, params }
+    }
+}
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+enum Param {
+    Text(String),
+    Int(u32),
+    Null,
+}
+
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+        Ok(match self {
+            Param::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Param::Int(n) => ToSqlOutput::Owned(Value::Integer(i64::from(*n))),
+            Param::Null => ToSqlOutput::Owned(Value::Null),
+        })
+    }
+}
+
+/// In text format, typed by the server from the column it is compared
+/// with or assigned to, as a quoted literal would be.
+impl postgres::types::ToSql for Param {
+    fn to_sql(
+        &self,
+        _ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        let text: Cow<'_, str> = match self {
+            Param::Text(s) => Cow::Borrowed(s),
+            Param::Int(n) => Cow::Owned(n.to_string()),
+            Param::Null => return Ok(postgres::types::IsNull::Yes),
+        };
+        out.extend_from_slice(text.as_bytes());
+        Ok(postgres::types::IsNull::No)
+    }
+
+    fn accepts(_ty: &postgres::types::Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _ty: &postgres::types::Type) -> postgres::types::Format {
+        postgres::types::Format::Text
+    }
+
+    postgres::types::to_sql_checked!();
 }
 
 /// Replaces the password of a URL with `***`.

@@ -1,10 +1,10 @@
 //! JSON Lines writer: one update object per line, the CSV columns as fields
 //! (null where the CSV cell is empty).
 
-use super::update::Update;
+use super::super::update::Update;
 use std::io::{self, Write};
 
-pub fn write<'u, W: Write>(
+pub(super) fn write<'u, W: Write>(
     mut out: W,
     updates: impl IntoIterator<Item = Update<'u>>,
 ) -> io::Result<()> {
