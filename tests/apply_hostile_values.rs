@@ -8,14 +8,14 @@
 //! `bapply` binary, on SQLite and on a private PostgreSQL server.
 //!
 //! The PostgreSQL test says SKIPPED when the server is not installed, and
-//! fails instead when BAPPLY_REQUIRE_DATABASES=1 (or CI=true).
+//! fails instead in CI (CI=true).
 
+use crate::support::databases::Postgres;
+use crate::support::skip;
 use serde_json::{Value, json};
 use std::io::Write;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 /// Values an attacker can put into a bounce, none holding NUL (which
 /// PostgreSQL text cannot store).
@@ -305,7 +305,7 @@ fn apply_stores_hostile_values_byte_exactly_in_postgres() {
     };
     let dir = tempfile::tempdir().unwrap();
     let case = case();
-    let mut client = pg.client();
+    let mut client = pg.client("postgres");
     client
         .batch_execute(
             "CREATE TABLE contacts (id serial PRIMARY KEY, email text NOT NULL, sub_id text, \
@@ -321,7 +321,7 @@ fn apply_stores_hostile_values_byte_exactly_in_postgres() {
             .unwrap();
     }
 
-    apply(dir.path(), &pg.url(), &case);
+    apply(dir.path(), &pg.url("postgres"), &case);
 
     let rows: Vec<Row> = client
         .query(
@@ -342,148 +342,4 @@ fn apply_stores_hostile_values_byte_exactly_in_postgres() {
         })
         .collect();
     assert_rows(&rows, &case.after);
-}
-
-// ---- a private PostgreSQL server -------------------------------------------
-
-/// Says loudly that a test could not run, or fails it when the databases
-/// are required.
-fn skip(what: &str) {
-    let required = std::env::var("BAPPLY_REQUIRE_DATABASES").is_ok_and(|v| v == "1")
-        || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    let msg = format!("SKIPPED: {what} not installed");
-    if required {
-        panic!("{msg} (BAPPLY_REQUIRE_DATABASES=1 or CI: this test must run)");
-    }
-    eprintln!("\n**********\n{msg}\n**********\n");
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-/// PostgreSQL from the Debian packages in a temporary directory, on a free
-/// loopback port, stopped by its PID when the test ends (also on panic).
-struct Postgres {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Child,
-}
-
-impl Postgres {
-    /// None when PostgreSQL is not installed.
-    fn start() -> Option<Postgres> {
-        let bindir = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path().join("bin"))
-            .filter(|p| p.join("postgres").exists() && p.join("initdb").exists())
-            .max()?;
-        let dir = tempfile::Builder::new()
-            .prefix("bapply-hostile-pg")
-            .tempdir()
-            .unwrap();
-        let data = dir.path().join("data");
-        // initdb and postgres refuse to run as root: run them as nobody.
-        let root = is_root();
-        let as_user = |prog: PathBuf| -> Command {
-            if root {
-                let mut c = Command::new("setpriv");
-                c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
-                c.arg(prog);
-                c
-            } else {
-                Command::new(prog)
-            }
-        };
-        if root {
-            std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
-        }
-        let out = as_user(bindir.join("initdb"))
-            .args(["-D", data.to_str().unwrap()])
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8"])
-            .args(["--locale=C", "--no-sync"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("initdb");
-        assert!(
-            out.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = free_port();
-        let child = as_user(bindir.join("postgres"))
-            .args(["-D", data.to_str().unwrap()])
-            .args(["-p", &port.to_string(), "-h", "127.0.0.1"])
-            .args(["-k", dir.path().to_str().unwrap()])
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-            .args(["-c", "full_page_writes=off", "-c", "max_connections=20"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("log")).unwrap())
-            .spawn()
-            .expect("postgres");
-        let mut pg = Postgres { dir, port, child };
-        let start = Instant::now();
-        loop {
-            if postgres::Client::connect(&pg.conninfo(), postgres::NoTls).is_ok() {
-                break;
-            }
-            if let Ok(Some(st)) = pg.child.try_wait() {
-                let log = std::fs::read_to_string(pg.dir.path().join("log")).unwrap_or_default();
-                panic!("postgres exited with {st}: {log}");
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "postgres did not start"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Some(pg)
-    }
-
-    fn conninfo(&self) -> String {
-        format!(
-            "host=127.0.0.1 port={} user=postgres dbname=postgres",
-            self.port
-        )
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn client(&self) -> postgres::Client {
-        postgres::Client::connect(&self.conninfo(), postgres::NoTls).unwrap()
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        // SIGINT is PostgreSQL's fast shutdown; SIGKILL if it does not go.
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

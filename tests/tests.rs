@@ -12,6 +12,7 @@
 
 mod support;
 
+mod apply_hostile_values;
 mod bapply;
 mod batch;
 mod bfetch;
