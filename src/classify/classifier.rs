@@ -164,7 +164,7 @@ fn build_record(
             || rule.category == Category::Undetermined)
         && report.bounce_like
     {
-        let temporary = is_temporary(d);
+        let temporary = rule.category == Category::Delayed || is_temporary(d);
         r.status = Some(internal_status(rule.reason, temporary));
     }
     r.bounce = rule
@@ -198,7 +198,8 @@ fn internal_status(reason: Reason, temporary: bool) -> String {
         NetworkError => (944, Some(944)),
         TooManyConn => (945, Some(945)),
         Speeding => (946, Some(946)),
-        Expired => (947, Some(947)),
+        // A delay notice reports the retrying that ends in expiry.
+        Expired | Delayed => (947, Some(947)),
         ContentError => (960, Some(960)),
         SecurityError => (970, Some(970)),
         Blocked => (971, Some(971)),

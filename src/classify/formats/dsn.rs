@@ -196,10 +196,34 @@ pub(crate) fn parse(text: &str) -> DsnReport {
     if let Some(d) = current.take() {
         report.deliveries.push(d);
     }
+    for d in &mut report.deliveries {
+        // Some servers (Sun ONE / Oracle Messaging Server, LMTP stores)
+        // write their internal route as the Final-Recipient
+        // ("@store1.example.net:user@ims_daemon"); the subscriber is the
+        // Original-Recipient the sender used.
+        if d.recipient.as_deref().is_some_and(|r| !is_routable(r))
+            && let Some(original) = d.original_recipient.as_deref().and_then(clean_address)
+            && is_routable(&original)
+        {
+            d.recipient = Some(original);
+        }
+    }
     report
         .deliveries
         .retain(|d| d.recipient.is_some() || d.status.is_some() || d.diagnostic.is_some());
     report
+}
+
+/// Whether an address can be mail to someone outside the server that
+/// wrote it: no source route in the local part, and a domain with a dot
+/// or an address literal.
+fn is_routable(addr: &str) -> bool {
+    let Some((local, domain)) = addr.rsplit_once('@') else {
+        return false;
+    };
+    !local.starts_with('@')
+        && !local.contains(':')
+        && (domain.contains('.') || domain.starts_with('['))
 }
 
 /// One per-recipient field into the delivery.
@@ -279,5 +303,16 @@ mod tests {
             r.deliveries[0].recipient.as_deref(),
             Some("jörg@example.de")
         );
+    }
+
+    #[test]
+    fn internal_final_recipient_gives_way_to_the_original() {
+        let text = "Reporting-MTA: dns;mta1.example.net\n\nOriginal-recipient: rfc822;ana@example.net\nFinal-recipient: rfc822;@store1.example.net:ana@ims_daemon\nAction: failed\nStatus: 5.2.0\n";
+        let report = parse(text);
+        assert_eq!(
+            report.deliveries[0].recipient.as_deref(),
+            Some("ana@example.net")
+        );
+        assert!(!is_routable("user@localhost") && is_routable("user@[192.0.2.1]"));
     }
 }

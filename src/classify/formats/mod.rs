@@ -10,6 +10,7 @@
 
 mod arf;
 mod dsn;
+mod hotmail_jmrp;
 mod report_format;
 mod ses;
 
@@ -69,6 +70,7 @@ use std::sync::LazyLock;
 /// signatures the first that matches names the report.
 pub(crate) static LIST: &[&dyn ReportFormat] = &[
     &dsn::Dsn,
+    &hotmail_jmrp::HotmailJmrp,
     &arf::Arf,
     &ses::Ses,
     &amazonworkmail::FORMAT,
