@@ -21,6 +21,7 @@ mod completions;
 mod e2e;
 mod golden;
 mod hooks;
+mod lab;
 mod layers;
 mod man;
 mod pipeline;

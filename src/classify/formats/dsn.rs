@@ -239,6 +239,17 @@ fn apply_field(d: &mut Delivery, name: &str, value: &str) {
         }
         "status" => {
             d.status = find_status(value).or(d.status.take());
+            // "Status: 5.1.2 (550 Tried all MXs example.net)": Haraka and
+            // others put the reason in a comment and write no
+            // Diagnostic-Code; a Diagnostic-Code, when there is one, wins.
+            if d.diagnostic.is_none()
+                && let Some((_, comment)) = value.split_once('(')
+            {
+                let comment = collapse_ws(comment.trim_end().trim_end_matches(')'));
+                if !comment.is_empty() {
+                    d.diagnostic = Some(comment);
+                }
+            }
         }
         "remote-mta" => {
             d.remote_mta = non_empty(strip_type(value));
