@@ -346,6 +346,13 @@ pub fn scan(
 
     let shared = shared_diagnostic(&lines, candidates.last().map_or(0, |c| c.line + 1));
     let rcpt_rejected = RCPT_REJECTED.is_match(report);
+    let reply_line = lines.iter().map(|l| l.trim()).find(|l| {
+        // Permanent replies only: 4xx lines are the retries of a
+        // transcript, not the verdict.
+        l.len() < 500
+            && find_smtp_code(l).is_some_and(|c| (500..600).contains(&c))
+            && l.chars().any(char::is_alphabetic)
+    });
     let mut out = Vec::new();
     for addr in wanted {
         let mut best = String::new();
@@ -374,6 +381,18 @@ pub fn scan(
                 best.push(' ');
             }
             best.push_str(&shared);
+        }
+        // Some reports quote the server's reply away from the address
+        // ("Error message below: 550 ... no such user here" above a list
+        // of message details): a permanent reply anywhere in the report
+        // beats prose that carries no code.
+        if diagnostic_score(&best) < 2
+            && let Some(reply) = reply_line
+        {
+            if !best.is_empty() {
+                best.push(' ');
+            }
+            best.push_str(reply);
         }
         let mut d = Delivery {
             recipient: Some(addr),
@@ -608,6 +627,20 @@ mod tests {
         assert_eq!(d[0].recipient.as_deref(), Some("nobody@example.net"));
         assert_eq!(d[0].smtp_code, Some(550));
         assert_eq!(d[0].status.as_deref(), Some("5.1.1"));
+    }
+
+    #[test]
+    fn reply_quoted_above_the_address_is_the_diagnostic() {
+        let text = "Error: Invalid user address\n\nError message below:\n550 - Requested action not taken: no such user here\n\nMessage details:\n  RCPT TO: mateo@example.org\n  To: mateo@example.org\n  Size (in bytes): 1824\n";
+        let d = scan(text, &[], &[], &[]);
+        assert_eq!(d[0].recipient.as_deref(), Some("mateo@example.org"));
+        assert_eq!(d[0].smtp_code, Some(550));
+        assert!(
+            d[0].diagnostic
+                .as_deref()
+                .unwrap()
+                .contains("no such user here")
+        );
     }
 
     #[test]
