@@ -6,5 +6,5 @@ use super::report_format::MtaSignature;
 
 pub(crate) static FORMAT: MtaSignature = MtaSignature {
     name: "exim",
-    signature: r"(?mi)This message was created automatically by mail delivery software|\(Exim \d|^X-Failed-Recipients:",
+    signature: r"(?mi)This message was created automatically by mail delivery software|with local \(Exim \d|^X-Failed-Recipients:",
 };

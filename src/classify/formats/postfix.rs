@@ -6,5 +6,5 @@ use super::report_format::MtaSignature;
 
 pub(crate) static FORMAT: MtaSignature = MtaSignature {
     name: "postfix",
-    signature: r"(?mi)This is the mail system at host|\(Postfix\)|^X-Postfix-",
+    signature: r"(?mi)This is the mail system at host|^Received: by [^\n]*\(Postfix\)|^X-Postfix-",
 };
