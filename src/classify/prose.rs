@@ -30,8 +30,9 @@ static ORIGINAL_MARKER: LazyLock<Pattern> = LazyLock::new(|| {
               |undelivered\s+message\s+(?:follows|headers)
               |included\s+message
               |(?:kopf\s+der\s+)?urspr(?:ü|ue)nglichen?\s+(?:nachricht|e-?mail)
-              |message\s+d'origine|mensaje\s+original|messaggio\s+originale)
-        | original\s+message(?:\s+follows)?\s*:?\s*$
+              |message\s+d'origine|mensaje\s+original|messaggio\s+originale
+              |元の(?:メッセージ|メール))
+        | original\s+message(?:\s+follows)?\s*[:.]?\s*$
         | original\s+(?:message\s+)?headers?\s*(?:follow|are\s+below)?\s*:?\s*$
         | \|?-+\s*(?:message\s+text|original\s+text|text\s+of\s+(?:the\s+)?message)\s+follows
         | the\s+original\s+message\s+(?:headers?\s+)?(?:was|were|is|follows?)\s*:?\s*$
