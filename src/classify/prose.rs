@@ -378,6 +378,11 @@ pub fn scan(
             best = t;
         }
         if diagnostic_score(&best) < 2 && diagnostic_score(&shared) >= 2 {
+            // The text after the last address often starts with that
+            // address's own block: take it once.
+            if shared.contains(best.as_str()) {
+                best.clear();
+            }
             if !best.is_empty() {
                 best.push(' ');
             }
@@ -606,14 +611,26 @@ pub fn transcript_reply(report: &str, first: &str) -> Option<String> {
 
 static REMOTE_HOST: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)(?:host|server|while\s+talking\s+to|remote\s+host|mail\s+server)\s+\[?([a-z0-9][a-z0-9.\-]*\.[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})\]?",
+        r"(?i)(?:host|server|while\s+talking\s+to|remote\s+host|mail\s+server|giving\s+up\s+on)\s+\[?([a-z0-9][a-z0-9.\-]*\.[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})\]?",
     )
 });
 
+/// The host a diagnostic names as the remote side; "Client host [x]" in a
+/// blocklist reply is the sending side, named by the remote one.
 fn remote_host(text: &str) -> Option<String> {
-    REMOTE_HOST
-        .captures(text)
-        .map(|c| c[1].trim_end_matches('.').to_ascii_lowercase())
+    let mut from = 0;
+    while let Some(c) = REMOTE_HOST.captures(&text[from..]) {
+        let (start, end) = c.get(0).map_or((0, 0), |m| (m.start(), m.end()));
+        let before = text[..from + start].to_ascii_lowercase();
+        if !before.ends_with("client ") {
+            return Some(c[1].trim_end_matches('.').to_ascii_lowercase());
+        }
+        from += end.max(1);
+        if from >= text.len() {
+            break;
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -652,6 +669,22 @@ mod tests {
         assert_eq!(d[0].command.as_deref(), Some("RCPT"));
         assert_eq!(d[0].remote_mta.as_deref(), Some("mx.example.net"));
         assert_eq!(d[0].status.as_deref(), Some("5.1.1"));
+    }
+
+    #[test]
+    fn remote_host_is_not_the_blocklisted_client() {
+        let text = "203.0.113.88 does not like recipient. Remote host said: 554 5.7.1 Service unavailable; Client host [198.51.100.71] blocked using bl.example.net Giving up on 203.0.113.88.";
+        assert_eq!(remote_host(text).as_deref(), Some("203.0.113.88"));
+        assert_eq!(remote_host("Client host [198.51.100.71] blocked"), None);
+    }
+
+    #[test]
+    fn reason_below_a_bare_address_is_taken_once() {
+        let text = "Votre message n'a pas pu être remis :\n\n    ana@example.org\n\nRaison : adresse introuvable.\n\nRéponse du serveur : 550 5.1.1 Adresse inconnue\n";
+        let d = scan(text, &[], &[], &[]);
+        let diagnostic = d[0].diagnostic.as_deref().unwrap();
+        assert_eq!(diagnostic.matches("adresse introuvable").count(), 1);
+        assert_eq!(d[0].smtp_code, Some(550));
     }
 
     #[test]
