@@ -49,7 +49,7 @@ static ORIGINAL_MARKER: LazyLock<Pattern> = LazyLock::new(|| {
 /// optionally followed by the start of the diagnostic.
 static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r#"(?x)^\s*(?:[*•]\s+|-\s+)?(?:(?:RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Address|Adresse)\s*:\s*(?:rfc822\s*;\s*)?)?
+        r#"(?x)^\s*(?:[*•]\s+|-\s+)?(?:(?:RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адресат|宛先)\s*:\s*(?:rfc822\s*;\s*)?)?
         <?"?(?P<addr>[^\s<>"():;,]+@[^\s<>"():;,\[\]]+)"?>?
         (?:\s*\((?:expanded\s+from|generated\s+from|by\s+way\s+of)[^)]*\))?
         \s*(?P<sep>:|\.\.\.|\s-\s|,)?\s*(?P<rest>.*)$"#,
@@ -66,6 +66,13 @@ static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           | (?:rcpt\s+to|to)\s*:\s*<(?P<a4>[^\s<>"()]+@[^\s<>"()]+?)>
           | <(?P<a5>[^\s<>"()]+@[^\s<>"()]+?)>\s*(?:\.\.\.|:)\s+\S
           | ^\s*[A-Za-z][A-Za-z0-9'.,-]*(?:\s+[A-Za-z0-9'.,()-]+){1,7}\s*:\s*<?(?P<a6>[^\s<>"()]+@[^\s<>"():;,]+?)>?\s*$
+          # The same sentences in the languages of the notices we see:
+          # French, German, Spanish, Portuguese, Russian.
+          | (?:(?:remis|délivré|distribué|livré)\s+(?:à|au\s+destinataire)
+              | zugestellt\s+werden\s+an | (?:zustellung|nachricht)\s+an
+              | (?:entregar|entregado|entregue|entregar\s+(?:a\s+)?(?:sua\s+|su\s+)?(?:mensagem|mensaje))\s+(?:a|ao|para)
+              | по\s+адресу | (?:адресату|получателю)
+            )\s+<?(?P<a7>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
         )"#,
     )
 });
@@ -80,6 +87,13 @@ static DATED_REST: LazyLock<Pattern> = LazyLock::new(|| {
 static REASON_WORDS: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)^(?:invalid|unknown|no\s+such|user\s+unknown|mailbox|error|failed|rejected|denied|refused|unavailable|not\s+(?:found|exist|valid|known))\b",
+    )
+});
+
+/// Words that give a reason wherever they stand in a notice.
+static REASON_ANYWHERE: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|spam)\b",
     )
 });
 
@@ -110,6 +124,12 @@ static BOILERPLATE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)^\s*(?:-+\s*transcript\s+of\s+session|-+\s*the\s+following\s+address|\(?other\s+mxes\s+tried|for\s+further\s+assistance|if\s+you\s+do\s+so|you\s+can\s+delete\s+your\s+own\s+text|the\s+mail\s+system\s*$|this\s+is\s+a\s+permanent\s+error|i'm\s+sorry\s+to\s+have\s+to\s+inform|i'm\s+afraid\s+i\s+wasn't\s+able)",
     )
+});
+
+/// A line that repeats the returned message's subject ("Subject: …",
+/// "Betreff: …"): no part of the reason, though the reason may follow it.
+static SUBJECT_LABEL: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(r"(?i)^\s*(?:subject|betreff|objet|oggetto|asunto|assunto|тема|件名)\s*:")
 });
 
 /// A plain-text bounce split at the line that introduces the pasted
@@ -221,7 +241,7 @@ pub fn scan(
             }
         }
         if let Some(c) = ADDRESS_SENTENCE.captures(line) {
-            let m = ["a1", "a2", "a3", "a4", "a5", "a6"]
+            let m = ["a1", "a2", "a3", "a4", "a5", "a6", "a7"]
                 .iter()
                 .find_map(|n| c.name(n))
                 .expect("one group");
@@ -283,6 +303,7 @@ pub fn scan(
         };
         let mut next = k + 1;
         let mut j = c.line + 1;
+        let mut after_subject = false;
         while j < lines.len() && j < c.line + 30 {
             while next < candidates.len() && candidates[next].line < j {
                 next += 1;
@@ -298,7 +319,10 @@ pub fn scan(
             if l.trim().is_empty() || is_separator(l) {
                 // Skip blank lines before the text starts and after a
                 // lead-in such as "because:" or "Reason:".
-                let lead_in = text.trim().is_empty() || text.trim_end().ends_with(':');
+                // A repeated subject line ends an empty block: what follows
+                // the blank after it is the notice's closing, not a reason.
+                let lead_in =
+                    (text.trim().is_empty() && !after_subject) || text.trim_end().ends_with(':');
                 if lead_in && j + 1 < lines.len() {
                     j += 1;
                     continue;
@@ -308,8 +332,12 @@ pub fn scan(
             if BOILERPLATE.is_match(l) {
                 break;
             }
-            text.push(' ');
-            text.push_str(l.trim());
+            if SUBJECT_LABEL.is_match(l) {
+                after_subject = true;
+            } else {
+                text.push(' ');
+                text.push_str(l.trim());
+            }
             j += 1;
         }
         if text.trim().is_empty() || text.trim_end().ends_with(':') && text.len() < 40 {
@@ -400,6 +428,12 @@ pub fn scan(
             }
             best.push_str(reply);
         }
+        // Nothing near the address says why, but the notice does ("The
+        // user(s) account is disabled." a paragraph above): the notice as a
+        // whole is the diagnostic.
+        if best.is_empty() && REASON_ANYWHERE.is_match(report) {
+            best = super::text::truncate_chars(&collapse_ws(report), 600);
+        }
         let mut d = Delivery {
             recipient: Some(addr),
             ..Delivery::default()
@@ -437,11 +471,19 @@ fn context_for(lines: &[&str], addr: &str) -> Option<String> {
         if BOILERPLATE.is_match(l) {
             break;
         }
+        if SUBJECT_LABEL.is_match(l) {
+            continue;
+        }
         text.push(' ');
         text.push_str(l.trim());
     }
     let text = collapse_ws(&text);
-    let bare = text
+    // "Destinatario: addr" alone says no more than the address.
+    let unlabelled = match text.split_once(':') {
+        Some((label, rest)) if !label.contains('@') && label.len() < 30 => rest,
+        _ => text.as_str(),
+    };
+    let bare = unlabelled
         .trim_matches(|ch: char| !ch.is_alphanumeric())
         .eq_ignore_ascii_case(addr);
     (!text.is_empty() && !bare).then_some(text)
@@ -685,6 +727,21 @@ mod tests {
         let diagnostic = d[0].diagnostic.as_deref().unwrap();
         assert_eq!(diagnostic.matches("adresse introuvable").count(), 1);
         assert_eq!(d[0].smtp_code, Some(550));
+    }
+
+    #[test]
+    fn names_the_address_in_french_german_and_russian_sentences() {
+        let cases = [
+            "Votre message n'a pas pu être remis à ana@example.fr.\n\nMotif : adresse inexistante.\n",
+            "Empfänger: ana@example.de\nGrund:     Der Empfänger ist unbekannt.\n",
+            "Не удалось доставить ваше письмо по адресу ana@example.ru:\nтакого почтового ящика нет.\n",
+        ];
+        for text in cases {
+            let d = scan(text, &[], &[], &[]);
+            assert_eq!(d.len(), 1, "{text}");
+            assert!(d[0].recipient.as_deref().unwrap().starts_with("ana@"));
+            assert!(d[0].diagnostic.is_some(), "{text}");
+        }
     }
 
     #[test]
