@@ -245,7 +245,20 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
         | Category::Unsubscribe
         | Category::Subscribe
         | Category::AddressChange => report.from_address.clone(),
-        Category::Challenge => original_to().or_else(|| report.from_address.clone()),
+        // The subscriber who asks us to verify: the original's To, our own
+        // VERP address, else the person the notice names when it comes
+        // from a verification service's robot rather than from them.
+        Category::Challenge => original_to()
+            .or_else(|| verp_recipient(report))
+            .or_else(|| {
+                report
+                    .from_address
+                    .as_deref()
+                    .is_none_or(is_robot_address)
+                    .then(|| challenged_subscriber(report))
+                    .flatten()
+            })
+            .or_else(|| report.from_address.clone()),
         _ => report
             .failed_header
             .first()
@@ -257,6 +270,59 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
                     .and_then(|r| r.original.to.clone())
             }),
     }
+}
+
+/// An address that a program writes from, not a person
+/// (`no-reply@`, `verify@`, `notifications@`, `confirm+x@`).
+fn is_robot_address(address: &str) -> bool {
+    let local = address.split('@').next().unwrap_or("").to_ascii_lowercase();
+    let word = local
+        .split(['+', '-', '_', '.'])
+        .find(|w| !w.is_empty())
+        .unwrap_or("");
+    matches!(
+        word,
+        "no" | "noreply"
+            | "donotreply"
+            | "do"
+            | "verify"
+            | "verification"
+            | "confirm"
+            | "confirmation"
+            | "challenge"
+            | "notification"
+            | "notifications"
+            | "notify"
+            | "mailer"
+            | "postmaster"
+            | "bounce"
+            | "bounces"
+            | "robot"
+            | "auto"
+            | "system"
+            | "guard"
+            | "filter"
+            | "spamfilter"
+            | "quarantine"
+    )
+}
+
+/// The first address a challenge's text names that is neither the
+/// service's nor ours: "Your message to x has been held", "Anna (x) uses
+/// a guest list".
+fn challenged_subscriber(report: &Report) -> Option<String> {
+    let domain_of = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+    let mut foreign: Vec<String> = report.from_address.iter().map(|a| domain_of(a)).collect();
+    foreign.extend(text::addresses_in(&report.to).map(|a| domain_of(&a)));
+    if let Some(from) = report
+        .returned
+        .as_ref()
+        .and_then(|r| r.original.from.as_deref())
+    {
+        foreign.push(domain_of(from));
+    }
+    text::addresses_in(&report.body)
+        .find(|a| !is_robot_address(a) && !foreign.contains(&domain_of(a)))
 }
 
 /// The subscriber address encoded in a VERP address the bounce was sent to.
@@ -309,4 +375,37 @@ fn new_address(report: &Report, old: Option<&str>) -> Option<String> {
                 .is_some_and(|f| f.eq_ignore_ascii_case(a))
             && !own.iter().any(|o| o.eq_ignore_ascii_case(a))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn robot_addresses() {
+        for a in [
+            "no-reply@filter.example.test",
+            "noreply@guestlist.example.com",
+            "verify@guard.example.net",
+            "confirm+x1@quarantine.example.org",
+            "notifications@boxbe.example.com",
+        ] {
+            assert!(is_robot_address(a), "{a}");
+        }
+        for a in ["anna.berg@example.org", "zane@isp.example.net"] {
+            assert!(!is_robot_address(a), "{a}");
+        }
+    }
+
+    /// A challenge sent by a verification service is about the person it
+    /// names, not the service (issue 13).
+    #[test]
+    fn challenge_from_a_service_names_the_subscriber() {
+        let mail = b"From: Boxbe <notifications@boxbe.example.com>\r\nTo: bounces@lists.example.com\r\nSubject: Example Weekly (Action Required)\r\nMessage-ID: <c1@boxbe.example.com>\r\nAuto-Submitted: auto-replied\r\n\r\nHello bounces@lists.example.com,\r\n\r\nYour message to anna.berg@example.org has been waitlisted.\r\nPlease click the link below to request that Anna Berg add you to her Guest List.\r\nWrite to support@boxbe.example.com with questions.\r\n";
+        let report = analyze(mail, "X-Subscriber-Id");
+        assert_eq!(
+            fallback_recipient(&report, Category::Challenge).as_deref(),
+            Some("anna.berg@example.org")
+        );
+    }
 }

@@ -62,6 +62,7 @@ static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
         r#"(?ix)(?:
             (?:delivery|message|mail|e-?mail)\s+(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|was\s+not|wasn't|has\s+been|is\s+|bounced|returned)
           | (?:could\s+not|couldn't|cannot|can't|unable\s+to)\s+(?:be\s+)?deliver(?:ed)?\s+(?:(?:your\s+|the\s+|this\s+)?(?:message|mail|e-?mail)\s+)?to\s+(?:the\s+following\s+(?:recipients?|address(?:es)?)\s*:?\s*)?<?(?P<a2>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
+          | problem\s+delivering\s+(?:your\s+|the\s+)?(?:message|mail|e-?mail)\s+to\s+<?(?P<a8>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           | (?:recipient|user|address|mailbox)\s*:?\s*<(?P<a3>[^\s<>"()]+@[^\s<>"()]+?)>
           | (?:rcpt\s+to|to)\s*:\s*<(?P<a4>[^\s<>"()]+@[^\s<>"()]+?)>
           | <(?P<a5>[^\s<>"()]+@[^\s<>"()]+?)>\s*(?:\.\.\.|:)\s+\S
@@ -70,7 +71,7 @@ static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           # French, German, Spanish, Portuguese, Russian.
           | (?:(?:remis|délivré|distribué|livré)\s+(?:à|au\s+destinataire)
               | zugestellt\s+werden\s+an | (?:zustellung|nachricht)\s+an
-              | (?:entregar|entregado|entregue|entregar\s+(?:a\s+)?(?:sua\s+|su\s+)?(?:mensagem|mensaje))\s+(?:a|ao|para)
+              | (?:entregar|entregado|entregue)(?:\s+(?:el|la|o|a|su|sua|seu|tu))*(?:\s+(?:mensaje|mensagem|correo|e-?mail))?\s+(?:a|ao|para)
               | по\s+адресу | (?:адресату|получателю)
             )\s+<?(?P<a7>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
         )"#,
@@ -241,7 +242,7 @@ pub fn scan(
             }
         }
         if let Some(c) = ADDRESS_SENTENCE.captures(line) {
-            let m = ["a1", "a2", "a3", "a4", "a5", "a6", "a7"]
+            let m = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]
                 .iter()
                 .find_map(|n| c.name(n))
                 .expect("one group");
@@ -730,11 +731,14 @@ mod tests {
     }
 
     #[test]
-    fn names_the_address_in_french_german_and_russian_sentences() {
+    fn names_the_address_in_sentences_of_many_languages() {
         let cases = [
             "Votre message n'a pas pu être remis à ana@example.fr.\n\nMotif : adresse inexistante.\n",
             "Empfänger: ana@example.de\nGrund:     Der Empfänger ist unbekannt.\n",
             "Не удалось доставить ваше письмо по адресу ana@example.ru:\nтакого почтового ящика нет.\n",
+            "No se ha podido entregar el mensaje a ana@example.es.\n\nEl buzón no existe.\n",
+            "Não foi possível entregar a sua mensagem para ana@example.com.br.\n\nMotivo: usuário desconhecido.\n",
+            "There was a problem delivering your message to ana@example.org. See the technical details below.\n",
         ];
         for text in cases {
             let d = scan(text, &[], &[], &[]);
