@@ -397,6 +397,40 @@ mod tests {
         }
     }
 
+    /// Wording the project's fixtures do not carry, one plain-text
+    /// notice each: (diagnostic lines, expected reason).
+    #[test]
+    fn notice_wording_decides_the_reason() {
+        let classifier = Classifier::new(RuleSet::builtin(), Options::default());
+        let cases = [
+            (
+                "was not delivered to:\tmia@example.org\nbecause:\tRecipient's mail file is disabled",
+                "suspend",
+            ),
+            (
+                "Empfänger: pia@example.de\nGrund: Das Postfach des Empfängers wurde deaktiviert.",
+                "suspend",
+            ),
+            (
+                "  ned@example.org\n    SMTP error from remote mail server after RCPT TO:<ned@example.org>:\n    550 5.7.1 Service unavailable; client [192.0.2.10] listed at zen.spamhaus.org",
+                "blocked",
+            ),
+        ];
+        for (text, reason) in cases {
+            let bytes = format!(
+                "From: Mail Delivery System <mailer-daemon@mx.example.org>\r\nTo: bounces@lists.example.com\r\nSubject: Undeliverable mail\r\nMessage-ID: <n1@mx.example.org>\r\n\r\nYour message could not be delivered.\r\n\r\n{}\r\n",
+                text.replace('\n', "\r\n")
+            );
+            let message = RawMessage {
+                bytes: bytes.into_bytes(),
+                source: crate::record::Source::default(),
+                truncated: false,
+            };
+            let records = classifier.classify(&message);
+            assert_eq!(records[0].reason.to_string(), reason, "{text}");
+        }
+    }
+
     /// A challenge sent by a verification service is about the person it
     /// names, not the service (issue 13).
     #[test]
