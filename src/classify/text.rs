@@ -113,9 +113,19 @@ pub fn prefer_status(
     Some(field)
 }
 
-/// The first SMTP reply code in the text (`550`, `550-`, `550 5.1.1`).
+/// Exchange's diagnostic line, "#550 5.1.1 RESOLVER.ADR.RecipNotFound ##":
+/// the `#` keeps a ticket number ("#550") from passing for a reply code,
+/// but a code followed by an enhanced status is one.
+static EXCHANGE_SMTP_CODE: LazyLock<Pattern> =
+    LazyLock::new(|| regex(r"(?:^|\s)#([245][0-9][0-9]) [245]\.\d{1,3}\.\d{1,3}\b"));
+
+/// The first SMTP reply code in the text (`550`, `550-`, `550 5.1.1`,
+/// Exchange's `#550 5.1.1`).
 pub fn find_smtp_code(text: &str) -> Option<u16> {
-    SMTP_CODE.captures(text).and_then(|c| c[1].parse().ok())
+    SMTP_CODE
+        .captures(text)
+        .or_else(|| EXCHANGE_SMTP_CODE.captures(text))
+        .and_then(|c| c[1].parse().ok())
 }
 
 /// One line, single spaces, trimmed.
@@ -326,6 +336,11 @@ mod tests {
         assert_eq!(find_smtp_code("host said: 550-5.1.1 no"), Some(550));
         assert_eq!(find_smtp_code("192.0.2.250 x"), None);
         assert_eq!(find_smtp_code("#550"), None);
+        assert_eq!(
+            find_smtp_code("#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"),
+            Some(550)
+        );
+        assert_eq!(find_smtp_code("see ticket #550 for details"), None);
     }
 
     #[test]
