@@ -415,6 +415,22 @@ mod tests {
                 "  ned@example.org\n    SMTP error from remote mail server after RCPT TO:<ned@example.org>:\n    550 5.7.1 Service unavailable; client [192.0.2.10] listed at zen.spamhaus.org",
                 "blocked",
             ),
+            (
+                "Не удалось доставить ваше письмо по адресу ula@example.ru:\nпочтовый ящик получателя переполнен.",
+                "mailboxfull",
+            ),
+            (
+                "  val@example.jp\n理由: 宛先のメールボックスの容量がいっぱいです。",
+                "mailboxfull",
+            ),
+            (
+                "Empfänger: wim@example.de\nGrund: Die Domain des Empfängers existiert nicht.",
+                "hostunknown",
+            ),
+            (
+                "Votre message n'a pas pu être remis à xia@example.fr.\nMotif : domaine inconnu ou inexistant.",
+                "hostunknown",
+            ),
         ];
         for (text, reason) in cases {
             let bytes = format!(
