@@ -124,7 +124,9 @@ static EXCHANGE_SMTP_CODE: LazyLock<Pattern> =
 pub fn find_smtp_code(text: &str) -> Option<u16> {
     SMTP_CODE
         .captures(text)
-        .or_else(|| EXCHANGE_SMTP_CODE.captures(text))
+        .or_else(|| {
+            memchr::memchr(b'#', text.as_bytes()).and_then(|_| EXCHANGE_SMTP_CODE.captures(text))
+        })
         .and_then(|c| c[1].parse().ok())
 }
 
