@@ -431,6 +431,10 @@ mod tests {
                 "Votre message n'a pas pu être remis à xia@example.fr.\nMotif : domaine inconnu ou inexistant.",
                 "hostunknown",
             ),
+            (
+                "<vic@yahoo.example.net>:\n552 1 Requested mail action aborted, mailbox not found",
+                "userunknown",
+            ),
         ];
         for (text, reason) in cases {
             let bytes = format!(
