@@ -376,13 +376,9 @@ pub fn scan(
 
     let shared = shared_diagnostic(&lines, candidates.last().map_or(0, |c| c.line + 1));
     let rcpt_rejected = RCPT_REJECTED.is_match(report);
-    let reply_line = lines.iter().map(|l| l.trim()).find(|l| {
-        // Permanent replies only: 4xx lines are the retries of a
-        // transcript, not the verdict.
-        l.len() < 500
-            && find_smtp_code(l).is_some_and(|c| (500..600).contains(&c))
-            && l.chars().any(char::is_alphabetic)
-    });
+    // Looked for only when an address's own text has no code: most
+    // reports never need it, and it reads every line.
+    let mut reply_line: Option<Option<&str>> = None;
     let mut out = Vec::new();
     for addr in wanted {
         let mut best = String::new();
@@ -422,7 +418,7 @@ pub fn scan(
         // of message details): a permanent reply anywhere in the report
         // beats prose that carries no code.
         if diagnostic_score(&best) < 2
-            && let Some(reply) = reply_line
+            && let Some(reply) = *reply_line.get_or_insert_with(|| permanent_reply_line(&lines))
         {
             if !best.is_empty() {
                 best.push(' ');
@@ -446,6 +442,19 @@ pub fn scan(
         out.push(d);
     }
     out
+}
+
+/// The first line of a report that carries a permanent (5xx) SMTP reply
+/// with its text. 4xx lines are the retries of a transcript, not the
+/// verdict.
+fn permanent_reply_line<'a>(lines: &[&'a str]) -> Option<&'a str> {
+    lines.iter().map(|l| l.trim()).find(|l| {
+        l.len() < 500
+            // Cheap test first: a reply line has a digit 5 at all.
+            && l.contains('5')
+            && find_smtp_code(l).is_some_and(|c| (500..600).contains(&c))
+            && l.chars().any(char::is_alphabetic)
+    })
 }
 
 /// The lines around the first mention of an address (or of its local
