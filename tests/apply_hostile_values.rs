@@ -10,12 +10,12 @@
 //! The PostgreSQL test says SKIPPED when the server is not installed, and
 //! fails instead in CI (CI=true).
 
+use crate::support::bapply::Run;
 use crate::support::databases::Postgres;
-use crate::support::skip;
+use crate::support::{self, skip};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 /// Values an attacker can put into a bounce, none holding NUL (which
 /// PostgreSQL text cannot store).
@@ -166,51 +166,14 @@ fn case() -> Case {
     }
 }
 
-struct Run {
-    cmd: String,
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "command: {}\nstatus: {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.cmd, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
 /// Runs the real bapply in `dir` with the records on stdin.
 fn bapply(dir: &Path, args: &[&str], records: &[Value]) -> Run {
     let mut input = Vec::new();
     for r in records {
         writeln!(input, "{r}").unwrap();
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bapply"))
-        .args(args)
-        .current_dir(dir)
-        // Never the developer's own state.
-        .env("XDG_STATE_HOME", dir.join("xdg-state"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out: Output = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    Run {
-        cmd: format!("bapply {}", args.join(" ")),
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    support::bapply::run(&args, &input, dir)
 }
 
 /// Applies the case to `target` and checks what bapply says it did.
