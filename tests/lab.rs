@@ -4,10 +4,10 @@
 //! and nobody else, and keep its reasons right on at least the share it
 //! reached; a rule change that loses ground on real MTAs' mail fails here.
 
+use crate::support;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
 /// The share of expected records whose reason bclassify gets right. Raise
 /// it as the classifier improves; never lower it to make a change pass.
@@ -29,16 +29,12 @@ fn lab_bounces_name_their_recipients_and_reasons() {
         .iter()
         .map(|e| lab.join("eml").join(e["file"].as_str().unwrap()))
         .collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_bclassify"))
-        .arg("--no-progress")
-        .args(&files)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut args = vec!["--no-progress".to_string()];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = support::run(env!("CARGO_BIN_EXE_bclassify"), &args, None, &lab);
+    assert_eq!(run.code(), 0, "{run}");
+    let out = run.out;
 
     // Output records by file name.
     let mut got: BTreeMap<String, Vec<Value>> = BTreeMap::new();

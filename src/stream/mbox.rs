@@ -71,6 +71,14 @@ fn unquote_from(line: &[u8]) -> &[u8] {
     line
 }
 
+/// A read error of the stream, naming its file (or stdin).
+fn read_error(template: &Source, source: std::io::Error) -> Error {
+    Error::Read {
+        path: template.path.clone().unwrap_or_else(|| "<stdin>".into()),
+        source,
+    }
+}
+
 pub struct MboxReader<R> {
     reader: R,
     template: Source,
@@ -173,14 +181,7 @@ impl<R: BufRead> Iterator for MboxReader<R> {
                 Ok(n) => n,
                 Err(source) => {
                     self.done = true;
-                    return Some(Err(Error::Read {
-                        path: self
-                            .template
-                            .path
-                            .clone()
-                            .unwrap_or_else(|| "<stdin>".into()),
-                        source,
-                    }));
+                    return Some(Err(read_error(&self.template, source)));
                 }
             };
             if n == 0 {
@@ -244,14 +245,7 @@ impl<R: BufRead> Iterator for SingleReader<R> {
                 Ok(n) if n > line.len() => truncated = true,
                 Ok(_) => {}
                 Err(source) => {
-                    return Some(Err(Error::Read {
-                        path: self
-                            .template
-                            .path
-                            .clone()
-                            .unwrap_or_else(|| "<stdin>".into()),
-                        source,
-                    }));
+                    return Some(Err(read_error(&self.template, source)));
                 }
             }
             if first && line.starts_with(b"From ") {
