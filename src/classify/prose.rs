@@ -49,7 +49,7 @@ static ORIGINAL_MARKER: LazyLock<Pattern> = LazyLock::new(|| {
 /// optionally followed by the start of the diagnostic.
 static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r#"(?x)^\s*(?:[*•]\s+|-\s+)?(?:(?:RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адресат|宛先)\s*:\s*(?:rfc822\s*;\s*)?)?
+        r#"(?x)^\s*(?:[*•]\s+|-\s+)?(?:(?P<label>RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адресат|宛先)\s*:\s*(?:rfc822\s*;\s*)?)?
         <?"?(?P<addr>[^\s<>"():;,]+@[^\s<>"():;,\[\]]+)"?>?
         (?:\s*\((?:expanded\s+from|generated\s+from|by\s+way\s+of)[^)]*\))?
         \s*(?P<sep>:|\.\.\.|\s-\s|,)?\s*(?P<rest>.*)$"#,
@@ -62,6 +62,7 @@ static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
         r#"(?ix)(?:
             (?:delivery|message|mail|e-?mail)\s+(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|was\s+not|wasn't|has\s+been|is\s+|bounced|returned)
           | (?:could\s+not|couldn't|cannot|can't|unable\s+to)\s+(?:be\s+)?deliver(?:ed)?\s+(?:(?:your\s+|the\s+|this\s+)?(?:message|mail|e-?mail)\s+)?to\s+(?:the\s+following\s+(?:recipients?|address(?:es)?)\s*:?\s*)?<?(?P<a2>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
+          | \bundeliverable\s+to\s+(?:the\s+following\s*:?\s*)?<?(?P<a9>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           | problem\s+delivering\s+(?:your\s+|the\s+)?(?:message|mail|e-?mail)\s+to\s+<?(?P<a8>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           | (?:recipient|user|address|mailbox)\s*:?\s*<(?P<a3>[^\s<>"()]+@[^\s<>"()]+?)>
           | (?:rcpt\s+to|to)\s*:\s*<(?P<a4>[^\s<>"()]+@[^\s<>"()]+?)>
@@ -171,7 +172,24 @@ struct Candidate {
     line: usize,
     address: String,
     rest: String,
+    /// The line is a `To:` of a header summary the report quotes ("Your
+    /// message To: … Subject: … Sent: … did not reach"): the original's
+    /// addressee, which is not always who failed.
+    quoted_header: bool,
 }
+
+/// A `To:` line among `Subject:`/`Date:`/`Sent:`/`CC:` lines: the report
+/// repeats the header of the returned (or its own) message.
+fn in_header_summary(lines: &[&str], at: usize) -> bool {
+    let from = at.saturating_sub(3);
+    let to = (at + 4).min(lines.len());
+    (from..to)
+        .filter(|&j| j != at)
+        .any(|j| HEADER_SUMMARY.is_match(lines[j]))
+}
+
+static HEADER_SUMMARY: LazyLock<Pattern> =
+    LazyLock::new(|| super::text::regex(r"(?i)^\s*(?:subject|sent|date|cc)\s*:"));
 
 fn is_excluded(addr: &str, exclude: &[String]) -> bool {
     let lower = addr.to_ascii_lowercase();
@@ -233,16 +251,21 @@ pub fn scan(
                 && let Some(a) = clean_address(addr)
                 && !is_excluded(&a, exclude)
             {
+                let quoted_header = c
+                    .name("label")
+                    .is_some_and(|l| l.as_str().eq_ignore_ascii_case("to"))
+                    && in_header_summary(&lines, i);
                 candidates.push(Candidate {
                     line: i,
                     address: a,
                     rest: rest.to_string(),
+                    quoted_header,
                 });
                 continue;
             }
         }
         if let Some(c) = ADDRESS_SENTENCE.captures(line) {
-            let m = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]
+            let m = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9"]
                 .iter()
                 .find_map(|n| c.name(n))
                 .expect("one group");
@@ -266,9 +289,16 @@ pub fn scan(
                     line: i,
                     address: a,
                     rest,
+                    quoted_header: false,
                 });
             }
         }
+    }
+
+    // A quoted header's addressee is the recipient only when the report
+    // names nobody else.
+    if candidates.iter().any(|c| !c.quoted_header) {
+        candidates.retain(|c| !c.quoted_header);
     }
 
     // The sender's own addresses appear in reports ("MAIL FROM:<me>"), but
