@@ -207,29 +207,26 @@ fn read_headers(msg: &Message<'_>, report: &mut Report) {
             report.content_type.push_str(&rt.to_ascii_lowercase());
         }
     }
-    let mut headers = String::new();
+    report.headers.clear();
+    report.header_spans.clear();
     for (name, value) in msg.headers_raw() {
-        if headers.len() > 64 << 10 {
+        if report.headers.len() > 64 << 10 {
             break;
         }
-        headers.push_str(name);
-        headers.push_str(": ");
         let value = value.trim();
         let v = value.as_bytes();
         if memchr::memchr3(b'\n', b'\r', b'\t', v).is_some()
             || memchr::memmem::find(v, b"  ").is_some()
         {
-            headers.push_str(&collapse_ws(value));
+            report.push_header(name, &collapse_ws(value));
         } else {
-            headers.push_str(value);
+            report.push_header(name, value);
         }
-        headers.push('\n');
     }
     report.failed_header = msg
         .header_raw("X-Failed-Recipients")
         .map(|v| v.split(',').filter_map(clean_address).collect())
         .unwrap_or_default();
-    report.headers = headers;
 }
 
 /// A part's media type and subtype, lower-cased (`text/plain` when it

@@ -405,7 +405,8 @@ pub fn scan(
     };
 
     let shared = shared_diagnostic(&lines, candidates.last().map_or(0, |c| c.line + 1));
-    let rcpt_rejected = RCPT_REJECTED.is_match(report);
+    // Looked for only when a delivery names no command.
+    let mut rcpt_rejected: Option<bool> = None;
     // Looked for only when an address's own text has no code: most
     // reports never need it, and it reads every line.
     let mut reply_line: Option<Option<&str>> = None;
@@ -466,7 +467,10 @@ pub fn scan(
             ..Delivery::default()
         };
         fill_from_diagnostic(&mut d, &best);
-        if d.command.is_none() && d.diagnostic.is_some() && rcpt_rejected {
+        if d.command.is_none()
+            && d.diagnostic.is_some()
+            && *rcpt_rejected.get_or_insert_with(|| RCPT_REJECTED.is_match(report))
+        {
             d.command = Some("RCPT".into());
         }
         out.push(d);

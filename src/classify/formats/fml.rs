@@ -53,14 +53,10 @@ impl ReportFormat for Fml {
 }
 
 fn written_by_fml(report: &Report) -> bool {
-    report.headers.lines().any(|line| {
-        line.split_once(':').is_some_and(|(name, value)| {
-            name.trim().eq_ignore_ascii_case("X-MLServer")
-                && value
-                    .trim_start()
-                    .get(..3)
-                    .is_some_and(|v| v.eq_ignore_ascii_case("fml"))
-        })
+    report.header("X-MLServer").is_some_and(|value| {
+        value
+            .get(..3)
+            .is_some_and(|v| v.eq_ignore_ascii_case("fml"))
     })
 }
 
@@ -99,14 +95,18 @@ mod tests {
     use super::*;
 
     fn notice(subject: &str, body: &str) -> Report {
-        Report {
+        let mut report = Report {
             subject: subject.into(),
             from_address: Some("list-admin@example.org".into()),
             to: "poster@example.net".into(),
-            headers: "X-MLServer: fml [fml 4.0.3 release]\nFrom: list-admin@example.org".into(),
             body: body.into(),
             ..Report::default()
-        }
+        };
+        report.set_headers([
+            ("X-MLServer", "fml [fml 4.0.3 release]"),
+            ("From", "list-admin@example.org"),
+        ]);
+        report
     }
 
     #[test]
@@ -140,7 +140,7 @@ mod tests {
         FORMAT.read(&ReportParts::default(), &mut r);
         assert!(r.deliveries.is_empty());
         let mut r = notice("x", "not a member <news@example.org>\n");
-        r.headers = "X-MLServer: Mailman".into();
+        r.set_headers([("X-MLServer", "Mailman")]);
         FORMAT.read(&ReportParts::default(), &mut r);
         assert!(r.deliveries.is_empty());
         assert_eq!(FORMAT.recognizes(&r), Recognition::No);
