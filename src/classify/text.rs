@@ -493,9 +493,27 @@ mod tests {
             "é  ü\u{85}ß",
             "\u{b}\u{c}a\u{1680}",
             "日本語 テキスト\n\n次",
+            "one two three\nfour five  six",
+            "a \u{3000}b c\u{a0} d",
+            "trailing word ",
+            " leading word",
+            "x \ty",
         ] {
             let expected = text.split_whitespace().collect::<Vec<_>>().join(" ");
             assert_eq!(collapse_ws(text), expected, "{text:?}");
+        }
+        for fixture in crate::classify::fixtures::fixture_texts() {
+            let expected = fixture
+                .text
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert_eq!(
+                collapse_ws(&fixture.text),
+                expected,
+                "{}",
+                fixture.path.display()
+            );
         }
     }
 
