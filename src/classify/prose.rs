@@ -127,7 +127,7 @@ static RCPT_REJECTED: LazyLock<Pattern> = LazyLock::new(|| {
 /// Boilerplate lines that carry no diagnostic value.
 static BOILERPLATE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)^\s*(?:-+\s*transcript\s+of\s+session|-+\s*the\s+following\s+address|\(?other\s+mxes\s+tried|for\s+further\s+assistance|if\s+you\s+do\s+so|you\s+can\s+delete\s+your\s+own\s+text|the\s+mail\s+system\s*$|this\s+is\s+a\s+permanent\s+error|i'm\s+sorry\s+to\s+have\s+to\s+inform|i'm\s+afraid\s+i\s+wasn't\s+able)",
+        r"(?i)^\s*(?:-+\s*transcript\s+of\s+session|-+\s*the\s+following\s+address|\(?other\s+mxes\s+tried|for\s+further\s+assistance|if\s+you\s+do\s+so|you\s+can\s+delete\s+your\s+own\s+text|the\s+mail\s+system\s*$|this\s+is\s+a\s+permanent\s+error|i'm\s+sorry\s+to\s+have\s+to\s+inform|i'm\s+afraid\s+i\s+wasn't\s+able|this\s+is\s+an\s+automatically\s+generated\s+delivery\s+status\s+notification)",
     )
 });
 
@@ -554,20 +554,42 @@ fn is_separator(l: &str) -> bool {
 /// The non-blank lines right above `line`, up to a blank line or a
 /// separator, when they look like a reason rather than an address list.
 fn preceding_paragraph(lines: &[&str], line: usize) -> String {
-    let mut start = line;
-    while start > 0 && line - start < 4 {
-        let l = lines[start - 1];
-        if l.trim().is_empty() || is_separator(l) || l.contains('@') || BOILERPLATE.is_match(l) {
+    // Up to two blank lines may stand between the reason and the address,
+    // and a lead-in ("The following recipients did not receive this
+    // message:") between them: the paragraph above the lead-in says why.
+    let mut end = skip_blank_lines_above(lines, line);
+    for _ in 0..2 {
+        let mut start = end;
+        while start > 0 && end - start < 4 {
+            let l = lines[start - 1];
+            if l.trim().is_empty() || is_separator(l) || l.contains('@') || BOILERPLATE.is_match(l)
+            {
+                break;
+            }
+            start -= 1;
+        }
+        let text = lines[start..end].join(" ");
+        let t = text.trim();
+        if t.len() > 400 {
+            return String::new();
+        }
+        if !t.ends_with(':') {
+            return collapse_ws(t);
+        }
+        if start == end {
             break;
         }
-        start -= 1;
+        end = skip_blank_lines_above(lines, start);
     }
-    let text = lines[start..line].join(" ");
-    let t = text.trim();
-    if t.ends_with(':') || t.len() > 400 {
-        return String::new();
+    String::new()
+}
+
+fn skip_blank_lines_above(lines: &[&str], line: usize) -> usize {
+    let mut end = line;
+    while end > 0 && line - end < 2 && lines[end - 1].trim().is_empty() {
+        end -= 1;
     }
-    collapse_ws(t)
+    end
 }
 
 /// Text after the last address: many reports put the reason there
