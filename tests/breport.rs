@@ -444,9 +444,14 @@ impl Proxy {
                     .trim_start_matches("http://")
                     .trim_start_matches("https://");
                 let host = host.split(['/', ':']).next().unwrap_or("");
-                !(host.ends_with("google.com")
-                    || host.ends_with("googleapis.com")
-                    || host.ends_with("gstatic.com"))
+                let own = [
+                    ".google.com",
+                    ".googleapis.com",
+                    ".gstatic.com",
+                    ".gvt1.com",
+                    ".gvt2.com",
+                ];
+                !own.iter().any(|d| format!(".{host}").ends_with(d))
             })
             .cloned()
             .collect()

@@ -30,7 +30,8 @@ pub struct Cli {
     json: bool,
 
     /// Also write the report as one self-contained HTML page (inline CSS
-    /// and SVG charts, no scripts, no fetches) to FILE.
+    /// and SVG charts, no scripts, no fetches) to FILE; `-` writes the page
+    /// to standard output instead of the tables.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
 
@@ -132,6 +133,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         alerts,
     };
     let summary = report::summarise(&opts, &mut io::stdin())?;
+    // `--html -`: the page is the output.
+    let page_only = cli.html.as_deref() == Some(std::path::Path::new("-"));
     if let Some(path) = &cli.html {
         let now = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
         let page = report::html::render(&summary, &now)?;
@@ -147,17 +150,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Color::Auto => stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     let mut out = io::BufWriter::new(stdout.lock());
-    if cli.json {
+    let section = match cli.by {
+        None => text::Section::All,
+        Some(By::Domain) => text::Section::Domain,
+        Some(By::Day) => text::Section::Day,
+        Some(By::Reason) => text::Section::Reason,
+        Some(By::Category) => text::Section::Category,
+    };
+    if cli.json && !page_only {
         serde_json::to_writer_pretty(&mut out, &summary).context("stdout")?;
         writeln!(out).context("stdout")?;
-    } else {
-        let section = match cli.by {
-            None => text::Section::All,
-            Some(By::Domain) => text::Section::Domain,
-            Some(By::Day) => text::Section::Day,
-            Some(By::Reason) => text::Section::Reason,
-            Some(By::Category) => text::Section::Category,
-        };
+    } else if !page_only {
         text::write(&mut out, &summary, section, text::Style { color }).context("stdout")?;
     }
     out.flush().context("stdout")?;

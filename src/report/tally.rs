@@ -261,10 +261,18 @@ fn prune<V>(map: &mut Map<Box<str>, V>, keep: usize, weight: impl Fn(&V) -> u64)
 }
 
 /// The receiving domain of an address: after the last `@`, without a
-/// trailing `>` or dot; `None` when there is none.
+/// trailing `>` or dot, at most 255 bytes (longer than any DNS name, so
+/// only hostile input is cut); `None` when there is none.
 pub(crate) fn domain_of(address: &str) -> Option<&str> {
     let (_, d) = address.rsplit_once('@')?;
-    let d = d.trim().trim_end_matches(['>', '.']);
+    let mut d = d.trim().trim_end_matches(['>', '.']);
+    if d.len() > 255 {
+        let mut cut = 255;
+        while !d.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        d = &d[..cut];
+    }
     (!d.is_empty()).then_some(d)
 }
 
@@ -324,6 +332,8 @@ mod tests {
         assert_eq!(domain_of("<a@b.example.>"), Some("b.example"));
         assert_eq!(domain_of("a@"), None);
         assert_eq!(domain_of("nobody"), None);
+        let long = format!("a@{}", "é".repeat(300));
+        assert!(domain_of(&long).unwrap().len() <= 255);
     }
 
     #[test]
