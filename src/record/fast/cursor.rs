@@ -2,7 +2,7 @@
 //! bytes at a time, the members of one object, and a cursor over the line
 //! that reads only what serde would read the same way.
 
-use super::super::Str;
+use crate::record::Str;
 
 /// An optional string of a record read in place.
 pub(super) type Text<'a> = Option<Str<'a>>;
