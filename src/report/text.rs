@@ -48,7 +48,7 @@ pub(crate) fn printable(s: &str) -> String {
     }
 }
 
-/// `n` of `of` as a percentage with one decimal.
+/// A share (0 to 1) as a percentage with one decimal.
 pub(crate) fn percent(share: f64) -> String {
     format!("{:.1}%", share * 100.0)
 }
