@@ -202,6 +202,9 @@ fn counts_of_the_bundled_sample_equal_an_independent_count() {
     let out = r.expect_code(0).stdout();
     assert!(out.starts_with("category"), "{r}");
     assert_eq!(out.lines().count(), rows(&v, "categories").len() + 1, "{r}");
+    let widths: std::collections::BTreeSet<usize> =
+        out.lines().map(|l| l.chars().count()).collect();
+    assert_eq!(widths.len(), 1, "columns not aligned: {r}");
 }
 
 #[test]
