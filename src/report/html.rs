@@ -229,3 +229,42 @@ pub fn render(s: &Summary, generated: &str) -> Result<String, Error> {
     })
     .map_err(|e| Error::Template(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{DayRange, Limits, Options, summarise};
+
+    /// Strangers' text in domains and diagnostics comes out as text: no
+    /// element, attribute or URL of theirs reaches the page.
+    #[test]
+    fn values_are_escaped() {
+        let mut input = String::new();
+        for i in 0..5 {
+            input.push_str(&format!(
+                r#"{{"v":1,"category":"blocked","reason":"blocked","rule":"r","date":"2026-11-02T00:00:00Z","recipient":"a{i}@x\"><script>alert(1)</script>.example","diagnostic":"550 <img src=http://fetch.example/x onerror=alert(1)> & \"quoted\""}}"#
+            ));
+            input.push('\n');
+        }
+        let opts = Options {
+            inputs: Vec::new(),
+            range: DayRange::default(),
+            limits: Limits {
+                min_count: 1,
+                top: 10,
+            },
+            alerts: vec!["domain:blocked>1%".parse().unwrap()],
+        };
+        let s = summarise(&opts, &mut input.as_bytes()).unwrap();
+        let page = render(&s, "now").unwrap();
+        assert!(!page.contains("<script"), "a script element from a record");
+        assert!(!page.contains("<img"), "an img element from a record");
+        assert!(page.contains("&lt;script&gt;"), "the domain is not shown");
+        assert!(page.contains("&lt;img"), "the diagnostic is not shown");
+        assert!(
+            !page.contains("http://fetch.example"),
+            "a URL of theirs unescaped"
+        );
+        assert_eq!(page.matches("class=\"domain-bar").count(), s.domains.len());
+    }
+}

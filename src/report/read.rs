@@ -274,3 +274,46 @@ mod tests {
         assert_eq!(t.records, n as u64);
     }
 }
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+
+    /// Any bytes: a tally or a one-line error, never a panic.
+    #[test]
+    fn altered_lines_never_panic() {
+        let base = br#"{"v":1,"source":{"path":"a"},"date":"2026-11-02T10:00:00Z","recipient":"a@b.example","category":"hard","reason":"userunknown","smtp_code":550,"diagnostic":"550 5.1.1 <a@b.example> no","rule":"r"}"#;
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let mut line = base.to_vec();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % line.len() as u64) as usize;
+                match next() % 3 {
+                    0 => line[at] = (next() % 256) as u8,
+                    1 => {
+                        line.remove(at);
+                    }
+                    _ => {
+                        let bytes = b"\"{}[]:,\\\x00\xff9e-";
+                        line.insert(at, bytes[(next() % bytes.len() as u64) as usize]);
+                    }
+                }
+            }
+            line.push(b'\n');
+            let r = read_all(
+                &["-".to_string()],
+                &mut line.as_slice(),
+                DayRange::default(),
+            );
+            if let Err(e) = r {
+                assert!(!e.to_string().contains('\n'), "{e}");
+            }
+        }
+    }
+}
