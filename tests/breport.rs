@@ -193,6 +193,15 @@ fn counts_of_the_bundled_sample_equal_an_independent_count() {
         "{r}"
     );
     assert!(!r.stdout().contains('\x1b'), "no colour with --color never");
+    let r = breport(
+        &[sample.to_str().unwrap(), "--color", "always"],
+        None,
+        dir.path(),
+    );
+    assert!(
+        r.expect_code(0).stdout().contains("\x1b[1m"),
+        "colour with --color always: {r}"
+    );
     // Per table: only that table.
     let r = breport(
         &[sample.to_str().unwrap(), "--by", "category"],
