@@ -4,6 +4,7 @@
 //! the report formats (`formats`), in their order, and the prose of
 //! plain-text bounces by `prose`.
 
+use super::diagnostic;
 use super::formats::{self, ReportParts};
 use super::original::{self, Returned};
 use super::parser::PARSER;
@@ -71,7 +72,7 @@ fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
     truncate(&mut body, MAX_TEXT);
 
     // Plain-text bounces carry the original inline, after a marker line.
-    let split = prose::split_original(&body);
+    let split = original::split_original(&body);
     let report_text = split.report.to_string();
     if walk.returned.is_none()
         && let Some(t) = walk.returned_text.as_deref().or(split.original)
@@ -159,7 +160,7 @@ fn fill_commands(report: &mut Report) {
     // A transcript's "MAIL FROM:<sender>" says nothing about a recipient.
     let report_command =
         if report.bounce_like && report.deliveries.iter().any(|d| d.command.is_none()) {
-            prose::find_command(&report.body).filter(|c| c != "MAIL")
+            diagnostic::find_command(&report.body).filter(|c| c != "MAIL")
         } else {
             None
         };
@@ -170,7 +171,7 @@ fn fill_commands(report: &mut Report) {
     };
     for d in &mut report.deliveries {
         if let Some(diag) = d.diagnostic.take() {
-            prose::fill_from_diagnostic(d, &diag);
+            diagnostic::fill_from_diagnostic(d, &diag);
         }
         if d.command.is_none() && d.diagnostic.is_some() {
             // A transcript that sent "RCPT TO:<this address>" was refused
@@ -406,7 +407,7 @@ fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool, 
         if let Some(t) = d.diagnostic.as_deref()
             && t.len() > 4
             && t.as_bytes()[3] == b'-'
-            && let Some(full) = prose::transcript_reply(body, t)
+            && let Some(full) = diagnostic::transcript_reply(body, t)
             && full.len() > t.len()
         {
             d.diagnostic = Some(full);

@@ -14,6 +14,7 @@
 mod analyze;
 pub mod batch;
 mod classifier;
+mod diagnostic;
 #[cfg(test)]
 mod fixtures;
 mod formats;

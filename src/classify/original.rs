@@ -1,10 +1,72 @@
 //! What the bounce tells about the message that bounced: its Message-ID,
 //! Subject, From, To and List-Id, and the subscriber it was sent to, from a
-//! subscriber-id header, a VERP return path, or List-Unsubscribe.
+//! subscriber-id header, a VERP return path, or List-Unsubscribe; and
+//! where a plain-text report's copy of it begins.
 
+use super::pattern::Pattern;
 use super::text::{clean_address, collapse_ws};
 use crate::record::Original;
 use mail_parser::Message;
+use std::sync::LazyLock;
+
+/// Lines that end the report and start the copy of the original message.
+static ORIGINAL_MARKER: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?ix)^\s*(?:
+          -+\s*(?:below\s+this\s+line\s+is\s+a\s+copy\s+of\s+the\s+message
+              |this\s+is\s+a\s+copy\s+of\s+the\s+message
+              |original\s+message(?:\s+follows)?
+              |(?:the\s+)?(?:header|headers)\s+of\s+(?:the\s+)?original\s+message
+              |unsent\s+message\s+follows
+              |returned\s+(?:message|mail)
+              |message\s+header\s+follows
+              |original\s+message\s+header
+              |the\s+original\s+message\s+(?:was|is|follows)
+              |copy\s+of\s+(?:the\s+)?original\s+message
+              |undelivered\s+message\s+(?:follows|headers)
+              |included\s+message
+              |(?:kopf\s+der\s+)?urspr(?:ü|ue)nglichen?\s+(?:nachricht|e-?mail)
+              |message\s+d'origine|mensaje\s+original|messaggio\s+originale
+              |元の(?:メッセージ|メール))
+        | original\s+message(?:\s+follows)?\s*[:.]?\s*$
+        | original\s+(?:message\s+)?headers?\s*(?:follow|are\s+below)?\s*:?\s*$
+        | \|?-+\s*(?:message\s+text|original\s+text|text\s+of\s+(?:the\s+)?message)\s+follows
+        | the\s+original\s+message\s+(?:headers?\s+)?(?:was|were|is|follows?)\s*:?\s*$
+        | (?:a\s+)?copy\s+of\s+(?:the\s+|your\s+)?(?:original\s+)?message\s+(?:is\s+)?(?:below|follows|attached)
+        | (?:the\s+)?(?:original\s+)?message\s+headers?\s+(?:follow|below)
+        | -+\s*(?:forwarded|original)\s+message\s*-+
+        | content-type:\s*message/(?:rfc822|partial)
+        | \*{3,}\s*original\s+message
+        )",
+    )
+});
+
+/// A plain-text bounce split at the line that introduces the pasted
+/// original.
+pub struct SplitText<'a> {
+    /// The report, up to the marker line.
+    pub report: &'a str,
+    /// What follows the marker line, when there is one.
+    pub original: Option<&'a str>,
+}
+
+/// Splits a plain-text bounce into the report and the pasted original.
+pub fn split_original(text: &str) -> SplitText<'_> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if ORIGINAL_MARKER.is_match(line.trim_end()) {
+            return SplitText {
+                report: &text[..offset],
+                original: Some(&text[offset + line.len()..]),
+            };
+        }
+        offset += line.len();
+    }
+    SplitText {
+        report: text,
+        original: None,
+    }
+}
 
 /// Header values of the returned message, as far as the bounce carries it.
 #[derive(Debug, Default, Clone)]
@@ -129,6 +191,14 @@ pub fn list_unsubscribe_id(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splits_at_markers() {
+        let split =
+            split_original("report\n--- Below this line is a copy of the message.\n\nSubject: x\n");
+        assert_eq!(split.report, "report\n");
+        assert_eq!(split.original, Some("\nSubject: x\n"));
+    }
 
     #[test]
     fn verp() {

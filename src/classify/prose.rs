@@ -8,42 +8,11 @@
 //! and the lines around it say why. The scanner finds those lines and
 //! takes the indented or following text as the diagnostic.
 
+use super::diagnostic::fill_from_diagnostic;
 use super::pattern::Pattern;
 use super::report::Delivery;
 use super::text::{clean_address, collapse_ws, find_smtp_code, find_status};
 use std::sync::LazyLock;
-
-/// Lines that end the report and start the copy of the original message.
-static ORIGINAL_MARKER: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r"(?ix)^\s*(?:
-          -+\s*(?:below\s+this\s+line\s+is\s+a\s+copy\s+of\s+the\s+message
-              |this\s+is\s+a\s+copy\s+of\s+the\s+message
-              |original\s+message(?:\s+follows)?
-              |(?:the\s+)?(?:header|headers)\s+of\s+(?:the\s+)?original\s+message
-              |unsent\s+message\s+follows
-              |returned\s+(?:message|mail)
-              |message\s+header\s+follows
-              |original\s+message\s+header
-              |the\s+original\s+message\s+(?:was|is|follows)
-              |copy\s+of\s+(?:the\s+)?original\s+message
-              |undelivered\s+message\s+(?:follows|headers)
-              |included\s+message
-              |(?:kopf\s+der\s+)?urspr(?:ü|ue)nglichen?\s+(?:nachricht|e-?mail)
-              |message\s+d'origine|mensaje\s+original|messaggio\s+originale
-              |元の(?:メッセージ|メール))
-        | original\s+message(?:\s+follows)?\s*[:.]?\s*$
-        | original\s+(?:message\s+)?headers?\s*(?:follow|are\s+below)?\s*:?\s*$
-        | \|?-+\s*(?:message\s+text|original\s+text|text\s+of\s+(?:the\s+)?message)\s+follows
-        | the\s+original\s+message\s+(?:headers?\s+)?(?:was|were|is|follows?)\s*:?\s*$
-        | (?:a\s+)?copy\s+of\s+(?:the\s+|your\s+)?(?:original\s+)?message\s+(?:is\s+)?(?:below|follows|attached)
-        | (?:the\s+)?(?:original\s+)?message\s+headers?\s+(?:follow|below)
-        | -+\s*(?:forwarded|original)\s+message\s*-+
-        | content-type:\s*message/(?:rfc822|partial)
-        | \*{3,}\s*original\s+message
-        )",
-    )
-});
 
 /// A line that is only an address (with the decorations reports use),
 /// optionally followed by the start of the diagnostic.
@@ -109,12 +78,6 @@ static HEADER_LABEL: LazyLock<Pattern> = LazyLock::new(|| {
     )
 });
 
-static COMMAND: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>|did\s+not\s+like\s+our|most\s+progress\s+was|\bSMTP:)\s*(?:the\s+)?(?:final\s+|end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b|(does\s+not\s+like\s+recipient|RCPT\s+TO:?\s*<)|(failed\s+after\s+I\s+sent\s+the\s+message|end\s+of\s+data|didn't\s+like\s+the\s+message)|(MAIL\s+FROM:?\s*<|sender\s+was\s+rejected)",
-    )
-});
-
 /// Report templates that say the recipients were refused during the SMTP
 /// dialogue ("Each of the following recipients was rejected by a remote
 /// mail server"): the reply answered RCPT TO even when no command is quoted.
@@ -136,33 +99,6 @@ static BOILERPLATE: LazyLock<Pattern> = LazyLock::new(|| {
 static SUBJECT_LABEL: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(r"(?i)^\s*(?:subject|betreff|objet|oggetto|asunto|assunto|тема|件名)\s*:")
 });
-
-/// A plain-text bounce split at the line that introduces the pasted
-/// original.
-pub struct SplitText<'a> {
-    /// The report, up to the marker line.
-    pub report: &'a str,
-    /// What follows the marker line, when there is one.
-    pub original: Option<&'a str>,
-}
-
-/// Splits a plain-text bounce into the report and the pasted original.
-pub fn split_original(text: &str) -> SplitText<'_> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        if ORIGINAL_MARKER.is_match(line.trim_end()) {
-            return SplitText {
-                report: &text[..offset],
-                original: Some(&text[offset + line.len()..]),
-            };
-        }
-        offset += line.len();
-    }
-    SplitText {
-        report: text,
-        original: None,
-    }
-}
 
 /// The lines of the report about one address, before they are joined
 /// into its diagnostic.
@@ -626,124 +562,6 @@ fn diagnostic_score(text: &str) -> u8 {
     s
 }
 
-/// The SMTP command a text says the remote side answered.
-pub fn find_command(text: &str) -> Option<String> {
-    COMMAND.captures(text).map(|c| {
-        if let Some(m) = c.get(1) {
-            m.as_str().to_ascii_uppercase()
-        } else if c.get(2).is_some() {
-            "RCPT".into()
-        } else if c.get(3).is_some() {
-            "DATA".into()
-        } else {
-            "MAIL".into()
-        }
-    })
-}
-
-/// Status, reply code and SMTP command from a diagnostic text.
-pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
-    let text = text.trim();
-    if text.is_empty() {
-        return;
-    }
-    let clipped: String = super::text::truncate_chars(text, 1000);
-    let clipped = sweep_multiline(&clipped);
-    if d.smtp_code.is_none() {
-        d.smtp_code = find_smtp_code(&clipped);
-    }
-    d.status = super::text::prefer_status(d.status.take(), find_status(&clipped), d.smtp_code);
-    if d.command.is_none() {
-        d.command = find_command(&clipped);
-    }
-    if d.remote_mta.is_none() {
-        d.remote_mta = remote_host(&clipped);
-    }
-    d.diagnostic = Some(clipped);
-}
-
-static MULTILINE: LazyLock<Pattern> =
-    LazyLock::new(|| super::text::regex(r"(?:^|\s)([245]\d\d)-(?:([245]\.\d{1,3}\.\d{1,3})\s)?"));
-
-/// A multi-line SMTP reply joined into one line repeats its code on every
-/// line ("550-5.7.1 a 550-5.7.1 b 550 5.7.1 c"); keep it once, in front,
-/// so that phrases read across the line breaks (Sisimai does the same).
-pub fn sweep_multiline(text: &str) -> String {
-    let Some(c) = MULTILINE.captures(text) else {
-        return text.to_string();
-    };
-    let code = c[1].to_string();
-    let status = c.get(2).map(|m| m.as_str().to_string());
-    let mut out = text.to_string();
-    let mut pieces: Vec<String> = Vec::new();
-    if let Some(st) = &status {
-        pieces.push(format!("{code}-{st} "));
-        pieces.push(format!("{code} {st} "));
-    }
-    pieces.push(format!("{code}-"));
-    pieces.push(format!("{code} "));
-    for p in &pieces {
-        out = out.replace(p.as_str(), " ");
-    }
-    let head = match &status {
-        Some(st) => format!("{code} {st} "),
-        None => format!("{code} "),
-    };
-    collapse_ws(&format!("{head}{out}"))
-}
-
-/// The full reply in a session transcript ("<<< 550-5.7.1 ...") whose
-/// first line is `first`: DSNs often keep only that first line.
-pub fn transcript_reply(report: &str, first: &str) -> Option<String> {
-    let first = first.trim();
-    if first.len() < 8 {
-        return None;
-    }
-    let lines: Vec<&str> = report.lines().collect();
-    let start = lines.iter().position(|l| {
-        l.trim_start()
-            .strip_prefix("<<<")
-            .is_some_and(|r| r.trim() == first)
-    })?;
-    let mut text = String::new();
-    for l in &lines[start..lines.len().min(start + 20)] {
-        let Some(r) = l.trim_start().strip_prefix("<<<") else {
-            break;
-        };
-        text.push(' ');
-        text.push_str(r.trim());
-        let r = r.trim();
-        if r.len() >= 4 && r.as_bytes()[3] == b' ' {
-            break;
-        }
-    }
-    Some(collapse_ws(&text))
-}
-
-static REMOTE_HOST: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r"(?i)(?:host|server|while\s+talking\s+to|remote\s+host|mail\s+server|giving\s+up\s+on)\s+\[?([a-z0-9][a-z0-9.\-]*\.[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})\]?",
-    )
-});
-
-/// The host a diagnostic names as the remote side; "Client host [x]" in a
-/// blocklist reply is the sending side, named by the remote one.
-fn remote_host(text: &str) -> Option<String> {
-    let mut from = 0;
-    while let Some(c) = REMOTE_HOST.captures(&text[from..]) {
-        let (start, end) = c.get(0).map_or((0, 0), |m| (m.start(), m.end()));
-        let before = text[..from + start].to_ascii_lowercase();
-        if !before.ends_with("client ") {
-            return Some(c[1].trim_end_matches('.').to_ascii_lowercase());
-        }
-        from += end.max(1);
-        if from >= text.len() {
-            break;
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -783,13 +601,6 @@ mod tests {
     }
 
     #[test]
-    fn remote_host_is_not_the_blocklisted_client() {
-        let text = "203.0.113.88 does not like recipient. Remote host said: 554 5.7.1 Service unavailable; Client host [198.51.100.71] blocked using bl.example.net Giving up on 203.0.113.88.";
-        assert_eq!(remote_host(text).as_deref(), Some("203.0.113.88"));
-        assert_eq!(remote_host("Client host [198.51.100.71] blocked"), None);
-    }
-
-    #[test]
     fn reason_below_a_bare_address_is_taken_once() {
         let text = "Votre message n'a pas pu être remis :\n\n    ana@example.org\n\nRaison : adresse introuvable.\n\nRéponse du serveur : 550 5.1.1 Adresse inconnue\n";
         let d = scan(text, &[], &[], &[]);
@@ -814,13 +625,5 @@ mod tests {
             assert!(d[0].recipient.as_deref().unwrap().starts_with("ana@"));
             assert!(d[0].diagnostic.is_some(), "{text}");
         }
-    }
-
-    #[test]
-    fn splits_at_markers() {
-        let split =
-            split_original("report\n--- Below this line is a copy of the message.\n\nSubject: x\n");
-        assert_eq!(split.report, "report\n");
-        assert_eq!(split.original, Some("\nSubject: x\n"));
     }
 }

@@ -1,0 +1,144 @@
+//! What one diagnostic text says besides its words: the SMTP command the
+//! remote side answered, the status and reply code, the remote host, and
+//! the whole of a multi-line reply (`550-…` / `550 …`) that a report cut.
+
+use super::pattern::Pattern;
+use super::report::Delivery;
+use super::text::{collapse_ws, find_smtp_code, find_status};
+use std::sync::LazyLock;
+
+static COMMAND: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>|did\s+not\s+like\s+our|most\s+progress\s+was|\bSMTP:)\s*(?:the\s+)?(?:final\s+|end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b|(does\s+not\s+like\s+recipient|RCPT\s+TO:?\s*<)|(failed\s+after\s+I\s+sent\s+the\s+message|end\s+of\s+data|didn't\s+like\s+the\s+message)|(MAIL\s+FROM:?\s*<|sender\s+was\s+rejected)",
+    )
+});
+
+/// The SMTP command a text says the remote side answered.
+pub fn find_command(text: &str) -> Option<String> {
+    COMMAND.captures(text).map(|c| {
+        if let Some(m) = c.get(1) {
+            m.as_str().to_ascii_uppercase()
+        } else if c.get(2).is_some() {
+            "RCPT".into()
+        } else if c.get(3).is_some() {
+            "DATA".into()
+        } else {
+            "MAIL".into()
+        }
+    })
+}
+
+/// Status, reply code and SMTP command from a diagnostic text.
+pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
+    let text = text.trim();
+    if text.is_empty() {
+        return;
+    }
+    let clipped: String = super::text::truncate_chars(text, 1000);
+    let clipped = sweep_multiline(&clipped);
+    if d.smtp_code.is_none() {
+        d.smtp_code = find_smtp_code(&clipped);
+    }
+    d.status = super::text::prefer_status(d.status.take(), find_status(&clipped), d.smtp_code);
+    if d.command.is_none() {
+        d.command = find_command(&clipped);
+    }
+    if d.remote_mta.is_none() {
+        d.remote_mta = remote_host(&clipped);
+    }
+    d.diagnostic = Some(clipped);
+}
+
+static MULTILINE: LazyLock<Pattern> =
+    LazyLock::new(|| super::text::regex(r"(?:^|\s)([245]\d\d)-(?:([245]\.\d{1,3}\.\d{1,3})\s)?"));
+
+/// A multi-line SMTP reply joined into one line repeats its code on every
+/// line ("550-5.7.1 a 550-5.7.1 b 550 5.7.1 c"); keep it once, in front,
+/// so that phrases read across the line breaks (Sisimai does the same).
+pub fn sweep_multiline(text: &str) -> String {
+    let Some(c) = MULTILINE.captures(text) else {
+        return text.to_string();
+    };
+    let code = c[1].to_string();
+    let status = c.get(2).map(|m| m.as_str().to_string());
+    let mut out = text.to_string();
+    let mut pieces: Vec<String> = Vec::new();
+    if let Some(st) = &status {
+        pieces.push(format!("{code}-{st} "));
+        pieces.push(format!("{code} {st} "));
+    }
+    pieces.push(format!("{code}-"));
+    pieces.push(format!("{code} "));
+    for p in &pieces {
+        out = out.replace(p.as_str(), " ");
+    }
+    let head = match &status {
+        Some(st) => format!("{code} {st} "),
+        None => format!("{code} "),
+    };
+    collapse_ws(&format!("{head}{out}"))
+}
+
+/// The full reply in a session transcript ("<<< 550-5.7.1 ...") whose
+/// first line is `first`: DSNs often keep only that first line.
+pub fn transcript_reply(report: &str, first: &str) -> Option<String> {
+    let first = first.trim();
+    if first.len() < 8 {
+        return None;
+    }
+    let lines: Vec<&str> = report.lines().collect();
+    let start = lines.iter().position(|l| {
+        l.trim_start()
+            .strip_prefix("<<<")
+            .is_some_and(|r| r.trim() == first)
+    })?;
+    let mut text = String::new();
+    for l in &lines[start..lines.len().min(start + 20)] {
+        let Some(r) = l.trim_start().strip_prefix("<<<") else {
+            break;
+        };
+        text.push(' ');
+        text.push_str(r.trim());
+        let r = r.trim();
+        if r.len() >= 4 && r.as_bytes()[3] == b' ' {
+            break;
+        }
+    }
+    Some(collapse_ws(&text))
+}
+
+static REMOTE_HOST: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)(?:host|server|while\s+talking\s+to|remote\s+host|mail\s+server|giving\s+up\s+on)\s+\[?([a-z0-9][a-z0-9.\-]*\.[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})\]?",
+    )
+});
+
+/// The host a diagnostic names as the remote side; "Client host [x]" in a
+/// blocklist reply is the sending side, named by the remote one.
+fn remote_host(text: &str) -> Option<String> {
+    let mut from = 0;
+    while let Some(c) = REMOTE_HOST.captures(&text[from..]) {
+        let (start, end) = c.get(0).map_or((0, 0), |m| (m.start(), m.end()));
+        let before = text[..from + start].to_ascii_lowercase();
+        if !before.ends_with("client ") {
+            return Some(c[1].trim_end_matches('.').to_ascii_lowercase());
+        }
+        from += end.max(1);
+        if from >= text.len() {
+            break;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_host_is_not_the_blocklisted_client() {
+        let text = "203.0.113.88 does not like recipient. Remote host said: 554 5.7.1 Service unavailable; Client host [198.51.100.71] blocked using bl.example.net Giving up on 203.0.113.88.";
+        assert_eq!(remote_host(text).as_deref(), Some("203.0.113.88"));
+        assert_eq!(remote_host("Client host [198.51.100.71] blocked"), None);
+    }
+}
