@@ -21,6 +21,7 @@ mod completions;
 mod e2e;
 mod golden;
 mod hooks;
+mod input_errors;
 mod lab;
 mod layers;
 mod man;

@@ -47,7 +47,13 @@ pub struct Summary {
     /// Worst problem met on the way (an input that could not be read, a
     /// broken NDJSON line); None when all went well.
     pub failure: Option<ExitCode>,
+    /// Errors per input, for the cap of [`ERRORS_SHOWN`] shown each.
+    pub errors: BTreeMap<String, u64>,
 }
+
+/// Per-message errors shown for one input; the rest are counted at the end
+/// (issue 15: a wrong `--input` must not print thousands of lines).
+pub const ERRORS_SHOWN: u64 = 10;
 
 pub enum Output<'a> {
     /// JSON lines to the writer.
@@ -195,6 +201,14 @@ pub fn run(
                     progress(summary.messages);
                 }
             }
+            for (path, n) in &summary.errors {
+                if *n > ERRORS_SHOWN {
+                    report_error(&format!(
+                        "{path}: {} more errors not shown ({n} in all)",
+                        n - ERRORS_SHOWN
+                    ));
+                }
+            }
             if let Output::Records(out) = &mut output {
                 out.flush()?;
             }
@@ -241,7 +255,11 @@ fn write_batch(
         let message = match item {
             Ok(m) => m,
             Err(e) => {
-                report_error(&e.to_string());
+                let seen = summary.errors.entry(e.path().to_string()).or_default();
+                *seen += 1;
+                if *seen <= ERRORS_SHOWN {
+                    report_error(&e.to_string());
+                }
                 let code = e.exit_code();
                 if summary.failure.is_none_or(|f| severity(code) > severity(f)) {
                     summary.failure = Some(code);
