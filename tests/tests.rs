@@ -26,6 +26,7 @@ mod lab;
 mod layers;
 mod man;
 mod pipeline;
+mod review;
 
 /// Every `tests/*.rs` is a module of this binary: with `autotests = false`
 /// cargo would skip a file that is not declared here, silently.
