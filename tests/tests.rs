@@ -18,6 +18,7 @@ mod batch;
 mod bfetch;
 mod cli_bclassify;
 mod completions;
+mod cron;
 mod e2e;
 mod golden;
 mod hooks;
