@@ -37,6 +37,15 @@ impl<W: Write> UnmatchedSink for MboxSink<W> {
     }
 }
 
+/// Delivers into a Maildir folder (`--unmatched DIR/`).
+pub struct MaildirSink(pub std::path::PathBuf);
+
+impl UnmatchedSink for MaildirSink {
+    fn write_message(&mut self, message: &RawMessage) -> io::Result<()> {
+        stream::maildir_writer::deliver(&self.0, &message.bytes).map(|_| ())
+    }
+}
+
 /// What a run did, for the exit code and the summary.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -83,7 +92,7 @@ struct Outcome {
     json: Vec<u8>,
     records: u64,
     notice: bool,
-    /// unknown, undetermined or challenge: for `--unmatched`.
+    /// Needs a person: for `--unmatched`.
     for_person: bool,
 }
 
@@ -234,11 +243,17 @@ fn outcome(classifier: &Classifier, message: &RawMessage, serialize: bool) -> Ou
         json,
         records: records.len() as u64,
         notice: records.iter().any(|r| r.category.is_notice()),
+        // What needs a person (issue 15): what no rule recognised, a
+        // challenge, a subscribe request, an address change without the
+        // new address.
         for_person: records.iter().any(|r| {
             matches!(
                 r.category,
-                Category::Unknown | Category::Undetermined | Category::Challenge
-            )
+                Category::Unknown
+                    | Category::Undetermined
+                    | Category::Challenge
+                    | Category::Subscribe
+            ) || (r.category == Category::AddressChange && r.new_address.is_none())
         }),
     }
 }

@@ -9,6 +9,7 @@
 //! Nothing here holds more than one message (capped in size) at a time.
 
 mod detect;
+pub mod maildir_writer;
 pub(crate) mod mbox;
 pub(crate) mod mbox_writer;
 pub(crate) mod ndjson;
