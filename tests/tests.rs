@@ -20,6 +20,7 @@ mod cli_bclassify;
 mod completions;
 mod cron;
 mod e2e;
+mod exit_codes;
 mod golden;
 mod hooks;
 mod input_errors;
