@@ -24,6 +24,7 @@ mod exit_codes;
 mod golden;
 mod hooks;
 mod input_errors;
+mod install;
 mod lab;
 mod layers;
 mod man;

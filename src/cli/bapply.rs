@@ -189,7 +189,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let mut warn = |m: &str| {
         let _ = writeln!(io::stderr(), "bapply: {m}");
     };
-    let summary = apply::run(&opts, &mut io::stdin(), &mut out, &mut warn)?;
+    // A spinner on a terminal only, for runs long enough to wonder about
+    // (it first draws after a second); cleared before the summary.
+    let spinner = (!cli.quiet && io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} bapply: {msg} ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(if opts.dry_run {
+            "reading records and deciding (dry run)"
+        } else {
+            "reading records, deciding and writing"
+        });
+        bar.enable_steady_tick(Duration::from_secs(1));
+        bar
+    });
+    let summary = apply::run(&opts, &mut io::stdin(), &mut out, &mut warn);
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    let summary = summary?;
     out.flush().context("stdout")?;
     if !cli.quiet {
         let mut err = io::stderr().lock();
