@@ -29,6 +29,7 @@ mod lab;
 mod layers;
 mod man;
 mod pipeline;
+mod readme;
 mod review;
 
 /// Every `tests/*.rs` is a module of this binary: with `autotests = false`
