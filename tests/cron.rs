@@ -168,7 +168,11 @@ fn dry_run_review_approve_over_a_backlog() {
         lines[0].contains("dry: exit 0; fetched 1200, records 1200"),
         "{log}"
     );
-    assert!(lines[1].contains("run: exit 75;"), "{log}");
+    assert!(
+        lines[1].contains("run: exit 75;")
+            && lines[1].contains("held back by the guard: 1200 updates"),
+        "{log}"
+    );
     assert!(
         lines[3].contains("approve: exit 0;") && lines[3].contains("acked 1200"),
         "{log}"
