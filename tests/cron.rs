@@ -194,6 +194,19 @@ fn approve_refuses_a_stale_plan() {
     };
     contacts(&cron.db(), 40);
     dv.seed_inbox((0..20).map(hard_bounce));
+    // -v says what each stage does, -vv also each message.
+    let (code, err) = cron.run(&["--dry-run", "-v"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("bounce-cron: fetched 20 messages"), "{err}");
+    assert!(!err.contains("bounce-cron: message "), "{err}");
+    let (code, err) = cron.run(&["--dry-run", "-vv"]);
+    assert_eq!(code, 0, "{err}");
+    let per_message = err
+        .lines()
+        .filter(|l| l.starts_with("bounce-cron: message "))
+        .count();
+    assert_eq!(per_message, 20, "{err}");
+    assert!(err.contains(": hard u7@d7.example.org"), "{err}");
     let (code, err) = cron.run(&["--review"]);
     assert_eq!(code, 0, "{err}");
     // Meanwhile the same bounces were applied by another way (a hook).

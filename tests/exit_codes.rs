@@ -104,6 +104,18 @@ fn every_exit_code_is_in_the_one_table() {
     }
     for f in files("src") {
         let text = std::fs::read_to_string(&f).unwrap();
+        // The codes a program's --help lists after "Exit status".
+        for (i, _) in text.match_indices("Exit status") {
+            let para = text[i..].split("\n\n").next().unwrap_or("");
+            for word in para.split(|c: char| !c.is_ascii_digit()) {
+                if let Ok(code) = word.parse::<u32>()
+                    && (word.len() == 2 || code <= 1)
+                    && !table.contains(&code)
+                {
+                    missing.push(format!("{}: help says exit {code}", f.display()));
+                }
+            }
+        }
         for (i, _) in text.match_indices("process::exit(") {
             let arg: String = text[i + 14..].chars().take_while(|c| *c != ')').collect();
             if let Ok(code) = arg.trim().parse::<u32>() {
