@@ -21,10 +21,11 @@ pub enum ExitCode {
     DataErr = 65,
     NoInput = 66,
     Unavailable = 69,
+    /// An error no code was chosen for: a bug (bounce-tools(7), EXIT
+    /// STATUS; not in sysexits' list of the SPEC, but some code must say it).
     Software = 70,
     IoErr = 74,
     TempFail = 75,
-    Protocol = 76,
     NoPerm = 77,
     Config = 78,
 }

@@ -324,8 +324,6 @@ fn hostile_messages_still_give_records() {
         ("no-separator", b"From: a@b.example\nSubject: x\nbody without blank line".to_vec()),
         ("nul-bytes", b"From: MAILER-DAEMON@a.example\nSubject: Undelivered\n\n\0\0<u@b.example>: 550 5.1.1 no\0such user\n".to_vec()),
         ("bad-charset", "From: a@b.example\nSubject: =?x-unknown?B?////?=\nContent-Type: text/plain; charset=x-nonsense\nContent-Transfer-Encoding: base64\n\n!!!not base64!!!\n".as_bytes().to_vec()),
-        ("empty", Vec::new()),
-        ("binary", (0..=255u8).cycle().take(100_000).collect()),
     ];
     let mut long_header = b"From: a@b.example\nX-Long: ".to_vec();
     long_header.extend(std::iter::repeat_n(b'a', 10 << 20));
@@ -351,6 +349,17 @@ fn hostile_messages_still_give_records() {
         assert_eq!(r.records().len(), 1, "{name}: {r}");
         assert!(!r.stderr().contains("panicked"), "{name}: {r}");
     }
+    // Issue 15: no message, no record; what is not mail, one error.
+    std::fs::write(d.path().join("empty.eml"), b"").unwrap();
+    let r = run(BIN, &["empty.eml"], None, d.path());
+    r.expect_code(0);
+    assert_eq!(r.records().len(), 0, "{r}");
+    let binary: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    std::fs::write(d.path().join("binary.eml"), binary).unwrap();
+    let r = run(BIN, &["binary.eml"], None, d.path());
+    r.expect_code(65);
+    assert_eq!(r.stdout(), "", "{r}");
+    assert_eq!(r.stderr(), "bclassify: binary.eml: binary data, not mail\n");
     // an mbox that ends in the middle of a message
     let mut mbox = mbox_of(&[BOUNCE, BOUNCE]).into_bytes();
     mbox.truncate(mbox.len() - 300);

@@ -58,6 +58,19 @@ impl Setup {
     fn state(&self) -> PathBuf {
         self.dir.path().join("state.sqlite")
     }
+    /// The review mailbox (a Maildir) for what needs a person.
+    fn review(&self) -> PathBuf {
+        self.dir.path().join("Review")
+    }
+    /// The messages in the review Maildir.
+    fn reviewed(&self) -> Vec<String> {
+        std::fs::read_dir(self.review().join("new"))
+            .map(|d| {
+                d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
     /// Where normal delivery puts a message the recipe lets through.
     fn mailbox(&self) -> PathBuf {
         self.dir.path().join("mailbox")
@@ -85,6 +98,10 @@ impl Setup {
                 ),
             ),
             ("BOUNCE_DB".into(), self.db().display().to_string()),
+            (
+                "BOUNCE_REVIEW".into(),
+                format!("{}/", self.review().display()),
+            ),
             (
                 "BOUNCE_OPTS".into(),
                 format!("--state {} --lock-timeout 1", self.state().display()),
@@ -160,6 +177,10 @@ fn check(name: &str, make: fn(&Setup) -> Command) {
     let (code, out) = deliver(make(&s), &msg);
     assert_eq!(code, 0, "{name}: {out}");
     assert_eq!(s.status(), blocked, "{name}: {out}");
+    assert!(
+        s.reviewed().is_empty(),
+        "{name}: a hard bounce needs no person"
+    );
 
     // Not a bounce: bapply never runs.
     let s = Setup::new();
@@ -240,4 +261,67 @@ fn bounce_hook_maps_every_failure_to_75() {
     // bapply usage error, and programs that are not there: all 75.
     assert_eq!(run(&["--no-such-flag"], bin).0, 75);
     assert_eq!(run(&[], &dir.path().join("nowhere")).0, 75);
+}
+
+/// What the system mailbox of the user running the tests looks like, so
+/// that a test can show it left nothing there.
+fn system_mailbox() -> Option<(u64, std::time::SystemTime)> {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "root".into());
+    std::fs::metadata(format!("/var/mail/{user}"))
+        .ok()
+        .map(|m| (m.len(), m.modified().unwrap()))
+}
+
+/// Issue 15: hooks lose nothing. An undetermined message (and a challenge)
+/// reaches the review mailbox; the hard bounce does not; nothing lands in
+/// /var/mail.
+fn check_review(name: &str, make: fn(&Setup) -> Command) {
+    let before = system_mailbox();
+    let undetermined = std::fs::read(
+        repo_root().join("fixtures/undetermined/001-undelivered-mail-no-details.eml"),
+    )
+    .unwrap();
+    let s = Setup::new();
+    let (code, out) = deliver(make(&s), &undetermined);
+    assert_eq!(code, 0, "{name}: {out}");
+    let reviewed = s.reviewed();
+    assert_eq!(reviewed.len(), 1, "{name}: {out}");
+    // procmail may add a final newline; the message itself is whole.
+    assert!(
+        reviewed[0].trim_end().as_bytes() == undetermined.trim_ascii_end(),
+        "{name}: not delivered whole"
+    );
+    let (code, out) = deliver(make(&s), &hard_bounce());
+    assert_eq!(code, 0, "{name}: {out}");
+    assert_eq!(
+        s.reviewed().len(),
+        1,
+        "{name}: the hard bounce is not for review"
+    );
+    assert!(
+        !s.mailbox().exists(),
+        "{name}: nothing went to normal delivery"
+    );
+    // An unwritable review mailbox defers the message: nothing is lost.
+    let s = Setup::new();
+    std::fs::write(s.review(), "a file, not a folder").unwrap();
+    let (code, out) = deliver(make(&s), &undetermined);
+    assert_eq!(code, 75, "{name}: {out}");
+    assert_eq!(system_mailbox(), before, "{name}: /var/mail was touched");
+}
+
+#[test]
+fn procmail_delivers_what_needs_a_person_to_the_review_mailbox() {
+    if available("procmail") {
+        check_review("procmail", procmail);
+    }
+}
+
+#[test]
+fn maildrop_delivers_what_needs_a_person_to_the_review_mailbox() {
+    if available("maildrop") {
+        check_review("maildrop", maildrop);
+    }
 }

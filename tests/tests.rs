@@ -19,13 +19,19 @@ mod bfetch;
 mod breport;
 mod cli_bclassify;
 mod completions;
+mod cron;
 mod e2e;
+mod exit_codes;
 mod golden;
 mod hooks;
+mod input_errors;
+mod install;
 mod lab;
 mod layers;
 mod man;
 mod pipeline;
+mod readme;
+mod review;
 
 /// Every `tests/*.rs` is a module of this binary: with `autotests = false`
 /// cargo would skip a file that is not declared here, silently.

@@ -37,6 +37,11 @@ pub struct Cluster {
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub seen: usize,
+    /// The list size, when known (`--list-size`, or counted in the
+    /// `--apply` target): the share is judged against it, so that a first
+    /// run over a backlog of old bounces is measured against the whole
+    /// list, not against the addresses that bounced.
+    pub list_size: Option<usize>,
     pub damaging: usize,
     pub updates: usize,
     pub max_share: f64,
@@ -53,11 +58,13 @@ pub struct Report {
 pub(crate) fn check<'a>(
     policy: &GuardPolicy,
     seen: usize,
+    list_size: Option<usize>,
     updates: impl Iterator<Item = GuardItem<'a>>,
     force: bool,
 ) -> Report {
     let mut r = Report {
         seen,
+        list_size,
         max_share: policy.max_share,
         min_updates: policy.min_updates,
         cluster_min: policy.cluster_min,
@@ -79,7 +86,7 @@ pub(crate) fn check<'a>(
     r.damaging = damaged.len();
     r.share_fired = r.damaging > 0
         && r.damaging >= policy.min_updates as usize
-        && r.damaging as f64 > policy.max_share * seen as f64;
+        && r.damaging as f64 > policy.max_share * r.base() as f64;
     r.cluster = groups
         .into_iter()
         // Ties broken by name so that the report does not vary between runs.
@@ -99,21 +106,35 @@ pub(crate) fn check<'a>(
 }
 
 impl Report {
+    /// What the share is judged against: the list size when known (never
+    /// less than the contacts seen), else the contacts seen.
+    fn base(&self) -> usize {
+        self.list_size.map_or(self.seen, |n| n.max(self.seen))
+    }
+
+    /// "of 12 contacts" or "of 10000 on the list".
+    fn of(&self) -> String {
+        match self.list_size {
+            Some(_) => format!("of {} on the list", self.base()),
+            None => format!("of {} contacts", self.seen),
+        }
+    }
+
     fn share(&self) -> f64 {
-        if self.seen == 0 {
+        if self.base() == 0 {
             0.0
         } else {
-            100.0 * self.damaging as f64 / self.seen as f64
+            100.0 * self.damaging as f64 / self.base() as f64
         }
     }
 
     /// What the guard saw, one line.
     pub fn describe(&self) -> String {
         let mut s = format!(
-            "{} of {} contacts ({:.1}%) would be blocked, unsubscribed or deleted \
+            "{} {} ({:.1}%) would be blocked, unsubscribed or deleted \
              (limit {:.0}% once there are {} or more)",
             self.damaging,
-            self.seen,
+            self.of(),
             self.share(),
             self.max_share * 100.0,
             self.min_updates
@@ -141,9 +162,9 @@ impl Report {
         let mut why = Vec::new();
         if self.share_fired {
             why.push(format!(
-                "{} of {} contacts ({:.1}%) would be taken off the list, more than {:.0}%",
+                "{} {} ({:.1}%) would be taken off the list, more than {:.0}%",
                 self.damaging,
-                self.seen,
+                self.of(),
                 self.share(),
                 self.max_share * 100.0
             ));
@@ -159,7 +180,8 @@ impl Report {
             ));
         }
         format!(
-            "guard: held back {} updates, nothing applied: {}; rerun with --force to apply",
+            "guard: held back {} updates, nothing applied: {}; review them with --dry-run, \
+             then rerun with --force (or give --list-size) to apply",
             self.updates,
             why.join("; ")
         )
@@ -186,20 +208,37 @@ mod tests {
     #[test]
     fn share_needs_minimum() {
         let p = GuardPolicy::default();
-        let one = check(&p, 1, std::iter::once(item(1, None, None)), false);
+        let one = check(&p, 1, None, std::iter::once(item(1, None, None)), false);
         assert!(!one.fired, "a single hard bounce must pass");
         let many = (0..10).map(|i| item(i, Some("mx"), Some("550 #")));
-        let r = check(&p, 20, many, false);
+        let r = check(&p, 20, None, many, false);
         assert!(r.share_fired && r.cluster_fired, "{r:?}");
         let twice = (0..10).map(|i| item(i % 2, None, None));
-        assert!(!check(&p, 20, twice, false).fired, "two contacts, not ten");
+        assert!(
+            !check(&p, 20, None, twice, false).fired,
+            "two contacts, not ten"
+        );
+    }
+
+    #[test]
+    fn share_against_the_list_size_when_known() {
+        let p = GuardPolicy::default();
+        let backlog = || (0..1000).map(|i| item(i, None, None));
+        assert!(check(&p, 1000, None, backlog(), false).share_fired);
+        let r = check(&p, 1000, Some(10_000), backlog(), false);
+        assert!(!r.fired, "{r:?}");
+        assert!(
+            r.describe()
+                .starts_with("1000 of 10000 on the list (10.0%)")
+        );
+        assert!(check(&p, 1000, Some(2_000), backlog(), false).share_fired);
     }
 
     #[test]
     fn describes_the_largest_cluster_and_the_refusal() {
         let p = GuardPolicy::default();
         let many = (0..12).map(|i| item(i, Some("mx.example"), Some("550 5.7.1 <addr> blocked")));
-        let r = check(&p, 100, many, false);
+        let r = check(&p, 100, None, many, false);
         assert!(r.fired && !r.share_fired && r.cluster_fired, "{r:?}");
         assert_eq!(
             r.describe(),
@@ -211,7 +250,7 @@ mod tests {
             r.refusal(),
             "guard: held back 12 updates, nothing applied: 12 share host mx.example and \
              diagnostic \"550 5.7.1 <addr> blocked\" (an outage or a block of the sender?); \
-             rerun with --force to apply"
+             review them with --dry-run, then rerun with --force (or give --list-size) to apply"
         );
     }
 }

@@ -124,6 +124,12 @@ pub struct Options {
     pub force: bool,
     pub skip_invalid: bool,
     pub lock_timeout: Duration,
+    /// `--dry-run`: write the updates (in `format`, also with `apply`) and
+    /// the guard's verdict; change neither the state nor the target.
+    pub dry_run: bool,
+    /// `--list-size`: the contacts on the list, for the guard's share;
+    /// counted in the `apply` target's table when not given.
+    pub list_size: Option<u64>,
 }
 
 /// Where the state lives by default:
@@ -176,9 +182,19 @@ pub fn run<W: Write>(
         path: state_name.clone(),
         source,
     };
-    let store = Store::open(state_path.as_deref(), opts.lock_timeout).map_err(state_err)?;
+    let mut store = Store::open(state_path.as_deref(), opts.lock_timeout).map_err(state_err)?;
+    // An update counts as emitted only where it went: a review written to
+    // a file never makes a later --apply skip it.
+    store.set_destination(match &opts.apply {
+        Some(t) => format!("target:{}", t.identity()),
+        None => "output".into(),
+    });
     let mut input = Ingested::default();
     match run_stages(opts, &store, &mut input, stdin, out, warn, &state_err) {
+        Ok(summary) if opts.dry_run => {
+            store.rollback();
+            Ok(summary)
+        }
         Ok(summary) => {
             // Freeing what the run read (a million events, a hundred
             // thousand contacts) takes a while, and the commit mostly
@@ -233,10 +249,22 @@ fn run_stages<W: Write>(
     let candidates = decided.candidates;
     let input: &Ingested = input;
 
-    // 3. Guard.
+    // 3. Guard, against the list size when known.
+    let list_size = match (opts.list_size, &opts.apply) {
+        (Some(n), _) => Some(n as usize),
+        (None, Some(target)) => match target.count_rows(&policy.sql, opts.lock_timeout) {
+            Ok(n) => Some(n as usize),
+            Err(e) => {
+                warn(&format!("{e}; the guard judges by the contacts seen"));
+                None
+            }
+        },
+        (None, None) => None,
+    };
     let report = guard::check(
         &policy.guard,
         summary.addresses,
+        list_size,
         candidates.iter().map(|c| {
             let d = c.detail(input);
             GuardItem {
@@ -250,7 +278,8 @@ fn run_stages<W: Write>(
     );
     let fired = report.fired;
     summary.guard = report;
-    if fired && !opts.force {
+    summary.dry_run = opts.dry_run;
+    if fired && !opts.force && !opts.dry_run {
         return Err(Error::Guard(Box::new(summary)));
     }
     for c in &candidates {
@@ -273,7 +302,7 @@ fn run_stages<W: Write>(
     let emit_opts = EmitOptions {
         format: opts.format,
         dialect: opts.dialect,
-        apply: opts.apply.as_ref(),
+        apply: opts.apply.as_ref().filter(|_| !opts.dry_run),
         sql: &policy.sql,
         lock_timeout: opts.lock_timeout,
     };

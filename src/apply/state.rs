@@ -41,9 +41,11 @@ CREATE TABLE IF NOT EXISTS event (
     at       INTEGER NOT NULL,
     PRIMARY KEY (contact, message)
 ) WITHOUT ROWID;
--- What was emitted, so each update goes out once; `ukey` (the update key)
--- tells updates of one contact apart (`block`, `manual:challenge`,
--- `change-address:NEW`).
+-- What was emitted, so each update goes out once to each destination;
+-- `ukey` (the update key) tells updates of one contact apart (`block`,
+-- `manual:challenge`, `change-address:NEW`); `dest` is where it went
+-- (`output`, or `target:` and the database), '' for rows of version 1,
+-- which count for every destination.
 CREATE TABLE IF NOT EXISTS emitted (
     contact    INTEGER NOT NULL,
     ukey       TEXT NOT NULL,
@@ -52,9 +54,31 @@ CREATE TABLE IF NOT EXISTS emitted (
     reason TEXT NOT NULL, status TEXT, count INTEGER NOT NULL,
     first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, subscriber TEXT,
     new_email TEXT, rule TEXT NOT NULL, evidence TEXT,
-    PRIMARY KEY (contact, ukey)
+    dest TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (contact, ukey, dest)
 ) WITHOUT ROWID;
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
+";
+
+/// Version 1 kept one `emitted` row per update whatever its destination,
+/// so a review written to a file (`--force --format csv`) made a later
+/// `--apply` skip those rows (issue 15). Its rows move to version 2 with
+/// `dest` '' (emitted everywhere, as they were).
+const MIGRATE_V1: &str = "
+ALTER TABLE emitted RENAME TO emitted_v1;
+CREATE TABLE emitted (
+    contact    INTEGER NOT NULL,
+    ukey       TEXT NOT NULL,
+    emitted_at INTEGER NOT NULL,
+    email TEXT, action TEXT NOT NULL, category TEXT NOT NULL,
+    reason TEXT NOT NULL, status TEXT, count INTEGER NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, subscriber TEXT,
+    new_email TEXT, rule TEXT NOT NULL, evidence TEXT,
+    dest TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (contact, ukey, dest)
+) WITHOUT ROWID;
+INSERT INTO emitted SELECT *, '' FROM emitted_v1;
+DROP TABLE emitted_v1;
 ";
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +160,8 @@ pub(crate) struct PageKey {
 pub struct Store {
     conn: Connection,
     wait: Duration,
+    /// Where this run's updates go: `output` or `target:…`.
+    dest: String,
 }
 
 impl Store {
@@ -146,7 +172,11 @@ impl Store {
             Some(p) => Connection::open(p)?,
             None => Connection::open_in_memory()?,
         };
-        let store = Store { conn, wait };
+        let store = Store {
+            conn,
+            wait,
+            dest: "output".into(),
+        };
         store.setup().map_err(|e| StateError::from_sql(e, wait))?;
         Ok(store)
     }
@@ -175,12 +205,24 @@ impl Store {
         // the whole process must stay under 128 MB for a million records.
         self.conn.pragma_update(None, "cache_size", -8_000)?;
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == 1 {
+            self.conn.execute_batch(MIGRATE_V1)?;
+        }
         self.conn.execute_batch(SCHEMA)?;
         Ok(())
     }
 
     fn map<T>(&self, r: rusqlite::Result<T>) -> Result<T> {
         r.map_err(|e| StateError::from_sql(e, self.wait))
+    }
+
+    /// Names where this run's updates go (`output`, `target:…`): an
+    /// update counts as emitted only for the destination it reached.
+    pub fn set_destination(&mut self, dest: String) {
+        self.dest = dest;
     }
 
     pub fn commit(self) -> Result<()> {
@@ -327,10 +369,10 @@ impl Store {
         let r = (|| {
             let mut st = self.conn.prepare_cached(
                 "SELECT r.idx, m.ukey FROM run_contact r \
-                 JOIN emitted m ON m.contact = r.cid WHERE r.idx BETWEEN ?1 AND ?2 \
-                 ORDER BY r.idx",
+                 JOIN emitted m ON m.contact = r.cid AND m.dest IN ('', ?3) \
+                 WHERE r.idx BETWEEN ?1 AND ?2 ORDER BY r.idx",
             )?;
-            let mut rows = st.query([lo, hi])?;
+            let mut rows = st.query(rusqlite::params![lo, hi, self.dest])?;
             while let Some(row) = rows.next()? {
                 out.push(KnownUpdate {
                     position: row.get(0)?,
@@ -370,14 +412,14 @@ impl Store {
 
     /// Remembers emitted updates.
     pub(crate) fn record_emitted(&self, now: i64, rows: &[EmittedRow<'_>]) -> Result<()> {
-        const COLS: usize = 15;
+        const COLS: usize = 16;
         const CHUNK: usize = 64;
         let r = (|| {
             for chunk in rows.chunks(CHUNK) {
                 let mut st = self.conn.prepare_cached(&multi_insert(
                     "INSERT OR REPLACE INTO emitted (contact, ukey, emitted_at, email, action, \
                      category, reason, status, count, first_seen, last_seen, subscriber, \
-                     new_email, rule, evidence) VALUES ",
+                     new_email, rule, evidence, dest) VALUES ",
                     COLS,
                     chunk.len(),
                 ))?;
@@ -398,6 +440,7 @@ impl Store {
                     st.raw_bind_parameter(p + 13, u.new_email.as_deref())?;
                     st.raw_bind_parameter(p + 14, &*u.rule)?;
                     st.raw_bind_parameter(p + 15, u.evidence.as_deref())?;
+                    st.raw_bind_parameter(p + 16, &self.dest)?;
                 }
                 st.raw_execute()?;
             }
@@ -418,14 +461,14 @@ impl Store {
             let mut st = self.conn.prepare_cached(
                 "SELECT contact, ukey, email, action, category, reason, status, count, \
                  first_seen, last_seen, subscriber, new_email, rule, evidence \
-                 FROM emitted WHERE (contact, ukey) > (?1, ?2) \
+                 FROM emitted WHERE (contact, ukey) > (?1, ?2) AND dest IN ('', ?4) \
                  ORDER BY contact, ukey LIMIT ?3",
             )?;
             let (c, k) = match after {
                 Some(a) => (a.contact_id, a.update_key.as_str()),
                 None => (i64::MIN, ""),
             };
-            let mut rows = st.query(rusqlite::params![c, k, limit as i64])?;
+            let mut rows = st.query(rusqlite::params![c, k, limit as i64, self.dest])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
                 let key = PageKey {
@@ -573,4 +616,41 @@ fn build_multi_insert(head: &str, cols: usize, rows: usize) -> String {
     let mut sql = String::from(head);
     sql.push_str(&vec![one; rows].join(","));
     sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version-1 state keeps its emitted updates, for every destination.
+    #[test]
+    fn migrates_version_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        let v1 = Connection::open(&path).unwrap();
+        v1.execute_batch(
+            "CREATE TABLE emitted (contact INTEGER NOT NULL, ukey TEXT NOT NULL,
+               emitted_at INTEGER NOT NULL, email TEXT, action TEXT NOT NULL,
+               category TEXT NOT NULL, reason TEXT NOT NULL, status TEXT,
+               count INTEGER NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+               subscriber TEXT, new_email TEXT, rule TEXT NOT NULL, evidence TEXT,
+               PRIMARY KEY (contact, ukey)) WITHOUT ROWID;
+             INSERT INTO emitted VALUES (1, 'block', 0, 'a@example.org', 'block', 'hard',
+               'userunknown', NULL, 1, 'x', 'x', NULL, NULL, 'r', NULL);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        drop(v1);
+        let mut store = Store::open(Some(&path), Duration::from_secs(1)).unwrap();
+        store.set_destination("target:sqlite:/x".into());
+        let all: Vec<_> = store.all_emitted().collect();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].email.as_deref(), Some("a@example.org"));
+        store.commit().unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
+    }
 }

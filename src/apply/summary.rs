@@ -35,6 +35,8 @@ pub struct Summary {
     pub sql_skipped: usize,
     pub nul_replaced: usize,
     pub applied: Option<Applied>,
+    /// `--dry-run`: nothing was applied and the state is unchanged.
+    pub dry_run: bool,
 }
 
 impl Summary {
@@ -89,10 +91,15 @@ impl Summary {
         }
         out.push(format!("guard: {}", self.guard.describe()));
         if self.guard.fired && !self.guard.forced {
-            out.push(format!(
-                "held back by the guard: {} updates",
-                self.guard.updates
-            ));
+            out.push(if self.dry_run {
+                format!(
+                    "the guard would hold a real run back ({} updates): apply with --force, \
+                     or give --list-size",
+                    self.guard.updates
+                )
+            } else {
+                format!("held back by the guard: {} updates", self.guard.updates)
+            });
         }
         if self.sql_skipped > 0 {
             out.push(format!(
@@ -105,6 +112,9 @@ impl Summary {
                 "{} values held NUL, which PostgreSQL text cannot store; written as U+FFFD",
                 self.nul_replaced
             ));
+        }
+        if self.dry_run {
+            out.push("dry run: nothing applied, state unchanged".to_string());
         }
         if let Some(a) = &self.applied {
             out.push(format!(

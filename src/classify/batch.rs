@@ -37,6 +37,15 @@ impl<W: Write> UnmatchedSink for MboxSink<W> {
     }
 }
 
+/// Delivers into a Maildir folder (`--unmatched DIR/`).
+pub struct MaildirSink(pub std::path::PathBuf);
+
+impl UnmatchedSink for MaildirSink {
+    fn write_message(&mut self, message: &RawMessage) -> io::Result<()> {
+        stream::maildir_writer::deliver(&self.0, &message.bytes).map(|_| ())
+    }
+}
+
 /// What a run did, for the exit code and the summary.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -47,7 +56,13 @@ pub struct Summary {
     /// Worst problem met on the way (an input that could not be read, a
     /// broken NDJSON line); None when all went well.
     pub failure: Option<ExitCode>,
+    /// Errors per input, for the cap of [`ERRORS_SHOWN`] shown each.
+    pub errors: BTreeMap<String, u64>,
 }
+
+/// Per-message errors shown for one input; the rest are counted at the end
+/// (issue 15: a wrong `--input` must not print thousands of lines).
+pub const ERRORS_SHOWN: u64 = 10;
 
 pub enum Output<'a> {
     /// JSON lines to the writer.
@@ -77,7 +92,7 @@ struct Outcome {
     json: Vec<u8>,
     records: u64,
     notice: bool,
-    /// unknown, undetermined or challenge: for `--unmatched`.
+    /// Needs a person: for `--unmatched`.
     for_person: bool,
 }
 
@@ -195,6 +210,14 @@ pub fn run(
                     progress(summary.messages);
                 }
             }
+            for (path, n) in &summary.errors {
+                if *n > ERRORS_SHOWN {
+                    report_error(&format!(
+                        "{path}: {} more errors not shown ({n} in all)",
+                        n - ERRORS_SHOWN
+                    ));
+                }
+            }
             if let Output::Records(out) = &mut output {
                 out.flush()?;
             }
@@ -220,11 +243,17 @@ fn outcome(classifier: &Classifier, message: &RawMessage, serialize: bool) -> Ou
         json,
         records: records.len() as u64,
         notice: records.iter().any(|r| r.category.is_notice()),
+        // What needs a person (issue 15): what no rule recognised, a
+        // challenge, a subscribe request, an address change without the
+        // new address.
         for_person: records.iter().any(|r| {
             matches!(
                 r.category,
-                Category::Unknown | Category::Undetermined | Category::Challenge
-            )
+                Category::Unknown
+                    | Category::Undetermined
+                    | Category::Challenge
+                    | Category::Subscribe
+            ) || (r.category == Category::AddressChange && r.new_address.is_none())
         }),
     }
 }
@@ -241,7 +270,11 @@ fn write_batch(
         let message = match item {
             Ok(m) => m,
             Err(e) => {
-                report_error(&e.to_string());
+                let seen = summary.errors.entry(e.path().to_string()).or_default();
+                *seen += 1;
+                if *seen <= ERRORS_SHOWN {
+                    report_error(&e.to_string());
+                }
                 let code = e.exit_code();
                 if summary.failure.is_none_or(|f| severity(code) > severity(f)) {
                     summary.failure = Some(code);

@@ -47,7 +47,12 @@ impl Classifier {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.classify_inner(message)
         })) {
-            Ok(records) => records,
+            Ok(mut records) => {
+                for r in &mut records {
+                    r.check_addresses();
+                }
+                records
+            }
             Err(_) => {
                 let mut r = base_record(message, &Report::default(), &Delivery::default());
                 r.rule = "internal-error".into();

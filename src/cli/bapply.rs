@@ -69,6 +69,19 @@ pub struct Cli {
     #[arg(long)]
     force: bool,
 
+    /// Compute the updates from the state and the records and write them
+    /// (with --apply: in --format, to standard output) with the guard's
+    /// verdict; change neither the state nor the target. Exits 0 even when
+    /// the guard would hold a real run back.
+    #[arg(short = 'n', long)]
+    dry_run: bool,
+
+    /// Contacts on the list: the guard judges the share of a run against
+    /// it rather than against the contacts the run saw [default: with
+    /// --apply, the rows of the target's table].
+    #[arg(long, value_name = "N")]
+    list_size: Option<u64>,
+
     /// Warn about and count lines that are not valid records instead of
     /// stopping at the first one.
     #[arg(long)]
@@ -144,7 +157,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .map(Target::parse)
         .transpose()
         .map_err(usage)?;
-    if apply_to.is_some() && (cli.format != Format::Csv || cli.dialect.is_some()) {
+    if apply_to.is_some() && !cli.dry_run && (cli.format != Format::Csv || cli.dialect.is_some()) {
         return Err(
             usage("--apply writes no output; leave out --format and --dialect".into()).into(),
         );
@@ -167,6 +180,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         force: cli.force,
         skip_invalid: cli.skip_invalid,
         lock_timeout: Duration::from_secs_f64(cli.lock_timeout),
+        dry_run: cli.dry_run,
+        list_size: cli.list_size,
     };
     let stdout = io::stdout();
     // Block-buffered: updates are written in one go at the end of a run.
@@ -174,7 +189,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let mut warn = |m: &str| {
         let _ = writeln!(io::stderr(), "bapply: {m}");
     };
-    let summary = apply::run(&opts, &mut io::stdin(), &mut out, &mut warn)?;
+    // A spinner on a terminal only, for runs long enough to wonder about
+    // (it first draws after a second); cleared before the summary.
+    let spinner = (!cli.quiet && io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} bapply: {msg} ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(if opts.dry_run {
+            "reading records and deciding (dry run)"
+        } else {
+            "reading records, deciding and writing"
+        });
+        bar.enable_steady_tick(Duration::from_secs(1));
+        bar
+    });
+    let summary = apply::run(&opts, &mut io::stdin(), &mut out, &mut warn);
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    let summary = summary?;
     out.flush().context("stdout")?;
     if !cli.quiet {
         let mut err = io::stderr().lock();

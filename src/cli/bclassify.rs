@@ -1,7 +1,7 @@
 //! bclassify's command line: a message stream in, one JSON record per
 //! affected address out (bclassify(1)).
 
-use crate::classify::batch::{self, MboxSink, Output, UnmatchedSink};
+use crate::classify::batch::{self, MaildirSink, MboxSink, Output, UnmatchedSink};
 use crate::classify::rules::{BUILTIN_RULES, RuleSet};
 use crate::classify::{Classifier, Options as ClassifyOptions};
 use crate::exit::{ExitCode, Failure};
@@ -45,9 +45,12 @@ pub struct Args {
     #[arg(long)]
     hook: bool,
 
-    /// Append messages classified unknown, undetermined or challenge to
-    /// this mbox, for a person to read.
-    #[arg(long, value_name = "FILE")]
+    /// The review mailbox: messages that need a person (unknown,
+    /// undetermined, challenge, subscribe, address-change without the new
+    /// address) are delivered there: a Maildir when it is a folder or ends
+    /// with `/`, else appended to an mbox file. With --hook, a failed
+    /// delivery exits 75.
+    #[arg(long, value_name = "MAILBOX")]
     unmatched: Option<PathBuf>,
 
     /// Header of the returned message that carries the subscriber id.
@@ -135,17 +138,22 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         },
     );
 
-    let mut unmatched_file = match &args.unmatched {
-        Some(path) => Some(MboxSink(io::BufWriter::new(
+    let mut unmatched_file: Option<Box<dyn UnmatchedSink>> = match &args.unmatched {
+        Some(path) if stream::maildir_writer::is_maildir_path(path) => {
+            Some(Box::new(MaildirSink(path.clone())))
+        }
+        Some(path) => Some(Box::new(MboxSink(io::BufWriter::new(
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
                 .with_context(|| format!("{}: cannot open for appending", path.display()))?,
-        ))),
+        )))),
         None => None,
     };
-    let unmatched = unmatched_file.as_mut().map(|s| s as &mut dyn UnmatchedSink);
+    let unmatched = unmatched_file
+        .as_mut()
+        .map(|s| &mut **s as &mut dyn UnmatchedSink);
 
     let bar = progress_bar(args);
     let tick = |n: u64| {

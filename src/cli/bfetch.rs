@@ -21,8 +21,8 @@ Shell completions:
   --completions bash|zsh|fish   print a completion script and exit
 
 Exit status: 0 ok, 64 usage, 65 UIDVALIDITY changed or bad ack input, \
-69 server unreachable, 74 I/O error, 75 temporary failure (timeout, \
-connection lost), 76 protocol error, 77 authentication refused, \
+69 server unreachable or not speaking IMAP as needed, 74 I/O error, \
+75 temporary failure (timeout, connection lost), 77 authentication refused, \
 78 configuration error (including an untrusted certificate).
 
 Examples:

@@ -295,20 +295,30 @@ impl<'a> Fetcher<'a> {
             self.opts.batch_bytes,
             self.opts.batch_messages,
         );
-        let total = uids.len();
-        let mut done = 0;
+        // Progress on a terminal only (bounce-tools(7)): messages of this
+        // mailbox fetched so far, cleared when the mailbox is done.
+        let bar = self.opts.progress.then(|| {
+            let bar = indicatif::ProgressBar::new(uids.len() as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "bfetch: {prefix} {bar:30} {pos}/{len} messages ({per_sec}, {eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(mb.to_string());
+            bar
+        });
         for batch in batches {
             let n = self.fetch_batch(mb, uidvalidity, floor, batch, out)?;
-            done += batch.len();
             if let Some(r) = &mut self.remaining {
                 *r = r.saturating_sub(n);
             }
-            if self.opts.progress {
-                eprint!("\rbfetch: {mb}: {done}/{total}");
-                if done == total {
-                    eprintln!();
-                }
+            if let Some(bar) = &bar {
+                bar.inc(batch.len() as u64);
             }
+        }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
         }
         Ok(())
     }

@@ -67,7 +67,10 @@ impl ToExitCode for Error {
             Kind::Data => ExitCode::DataErr,
             Kind::Unavailable => ExitCode::Unavailable,
             Kind::Temporary => ExitCode::TempFail,
-            Kind::Protocol => ExitCode::Protocol,
+            // A server that does not speak IMAP as bfetch needs it is
+            // unavailable to bfetch (sysexits has no protocol code in the
+            // set bounce-tools(7), EXIT STATUS, allows).
+            Kind::Protocol => ExitCode::Unavailable,
             Kind::Auth => ExitCode::NoPerm,
             Kind::Config => ExitCode::Config,
             Kind::Io => ExitCode::IoErr,

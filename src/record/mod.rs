@@ -106,6 +106,42 @@ pub struct Record<S = String> {
     pub original: Original<S>,
 }
 
+/// Longest `evidence`, in characters (bounce-tools(7), RECORD FORMAT).
+pub const MAX_EVIDENCE_CHARS: usize = 200;
+
+/// True when `s` can be a mailbox address: a local part, `@`, a domain,
+/// and no white space or control characters anywhere.
+pub fn is_mailbox_address(s: &str) -> bool {
+    match s.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
+}
+
+impl Record<String> {
+    /// Addresses are checked before they become records: a `recipient`
+    /// that is no mailbox address becomes null, its raw text kept in
+    /// `evidence` (unless the deciding rule's text is already there); a
+    /// `new_address` that is none is dropped.
+    pub fn check_addresses(&mut self) {
+        if let Some(raw) = self.recipient.take_if(|r| !is_mailbox_address(r)) {
+            let raw: String = raw.chars().take(MAX_EVIDENCE_CHARS).collect();
+            self.evidence = Some(match self.evidence.take() {
+                Some(e) => format!("{e}; not an address: {raw}")
+                    .chars()
+                    .take(MAX_EVIDENCE_CHARS)
+                    .collect(),
+                None => raw,
+            });
+        }
+        self.new_address.take_if(|a| !is_mailbox_address(a));
+    }
+}
+
 // Written out rather than derived: a derived `Default` would ask for
 // `S: Default`, which a borrowed string has no use for.
 impl<S> Default for Source<S> {
@@ -166,6 +202,36 @@ mod tests {
             serde_json::to_string(&borrowed).unwrap(),
             serde_json::to_string(&owned).unwrap()
         );
+    }
+
+    #[test]
+    fn addresses_are_checked() {
+        for ok in [
+            "a@example.org",
+            "\"a.b\"@example.org",
+            "a+b@xn--bcher-kva.example",
+        ] {
+            assert!(is_mailbox_address(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "alice",
+            "@example.org",
+            "a@",
+            "a b@example.org",
+            "a@ex\u{1}ample.org",
+            "a@example.org\n",
+        ] {
+            assert!(!is_mailbox_address(bad), "{bad:?}");
+        }
+        let mut r: Record = serde_json::from_str(
+            r#"{"v":1,"category":"hard","reason":"userunknown","rule":"r","recipient":"no one","new_address":"x"}"#,
+        )
+        .unwrap();
+        r.check_addresses();
+        assert_eq!(r.recipient, None);
+        assert_eq!(r.new_address, None);
+        assert_eq!(r.evidence.as_deref(), Some("no one"));
     }
 
     /// A record leaves out unknown source fields and defaults missing ones.

@@ -51,6 +51,36 @@ pub fn format(head: &[u8]) -> Format {
     }
 }
 
+/// Why the first bytes of an input that would be read as one message
+/// cannot be mail, or None when they can: binary data (NUL bytes or mostly
+/// control characters) or JSON that is not bfetch's NDJSON (an array, a
+/// string), unless the first line is a header field. bounce-tools(7),
+/// MESSAGE STREAM.
+pub fn not_mail(head: &[u8]) -> Option<&'static str> {
+    let start = head
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(head.len());
+    let head = &head[start..];
+    let first_line = &head[..memchr::memchr(b'\n', head).unwrap_or(head.len())];
+    let name_len = first_line
+        .iter()
+        .position(|&b| !(b'!'..=b'~').contains(&b) || b == b':')
+        .unwrap_or(first_line.len());
+    if head.starts_with(b"[") || head.starts_with(b"\"") {
+        return Some("JSON that is not a message stream (bfetch's NDJSON has one object a line)");
+    }
+    if name_len > 0 && first_line.get(name_len) == Some(&b':') {
+        return None;
+    }
+    let sample = &head[..head.len().min(4096)];
+    let control = sample
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b))
+        .count();
+    (sample.contains(&0) || control * 10 > sample.len()).then_some("binary data, not mail")
+}
+
 /// CR-only files (classic Mac) are the only case that needs translating:
 /// LF and CRLF are both read natively.
 pub fn line_endings(head: &[u8]) -> LineEndings {
@@ -115,6 +145,17 @@ mod tests {
         assert_eq!(format(b"{\"raw\":\"x\"}\n"), Format::Ndjson);
         assert_eq!(format(b"Received: x\n"), Format::Eml);
         assert_eq!(format(b""), Format::Eml);
+    }
+
+    #[test]
+    fn tells_what_is_not_mail() {
+        assert_eq!(not_mail(b""), None);
+        assert_eq!(not_mail(b"Received: x\n\nbody\0"), None);
+        assert_eq!(not_mail(b"hello\n"), None);
+        assert!(not_mail(b"\x7fELF\x02\x01\x01\0\0\0").is_some());
+        assert!(not_mail(b"\x01\x02\x03\x04\x05abc").is_some());
+        assert!(not_mail(b"[{\"event\":\"bounce\"}]").is_some());
+        assert!(not_mail(b"  \"a string\"\n").is_some());
     }
 
     #[test]

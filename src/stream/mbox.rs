@@ -186,7 +186,9 @@ impl<R: BufRead> Iterator for MboxReader<R> {
             };
             if n == 0 {
                 self.done = true;
-                if bytes.is_empty() && !have_envelope {
+                // Nothing, or a lone envelope line: no message at all.
+                let empty = bytes.iter().all(u8::is_ascii_whitespace) && !truncated;
+                if empty && (!have_envelope || self.index == 0) {
                     return None;
                 }
                 return Some(Ok(self.finish(bytes, truncated, offset)));
@@ -258,6 +260,11 @@ impl<R: BufRead> Iterator for SingleReader<R> {
             } else {
                 bytes.extend_from_slice(&line);
             }
+        }
+        // 0 bytes, blank lines or a lone envelope line: no message at all
+        // (issue 15: an empty pipe makes no record).
+        if !truncated && bytes.iter().all(u8::is_ascii_whitespace) {
+            return None;
         }
         let mut source = self.template.clone();
         source.index = Some(0);
@@ -331,16 +338,34 @@ impl<R: BufRead> Iterator for NdjsonReader<R> {
             }
             let index = self.index;
             self.index += 1;
+            let (path, line) = (self.path(), self.line_no);
             let bad = |message: String| Error::BadLine {
-                path: self.path(),
-                line: self.line_no,
+                path: path.clone(),
+                line,
                 message,
             };
             if n > self.line.len() {
                 return Some(Err(bad(format!("line longer than {cap} bytes"))));
             }
-            let parsed: StreamMessage = match serde_json::from_slice(&self.line) {
-                Ok(m) => m,
+            // A first line that is no message object means the input is
+            // not bfetch's NDJSON at all: one error, not one per line.
+            let first = index == 0;
+            let parsed = match serde_json::from_slice::<StreamMessage>(&self.line) {
+                Ok(m) if !first || m.raw.is_some() || m.raw_base64.is_some() => m,
+                Ok(_) => {
+                    self.done = true;
+                    return Some(Err(bad(
+                        "not a bfetch NDJSON message stream (no \"raw\" or \"raw_base64\"); \
+                         nothing read from this input"
+                            .into(),
+                    )));
+                }
+                Err(e) if first => {
+                    self.done = true;
+                    return Some(Err(bad(format!(
+                        "not a bfetch NDJSON message stream ({e}); nothing read from this input"
+                    ))));
+                }
                 Err(e) => return Some(Err(bad(format!("not a message object: {e}")))),
             };
             let mut source = self.template.clone();
@@ -397,7 +422,8 @@ mod tests {
             let mut offset = start.unwrap_or(lines.get(i).map_or(pos as u64, |l| l.1));
             loop {
                 let Some(&(line, at)) = lines.get(i) else {
-                    if !bytes.is_empty() || have_envelope {
+                    let empty = bytes.iter().all(u8::is_ascii_whitespace) && !truncated;
+                    if !(empty && (!have_envelope || out.is_empty())) {
                         out.push((trim(bytes), truncated, offset));
                     }
                     return out;

@@ -9,6 +9,7 @@
 //! Nothing here holds more than one message (capped in size) at a time.
 
 mod detect;
+pub mod maildir_writer;
 pub(crate) mod mbox;
 pub(crate) mod mbox_writer;
 pub(crate) mod ndjson;
@@ -41,6 +42,8 @@ pub enum Error {
     Open { path: String, source: io::Error },
     #[error("{path}: {source}")]
     Read { path: String, source: io::Error },
+    #[error("{path}: {why}")]
+    NotMail { path: String, why: &'static str },
     #[error("{path}: line {line}: {message}")]
     BadLine {
         path: String,
@@ -59,7 +62,7 @@ impl ToExitCode for Error {
                 ExitCode::NoInput
             }
             Error::Open { .. } | Error::Read { .. } => ExitCode::IoErr,
-            Error::BadLine { .. } => ExitCode::DataErr,
+            Error::BadLine { .. } | Error::NotMail { .. } => ExitCode::DataErr,
         }
     }
 }
@@ -161,6 +164,13 @@ impl Messages {
             Format::Auto => detect::format(head),
             f => f,
         };
+        // Issue 15: what would be read as one message but is no mail at
+        // all is one clear error, not an `unknown` record.
+        if format == Format::Eml
+            && let Some(why) = detect::not_mail(head)
+        {
+            return Err(Error::NotMail { path: name, why });
+        }
         let endings = detect::line_endings(head);
         let max = self.options.max_message_bytes;
         let source = Source {
@@ -218,6 +228,12 @@ impl Messages {
             found.extend(files);
         }
         let is_maildir = self.options.format == Format::Maildir || dir.join("cur").is_dir();
+        if found.is_empty() && !is_maildir && !dir.join("new").is_dir() {
+            return Err(Error::NotMail {
+                path: display(dir),
+                why: "not a Maildir folder (no cur/ or new/) and no message files in it",
+            });
+        }
         for f in found.into_iter().rev() {
             self.pending.push_front(if is_maildir {
                 Pending::FolderMessage(f)
@@ -244,6 +260,18 @@ impl Iterator for Messages {
                 Ok(()) => continue,
                 Err(e) => return Some(Err(e)),
             }
+        }
+    }
+}
+
+impl Error {
+    /// The input the error is about.
+    pub fn path(&self) -> &str {
+        match self {
+            Error::Open { path, .. }
+            | Error::Read { path, .. }
+            | Error::NotMail { path, .. }
+            | Error::BadLine { path, .. } => path,
         }
     }
 }

@@ -284,3 +284,67 @@ pub fn message(subject: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+impl Dovecot {
+    /// Drops messages straight into the test user's INBOX (Maildir `new/`,
+    /// owned by the mail user): thousands in a moment, where `save` takes
+    /// a process per message. Dovecot assigns their UIDs on the next scan.
+    pub fn seed_inbox(&self, messages: impl IntoIterator<Item = Vec<u8>>) -> usize {
+        use std::os::unix::fs::MetadataExt;
+        let mail = self.dir.join("mail");
+        let owner = std::fs::metadata(&mail).expect("mail folder");
+        let maildir = mail.join(USER).join("Maildir");
+        let mut n = 0;
+        for sub in ["", "cur", "new", "tmp"] {
+            let d = maildir.join(sub);
+            std::fs::create_dir_all(&d).unwrap();
+            std::os::unix::fs::chown(&d, Some(owner.uid()), Some(owner.gid())).unwrap();
+        }
+        std::os::unix::fs::chown(
+            maildir.parent().unwrap(),
+            Some(owner.uid()),
+            Some(owner.gid()),
+        )
+        .unwrap();
+        for msg in messages {
+            let f = maildir.join("new").join(format!("{n}.M{n}P1.seed"));
+            std::fs::write(&f, msg).unwrap();
+            std::os::unix::fs::chown(&f, Some(owner.uid()), Some(owner.gid())).unwrap();
+            n += 1;
+        }
+        n
+    }
+}
+
+/// A Postfix-style DSN: a hard bounce (5.1.1) for `u{i}@d{i}.example.org`,
+/// each from its own host, so no two share a host and diagnostic.
+pub fn hard_bounce(i: usize) -> Vec<u8> {
+    format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\n\
+         To: bounces@example.com\n\
+         Subject: Undelivered Mail Returned to Sender\n\
+         Message-ID: <backlog-{i}@mx.example.net>\n\
+         Date: Mon, 02 Nov 2026 09:14:07 +0000\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\
+         \n\
+         --b\n\
+         Content-Type: text/plain\n\
+         \n\
+         This is the mail system at host mx.example.net.\n\
+         \n\
+         --b\n\
+         Content-Type: message/delivery-status\n\
+         \n\
+         Reporting-MTA: dns; mx.example.net\n\
+         \n\
+         Final-Recipient: rfc822; u{i}@d{i}.example.org\n\
+         Action: failed\n\
+         Status: 5.1.1\n\
+         Remote-MTA: dns; mx.d{i}.example.org\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <u{i}@d{i}.example.org>: Recipient address rejected: User unknown\n\
+         \n\
+         --b--\n"
+    )
+    .into_bytes()
+}

@@ -226,6 +226,13 @@ impl Decider<'_> {
             new_categories.clear();
             let mut last_message = None;
             for e in group {
+                // Every category the input names is looked at again, also
+                // from events counted before: an update emitted to another
+                // destination (a review written to a file) still goes to
+                // this one, once.
+                if !new_categories.contains(&e.category) {
+                    new_categories.push(e.category);
+                }
                 // Twice in this input, or already in the state: counted before.
                 if last_message == Some(e.message)
                     || mine_known
@@ -246,9 +253,6 @@ impl Decider<'_> {
                     category: e.category,
                     at: e.at,
                 });
-                if !new_categories.contains(&e.category) {
-                    new_categories.push(e.category);
-                }
             }
             let c = &input.contacts[contact as usize];
             if new_categories.is_empty() || c.details.is_empty() {

@@ -69,11 +69,54 @@ impl Target {
         }
     }
 
+    /// What tells targets apart in the state: an SQLite file by its full
+    /// path, a PostgreSQL URL without its password.
+    pub fn identity(&self) -> String {
+        match self {
+            Target::Sqlite(p) => format!(
+                "sqlite:{}",
+                std::fs::canonicalize(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+            ),
+            Target::Postgres(url) => redact(url),
+        }
+    }
+
     /// How the target is named in messages: never with its password.
     pub fn display(&self) -> String {
         match self {
             Target::Sqlite(p) => format!("sqlite:{}", p.display()),
             Target::Postgres(url) => redact(url),
+        }
+    }
+
+    /// The contacts in the target's table (`SELECT count(*)`), read only:
+    /// the list size the guard judges a run's share against.
+    pub fn count_rows(&self, cfg: &SqlPolicy, wait: Duration) -> Result<u64, TargetError> {
+        let sql = format!(
+            "SELECT count(*) FROM {}",
+            super::statement::quote_table(self.dialect(), &cfg.table)
+        );
+        let fail = |e: String| self.fail(ExitCode::IoErr, format!("counting the list: {e}"));
+        match self {
+            Target::Sqlite(path) => {
+                use rusqlite::{Connection, OpenFlags};
+                let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .map_err(|e| fail(e.to_string()))?;
+                conn.busy_timeout(wait).map_err(|e| fail(e.to_string()))?;
+                conn.query_row(&sql, [], |r| r.get::<_, i64>(0))
+                    .map(|n| n.max(0) as u64)
+                    .map_err(|e| fail(e.to_string()))
+            }
+            Target::Postgres(url) => {
+                let mut client = postgres::Client::connect(url, postgres::NoTls)
+                    .map_err(|e| fail(e.to_string()))?;
+                client
+                    .query_one(sql.as_str(), &[])
+                    .map(|r| r.get::<_, i64>(0).max(0) as u64)
+                    .map_err(|e| fail(e.to_string()))
+            }
         }
     }
 
