@@ -216,6 +216,54 @@ fn counts_of_the_bundled_sample_equal_an_independent_count() {
     assert_eq!(widths.len(), 1, "columns not aligned: {r}");
 }
 
+/// The same counts by category and reason as jq gives for the records.
+#[test]
+fn counts_of_the_bundled_sample_equal_a_jq_count() {
+    if std::process::Command::new("jq")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        crate::support::skip("jq not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_records(dir.path());
+    let r = breport(&[sample.to_str().unwrap(), "--json"], None, dir.path());
+    let v: Value = serde_json::from_str(&r.expect_code(0).stdout()).unwrap();
+    for key in ["category", "reason"] {
+        let program =
+            format!("group_by(.{key}) | map({{key: .[0].{key}, value: length}}) | from_entries");
+        let out = std::process::Command::new("jq")
+            .args(["-s", "-c", &program])
+            .arg(&sample)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "jq: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let by_jq: BTreeMap<String, u64> = serde_json::from_slice(&out.stdout).unwrap();
+        let table = if key == "category" {
+            "categories"
+        } else {
+            "reasons"
+        };
+        assert_eq!(rows(&v, table), by_jq, "{table}: breport {r}");
+    }
+    let total = std::process::Command::new("jq")
+        .args(["-s", "length"])
+        .arg(&sample)
+        .output()
+        .unwrap();
+    let total: u64 = String::from_utf8_lossy(&total.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(v["records"], total);
+}
+
 #[test]
 fn counts_of_a_generated_set_equal_an_independent_count() {
     let dir = tempfile::tempdir().unwrap();
