@@ -3,6 +3,7 @@
 //! order. Memory holds at most a few batches whatever the input size.
 
 use super::classifier::Classifier;
+use super::dedup::Seen;
 use crate::exit::{ExitCode, ToExitCode};
 use crate::record::Category;
 use crate::stream::{self, Messages, RawMessage, mbox_writer};
@@ -47,6 +48,18 @@ pub struct Summary {
     /// Worst problem met on the way (an input that could not be read, a
     /// broken NDJSON line); None when all went well.
     pub failure: Option<ExitCode>,
+    /// ESP events and log lines dropped as already written in this run.
+    pub duplicates: u64,
+}
+
+/// What one item of an input is called in an error message.
+fn item_word(kind: stream::ItemKind) -> &'static str {
+    match kind {
+        stream::ItemKind::Mail => "message",
+        stream::ItemKind::Event => "event",
+        stream::ItemKind::Reply => "reply",
+        stream::ItemKind::LogLine => "log line",
+    }
 }
 
 pub enum Output<'a> {
@@ -79,6 +92,10 @@ struct Outcome {
     notice: bool,
     /// unknown, undetermined or challenge: for `--unmatched`.
     for_person: bool,
+    /// ESP events and log lines: what makes the item a duplicate.
+    dedup_keys: Vec<String>,
+    /// The item could not be read (an event that is not JSON).
+    error: Option<String>,
 }
 
 /// Classifies everything `messages` yields on `workers` threads. Errors on
@@ -179,6 +196,7 @@ pub fn run(
             let mut output = output;
             let mut waiting = BTreeMap::new();
             let mut next = 0u64;
+            let mut seen = Seen::default();
             for (seq, batch, outcomes) in done_rx.iter() {
                 waiting.insert(seq, (batch, outcomes));
                 while let Some((batch, outcomes)) = waiting.remove(&next) {
@@ -189,6 +207,7 @@ pub fn run(
                         outcomes,
                         &mut output,
                         &mut unmatched,
+                        &mut seen,
                         report_error,
                     )?;
                     let _ = slot_tx.send(());
@@ -206,7 +225,8 @@ pub fn run(
 }
 
 fn outcome(classifier: &Classifier, message: &RawMessage, serialize: bool) -> Outcome {
-    let records = classifier.classify(message);
+    let classified = classifier.classify_item(message);
+    let records = classified.records;
     let mut json = Vec::new();
     if serialize {
         for r in &records {
@@ -226,6 +246,8 @@ fn outcome(classifier: &Classifier, message: &RawMessage, serialize: bool) -> Ou
                 Category::Unknown | Category::Undetermined | Category::Challenge
             )
         }),
+        dedup_keys: classified.dedup_keys,
+        error: classified.error,
     }
 }
 
@@ -235,6 +257,7 @@ fn write_batch(
     outcomes: Vec<Option<Outcome>>,
     output: &mut Output<'_>,
     unmatched: &mut Option<&mut dyn UnmatchedSink>,
+    seen: &mut Seen,
     report_error: &mut dyn FnMut(&str),
 ) -> io::Result<()> {
     for (item, outcome) in batch.into_iter().zip(outcomes) {
@@ -250,6 +273,26 @@ fn write_batch(
             }
         };
         let Some(outcome) = outcome else { continue };
+        if let Some(e) = &outcome.error {
+            report_error(&format!(
+                "{}: {} {}: {e}",
+                message.source.path.as_deref().unwrap_or("<stdin>"),
+                item_word(message.kind),
+                message.source.index.unwrap_or(0) + 1
+            ));
+            if summary
+                .failure
+                .is_none_or(|f| severity(ExitCode::DataErr) > severity(f))
+            {
+                summary.failure = Some(ExitCode::DataErr);
+            }
+            continue;
+        }
+        // An event delivered twice, a log read twice: written once.
+        if seen.all_seen(&outcome.dedup_keys) {
+            summary.duplicates += 1;
+            continue;
+        }
         summary.messages += 1;
         if message.truncated {
             report_error(&format!(

@@ -56,6 +56,31 @@ impl Classifier {
         }
     }
 
+    /// What one item of a stream gives: a mail message's records, or an
+    /// ESP event's, reply's or log line's (`events`), with what makes the
+    /// item a duplicate of another. Never panics, as [`Self::classify`].
+    pub fn classify_item(&self, message: &RawMessage) -> super::Classified {
+        if message.kind == crate::stream::ItemKind::Mail {
+            return super::Classified {
+                records: self.classify(message),
+                ..super::Classified::default()
+            };
+        }
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            super::events::classify_item(&self.rules, message)
+        })) {
+            Ok(classified) => classified,
+            Err(_) => {
+                let mut r = base_record(message, &Report::default(), &Delivery::default());
+                r.rule = "internal-error".into();
+                super::Classified {
+                    records: vec![r],
+                    ..super::Classified::default()
+                }
+            }
+        }
+    }
+
     fn classify_inner(&self, message: &RawMessage) -> Vec<Record> {
         let report = analyze(&message.bytes, &self.options.subscriber_header);
         let mut matches = self.rules.message_matches(&report);
@@ -445,6 +470,7 @@ mod tests {
                 bytes: bytes.into_bytes(),
                 source: crate::record::Source::default(),
                 truncated: false,
+                ..RawMessage::default()
             };
             let records = classifier.classify(&message);
             assert_eq!(records[0].reason.to_string(), reason, "{text}");

@@ -14,6 +14,8 @@
 mod analyze;
 pub mod batch;
 mod classifier;
+mod dedup;
+pub mod events;
 #[cfg(test)]
 mod fixtures;
 mod formats;
@@ -29,4 +31,5 @@ mod verdict;
 
 pub use analyze::analyze;
 pub use classifier::{Classifier, Options};
+pub use events::Classified;
 pub use report::{Delivery, Report};
