@@ -19,6 +19,7 @@ mod bfetch;
 mod cli_bclassify;
 mod completions;
 mod e2e;
+mod events;
 mod golden;
 mod hooks;
 mod lab;

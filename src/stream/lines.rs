@@ -186,11 +186,19 @@ impl<R: BufRead> Iterator for ReplyLines<R> {
     }
 }
 
+/// Queue ids whose deferred recipients are remembered until the message
+/// is delivered, bounces or expires; past this the memory starts afresh.
+const MAX_WAITING: usize = 100_000;
+
 /// Mail-log lines that report a delivery attempt.
 pub struct LogLines<R> {
     lines: Lines<R>,
     /// The header of a PowerMTA accounting file, once seen.
     csv_header: Option<Vec<u8>>,
+    /// Postfix: per queue id, the recipients still deferred and the text
+    /// of their last deferral. Postfix names no recipient when it gives
+    /// up on a message (`status=expired`), so the reader does.
+    waiting: std::collections::HashMap<String, Vec<(String, String)>>,
 }
 
 impl<R: BufRead> LogLines<R> {
@@ -198,7 +206,46 @@ impl<R: BufRead> LogLines<R> {
         LogLines {
             lines: Lines::new(reader, template, max),
             csv_header: None,
+            waiting: std::collections::HashMap::new(),
         }
+    }
+
+    /// Keeps track of Postfix's deferred recipients; for an expiry, the
+    /// item to hand on instead of the line.
+    fn postfix(&mut self, line: &[u8]) -> Option<Vec<u8>> {
+        use crate::stream::maillog::postfix;
+        if memchr::memmem::find(line, b"postfix").is_none() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(line);
+        if let Some(qid) = postfix::expired_queue_id(&text) {
+            let recipients = self.waiting.remove(&qid)?;
+            let mut item = line.to_vec();
+            for (to, last) in recipients {
+                item.push(b'\n');
+                item.extend_from_slice(to.as_bytes());
+                item.push(b'\t');
+                item.extend_from_slice(last.replace(['\n', '\t'], " ").as_bytes());
+            }
+            return Some(item);
+        }
+        let a = postfix::attempt(&text)?;
+        if a.deferred {
+            if self.waiting.len() >= MAX_WAITING && !self.waiting.contains_key(&a.queue_id) {
+                self.waiting.clear();
+            }
+            let list = self.waiting.entry(a.queue_id).or_default();
+            match list.iter_mut().find(|(to, _)| *to == a.recipient) {
+                Some(entry) => entry.1 = a.text,
+                None => list.push((a.recipient, a.text)),
+            }
+        } else if let Some(list) = self.waiting.get_mut(&a.queue_id) {
+            list.retain(|(to, _)| *to != a.recipient);
+            if list.is_empty() {
+                self.waiting.remove(&a.queue_id);
+            }
+        }
+        None
     }
 }
 
@@ -224,6 +271,13 @@ impl<R: BufRead> Iterator for LogLines<R> {
                 return Some(Ok(self.lines.item(bytes, offset, ItemKind::LogLine)));
             }
             if crate::stream::maillog::may_report_delivery(&line) {
+                if let Some(expiry) = self.postfix(&line) {
+                    return Some(Ok(self.lines.item(expiry, offset, ItemKind::LogLine)));
+                }
+                if memchr::memmem::find(&line, b"status=expired").is_some() {
+                    // An expiry of a message whose deferrals were not read.
+                    continue;
+                }
                 return Some(Ok(self.lines.item(line, offset, ItemKind::LogLine)));
             }
         }

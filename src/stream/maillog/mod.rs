@@ -7,7 +7,7 @@
 //! recipient and time so that a log read twice gives each once.
 
 mod exim;
-mod postfix;
+pub mod postfix;
 mod powermta;
 pub mod reply;
 mod sendmail;
@@ -35,6 +35,9 @@ pub fn parse(bytes: &[u8]) -> Vec<Notice> {
         return powermta::parse(bytes).into_iter().collect();
     }
     let line = String::from_utf8_lossy(bytes);
+    if line.contains("status=expired") {
+        return postfix::parse_expired(&line);
+    }
     if let Some(n) = postfix::parse(&line) {
         return vec![n];
     }

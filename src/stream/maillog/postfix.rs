@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 static LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(?P<time>[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ postfix[\w.-]*/[\w/.-]+\[\d+\]: (?P<qid>[0-9A-Za-z]+): to=<(?P<to>[^>]*)>, (?P<rest>.*)$",
+        r"^(?P<time>[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) (?:\S+ )?postfix[\w.-]*/[\w/.-]+\[\d+\]: (?P<qid>[0-9A-Za-z]+): to=<(?P<to>[^>]*)>, (?P<rest>.*)$",
     )
     .expect("postfix pattern")
 });
@@ -19,6 +19,71 @@ static STATUS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:^|, )status=(?P<status>[a-z]+)(?: \((?P<text>.*)\))?\s*$")
         .expect("status pattern")
 });
+
+static EXPIRED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?P<time>[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) (?:\S+ )?postfix[\w.-]*/qmgr\[\d+\]: (?P<qid>[0-9A-Za-z]+): from=<[^>]*>, status=expired",
+    )
+    .expect("expiry pattern")
+});
+
+/// What a delivery line says for the expiry bookkeeping of the reader:
+/// the queue id, recipient, status and text.
+pub struct Attempt {
+    pub queue_id: String,
+    pub recipient: String,
+    pub deferred: bool,
+    pub text: String,
+}
+
+/// The attempt a Postfix delivery line reports.
+pub fn attempt(line: &str) -> Option<Attempt> {
+    let c = LINE.captures(line)?;
+    let s = STATUS.captures(&c["rest"])?;
+    Some(Attempt {
+        queue_id: c["qid"].to_string(),
+        recipient: c["to"].to_string(),
+        deferred: &s["status"] == "deferred",
+        text: s.name("text").map_or("", |t| t.as_str()).to_string(),
+    })
+}
+
+/// The queue id of a message Postfix gave up on (`status=expired,
+/// returned to sender`: the line names no recipient).
+pub fn expired_queue_id(line: &str) -> Option<String> {
+    EXPIRED.captures(line).map(|c| c["qid"].to_string())
+}
+
+/// An expiry item as the reader writes it: the qmgr line, then one
+/// `RECIPIENT<TAB>last deferral text` line per recipient still deferred.
+pub(super) fn parse_expired(item: &str) -> Vec<Notice> {
+    let mut lines = item.lines();
+    let Some(c) = lines.next().and_then(|l| EXPIRED.captures(l)) else {
+        return Vec::new();
+    };
+    let qid = &c["qid"];
+    lines
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(to, text)| {
+            let mut n = Notice {
+                format: "postfix",
+                kind: NoticeKind::Other,
+                event_id: Some(qid.to_string()),
+                dedup_key: Some(dedup_key("postfix", qid, to, &c["time"], "expired")),
+                date: syslog_date(&c["time"]),
+                label: "status=expired, returned to sender".into(),
+                ..Notice::default()
+            };
+            n.means(Category::Soft, Reason::Expired);
+            n.affected.push(Affected {
+                address: to.to_string(),
+                diagnostic: (!text.is_empty()).then(|| text.to_string()),
+                ..Affected::default()
+            });
+            n
+        })
+        .collect()
+}
 
 pub(super) fn parse(line: &str) -> Option<Notice> {
     if !line.contains("postfix") {

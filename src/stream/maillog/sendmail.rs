@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 static LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(?P<time>[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ (?:sendmail|sm-mta|sm-msp-queue)\[\d+\]: (?P<qid>[0-9A-Za-z]+): to=(?P<to>.*?), (?P<rest>(?:[a-z_]+=.*, )?stat=(?P<stat>.*))$",
+        r"^(?P<time>[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) (?:\S+ )?(?:sendmail[\w-]*|sm-mta|sm-msp-queue)\[\d+\]: (?P<qid>[0-9A-Za-z]+): to=(?P<to>.*?), (?P<rest>(?:[a-z_]+=.*, )?stat=(?P<stat>.*))$",
     )
     .expect("sendmail pattern")
 });
@@ -27,6 +27,11 @@ pub(super) fn parse(line: &str) -> Vec<Notice> {
     };
     let dsn = field("dsn");
     let stat = c["stat"].trim().to_string();
+    // Sendmail 8.15 and later log the server's reply before `stat=`.
+    let reply = rest
+        .find("reply=")
+        .map(|i| &rest[i + 6..])
+        .and_then(|r| r.rfind(", stat=").map(|j| r[..j].trim().to_string()));
     let class = dsn.as_deref().and_then(|d| d.chars().next());
     let (kind, category, reason) = match class {
         Some('2') => (NoticeKind::Delivery, Category::Delivered, Reason::Delivered),
@@ -41,11 +46,12 @@ pub(super) fn parse(line: &str) -> Vec<Notice> {
         _ => (NoticeKind::Failure, Category::Failed, Reason::Undefined),
     };
     // "Deferred: 451 …" and "Sent (…)": the reply is what follows.
-    let diagnostic = stat
-        .strip_prefix("Deferred: ")
-        .or_else(|| stat.strip_prefix("Sent (").map(|s| s.trim_end_matches(')')))
-        .unwrap_or(&stat)
-        .to_string();
+    let diagnostic = reply.unwrap_or_else(|| {
+        stat.strip_prefix("Deferred: ")
+            .or_else(|| stat.strip_prefix("Sent (").map(|s| s.trim_end_matches(')')))
+            .unwrap_or(&stat)
+            .to_string()
+    });
     let qid = &c["qid"];
     let remote = field("relay").and_then(|r| host_of(&r));
     c["to"]
