@@ -1,4 +1,4 @@
-//! `bclassify --input events|reply|maillog` (bounce-tools(7), ESP EVENTS;
+//! `bclassify --input events|reply|maillog` (bclassify(1), ESP EVENTS;
 //! SMTP REPLIES AND LOGS): every provider's fixtures in
 //! `fixtures/events/PROVIDER/NNN-name.json` give the records of
 //! `NNN-name.expect` (one line per record: recipient, category, bounce,

@@ -1,5 +1,5 @@
 //! The set of items already written, for dropping an ESP event delivered
-//! twice or a log line read twice (bounce-tools(7), ESP EVENTS). Memory is
+//! twice or a log line read twice (bclassify(1), ESP EVENTS). Memory is
 //! bounded: the keys are kept as 64-bit hashes in two generations of at
 //! most [`GENERATION`] each; when the current one is full the older is
 //! dropped. So a duplicate is always caught within the last million items

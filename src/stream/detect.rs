@@ -9,7 +9,7 @@ pub enum Format {
     Ndjson,
     Eml,
     Maildir,
-    /// ESP webhook events (bounce-tools(7), ESP EVENTS).
+    /// ESP webhook events (bclassify(1), ESP EVENTS).
     Events,
     /// `ADDRESS<TAB>SMTP reply` lines.
     Reply,

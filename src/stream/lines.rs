@@ -1,4 +1,4 @@
-//! Line inputs (bounce-tools(7), SMTP REPLIES AND LOGS): `--input reply`
+//! Line inputs (bclassify(1), SMTP REPLIES AND LOGS): `--input reply`
 //! (`ADDRESS<TAB>REPLY`, the continuation lines of a multi-line reply
 //! joined to their first) and `--input maillog` (the lines of a mail log
 //! that report a delivery attempt; a PowerMTA accounting file's rows with
@@ -154,7 +154,10 @@ impl<R: BufRead> Iterator for ReplyLines<R> {
                     .next()
                     .unwrap_or_default()
                     .trim_ascii();
-                if continues(last) && is_continuation(&line, address, &last[..3]) {
+                if continues(last)
+                    && joined.len() < MAX_LINE
+                    && is_continuation(&line, address, &last[..3])
+                {
                     let mut joined = joined;
                     joined.push(b'\n');
                     joined.extend_from_slice(reply_text(&line));
@@ -186,9 +189,17 @@ impl<R: BufRead> Iterator for ReplyLines<R> {
     }
 }
 
-/// Queue ids whose deferred recipients are remembered until the message
-/// is delivered, bounces or expires; past this the memory starts afresh.
-const MAX_WAITING: usize = 100_000;
+/// Bytes of deferred recipients and texts remembered until their message
+/// is delivered, bounces or expires; past this the memory starts afresh
+/// (an expiry then names none of the recipients forgotten).
+const MAX_WAITING_BYTES: usize = 32 << 20;
+/// Longest deferral text remembered.
+const MAX_REMEMBERED_TEXT: usize = 1000;
+
+/// What remembering one deferred recipient costs, roughly.
+fn remembered_size(queue_id: &str, recipient: &str, text: &str) -> usize {
+    queue_id.len() + recipient.len() + text.len() + 64
+}
 
 /// Mail-log lines that report a delivery attempt.
 pub struct LogLines<R> {
@@ -199,6 +210,7 @@ pub struct LogLines<R> {
     /// of their last deferral. Postfix names no recipient when it gives
     /// up on a message (`status=expired`), so the reader does.
     waiting: std::collections::HashMap<String, Vec<(String, String)>>,
+    waiting_bytes: usize,
 }
 
 impl<R: BufRead> LogLines<R> {
@@ -207,6 +219,7 @@ impl<R: BufRead> LogLines<R> {
             lines: Lines::new(reader, template, max),
             csv_header: None,
             waiting: std::collections::HashMap::new(),
+            waiting_bytes: 0,
         }
     }
 
@@ -220,6 +233,11 @@ impl<R: BufRead> LogLines<R> {
         let text = String::from_utf8_lossy(line);
         if let Some(qid) = postfix::expired_queue_id(&text) {
             let recipients = self.waiting.remove(&qid)?;
+            for (to, last) in &recipients {
+                self.waiting_bytes = self
+                    .waiting_bytes
+                    .saturating_sub(remembered_size(&qid, to, last));
+            }
             let mut item = line.to_vec();
             for (to, last) in recipients {
                 item.push(b'\n');
@@ -229,18 +247,34 @@ impl<R: BufRead> LogLines<R> {
             }
             return Some(item);
         }
-        let a = postfix::attempt(&text)?;
+        let mut a = postfix::attempt(&text)?;
         if a.deferred {
-            if self.waiting.len() >= MAX_WAITING && !self.waiting.contains_key(&a.queue_id) {
-                self.waiting.clear();
+            let mut cut = a.text.len().min(MAX_REMEMBERED_TEXT);
+            while !a.text.is_char_boundary(cut) {
+                cut -= 1;
             }
+            a.text.truncate(cut);
+            let size = remembered_size(&a.queue_id, &a.recipient, &a.text);
+            if self.waiting_bytes + size > MAX_WAITING_BYTES {
+                self.waiting.clear();
+                self.waiting_bytes = 0;
+            }
+            self.waiting_bytes += size;
             let list = self.waiting.entry(a.queue_id).or_default();
             match list.iter_mut().find(|(to, _)| *to == a.recipient) {
                 Some(entry) => entry.1 = a.text,
                 None => list.push((a.recipient, a.text)),
             }
         } else if let Some(list) = self.waiting.get_mut(&a.queue_id) {
-            list.retain(|(to, _)| *to != a.recipient);
+            let mut freed = 0;
+            list.retain(|(to, last)| {
+                let keep = *to != a.recipient;
+                if !keep {
+                    freed += remembered_size(&a.queue_id, to, last);
+                }
+                keep
+            });
+            self.waiting_bytes = self.waiting_bytes.saturating_sub(freed);
             if list.is_empty() {
                 self.waiting.remove(&a.queue_id);
             }

@@ -2,7 +2,7 @@
 //! delivery, in one shape for all of them: who was affected, the status,
 //! reply code and text the receiving side gave, and the provider's own
 //! label. The classifier decides category and reason from these with the
-//! same rules as for mail (bounce-tools(7), ESP EVENTS).
+//! same rules as for mail (bclassify(1), ESP EVENTS).
 
 use crate::record::{Category, Original, Reason};
 

@@ -1,5 +1,5 @@
 //! Cuts an input of ESP events into single JSON objects without holding
-//! more than one (bounce-tools(7), ESP EVENTS): JSON Lines, a JSON array,
+//! more than one (bclassify(1), ESP EVENTS): JSON Lines, a JSON array,
 //! arrays on successive lines (a webhook receiver that appends each posted
 //! body), or pretty-printed documents one after another. Outside an
 //! object, whitespace, commas and array brackets only separate; every

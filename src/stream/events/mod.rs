@@ -1,4 +1,4 @@
-//! ESP events (bounce-tools(7), ESP EVENTS): the JSON that Amazon SES,
+//! ESP events (bclassify(1), ESP EVENTS): the JSON that Amazon SES,
 //! SendGrid, Postmark, Mailgun, SparkPost, Mailjet, Brevo and Postal post
 //! to webhooks or export. [`JsonItems`] cuts an input into single events;
 //! [`parse`] tells the provider from an event's shape and reads it into a

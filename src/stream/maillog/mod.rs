@@ -1,4 +1,4 @@
-//! Mail-log lines (bounce-tools(7), SMTP REPLIES AND LOGS): Postfix
+//! Mail-log lines (bclassify(1), SMTP REPLIES AND LOGS): Postfix
 //! (`status=bounced/deferred/sent` with `dsn=` and the reply in
 //! parentheses), Exim's main.log (`**` failed, `==` deferred, `=>`
 //! delivered), Sendmail (`stat=` with `dsn=`) and PowerMTA accounting CSV
