@@ -126,7 +126,9 @@ impl<R: BufRead> JsonItems<R> {
                 ));
             }
             let mut end = None;
-            for (i, &b) in buf.iter().enumerate() {
+            let mut i = 0;
+            while i < buf.len() {
+                let b = buf[i];
                 if in_string {
                     if escaped {
                         escaped = false;
@@ -134,18 +136,27 @@ impl<R: BufRead> JsonItems<R> {
                         escaped = true;
                     } else if b == b'"' {
                         in_string = false;
-                    } else if b == b'\n' {
-                        self.line += 1;
+                    } else {
+                        // Most of an event is string text: jump to its
+                        // next quote or backslash. (A line break inside a
+                        // string is not JSON; it is not counted.)
+                        match memchr::memchr2(b'"', b'\\', &buf[i..]) {
+                            Some(j) => i += j,
+                            None => i = buf.len(),
+                        }
+                        continue;
                     }
+                    i += 1;
                     continue;
                 }
+                i += 1;
                 match b {
                     b'"' => in_string = true,
                     b'{' | b'[' => depth += 1,
                     b'}' | b']' => {
                         depth = depth.saturating_sub(1);
                         if depth == 0 {
-                            end = Some(i + 1);
+                            end = Some(i);
                             break;
                         }
                     }
