@@ -9,7 +9,8 @@ use crate::stream::mbox::{read_error, read_line_capped};
 use crate::stream::{Error, ItemKind, RawMessage};
 use std::io::BufRead;
 
-/// Longest line kept: a reply or log line is short; the rest is cut.
+/// Longest line kept: a reply or log line is short; the rest is cut
+/// (and a multi-line reply is joined up to this length).
 const MAX_LINE: usize = 64 << 10;
 
 struct Lines<R> {
@@ -23,8 +24,7 @@ struct Lines<R> {
 }
 
 impl<R: BufRead> Lines<R> {
-    fn new(reader: R, template: Source, max: usize) -> Self {
-        let _ = max;
+    fn new(reader: R, template: Source) -> Self {
         Lines {
             reader,
             template,
@@ -87,9 +87,9 @@ pub struct ReplyLines<R> {
 }
 
 impl<R: BufRead> ReplyLines<R> {
-    pub fn new(reader: R, template: Source, max: usize) -> Self {
+    pub fn new(reader: R, template: Source) -> Self {
         ReplyLines {
-            lines: Lines::new(reader, template, max),
+            lines: Lines::new(reader, template),
             pending: None,
             ahead: None,
         }
@@ -214,9 +214,9 @@ pub struct LogLines<R> {
 }
 
 impl<R: BufRead> LogLines<R> {
-    pub fn new(reader: R, template: Source, max: usize) -> Self {
+    pub fn new(reader: R, template: Source) -> Self {
         LogLines {
-            lines: Lines::new(reader, template, max),
+            lines: Lines::new(reader, template),
             csv_header: None,
             waiting: std::collections::HashMap::new(),
             waiting_bytes: 0,
@@ -323,7 +323,7 @@ mod tests {
     use super::*;
 
     fn replies(input: &str) -> Vec<Result<String, String>> {
-        ReplyLines::new(input.as_bytes(), Source::default(), 1 << 20)
+        ReplyLines::new(input.as_bytes(), Source::default())
             .map(|r| {
                 r.map(|m| String::from_utf8(m.bytes).unwrap())
                     .map_err(|e| e.to_string())

@@ -202,8 +202,8 @@ impl Messages {
             Format::Ndjson => Box::new(mbox::NdjsonReader::new(reader, source, max)),
             Format::Eml | Format::Auto => Box::new(mbox::SingleReader::new(reader, source, max)),
             Format::Events => Box::new(events::JsonItems::new(reader, source, max)),
-            Format::Reply => Box::new(lines::ReplyLines::new(reader, source, max)),
-            Format::Maillog => Box::new(lines::LogLines::new(reader, source, max)),
+            Format::Reply => Box::new(lines::ReplyLines::new(reader, source)),
+            Format::Maillog => Box::new(lines::LogLines::new(reader, source)),
             Format::Maildir => {
                 return Err(Error::Open {
                     path: name,

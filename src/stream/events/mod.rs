@@ -186,6 +186,17 @@ mod tests {
         assert!(parse(b"{\"a\":").unwrap_err().starts_with("invalid JSON"));
     }
 
+    /// Hostile nesting is an error, not a stack overflow.
+    #[test]
+    fn deep_nesting_is_refused() {
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(deep.as_bytes()).is_err());
+        let items: Vec<_> =
+            JsonItems::new(deep.as_bytes(), crate::record::Source::default(), 1 << 20).collect();
+        assert_eq!(items.len(), 1);
+        assert!(parse(&items[0].as_ref().unwrap().bytes).is_err());
+    }
+
     #[test]
     fn helpers() {
         assert_eq!(leading_code("550 5.1.1 no"), Some(550));
