@@ -227,9 +227,7 @@ impl<R: BufRead> LogLines<R> {
     /// item to hand on instead of the line.
     fn postfix(&mut self, line: &[u8]) -> Option<Vec<u8>> {
         use crate::stream::maillog::postfix;
-        if memchr::memmem::find(line, b"postfix").is_none() {
-            return None;
-        }
+        memchr::memmem::find(line, b"postfix")?;
         let text = String::from_utf8_lossy(line);
         if let Some(qid) = postfix::expired_queue_id(&text) {
             let recipients = self.waiting.remove(&qid)?;
