@@ -5,7 +5,8 @@
 //! gave decide category and reason, and the provider's own label goes to
 //! `evidence` when it says otherwise. Only an event without status and
 //! text (an unsubscribe, a complaint, a bounce the provider only names),
-//! or one whose text the rules cannot place, takes its category from the
+//! or one whose text the rules cannot place (they would say `failed` or
+//! `undetermined` for want of a reason), takes its category from the
 //! provider's documented type.
 
 use super::prose;
@@ -125,6 +126,14 @@ pub fn records(rules: &RuleSet, n: &Notice, source: &Source) -> Vec<Record> {
         if let Some(text) = a.diagnostic.as_deref() {
             prose::fill_from_diagnostic(&mut d, text);
         }
+        // A "deferral" whose server gave a permanent answer is a failure:
+        // the status and text decide, not the provider's word.
+        if n.kind == NoticeKind::Delay
+            && (d.status.as_deref().is_some_and(|s| s.starts_with('5'))
+                || d.smtp_code.is_some_and(|c| (500..600).contains(&c)))
+        {
+            d.action = Some("failed".into());
+        }
         let facts = d.status.is_some() || d.smtp_code.is_some() || d.diagnostic.is_some();
         let by_rules = match n.kind {
             NoticeKind::Unsubscribe | NoticeKind::Other => false,
@@ -136,12 +145,9 @@ pub fn records(rules: &RuleSet, n: &Notice, source: &Source) -> Vec<Record> {
             .then(|| rules.decide(&report, &mut matches, &d))
             .flatten()
             .filter(|dec| {
-                // What the rules cannot place, the provider's type decides.
-                n.label_category.is_none()
-                    || !matches!(
-                        dec.rule.category,
-                        Category::Undetermined | Category::Unknown
-                    )
+                // What the rules cannot place (a failure with no usable
+                // reason), the provider's type decides.
+                n.label_category.is_none() || !says_nothing(dec.rule.category, dec.rule.reason)
             });
         match decision {
             Some(dec) => {
@@ -191,6 +197,15 @@ pub fn records(rules: &RuleSet, n: &Notice, source: &Source) -> Vec<Record> {
         }
     }
     out
+}
+
+/// A rule's verdict that names no reason: the catch-alls for failures
+/// whose text matched nothing.
+fn says_nothing(category: Category, reason: Reason) -> bool {
+    matches!(
+        category,
+        Category::Failed | Category::Undetermined | Category::Unknown
+    ) && matches!(reason, Reason::OnHold | Reason::Undefined)
 }
 
 /// A record with what the notice and delivery say, category still open.

@@ -25,8 +25,10 @@ pub(super) fn read(v: &Value) -> Parsed {
         esp: Some("brevo"),
         format: "brevo",
         event_id: Some(format!("{message}:{event}:{time}:{address}")),
-        date: unix_date(v, "ts_event")
-            .or_else(|| unix_date(v, "ts_epoch"))
+        // ts_epoch is UTC (in milliseconds); ts and ts_event are in the
+        // account's time zone.
+        date: unix_date(v, "ts_epoch")
+            .or_else(|| unix_date(v, "ts_event"))
             .or_else(|| unix_date(v, "ts"))
             .or_else(|| str_of(v, "date_event").and_then(iso_to_rfc3339))
             .or_else(|| str_of(v, "date").and_then(iso_to_rfc3339)),
@@ -60,7 +62,11 @@ pub(super) fn read(v: &Value) -> Parsed {
     if kind == NoticeKind::Complaint {
         n.feedback_type = Some("abuse".into());
     }
-    if matches!(kind, NoticeKind::Failure | NoticeKind::Delay) {
+    if event == "blocked" {
+        // Brevo's own reason ("blocked : due to blacklist user"), not a
+        // receiving server's.
+        n.label = label(v, &["event", "reason"]);
+    } else if matches!(kind, NoticeKind::Failure | NoticeKind::Delay) {
         affected.diagnostic = text(v, "reason");
     }
     n.affected.push(affected);

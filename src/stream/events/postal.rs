@@ -15,6 +15,13 @@ pub(super) fn read(v: &Value) -> Parsed {
         .get("message")
         .or_else(|| payload.get("original_message"))
         .unwrap_or(&Value::Null);
+    // Mail Postal received, not mail it sent: nothing about a recipient.
+    if str_of(message, "direction") == Some("incoming") {
+        return Parsed::Ignored;
+    }
+    // A bounce that came back carries the original and the bounce, under
+    // whatever event name.
+    let bounced = payload.get("bounce").is_some() && payload.get("original_message").is_some();
     let mut n = Notice {
         esp: Some("postal"),
         format: "postal",
@@ -43,6 +50,10 @@ pub(super) fn read(v: &Value) -> Parsed {
         n.label = format!("{}, {status}", n.label);
     }
     match event {
+        _ if bounced => {
+            n.kind = NoticeKind::Failure;
+            n.means(Category::Undetermined, Reason::Undefined);
+        }
         "MessageSent" => {
             n.kind = NoticeKind::Delivery;
             n.means(Category::Delivered, Reason::Delivered);
@@ -57,10 +68,6 @@ pub(super) fn read(v: &Value) -> Parsed {
             n.kind = NoticeKind::Failure;
             n.means(Category::Hard, Reason::Undefined);
             affected.diagnostic = output;
-        }
-        "MessageBounced" => {
-            n.kind = NoticeKind::Failure;
-            n.means(Category::Undetermined, Reason::Undefined);
         }
         _ => return Parsed::Ignored,
     }
