@@ -37,6 +37,10 @@ pub(super) fn read(v: &Value) -> Parsed {
                 n.kind = NoticeKind::Complaint;
                 n.feedback_type = Some("abuse".into());
             }
+            if category == Category::Delayed {
+                // Mailjet retries a greylisted message.
+                n.kind = NoticeKind::Delay;
+            }
             // "comment" carries the receiving server's words, when any.
             affected.diagnostic = text(v, "comment");
         }
@@ -70,7 +74,8 @@ fn error_meaning(error: &str, blocked: bool, hard: bool) -> (Category, Reason) {
         "mailbox inactive" => (Category::Hard, Reason::Suspend),
         "invalid domain" | "no mail host" => (Category::Hard, Reason::HostUnknown),
         "quota exceeded" => (Category::Soft, Reason::MailboxFull),
-        "greylisted" | "timeout" | "connection issue" => (Category::Soft, Reason::NetworkError),
+        "greylisted" => (Category::Delayed, Reason::Delayed),
+        "timeout" | "connection issue" => (Category::Soft, Reason::NetworkError),
         "system issue" | "protocol issue" => (Category::Soft, Reason::SystemError),
         "relay/access denied" => (Category::Blocked, Reason::NoRelaying),
         "sender blocked" | "blacklisted" => (Category::Blocked, Reason::Blocked),

@@ -5,7 +5,7 @@
 
 use super::{Parsed, label, str_of, text, unix_date};
 use crate::record::{Category, Reason};
-use crate::stream::notice::{Affected, Notice, NoticeKind};
+use crate::stream::notice::{Affected, Notice, NoticeKind, iso_to_rfc3339};
 use serde_json::Value;
 
 pub(super) fn read(v: &Value) -> Parsed {
@@ -13,7 +13,7 @@ pub(super) fn read(v: &Value) -> Parsed {
     let mut n = Notice {
         esp: Some("sendgrid"),
         format: "sendgrid",
-        date: unix_date(v, "timestamp"),
+        date: unix_date(v, "timestamp").or_else(|| str_of(v, "timestamp").and_then(iso_to_rfc3339)),
         ..Notice::default()
     };
     n.event_id = text(v, "sg_event_id").or_else(|| {

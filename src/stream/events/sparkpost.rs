@@ -8,8 +8,12 @@ use crate::stream::notice::{Affected, Notice, NoticeKind};
 use serde_json::Value;
 
 pub(super) fn read(msys: &Value) -> Parsed {
-    let Some((class, e)) = msys.as_object().and_then(|o| o.iter().next()) else {
+    let Some(events) = msys.as_object() else {
         return Parsed::Unknown;
+    };
+    // SparkPost's test ping is `{"msys": {}}`.
+    let Some((class, e)) = events.iter().next() else {
+        return Parsed::Ignored;
     };
     let kind = str_of(e, "type").unwrap_or("");
     let mut n = Notice {
