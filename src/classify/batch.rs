@@ -304,7 +304,10 @@ fn write_batch(
         if outcome.notice {
             summary.notices += 1;
         }
+        // `--unmatched` keeps mail for a person to read; an event or a log
+        // line is no message to file in an mbox.
         if outcome.for_person
+            && message.kind == stream::ItemKind::Mail
             && let Some(sink) = unmatched.as_deref_mut()
         {
             sink.write_message(&message)?;
