@@ -59,7 +59,11 @@ pub fn read(v: &Value) -> Parsed {
         }
         return match serde_json::from_str::<Value>(inner) {
             Ok(inner) if ses::is_ses(&inner) => ses::read(&inner),
-            _ => Parsed::Unknown,
+            Ok(inner) if inner.get("notificationType").is_some() => Parsed::Ignored,
+            Ok(_) => Parsed::Unknown,
+            // "Successfully validated SNS topic for Amazon SES event
+            // publishing." and other words of SNS itself.
+            Err(_) => Parsed::Ignored,
         };
     }
     if ses::is_ses(v) {
@@ -195,6 +199,20 @@ mod tests {
             JsonItems::new(deep.as_bytes(), crate::record::Source::default(), 1 << 20).collect();
         assert_eq!(items.len(), 1);
         assert!(parse(&items[0].as_ref().unwrap().bytes).is_err());
+    }
+
+    #[test]
+    fn sns_housekeeping_gives_nothing() {
+        for body in [
+            r#"{"Type":"Notification","MessageId":"1","TopicArn":"arn:x","Message":"Successfully validated SNS topic for Amazon SES event publishing."}"#,
+            r#"{"Type":"Notification","MessageId":"2","TopicArn":"arn:x","Message":"{\"notificationType\": \"Received\"}"}"#,
+            r#"{"Type":"SubscriptionConfirmation","MessageId":"3","TopicArn":"arn:x","Message":"You have chosen to subscribe","SubscribeURL":"https://sns.example/"}"#,
+        ] {
+            assert!(
+                matches!(parse(body.as_bytes()), Ok(Parsed::Ignored)),
+                "{body}"
+            );
+        }
     }
 
     #[test]
