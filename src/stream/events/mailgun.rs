@@ -96,7 +96,7 @@ fn fill(a: &mut Affected, status: &Value) {
         .filter(|c| (200..600).contains(c));
     let message = text(status, "message").or_else(|| text(status, "description"));
     a.smtp_code = code;
-    a.status = text(status, "enhanced-code");
+    a.status = text(status, "enhanced-code").or_else(|| text(status, "bounce-code"));
     a.diagnostic = match (code, message) {
         (Some(c), Some(m)) if leading_code(&m).is_none() => Some(format!("{c} {m}")),
         (_, m) => m,
