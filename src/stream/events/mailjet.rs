@@ -1,7 +1,7 @@
 //! Mailjet's event API: flat objects with `event` (bounce with
 //! `hard_bounce` and Mailjet's `error`, blocked, spam, unsub, sent) and
-//! `MessageID`. Mailjet gives no event id: the message, event and time
-//! stand for one.
+//! `MessageID`. Mailjet gives no event id: the message, event, time and
+//! address stand for one.
 
 use super::{Parsed, label, str_of, text, unix_date};
 use crate::record::{Category, Reason};
@@ -14,15 +14,16 @@ pub(super) fn read(v: &Value) -> Parsed {
     let message = text(v, "MessageID")
         .or_else(|| text(v, "Message_GUID"))
         .unwrap_or_default();
+    let address = text(v, "email").unwrap_or_default();
     let mut n = Notice {
         esp: Some("mailjet"),
         format: "mailjet",
         date: unix_date(v, "time"),
-        event_id: Some(format!("{message}:{event}:{time}")),
+        event_id: Some(format!("{message}:{event}:{time}:{address}")),
         ..Notice::default()
     };
     let mut affected = Affected {
-        address: text(v, "email").unwrap_or_default(),
+        address,
         ..Affected::default()
     };
     match event {
