@@ -18,4 +18,5 @@ pub mod exit;
 pub mod imap;
 pub mod paths;
 pub mod record;
+pub mod report;
 pub mod stream;

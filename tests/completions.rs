@@ -47,6 +47,11 @@ fn every_binary_completes_in_bash_zsh_and_fish() {
             "bapply",
             ["--apply", "--policy"],
         ),
+        (
+            env!("CARGO_BIN_EXE_breport"),
+            "breport",
+            ["--alert", "--html"],
+        ),
     ];
     for (bin, name, flags) in bins {
         for shell in ["bash", "zsh", "fish"] {

@@ -515,3 +515,101 @@ fn cron_faults_locked_database_and_random_kills() {
     assert_eq!(sorted(ids(&dv, "INBOX")), review);
     check_invariant(&dv, &cron, &all, 99);
 }
+
+/// bounce-cron with `--alert`: a fired alert is a log line and exit 1,
+/// and the updates are applied and the messages acked all the same; a
+/// threshold not crossed leaves the exit status 0.
+#[test]
+fn cron_reports_a_fired_alert_and_applies_all_the_same() {
+    let dv = dovecot!();
+    // Enough mail to cross a threshold and little enough to be quick: the
+    // blocked and hard fixtures, and the success notices.
+    let some = |prefixes: &[&str], tag: &str| {
+        for (name, msg) in fixtures() {
+            if prefixes.iter().any(|p| name.starts_with(p)) {
+                dv.save(
+                    "INBOX",
+                    &with_message_id(&msg, &format!("{tag}-{name}@e2e.test")),
+                );
+            }
+        }
+    };
+    some(&["blocked-", "hard-", "delivered-"], "alert");
+    let records = classify_inbox(&dv);
+    let all: Vec<serde_json::Value> = records
+        .values()
+        .flatten()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    let blocked = all.iter().filter(|v| v["category"] == "blocked").count();
+    assert!(
+        blocked * 100 > all.len() * 5,
+        "the fixtures have more than 5% blocked"
+    );
+    let cron = Cron::new();
+    contacts_db(&cron.db(), &records);
+    let want = expected_table(cron.dir.path(), &records);
+    let (handled, _) = split(&records);
+    let keep = cron.dir.path().join("kept");
+
+    let out = cron
+        .command(&dv)
+        .args(["--alert", "blocked>5%", "--alert", "hard>99%"])
+        .arg("--keep-records")
+        .arg(&keep)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let alerts: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("bounce-cron: alert "))
+        .collect();
+    assert_eq!(alerts.len(), 1, "{err}");
+    assert!(
+        alerts[0].starts_with(&format!(
+            "bounce-cron: alert blocked>5%: {blocked} of {} records",
+            all.len()
+        )),
+        "{err}"
+    );
+    assert_eq!(table(&cron.db()), want, "the updates were not applied");
+    assert_eq!(
+        sorted(ids(&dv, "Processed")),
+        handled,
+        "the messages were not acked"
+    );
+    let kept: Vec<_> = std::fs::read_dir(&keep)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        std::fs::read_to_string(&kept[0]).unwrap().lines().count(),
+        all.len()
+    );
+
+    // New mail, a threshold it does not cross: exit 0, no alert line.
+    some(&["delivered-"], "calm");
+    let out = cron
+        .command(&dv)
+        .args(["--alert", "blocked>90%"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("alert"), "{err}");
+
+    // A malformed alert is a usage error before anything is fetched.
+    let out = cron
+        .command(&dv)
+        .args(["--alert", "blocked>>5"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

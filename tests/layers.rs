@@ -10,7 +10,7 @@ fn layer(module: &str) -> Option<u8> {
     Some(match module {
         "record" | "exit" | "paths" => 0,
         "stream" => 1,
-        "classify" | "apply" | "imap" => 2,
+        "classify" | "apply" | "imap" | "report" => 2,
         "cli" => 3,
         "bin" => 4,
         _ => return None,

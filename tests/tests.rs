@@ -16,6 +16,7 @@ mod apply_hostile_values;
 mod bapply;
 mod batch;
 mod bfetch;
+mod breport;
 mod cli_bclassify;
 mod completions;
 mod e2e;

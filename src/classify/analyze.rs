@@ -85,6 +85,7 @@ fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
 /// Whether the message looks like a delivery report of some kind.
 fn is_bounce_like(report: &Report) -> bool {
     report.has_dsn
+        || !report.deliveries.is_empty()
         || !report.failed_header.is_empty()
         || report.content_type.contains("report-type=delivery-status")
         || BOUNCE_SENDER.is_match(&report.from)
@@ -97,6 +98,7 @@ fn is_bounce_like(report: &Report) -> bool {
 fn read_prose(report: &mut Report) {
     let exclude: Vec<String> = report.from_address.iter().cloned().collect();
     let unlikely = own_addresses(report);
+    name_local_delivery(report);
     let scanned = prose::scan(&report.body, &report.failed_header, &exclude, &unlikely);
     merge(
         &mut report.deliveries,
@@ -121,6 +123,30 @@ fn read_prose(report: &mut Report) {
                 ..Delivery::default()
             });
         }
+    }
+}
+
+/// Exim's DSN names a pipe or a file as the Final-Recipient of a local
+/// delivery ("|/usr/bin/filter", "/var/mail/x"), which is no address; its
+/// X-Failed-Recipients header names the address. With one of each, they
+/// are the same delivery, and the prose about that address is its reason.
+fn name_local_delivery(report: &mut Report) {
+    let [failed] = report.failed_header.as_slice() else {
+        return;
+    };
+    let failed = failed.clone();
+    let named = report.deliveries.iter().any(|d| {
+        d.recipient
+            .as_deref()
+            .is_some_and(|r| r.eq_ignore_ascii_case(&failed))
+    });
+    let unnamed: Vec<usize> = (0..report.deliveries.len())
+        .filter(|&i| report.deliveries[i].recipient.is_none())
+        .collect();
+    if let [only] = unnamed.as_slice()
+        && !named
+    {
+        report.deliveries[*only].recipient = Some(failed);
     }
 }
 
@@ -181,29 +207,26 @@ fn read_headers(msg: &Message<'_>, report: &mut Report) {
             report.content_type.push_str(&rt.to_ascii_lowercase());
         }
     }
-    let mut headers = String::new();
+    report.headers.clear();
+    report.header_spans.clear();
     for (name, value) in msg.headers_raw() {
-        if headers.len() > 64 << 10 {
+        if report.headers.len() > 64 << 10 {
             break;
         }
-        headers.push_str(name);
-        headers.push_str(": ");
         let value = value.trim();
         let v = value.as_bytes();
         if memchr::memchr3(b'\n', b'\r', b'\t', v).is_some()
             || memchr::memmem::find(v, b"  ").is_some()
         {
-            headers.push_str(&collapse_ws(value));
+            report.push_header(name, &collapse_ws(value));
         } else {
-            headers.push_str(value);
+            report.push_header(name, value);
         }
-        headers.push('\n');
     }
     report.failed_header = msg
         .header_raw("X-Failed-Recipients")
         .map(|v| v.split(',').filter_map(clean_address).collect())
         .unwrap_or_default();
-    report.headers = headers;
 }
 
 /// A part's media type and subtype, lower-cased (`text/plain` when it

@@ -353,18 +353,8 @@ fn challenged_subscriber(report: &Report) -> Option<String> {
 /// The subscriber address encoded in a VERP address the bounce was sent to.
 fn verp_recipient(report: &Report) -> Option<String> {
     const NAMES: [&str; 4] = ["To", "Delivered-To", "X-Original-To", "Envelope-To"];
-    // The first value of each header, in one pass over the header lines.
-    let mut values: [Option<&str>; 4] = [None; 4];
-    for line in report.headers.lines() {
-        let Some((name, value)) = line.split_once(": ") else {
-            continue;
-        };
-        if let Some(i) = NAMES.iter().position(|n| n.eq_ignore_ascii_case(name))
-            && values[i].is_none()
-        {
-            values[i] = Some(value.trim());
-        }
-    }
+    // The first value of each header.
+    let values = NAMES.map(|name| report.header(name).map(str::trim));
     let mut candidates: Vec<String> = Vec::new();
     // A VERP address always carries `=`; most headers need no parse.
     for v in values.into_iter().flatten().filter(|v| v.contains('=')) {

@@ -49,7 +49,7 @@ static ORIGINAL_MARKER: LazyLock<Pattern> = LazyLock::new(|| {
 /// optionally followed by the start of the diagnostic.
 static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r#"(?x)^\s*(?:[*•]\s+|-\s+)?(?:(?:RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адресат|宛先)\s*:\s*(?:rfc822\s*;\s*)?)?
+        r#"(?x)^\s*(?:[*•]\s+|-\s+)?(?:(?P<label>RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адресат|宛先)\s*:\s*(?:rfc822\s*;\s*)?)?
         <?"?(?P<addr>[^\s<>"():;,]+@[^\s<>"():;,\[\]]+)"?>?
         (?:\s*\((?:expanded\s+from|generated\s+from|by\s+way\s+of)[^)]*\))?
         \s*(?P<sep>:|\.\.\.|\s-\s|,)?\s*(?P<rest>.*)$"#,
@@ -60,8 +60,12 @@ static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
 static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r#"(?ix)(?:
-            (?:delivery|message|mail|e-?mail)\s+(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|was\s+not|wasn't|has\s+been|is\s+|bounced|returned)
+            (?:delivery|message|mail|e-?mail)\s+(?:from\s+\S+\s+)?(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|cannot|can't|can\s+not|was\s+not|wasn't|has\s+been|is\s+|was\s+(?:rejected|refused|returned|bounced)|bounced|returned)
+          # "user x@y unknown", "the address x@y does not exist", "mailbox
+          # x@y is full": the address between its noun and the verdict.
+          | \b(?:user|address|account|mailbox|recipient)\s+<?(?P<a10>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s+(?:unknown|not\s+found|not\s+known|does\s+not|doesn't|is\s+not|isn't|was\s+not|wasn't|no\s+longer|has\s+been|is\s+(?:unknown|invalid|disabled|inactive|suspended|full|over|blocked|unavailable))
           | (?:could\s+not|couldn't|cannot|can't|unable\s+to)\s+(?:be\s+)?deliver(?:ed)?\s+(?:(?:your\s+|the\s+|this\s+)?(?:message|mail|e-?mail)\s+)?to\s+(?:the\s+following\s+(?:recipients?|address(?:es)?)\s*:?\s*)?<?(?P<a2>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
+          | \bundeliverable\s+to\s+(?:the\s+following\s*:?\s*)?<?(?P<a9>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           | problem\s+delivering\s+(?:your\s+|the\s+)?(?:message|mail|e-?mail)\s+to\s+<?(?P<a8>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           | (?:recipient|user|address|mailbox)\s*:?\s*<(?P<a3>[^\s<>"()]+@[^\s<>"()]+?)>
           | (?:rcpt\s+to|to)\s*:\s*<(?P<a4>[^\s<>"()]+@[^\s<>"()]+?)>
@@ -123,7 +127,7 @@ static RCPT_REJECTED: LazyLock<Pattern> = LazyLock::new(|| {
 /// Boilerplate lines that carry no diagnostic value.
 static BOILERPLATE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)^\s*(?:-+\s*transcript\s+of\s+session|-+\s*the\s+following\s+address|\(?other\s+mxes\s+tried|for\s+further\s+assistance|if\s+you\s+do\s+so|you\s+can\s+delete\s+your\s+own\s+text|the\s+mail\s+system\s*$|this\s+is\s+a\s+permanent\s+error|i'm\s+sorry\s+to\s+have\s+to\s+inform|i'm\s+afraid\s+i\s+wasn't\s+able)",
+        r"(?i)^\s*(?:-+\s*transcript\s+of\s+session|-+\s*the\s+following\s+address|\(?other\s+mxes\s+tried|for\s+further\s+assistance|if\s+you\s+do\s+so|you\s+can\s+delete\s+your\s+own\s+text|the\s+mail\s+system\s*$|this\s+is\s+a\s+permanent\s+error|i'm\s+sorry\s+to\s+have\s+to\s+inform|i'm\s+afraid\s+i\s+wasn't\s+able|this\s+is\s+an\s+automatically\s+generated\s+delivery\s+status\s+notification)",
     )
 });
 
@@ -171,7 +175,24 @@ struct Candidate {
     line: usize,
     address: String,
     rest: String,
+    /// The line is a `To:` of a header summary the report quotes ("Your
+    /// message To: … Subject: … Sent: … did not reach"): the original's
+    /// addressee, which is not always who failed.
+    quoted_header: bool,
 }
+
+/// A `To:` line among `Subject:`/`Date:`/`Sent:`/`CC:` lines: the report
+/// repeats the header of the returned (or its own) message.
+fn in_header_summary(lines: &[&str], at: usize) -> bool {
+    let from = at.saturating_sub(3);
+    let to = (at + 4).min(lines.len());
+    (from..to)
+        .filter(|&j| j != at)
+        .any(|j| HEADER_SUMMARY.is_match(lines[j]))
+}
+
+static HEADER_SUMMARY: LazyLock<Pattern> =
+    LazyLock::new(|| super::text::regex(r"(?i)^\s*(?:subject|sent|date|cc)\s*:"));
 
 fn is_excluded(addr: &str, exclude: &[String]) -> bool {
     let lower = addr.to_ascii_lowercase();
@@ -233,16 +254,21 @@ pub fn scan(
                 && let Some(a) = clean_address(addr)
                 && !is_excluded(&a, exclude)
             {
+                let quoted_header = c
+                    .name("label")
+                    .is_some_and(|l| l.as_str().eq_ignore_ascii_case("to"))
+                    && in_header_summary(&lines, i);
                 candidates.push(Candidate {
                     line: i,
                     address: a,
                     rest: rest.to_string(),
+                    quoted_header,
                 });
                 continue;
             }
         }
         if let Some(c) = ADDRESS_SENTENCE.captures(line) {
-            let m = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]
+            let m = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10"]
                 .iter()
                 .find_map(|n| c.name(n))
                 .expect("one group");
@@ -266,9 +292,16 @@ pub fn scan(
                     line: i,
                     address: a,
                     rest,
+                    quoted_header: false,
                 });
             }
         }
+    }
+
+    // A quoted header's addressee is the recipient only when the report
+    // names nobody else.
+    if candidates.iter().any(|c| !c.quoted_header) {
+        candidates.retain(|c| !c.quoted_header);
     }
 
     // The sender's own addresses appear in reports ("MAIL FROM:<me>"), but
@@ -375,7 +408,8 @@ pub fn scan(
     };
 
     let shared = shared_diagnostic(&lines, candidates.last().map_or(0, |c| c.line + 1));
-    let rcpt_rejected = RCPT_REJECTED.is_match(report);
+    // Looked for only when a delivery names no command.
+    let mut rcpt_rejected: Option<bool> = None;
     // Looked for only when an address's own text has no code: most
     // reports never need it, and it reads every line.
     let mut reply_line: Option<Option<&str>> = None;
@@ -436,7 +470,10 @@ pub fn scan(
             ..Delivery::default()
         };
         fill_from_diagnostic(&mut d, &best);
-        if d.command.is_none() && d.diagnostic.is_some() && rcpt_rejected {
+        if d.command.is_none()
+            && d.diagnostic.is_some()
+            && *rcpt_rejected.get_or_insert_with(|| RCPT_REJECTED.is_match(report))
+        {
             d.command = Some("RCPT".into());
         }
         out.push(d);
@@ -517,20 +554,42 @@ fn is_separator(l: &str) -> bool {
 /// The non-blank lines right above `line`, up to a blank line or a
 /// separator, when they look like a reason rather than an address list.
 fn preceding_paragraph(lines: &[&str], line: usize) -> String {
-    let mut start = line;
-    while start > 0 && line - start < 4 {
-        let l = lines[start - 1];
-        if l.trim().is_empty() || is_separator(l) || l.contains('@') || BOILERPLATE.is_match(l) {
+    // Up to two blank lines may stand between the reason and the address,
+    // and a lead-in ("The following recipients did not receive this
+    // message:") between them: the paragraph above the lead-in says why.
+    let mut end = skip_blank_lines_above(lines, line);
+    for _ in 0..2 {
+        let mut start = end;
+        while start > 0 && end - start < 4 {
+            let l = lines[start - 1];
+            if l.trim().is_empty() || is_separator(l) || l.contains('@') || BOILERPLATE.is_match(l)
+            {
+                break;
+            }
+            start -= 1;
+        }
+        let text = lines[start..end].join(" ");
+        let t = text.trim();
+        if t.len() > 400 {
+            return String::new();
+        }
+        if !t.ends_with(':') {
+            return collapse_ws(t);
+        }
+        if start == end {
             break;
         }
-        start -= 1;
+        end = skip_blank_lines_above(lines, start);
     }
-    let text = lines[start..line].join(" ");
-    let t = text.trim();
-    if t.ends_with(':') || t.len() > 400 {
-        return String::new();
+    String::new()
+}
+
+fn skip_blank_lines_above(lines: &[&str], line: usize) -> usize {
+    let mut end = line;
+    while end > 0 && line - end < 2 && lines[end - 1].trim().is_empty() {
+        end -= 1;
     }
-    collapse_ws(t)
+    end
 }
 
 /// Text after the last address: many reports put the reason there

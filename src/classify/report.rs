@@ -33,6 +33,9 @@ pub struct Report {
     pub content_type: String,
     /// `Name: value` lines of the message's own header, unfolded.
     pub headers: String,
+    /// Where each field's name and value stand in `headers`, so a format
+    /// looking for one field need not read every line.
+    pub header_spans: Vec<HeaderSpan>,
     /// The human-readable report, without the returned message.
     pub body: String,
     pub mta: Option<&'static str>,
@@ -52,7 +55,55 @@ pub struct Report {
     pub bounce_like: bool,
 }
 
+/// One field of [`Report::headers`]: byte ranges of its name and value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeaderSpan {
+    pub name: std::ops::Range<usize>,
+    pub value: std::ops::Range<usize>,
+}
+
 impl Report {
+    /// The values of the message's own header fields called `name`
+    /// (case-insensitive), in order.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.header_spans.iter().filter_map(move |span| {
+            let field = self.headers.get(span.name.clone())?;
+            field
+                .eq_ignore_ascii_case(name)
+                .then(|| self.headers.get(span.value.clone()))
+                .flatten()
+        })
+    }
+
+    /// Sets the header fields, as `analyze` does from a parsed message.
+    pub fn set_headers<'a>(&mut self, fields: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        self.headers.clear();
+        self.header_spans.clear();
+        for (name, value) in fields {
+            self.push_header(name, value);
+        }
+    }
+
+    /// Adds one `Name: value` line to `headers`.
+    pub fn push_header(&mut self, name: &str, value: &str) {
+        let name_start = self.headers.len();
+        self.headers.push_str(name);
+        let name_end = self.headers.len();
+        self.headers.push_str(": ");
+        let value_start = self.headers.len();
+        self.headers.push_str(value);
+        self.header_spans.push(HeaderSpan {
+            name: name_start..name_end,
+            value: value_start..self.headers.len(),
+        });
+        self.headers.push('\n');
+    }
+
+    /// The value of the first header field called `name`.
+    pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.header_values(name).next()
+    }
+
     /// The `kind` rule field: what sort of message this is.
     pub fn kind(&self) -> &'static str {
         if self.feedback_type.is_some() {

@@ -27,6 +27,7 @@ fn known_code(e: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
         crate::classify::rules::RuleError,
         crate::imap::Error,
         crate::apply::Error,
+        crate::report::Error,
         io::Error,
     );
     None

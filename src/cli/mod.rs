@@ -6,6 +6,7 @@
 pub mod bapply;
 pub mod bclassify;
 pub mod bfetch;
+pub mod breport;
 pub mod completions;
 pub mod exit;
 

@@ -12,6 +12,7 @@
 //! construction.
 
 pub mod date;
+pub mod fast;
 mod text;
 mod vocabulary;
 

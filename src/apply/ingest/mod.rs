@@ -5,13 +5,12 @@
 //! Parsing is most of the work, so it runs on all cores ([`batch`]), one
 //! batch ahead of the single thread that collects each record under its
 //! contact ([`contacts`]). A line is read by a fast parser for the shape
-//! bclassify writes ([`fast`]) or by serde ([`parse`]), into the one
+//! bclassify writes ([`crate::record::fast`]) or by serde ([`parse`]), into the one
 //! record schema of [`crate::record`], and reduced on the parsing threads
 //! to what collecting needs ([`prepare`]).
 
 mod batch;
 mod contacts;
-mod fast;
 mod parse;
 mod prepare;
 

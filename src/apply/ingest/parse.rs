@@ -17,7 +17,7 @@ pub(super) fn parse(line: &[u8]) -> Result<RecordRef<'_>, String> {
             e.valid_up_to() + 1
         )
     })?;
-    let rec = match super::fast::parse(line) {
+    let rec = match crate::record::fast::parse(line) {
         Some(rec) => rec,
         None => slow(line)?,
     };

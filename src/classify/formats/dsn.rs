@@ -121,6 +121,19 @@ fn strip_type(value: &str) -> &str {
     }
 }
 
+/// The host of a Reporting-MTA or Remote-MTA field: RFC 3464 allows a
+/// comment after the name ("dns; mx.example.jp. (192.0.2.1, the server for
+/// the domain example.jp.)"), and rules match the name alone, so the
+/// comment and the root dot go.
+fn mta_host(value: &str) -> &str {
+    let name = strip_type(value);
+    let name = name.split([' ', '\t', '(']).next().unwrap_or("");
+    match name.strip_suffix('.') {
+        Some(host) if !host.is_empty() => host,
+        _ => name,
+    }
+}
+
 pub(crate) fn parse(text: &str) -> DsnReport {
     let mut report = DsnReport::default();
     let mut current: Option<Delivery> = None;
@@ -134,7 +147,7 @@ pub(crate) fn parse(text: &str) -> DsnReport {
         }
         match name.as_str() {
             "reporting-mta" if report.reporting_mta.is_none() => {
-                report.reporting_mta = non_empty(strip_type(&value));
+                report.reporting_mta = non_empty(mta_host(&value));
             }
             "final-recipient" | "original-recipient" | "x-actual-recipient" => {
                 let addr = clean_address(strip_type(&value));
@@ -252,7 +265,7 @@ fn apply_field(d: &mut Delivery, name: &str, value: &str) {
             }
         }
         "remote-mta" => {
-            d.remote_mta = non_empty(strip_type(value));
+            d.remote_mta = non_empty(mta_host(value));
         }
         "diagnostic-code" => {
             let (kind, text) = match value.split_once(';') {
@@ -283,6 +296,20 @@ fn non_empty(s: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mta_host_drops_comment_and_root_dot() {
+        assert_eq!(
+            mta_host("dns; mx.example.jp. (192.0.2.1, the server for the domain example.jp.)"),
+            "mx.example.jp"
+        );
+        assert_eq!(
+            mta_host("dns;mx.example.jp (TCP|192.0.2.1|25) (au mail)"),
+            "mx.example.jp"
+        );
+        assert_eq!(mta_host("dns; [192.0.2.7]"), "[192.0.2.7]");
+        assert_eq!(mta_host("."), ".");
+    }
+
     use super::*;
 
     #[test]

@@ -12,7 +12,7 @@ use crate::classify::text::clean_address;
 /// Hotmail user.
 pub(crate) struct HotmailJmrp;
 
-const HEADER: &str = "X-HmXmrOriginalRecipient:";
+const HEADER: &str = "X-HmXmrOriginalRecipient";
 
 impl ReportFormat for HotmailJmrp {
     fn name(&self) -> &'static str {
@@ -48,11 +48,7 @@ impl ReportFormat for HotmailJmrp {
 
 /// The address in the message's own `X-HmXmrOriginalRecipient` header.
 fn original_recipient(report: &Report) -> Option<String> {
-    report.headers.lines().find_map(|line| {
-        line.get(..HEADER.len())
-            .filter(|name| name.eq_ignore_ascii_case(HEADER))
-            .and_then(|_| clean_address(&line[HEADER.len()..]))
-    })
+    report.header(HEADER).and_then(clean_address)
 }
 
 #[cfg(test)]
@@ -61,20 +57,18 @@ mod tests {
 
     #[test]
     fn names_the_complaining_user_from_the_header() {
-        let mut report = Report {
-            headers: "From: staff@hotmail.com\nX-HmXmrOriginalRecipient: <ana@hotmail.example>\n"
-                .into(),
-            ..Report::default()
-        };
+        let mut report = Report::default();
+        report.set_headers([
+            ("From", "staff@hotmail.com"),
+            ("X-HmXmrOriginalRecipient", "<ana@hotmail.example>"),
+        ]);
         HotmailJmrp.read(&ReportParts::default(), &mut report);
         assert_eq!(report.feedback_type.as_deref(), Some("abuse"));
         assert_eq!(report.feedback_recipients, ["ana@hotmail.example"]);
         assert_eq!(HotmailJmrp.recognizes(&report), Recognition::Certain);
 
-        let mut plain = Report {
-            headers: "From: ana@example.org\n".into(),
-            ..Report::default()
-        };
+        let mut plain = Report::default();
+        plain.set_headers([("From", "ana@example.org")]);
         HotmailJmrp.read(&ReportParts::default(), &mut plain);
         assert_eq!(plain.feedback_type, None);
     }

@@ -89,6 +89,28 @@ impl Field {
         )
     }
 
+    /// How dear a test of the field is: the short per-message values
+    /// first, the body last. A rule's conditions are tried in this order,
+    /// so a rule that cannot hold (a delay template's body rule on a DSN
+    /// that names an action) is dropped before its long text is read.
+    pub fn evaluation_cost(self) -> u8 {
+        match self {
+            Field::Kind
+            | Field::Mta
+            | Field::FeedbackType
+            | Field::Action
+            | Field::Status
+            | Field::SmtpCode
+            | Field::Command
+            | Field::DiagnosticType
+            | Field::ContentType => 0,
+            Field::Recipient | Field::RemoteMta | Field::From | Field::To | Field::Subject => 1,
+            Field::Diagnostic => 2,
+            Field::Header => 3,
+            Field::Body => 4,
+        }
+    }
+
     /// Which field's match is shown as evidence when several decided.
     pub fn evidence_rank(self) -> u8 {
         match self {
