@@ -59,11 +59,11 @@ impl Classifier {
     /// What one item of a stream gives: a mail message's records, or an
     /// ESP event's, reply's or log line's (`events`), with what makes the
     /// item a duplicate of another. Never panics, as [`Self::classify`].
-    pub fn classify_item(&self, message: &RawMessage) -> super::Classified {
+    pub fn classify_item(&self, message: &RawMessage) -> super::events::Classified {
         if message.kind == crate::stream::ItemKind::Mail {
-            return super::Classified {
+            return super::events::Classified {
                 records: self.classify(message),
-                ..super::Classified::default()
+                ..super::events::Classified::default()
             };
         }
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -73,9 +73,9 @@ impl Classifier {
             Err(_) => {
                 let mut r = base_record(message, &Report::default(), &Delivery::default());
                 r.rule = "internal-error".into();
-                super::Classified {
+                super::events::Classified {
                     records: vec![r],
-                    ..super::Classified::default()
+                    ..super::events::Classified::default()
                 }
             }
         }

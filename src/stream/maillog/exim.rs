@@ -2,7 +2,7 @@
 //! `== addr … defer (n): text` (deferred), `=> addr … C="250 …"`
 //! (delivered; `->` for a further address of the same delivery).
 
-use super::{dedup_key, syslog_date};
+use super::fields::{dedup_key, syslog_date};
 use crate::record::{Category, Reason};
 use crate::stream::notice::{Affected, Notice, NoticeKind};
 use regex::Regex;

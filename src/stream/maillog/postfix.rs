@@ -2,7 +2,7 @@
 //! discard): `QUEUEID: to=<…>, [orig_to=<…>,] relay=…, …, dsn=X.Y.Z,
 //! status=bounced|deferred|sent (text)`.
 
-use super::{dedup_key, host_of, syslog_date};
+use super::fields::{dedup_key, host_of, syslog_date};
 use crate::record::{Category, Reason};
 use crate::stream::notice::{Affected, Notice, NoticeKind};
 use regex::Regex;

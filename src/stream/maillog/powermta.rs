@@ -3,7 +3,7 @@
 //! bounceCat,…`). Rows of type `b` (bounce), `rb` (remote bounce), `t`
 //! (transient: deferred) and `d` (delivered) are delivery attempts.
 
-use super::dedup_key;
+use super::fields::{dedup_key, host_of};
 use crate::record::{Category, Reason};
 use crate::stream::notice::{Affected, Notice, NoticeKind};
 
@@ -70,7 +70,7 @@ pub(super) fn parse(bytes: &[u8]) -> Option<Notice> {
         // "5.1.1 (bad destination mailbox address)"
         status: get("dsnStatus").and_then(|s| s.split_whitespace().next().map(str::to_string)),
         diagnostic: get("dsnDiag").map(|d| crate::stream::events::strip_type(&d)),
-        remote_mta: get("dsnMta").and_then(|m| super::host_of(&m)),
+        remote_mta: get("dsnMta").and_then(|m| host_of(&m)),
         ..Affected::default()
     });
     Some(n)

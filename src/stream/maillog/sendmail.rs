@@ -2,7 +2,7 @@
 //! dsn=X.Y.Z, stat=Sent (…)|Deferred: …|reason`. One notice per
 //! recipient the line names.
 
-use super::{dedup_key, host_of, syslog_date};
+use super::fields::{dedup_key, host_of, syslog_date};
 use crate::record::{Category, Reason};
 use crate::stream::notice::{Affected, Notice, NoticeKind};
 use regex::Regex;
