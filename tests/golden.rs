@@ -50,6 +50,7 @@ fn render(classifier: &Classifier, rel: &str, bytes: Vec<u8>) -> String {
             ..Source::default()
         },
         truncated: false,
+        ..RawMessage::default()
     };
     let mut s = String::new();
     for r in classifier.classify(&message) {

@@ -22,6 +22,7 @@ mod completions;
 mod cron;
 mod e2e;
 mod exit_codes;
+mod events;
 mod golden;
 mod hooks;
 mod input_errors;

@@ -3,6 +3,7 @@
 //! order. Memory holds at most a few batches whatever the input size.
 
 use super::classifier::Classifier;
+use super::dedup::Seen;
 use crate::exit::{ExitCode, ToExitCode};
 use crate::record::Category;
 use crate::stream::{self, Messages, RawMessage, mbox_writer};
@@ -58,6 +59,18 @@ pub struct Summary {
     pub failure: Option<ExitCode>,
     /// Errors per input, for the cap of [`ERRORS_SHOWN`] shown each.
     pub errors: BTreeMap<String, u64>,
+    /// ESP events and log lines dropped as already written in this run.
+    pub duplicates: u64,
+}
+
+/// What one item of an input is called in an error message.
+fn item_word(kind: stream::ItemKind) -> &'static str {
+    match kind {
+        stream::ItemKind::Mail => "message",
+        stream::ItemKind::Event => "event",
+        stream::ItemKind::Reply => "reply",
+        stream::ItemKind::LogLine => "log line",
+    }
 }
 
 /// Per-message errors shown for one input; the rest are counted at the end
@@ -94,6 +107,10 @@ struct Outcome {
     notice: bool,
     /// Needs a person: for `--unmatched`.
     for_person: bool,
+    /// ESP events and log lines: what makes the item a duplicate.
+    dedup_keys: Vec<String>,
+    /// The item could not be read (an event that is not JSON).
+    error: Option<String>,
 }
 
 /// Classifies everything `messages` yields on `workers` threads. Errors on
@@ -194,6 +211,7 @@ pub fn run(
             let mut output = output;
             let mut waiting = BTreeMap::new();
             let mut next = 0u64;
+            let mut seen = Seen::default();
             for (seq, batch, outcomes) in done_rx.iter() {
                 waiting.insert(seq, (batch, outcomes));
                 while let Some((batch, outcomes)) = waiting.remove(&next) {
@@ -204,6 +222,7 @@ pub fn run(
                         outcomes,
                         &mut output,
                         &mut unmatched,
+                        &mut seen,
                         report_error,
                     )?;
                     let _ = slot_tx.send(());
@@ -229,7 +248,8 @@ pub fn run(
 }
 
 fn outcome(classifier: &Classifier, message: &RawMessage, serialize: bool) -> Outcome {
-    let records = classifier.classify(message);
+    let classified = classifier.classify_item(message);
+    let records = classified.records;
     let mut json = Vec::new();
     if serialize {
         for r in &records {
@@ -255,6 +275,8 @@ fn outcome(classifier: &Classifier, message: &RawMessage, serialize: bool) -> Ou
                     | Category::Subscribe
             ) || (r.category == Category::AddressChange && r.new_address.is_none())
         }),
+        dedup_keys: classified.dedup_keys,
+        error: classified.error,
     }
 }
 
@@ -264,6 +286,7 @@ fn write_batch(
     outcomes: Vec<Option<Outcome>>,
     output: &mut Output<'_>,
     unmatched: &mut Option<&mut dyn UnmatchedSink>,
+    seen: &mut Seen,
     report_error: &mut dyn FnMut(&str),
 ) -> io::Result<()> {
     for (item, outcome) in batch.into_iter().zip(outcomes) {
@@ -283,6 +306,26 @@ fn write_batch(
             }
         };
         let Some(outcome) = outcome else { continue };
+        if let Some(e) = &outcome.error {
+            report_error(&format!(
+                "{}: {} {}: {e}",
+                message.source.path.as_deref().unwrap_or("<stdin>"),
+                item_word(message.kind),
+                message.source.index.unwrap_or(0) + 1
+            ));
+            if summary
+                .failure
+                .is_none_or(|f| severity(ExitCode::DataErr) > severity(f))
+            {
+                summary.failure = Some(ExitCode::DataErr);
+            }
+            continue;
+        }
+        // An event delivered twice, a log read twice: written once.
+        if seen.all_seen(&outcome.dedup_keys) {
+            summary.duplicates += 1;
+            continue;
+        }
         summary.messages += 1;
         if message.truncated {
             report_error(&format!(
@@ -294,7 +337,10 @@ fn write_batch(
         if outcome.notice {
             summary.notices += 1;
         }
+        // `--unmatched` keeps mail for a person to read; an event or a log
+        // line is no message to file in an mbox.
         if outcome.for_person
+            && message.kind == stream::ItemKind::Mail
             && let Some(sink) = unmatched.as_deref_mut()
         {
             sink.write_message(&message)?;

@@ -61,6 +61,31 @@ impl Classifier {
         }
     }
 
+    /// What one item of a stream gives: a mail message's records, or an
+    /// ESP event's, reply's or log line's (`events`), with what makes the
+    /// item a duplicate of another. Never panics, as [`Self::classify`].
+    pub fn classify_item(&self, message: &RawMessage) -> super::events::Classified {
+        if message.kind == crate::stream::ItemKind::Mail {
+            return super::events::Classified {
+                records: self.classify(message),
+                ..super::events::Classified::default()
+            };
+        }
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            super::events::classify_item(&self.rules, message)
+        })) {
+            Ok(classified) => classified,
+            Err(_) => {
+                let mut r = base_record(message, &Report::default(), &Delivery::default());
+                r.rule = "internal-error".into();
+                super::events::Classified {
+                    records: vec![r],
+                    ..super::events::Classified::default()
+                }
+            }
+        }
+    }
+
     fn classify_inner(&self, message: &RawMessage) -> Vec<Record> {
         let report = analyze(&message.bytes, &self.options.subscriber_header);
         let mut matches = self.rules.message_matches(&report);
@@ -440,6 +465,7 @@ mod tests {
                 bytes: bytes.into_bytes(),
                 source: crate::record::Source::default(),
                 truncated: false,
+                ..RawMessage::default()
             };
             let records = classifier.classify(&message);
             assert_eq!(records[0].reason.to_string(), reason, "{text}");

@@ -14,7 +14,9 @@
 mod analyze;
 pub mod batch;
 mod classifier;
+mod dedup;
 mod diagnostic;
+pub mod events;
 #[cfg(test)]
 mod fixtures;
 mod formats;
@@ -30,4 +32,5 @@ mod verdict;
 
 pub use analyze::analyze;
 pub use classifier::{Classifier, Options};
+pub use events::Classified;
 pub use report::{Delivery, Report};

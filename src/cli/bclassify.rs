@@ -23,7 +23,9 @@ pub struct Args {
     #[arg(value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 
-    /// Input format instead of detecting it: auto, mbox, ndjson, eml, maildir.
+    /// Input format instead of detecting it: auto, mbox, ndjson, eml,
+    /// maildir, events (ESP webhook JSON), reply (ADDRESS<TAB>SMTP reply
+    /// lines), maillog (Postfix, Exim, Sendmail logs; PowerMTA CSV).
     #[arg(long = "input", value_name = "FORMAT", default_value = "auto")]
     format: Format,
 

@@ -42,6 +42,13 @@ pub struct Source<S = String> {
     pub uidvalidity: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
+    /// ESP events (`--input events`): the provider (`sendgrid`, `ses`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esp: Option<S>,
+    /// ESP events: the provider's own id of the event (`sg_event_id`,
+    /// SES `feedbackId`, Mailgun `id`, …); log lines: the queue id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<S>,
 }
 
 /// What is known of the message that bounced.
@@ -153,6 +160,8 @@ impl<S> Default for Source<S> {
             mailbox: None,
             uidvalidity: None,
             uid: None,
+            esp: None,
+            event_id: None,
         }
     }
 }

@@ -9,6 +9,12 @@ pub enum Format {
     Ndjson,
     Eml,
     Maildir,
+    /// ESP webhook events (bclassify(1), ESP EVENTS).
+    Events,
+    /// `ADDRESS<TAB>SMTP reply` lines.
+    Reply,
+    /// Postfix, Exim, Sendmail log lines; PowerMTA accounting CSV.
+    Maillog,
 }
 
 impl std::str::FromStr for Format {
@@ -20,9 +26,12 @@ impl std::str::FromStr for Format {
             "ndjson" | "jsonl" => Format::Ndjson,
             "eml" | "message" | "one" => Format::Eml,
             "maildir" => Format::Maildir,
+            "events" | "esp" => Format::Events,
+            "reply" | "replies" => Format::Reply,
+            "maillog" | "log" => Format::Maillog,
             _ => {
                 return Err(format!(
-                    "unknown input format {s:?} (auto, mbox, ndjson, eml, maildir)"
+                    "unknown input format {s:?} (auto, mbox, ndjson, eml, maildir, events, reply, maillog)"
                 ));
             }
         })
@@ -42,8 +51,14 @@ pub fn format(head: &[u8]) -> Format {
         .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
         .unwrap_or(head.len());
     let head_trimmed = &head[start..];
-    if head_trimmed.starts_with(b"{") {
-        Format::Ndjson
+    if head_trimmed.starts_with(b"[") {
+        Format::Events
+    } else if head_trimmed.starts_with(b"{") {
+        if first_object_is_event(head_trimmed) {
+            Format::Events
+        } else {
+            Format::Ndjson
+        }
     } else if head.starts_with(b"From ") {
         Format::Mbox
     } else {
@@ -79,6 +94,32 @@ pub fn not_mail(head: &[u8]) -> Option<&'static str> {
         .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b))
         .count();
     (sample.contains(&0) || control * 10 > sample.len()).then_some("binary data, not mail")
+}
+
+/// Whether the first JSON object of the input is an ESP event rather than
+/// a bfetch NDJSON line: a message line carries `raw` or `raw_base64`; an
+/// event names its provider's shape in its first top-level keys. Only the
+/// first line is looked at (an event document may span lines; then its
+/// first line is `{` alone and the keys follow).
+fn first_object_is_event(head: &[u8]) -> bool {
+    let end = head.len().min(4096);
+    let window = &head[..end];
+    let has = |needle: &[u8]| memchr::memmem::find(window, needle).is_some();
+    if has(b"\"raw\"") || has(b"\"raw_base64\"") || has(b"\"uidvalidity\"") {
+        return false;
+    }
+    [
+        &b"\"notificationType\""[..],
+        b"\"eventType\"",
+        b"\"TopicArn\"",
+        b"\"sg_event_id\"",
+        b"\"RecordType\"",
+        b"\"event-data\"",
+        b"\"msys\"",
+        b"\"event\"",
+    ]
+    .iter()
+    .any(|k| has(k))
 }
 
 /// CR-only files (classic Mac) are the only case that needs translating:
@@ -145,6 +186,15 @@ mod tests {
         assert_eq!(format(b"{\"raw\":\"x\"}\n"), Format::Ndjson);
         assert_eq!(format(b"Received: x\n"), Format::Eml);
         assert_eq!(format(b""), Format::Eml);
+        assert_eq!(format(b"[{\"event\":\"bounce\"}]"), Format::Events);
+        assert_eq!(
+            format(b"{\"event\":\"bounce\",\"sg_event_id\":\"x\"}\n"),
+            Format::Events
+        );
+        assert_eq!(
+            format(b"{\"mailbox\":\"INBOX\",\"raw\":\"\\\"event\\\"\"}\n"),
+            Format::Ndjson
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::io::{self, BufRead};
 /// Reads one line (through `\n`) into `line`, keeping at most `cap` bytes
 /// of it; the rest of an overlong line is consumed and dropped. Returns the
 /// number of bytes consumed (0 at end of input).
-fn read_line_capped<R: BufRead + ?Sized>(
+pub(crate) fn read_line_capped<R: BufRead + ?Sized>(
     r: &mut R,
     line: &mut Vec<u8>,
     cap: usize,
@@ -72,7 +72,7 @@ fn unquote_from(line: &[u8]) -> &[u8] {
 }
 
 /// A read error of the stream, naming its file (or stdin).
-fn read_error(template: &Source, source: std::io::Error) -> Error {
+pub(crate) fn read_error(template: &Source, source: std::io::Error) -> Error {
     Error::Read {
         path: template.path.clone().unwrap_or_else(|| "<stdin>".into()),
         source,
@@ -121,6 +121,7 @@ impl<R: BufRead> MboxReader<R> {
             bytes,
             source,
             truncated,
+            kind: crate::stream::ItemKind::Mail,
         }
     }
 }
@@ -272,6 +273,7 @@ impl<R: BufRead> Iterator for SingleReader<R> {
             bytes,
             source,
             truncated,
+            kind: crate::stream::ItemKind::Mail,
         }))
     }
 }
@@ -383,6 +385,7 @@ impl<R: BufRead> Iterator for NdjsonReader<R> {
                 bytes,
                 source,
                 truncated,
+                kind: crate::stream::ItemKind::Mail,
             }));
         }
     }

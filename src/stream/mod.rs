@@ -9,10 +9,14 @@
 //! Nothing here holds more than one message (capped in size) at a time.
 
 mod detect;
+pub mod events;
+mod lines;
 pub mod maildir_writer;
+pub mod maillog;
 pub(crate) mod mbox;
 pub(crate) mod mbox_writer;
 pub(crate) mod ndjson;
+pub mod notice;
 
 use crate::exit::{ExitCode, ToExitCode};
 use crate::record::Source;
@@ -34,6 +38,24 @@ pub struct RawMessage {
     pub source: Source,
     /// The message was longer than the cap and was cut.
     pub truncated: bool,
+    /// What the bytes are: a mail message, or one ESP event, reply line or
+    /// log line.
+    pub kind: ItemKind,
+}
+
+/// What one item of a stream holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ItemKind {
+    /// An RFC 5322 message.
+    #[default]
+    Mail,
+    /// One ESP event: a JSON object.
+    Event,
+    /// `ADDRESS<TAB>REPLY`, continuation lines joined.
+    Reply,
+    /// One mail-log line (PowerMTA: the CSV header line, a newline, and the
+    /// row).
+    LogLine,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +211,9 @@ impl Messages {
             Format::Mbox => Box::new(mbox::MboxReader::new(reader, source, max)),
             Format::Ndjson => Box::new(mbox::NdjsonReader::new(reader, source, max)),
             Format::Eml | Format::Auto => Box::new(mbox::SingleReader::new(reader, source, max)),
+            Format::Events => Box::new(events::JsonItems::new(reader, source, max)),
+            Format::Reply => Box::new(lines::ReplyLines::new(reader, source)),
+            Format::Maillog => Box::new(lines::LogLines::new(reader, source)),
             Format::Maildir => {
                 return Err(Error::Open {
                     path: name,

@@ -48,7 +48,8 @@ fn slow(line: &str) -> Result<RecordRef<'_>, String> {
 }
 
 /// The identity of the bounce message, hashed: its Message-ID when it
-/// has one; else its IMAP coordinates; else its content without `source`,
+/// has one; else its IMAP coordinates; else, for an ESP event or a log
+/// line, the provider and its event id; else its content without `source`,
 /// so the same message read from another file is the same. The hash is
 /// stored in the state, so it must not change between versions.
 pub(super) fn message_hash(rec: &RecordRef<'_>) -> i64 {
@@ -63,6 +64,10 @@ pub(super) fn message_hash(rec: &RecordRef<'_>) -> i64 {
         h.field(m.as_bytes());
         h.field(&v.to_le_bytes());
         h.field(&u.to_le_bytes());
+    } else if let (Some(esp), Some(id)) = (&rec.source.esp, &rec.source.event_id) {
+        h.field(b"event");
+        h.field(esp.as_bytes());
+        h.field(id.as_bytes());
     } else {
         h.field(b"content");
         let o = &rec.original;

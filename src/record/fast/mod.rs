@@ -46,6 +46,8 @@ const SOURCE: &[Key] = &[
     Key::new("mailbox"),
     Key::new("uidvalidity"),
     Key::new("uid"),
+    Key::new("esp"),
+    Key::new("event_id"),
 ];
 
 const ORIGINAL: &[Key] = &[
@@ -150,7 +152,9 @@ fn source<'a>(c: &mut Cursor<'a>) -> Option<Source<Str<'a>>> {
             2 => s.offset = c.opt_uint(u64::MAX)?,
             3 => s.mailbox = c.text()?,
             4 => s.uidvalidity = c.opt_uint(u32::MAX.into())?.map(|n| n as u32),
-            _ => s.uid = c.opt_uint(u32::MAX.into())?.map(|n| n as u32),
+            5 => s.uid = c.opt_uint(u32::MAX.into())?.map(|n| n as u32),
+            6 => s.esp = c.text()?,
+            _ => s.event_id = c.text()?,
         }
         if c.next_member()? {
             return Some(s);
