@@ -45,18 +45,17 @@ fn what_is_not_mail_is_one_error_naming_the_input() {
         "photo.jpg",
         b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0",
     );
-    w(
-        "events.json",
-        br#"[{"event":"bounce","email":"a@example.org"}]"#,
-    );
+    // A JSON array of objects is ESP events (--input events); a JSON
+    // string is nothing bclassify reads.
+    w("string.json", br#""a JSON string, not mail""#);
     w("wrong.json", b"{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
     std::fs::create_dir(d.path().join("notes")).unwrap();
     std::fs::create_dir(d.path().join("notes/sub")).unwrap();
     let cases = [
         ("photo.jpg", "photo.jpg: binary data, not mail"),
         (
-            "events.json",
-            "events.json: JSON that is not a message stream",
+            "string.json",
+            "string.json: JSON that is not a message stream",
         ),
         (
             "wrong.json",
