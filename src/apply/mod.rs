@@ -34,6 +34,8 @@ mod update;
 pub use emit::{Applied, Format, Target, TargetError};
 pub use guard::{Cluster, Report};
 pub use ingest::IngestError;
+#[doc(hidden)]
+pub use ingest::fuzz_line as fuzz_record_line;
 pub use policy::{Dialect, Policy};
 pub use state::StateError;
 pub use summary::Summary;
