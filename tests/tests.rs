@@ -20,6 +20,7 @@ mod breport;
 mod cli_bclassify;
 mod completions;
 mod cron;
+mod damaged_state;
 mod e2e;
 mod exit_codes;
 mod golden;
