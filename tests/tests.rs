@@ -19,6 +19,7 @@ mod bfetch;
 mod breport;
 mod cli_bclassify;
 mod completions;
+mod concurrency;
 mod cron;
 mod damaged_state;
 mod e2e;
