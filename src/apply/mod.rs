@@ -20,6 +20,7 @@
 //! trace.
 
 mod action;
+mod check;
 mod decide;
 mod diagnostic;
 mod emit;
@@ -27,13 +28,17 @@ mod guard;
 mod ingest;
 mod policy;
 mod printable;
+mod schema;
 mod state;
 mod summary;
 mod update;
 
+pub use check::{StateCheck, check_state};
 pub use emit::{Applied, Format, Target, TargetError};
 pub use guard::{Cluster, Report};
 pub use ingest::IngestError;
+#[doc(hidden)]
+pub use ingest::fuzz_line as fuzz_record_line;
 pub use policy::{Dialect, Policy};
 pub use state::StateError;
 pub use summary::Summary;
@@ -83,7 +88,8 @@ impl ToExitCode for Error {
             Error::Usage(_) => ExitCode::Usage,
             Error::State { source, .. } => match source {
                 StateError::Locked(_) => ExitCode::TempFail,
-                StateError::Sql(_) => ExitCode::IoErr,
+                e if e.is_damaged() => ExitCode::DataErr,
+                _ => ExitCode::IoErr,
             },
             Error::Target(t) => t.code,
             // Held back, not broken: the same input with --force, or after

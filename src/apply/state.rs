@@ -21,76 +21,132 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
-const SCHEMA: &str = "
--- `key` is `addr:ADDRESS` or `id:SUBSCRIBER`; `id` is what events and
--- emitted updates refer to, assigned from meta `next_contact`.
-CREATE TABLE IF NOT EXISTS contact (
-    key TEXT PRIMARY KEY,
-    id  INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS meta (
-    name  TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
--- One row per (contact, bounce message); `message` is a 64-bit hash of the
--- message's identity, `at` its date in Unix seconds.
-CREATE TABLE IF NOT EXISTS event (
-    contact  INTEGER NOT NULL,
-    message  INTEGER NOT NULL,
-    category TEXT NOT NULL,
-    at       INTEGER NOT NULL,
-    PRIMARY KEY (contact, message)
-) WITHOUT ROWID;
--- What was emitted, so each update goes out once to each destination;
--- `ukey` (the update key) tells updates of one contact apart (`block`,
--- `manual:challenge`, `change-address:NEW`); `dest` is where it went
--- (`output`, or `target:` and the database), '' for rows of version 1,
--- which count for every destination.
-CREATE TABLE IF NOT EXISTS emitted (
-    contact    INTEGER NOT NULL,
-    ukey       TEXT NOT NULL,
-    emitted_at INTEGER NOT NULL,
-    email TEXT, action TEXT NOT NULL, category TEXT NOT NULL,
-    reason TEXT NOT NULL, status TEXT, count INTEGER NOT NULL,
-    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, subscriber TEXT,
-    new_email TEXT, rule TEXT NOT NULL, evidence TEXT,
-    dest TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (contact, ukey, dest)
-) WITHOUT ROWID;
-PRAGMA user_version = 2;
-";
-
-/// Version 1 kept one `emitted` row per update whatever its destination,
-/// so a review written to a file (`--force --format csv`) made a later
-/// `--apply` skip those rows (issue 15). Its rows move to version 2 with
-/// `dest` '' (emitted everywhere, as they were).
-const MIGRATE_V1: &str = "
-ALTER TABLE emitted RENAME TO emitted_v1;
-CREATE TABLE emitted (
-    contact    INTEGER NOT NULL,
-    ukey       TEXT NOT NULL,
-    emitted_at INTEGER NOT NULL,
-    email TEXT, action TEXT NOT NULL, category TEXT NOT NULL,
-    reason TEXT NOT NULL, status TEXT, count INTEGER NOT NULL,
-    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, subscriber TEXT,
-    new_email TEXT, rule TEXT NOT NULL, evidence TEXT,
-    dest TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (contact, ukey, dest)
-) WITHOUT ROWID;
-INSERT INTO emitted SELECT *, '' FROM emitted_v1;
-DROP TABLE emitted_v1;
-";
+pub use super::schema::SCHEMA_VERSION;
+use super::schema::{MIGRATE_V1, SCHEMA};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("state database is locked by another run (waited {0:?})")]
     Locked(Duration),
-    #[error("{0}")]
-    Sql(#[from] rusqlite::Error),
+    /// Written by a newer bapply: refused before anything is written.
+    #[error(
+        "schema version {0} is newer than this bapply reads ({SCHEMA_VERSION}); \
+         upgrade bounce-tools, or give another --state"
+    )]
+    Newer(i64),
+    /// What `bapply --check-state` found wrong.
+    #[error(
+        "{0}; restore the file from a backup, or move it away to start a new \
+         state (its counts start again)"
+    )]
+    Damaged(String),
+    /// Not a `#[source]`: [`describe`] already words SQLite's message, and
+    /// the one-line error must not repeat it.
+    #[error("{}", describe(.0))]
+    Sql(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StateError {
+    fn from(e: rusqlite::Error) -> Self {
+        StateError::Sql(e)
+    }
 }
 
 impl StateError {
-    fn from_sql(e: rusqlite::Error, wait: Duration) -> StateError {
+    /// The state file cannot be used as it is (damaged, not a state, from
+    /// a newer bapply): bad data, which retrying does not mend.
+    pub fn is_damaged(&self) -> bool {
+        match self {
+            StateError::Newer(_) | StateError::Damaged(_) => true,
+            StateError::Sql(e) => matches!(
+                e.sqlite_error_code(),
+                Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+            ),
+            StateError::Locked(_) => false,
+        }
+    }
+}
+
+/// A state file that SQLite would take for a new, empty database (shorter
+/// than its header, or than a page) or that its header says is longer than
+/// it is: refused before SQLite writes a new state over it. An empty file
+/// is a new state.
+pub(super) fn check_header(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(100);
+    let len = match std::fs::File::open(path) {
+        Ok(f) => {
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let _ = f.take(100).read_to_end(&mut head);
+            len
+        }
+        // Missing (a new state) or unreadable: SQLite says which.
+        Err(_) => return Ok(()),
+    };
+    if len == 0 {
+        return Ok(());
+    }
+    let damaged = |what: String| {
+        Err(StateError::Damaged(format!(
+            "damaged or not a bapply state ({what}); nothing was changed"
+        )))
+    };
+    if head.len() < 100 || !head.starts_with(b"SQLite format 3\0") {
+        return damaged(format!("no SQLite header in its {len} bytes"));
+    }
+    let be32 = |i: usize| u32::from_be_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+    let page = match u16::from_be_bytes([head[16], head[17]]) {
+        1 => 65536,
+        n => u64::from(n),
+    };
+    let pages = u64::from(be32(28));
+    // The page count is valid when written by SQLite 3.7 or later (the
+    // version-valid-for number matches the change counter); a WAL that is
+    // not empty may hold pages a checkpoint has not written yet.
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_empty = std::fs::metadata(&wal).map_or(true, |m| m.len() == 0);
+    if be32(92) == be32(24) && wal_empty && len < pages * page {
+        return damaged(format!(
+            "truncated: {len} bytes, its header says {}",
+            pages * page
+        ));
+    }
+    Ok(())
+}
+
+/// SQLite's message once (rusqlite repeats it with the code), and what to
+/// do about the usual failures.
+fn describe(e: &rusqlite::Error) -> String {
+    let message = match e {
+        rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
+        rusqlite::Error::SqliteFailure(f, None) => f.to_string(),
+        other => other.to_string(),
+    };
+    let advice = match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+            "damaged or not a bapply state; nothing was changed. Restore it from \
+             a backup, or move it away to start a new state (its counts start \
+             again); bapply --check-state checks it"
+        }
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            "cannot be written; nothing was changed. Make the file and its folder \
+             writable (SQLite keeps -wal and -shm files next to it)"
+        }
+        Some(ErrorCode::DiskFull) => {
+            "the disk is full; nothing was changed. Free space and run again"
+        }
+        Some(ErrorCode::SystemIoFailure) => {
+            "nothing was changed. Check that its file system has free space and \
+             works, then run again"
+        }
+        _ => return message,
+    };
+    format!("{message}: {advice}")
+}
+
+impl StateError {
+    pub(super) fn from_sql(e: rusqlite::Error, wait: Duration) -> StateError {
         if is_busy(&e) {
             StateError::Locked(wait)
         } else {
@@ -169,7 +225,10 @@ impl Store {
     /// and starts the run's write transaction.
     pub fn open(path: Option<&Path>, wait: Duration) -> Result<Store> {
         let conn = match path {
-            Some(p) => Connection::open(p)?,
+            Some(p) => {
+                check_header(p)?;
+                Connection::open(p)?
+            }
             None => Connection::open_in_memory()?,
         };
         let store = Store {
@@ -177,6 +236,15 @@ impl Store {
             wait,
             dest: "output".into(),
         };
+        // A state from a newer bapply is refused before anything (the
+        // switch to WAL included) writes to it.
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| StateError::from_sql(e, wait))?;
+        if version > SCHEMA_VERSION {
+            return Err(StateError::Newer(version));
+        }
         store.setup().map_err(|e| StateError::from_sql(e, wait))?;
         Ok(store)
     }

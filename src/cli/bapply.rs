@@ -60,6 +60,13 @@ pub struct Cli {
     #[arg(long)]
     no_state: bool,
 
+    /// Check the state database (SQLite integrity check, schema version,
+    /// tables), print what it holds and exit: 0 when it is fine, 65 when
+    /// it is damaged or from a newer bapply, 66 when it does not exist.
+    /// Changes nothing.
+    #[arg(long, conflicts_with_all = ["no_state", "print_policy", "apply", "files"])]
+    check_state: bool,
+
     /// Write every update ever emitted (current states), not only the new
     /// ones.
     #[arg(long)]
@@ -143,6 +150,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         out.flush()?;
         return Ok(());
     }
+    if !(cli.lock_timeout >= 0.0 && cli.lock_timeout < 1e6) {
+        let m = "--lock-timeout: give seconds, 0 or more";
+        return Err(Failure::new(ExitCode::Usage, m).into());
+    }
+    if cli.check_state {
+        let path = match cli.state {
+            Some(p) => p,
+            None => apply::default_state_path().ok_or_else(|| {
+                let m = "no XDG state directory (HOME unset); give --state PATH";
+                Failure::new(ExitCode::Usage, m)
+            })?,
+        };
+        let check = apply::check_state(&path, Duration::from_secs_f64(cli.lock_timeout))?;
+        let mut out = io::stdout().lock();
+        writeln!(out, "state {}: {check}", path.display())?;
+        out.flush()?;
+        return Ok(());
+    }
     if cli.files.is_empty() && io::stdin().is_terminal() {
         let _ = writeln!(
             io::stderr(),
@@ -161,9 +186,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         return Err(
             usage("--apply writes no output; leave out --format and --dialect".into()).into(),
         );
-    }
-    if !(cli.lock_timeout >= 0.0 && cli.lock_timeout < 1e6) {
-        return Err(usage("--lock-timeout: give seconds, 0 or more".into()).into());
     }
     let opts = Options {
         inputs: cli.files,

@@ -77,60 +77,88 @@ fn read_groups(inputs: &[PathBuf], counts: &mut Counts) -> anyhow::Result<Vec<Gr
                 })?,
             )
         };
-        let mut reader = BufReader::new(reader);
-        let mut buf = Vec::new();
-        let mut lineno = 0u64;
-        loop {
-            buf.clear();
-            let n = reader.read_until(b'\n', &mut buf).map_err(|source| {
-                crate::stream::Error::Read {
-                    path: name.clone(),
+        read_input(&name, BufReader::new(reader), &mut groups, counts)?;
+    }
+    Ok(groups)
+}
+
+/// The acknowledged messages named by the lines of one input, added to
+/// `groups`; unreadable lines are reported and counted.
+fn read_input(
+    name: &str,
+    mut reader: impl BufRead,
+    groups: &mut Vec<Group>,
+    counts: &mut Counts,
+) -> Result<(), crate::stream::Error> {
+    let mut buf = Vec::new();
+    let mut lineno = 0u64;
+    loop {
+        buf.clear();
+        let n =
+            reader
+                .read_until(b'\n', &mut buf)
+                .map_err(|source| crate::stream::Error::Read {
+                    path: name.to_string(),
                     source,
-                }
-            })?;
-            if n == 0 {
-                break;
-            }
-            lineno += 1;
-            if buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let target = serde_json::from_slice::<AckLine>(&buf)
-                .map_err(|e| e.to_string())
-                .and_then(|l| {
-                    let s = l.source.unwrap_or_default();
-                    match (s.mailbox, s.uidvalidity, s.uid) {
+                })?;
+        if n == 0 {
+            break;
+        }
+        lineno += 1;
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let target = serde_json::from_slice::<AckLine>(&buf)
+            .map_err(|e| e.to_string())
+            .and_then(|l| {
+                let s = l.source.unwrap_or_default();
+                match (s.mailbox, s.uidvalidity, s.uid) {
+                    (Some(m), Some(v), Some(u)) => Ok((m, v, u)),
+                    _ => match (l.mailbox, l.uidvalidity, l.uid) {
                         (Some(m), Some(v), Some(u)) => Ok((m, v, u)),
-                        _ => match (l.mailbox, l.uidvalidity, l.uid) {
-                            (Some(m), Some(v), Some(u)) => Ok((m, v, u)),
-                            _ => Err("no mailbox/uidvalidity/uid (neither in `source` nor at the top level)".into()),
-                        },
-                    }
-                });
-            match target {
-                Ok((mailbox, uidvalidity, uid)) => {
-                    match groups
-                        .iter_mut()
-                        .find(|g| g.mailbox == mailbox && g.uidvalidity == uidvalidity)
-                    {
-                        Some(g) => {
-                            g.uids.insert(uid);
-                        }
-                        None => groups.push(Group {
-                            mailbox,
-                            uidvalidity,
-                            uids: BTreeSet::from([uid]),
-                        }),
-                    }
+                        _ => Err(
+                            "no mailbox/uidvalidity/uid (neither in `source` nor at the top level)"
+                                .into(),
+                        ),
+                    },
                 }
-                Err(e) => {
-                    eprintln!("bfetch: ack: {name}: line {lineno}: {e}");
-                    counts.unreadable += 1;
+            });
+        match target {
+            Ok((mailbox, uidvalidity, uid)) => {
+                match groups
+                    .iter_mut()
+                    .find(|g| g.mailbox == mailbox && g.uidvalidity == uidvalidity)
+                {
+                    Some(g) => {
+                        g.uids.insert(uid);
+                    }
+                    None => groups.push(Group {
+                        mailbox,
+                        uidvalidity,
+                        uids: BTreeSet::from([uid]),
+                    }),
                 }
+            }
+            Err(e) => {
+                eprintln!("bfetch: ack: {name}: line {lineno}: {e}");
+                counts.unreadable += 1;
             }
         }
     }
-    Ok(groups)
+    Ok(())
+}
+
+/// Fuzzing entry point (fuzz/): the (mailbox, UIDVALIDITY, UID set) groups
+/// `bfetch ack` would act on for this input.
+#[doc(hidden)]
+pub fn fuzz_groups(bytes: &[u8]) -> Vec<(String, u32, Vec<u32>)> {
+    let mut groups = Vec::new();
+    let mut counts = Counts::default();
+    let _ = read_input("fuzz", bytes, &mut groups, &mut counts);
+    groups
+        .into_iter()
+        .map(|g| (g.mailbox, g.uidvalidity, g.uids.into_iter().collect()))
+        .collect()
 }
 
 fn describe(opts: &AckOptions) -> String {

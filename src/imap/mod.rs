@@ -20,6 +20,32 @@ pub(crate) mod session;
 pub(crate) mod state;
 pub(crate) mod uidset;
 
+/// Entry points for the fuzz targets (fuzz/): the parts of bfetch that read
+/// bytes it did not write itself, reachable without a server.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::ack::fuzz_groups as ack_groups;
+    pub use super::uidset::{chunks, compress};
+
+    /// Reads `bytes` as a `--new` state file; a state that reads is written
+    /// and read back unchanged.
+    pub fn state_file(bytes: &[u8]) -> bool {
+        let path = std::path::Path::new("fuzz-state.json");
+        match super::state::parse(path, bytes) {
+            Ok(data) => {
+                let saved = serde_json::to_vec_pretty(&data).expect("state serializes");
+                let again = super::state::parse(path, &saved).expect("saved state reads");
+                assert_eq!(data, again, "state round trip");
+                true
+            }
+            Err(e) => {
+                assert_eq!(e.kind, super::Kind::Data);
+                false
+            }
+        }
+    }
+}
+
 use crate::exit::{ExitCode, ToExitCode};
 
 /// What kind of failure an [`Error`] is; decides the exit code and whether

@@ -20,8 +20,8 @@ pub struct Position {
     pub last_uid: u32,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct StateFile {
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StateFile {
     v: u32,
     /// account key → mailbox → position
     #[serde(default)]
@@ -66,15 +66,7 @@ impl State {
             Err(fs::TryLockError::Error(e)) => return Err(io_err(&lock_path, e)),
         }
         let data = match fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::new(
-                    Kind::Data,
-                    format!(
-                        "state file {}: not readable ({e}); move it away to start over",
-                        path.display()
-                    ),
-                )
-            })?,
+            Ok(bytes) => parse(path, &bytes)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => StateFile {
                 v: 1,
                 ..Default::default()
@@ -130,6 +122,19 @@ impl State {
             io_err(&self.path, e)
         })
     }
+}
+
+/// The state file's contents; any bytes give a state or a `Data` error.
+pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<StateFile> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Error::new(
+            Kind::Data,
+            format!(
+                "state file {}: not readable ({e}); move it away to start over",
+                path.display()
+            ),
+        )
+    })
 }
 
 fn lock_path(path: &Path) -> PathBuf {

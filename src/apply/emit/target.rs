@@ -19,6 +19,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// What to do when a target's table does not fit the policy's `[sql]`.
+const FIT_HINT: &str = "; make the policy's [sql] section (table, key_column, status_column, \
+                        [sql.set]) name the table and columns the database has \
+                        (bapply --print-policy shows them)";
+
 #[derive(Debug, Clone)]
 pub enum Target {
     Sqlite(PathBuf),
@@ -172,7 +177,12 @@ impl Target {
                 Some(E::Unknown) => ExitCode::Config,
                 _ => ExitCode::IoErr,
             };
-            self.fail(code, format!("{e}; nothing applied"))
+            let hint = if code == ExitCode::Config {
+                FIT_HINT
+            } else {
+                ""
+            };
+            self.fail(code, format!("{e}; nothing applied{hint}"))
         };
         // Never create the contact database: a typo in the path must not
         // turn into an empty new file that every update misses.
@@ -230,7 +240,12 @@ impl Target {
                 Some(db) => format!("{}: {}", db.severity(), db.message()),
                 None => e.to_string(),
             };
-            self.fail(code, msg)
+            let hint = if code == ExitCode::Config {
+                FIT_HINT
+            } else {
+                ""
+            };
+            self.fail(code, format!("{msg}{hint}"))
         };
         let mut client = postgres::Client::connect(url, postgres::NoTls).map_err(pg_err)?;
         let mut tx = client.transaction().map_err(pg_err)?;

@@ -74,6 +74,18 @@ pub(crate) struct IngestCounts {
     pub unattributed: u64,
 }
 
+/// Fuzzing entry point (fuzz/): one line through bapply's record reader
+/// (fast path or serde), the bounce message's identity and the date.
+#[doc(hidden)]
+pub fn fuzz_line(line: &[u8]) -> Result<(), String> {
+    let rec = parse::parse(line)?;
+    parse::message_hash(&rec);
+    if let Some(date) = &rec.date {
+        parse::parse_date(date);
+    }
+    Ok(())
+}
+
 /// Most warnings about skipped lines shown before they are only counted.
 const MAX_WARNINGS: u64 = 20;
 
