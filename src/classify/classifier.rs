@@ -151,13 +151,18 @@ fn build_record(
     }
     if rule.category == Category::Complaint {
         r.feedback_type = report.feedback_type.clone().or(Some("abuse".into()));
+    } else if report.feedback_type.is_some() {
+        // An ARF report that is no complaint (not-spam, auth-failure,
+        // virus) still says which it was.
+        r.feedback_type = report.feedback_type.clone();
     }
     if rule.category == Category::AddressChange {
         r.new_address = new_address(report, r.recipient.as_deref());
     }
     if r.action.is_none() {
         r.action = match rule.category {
-            c if c.is_failure() => Some("failed".into()),
+            // An ARF virus report is about a message that was delivered.
+            c if c.is_failure() && report.feedback_type.is_none() => Some("failed".into()),
             Category::Delayed => Some("delayed".into()),
             Category::Delivered => Some("delivered".into()),
             _ => None,
@@ -174,7 +179,8 @@ fn build_record(
     }
     r.bounce = rule
         .bounce
-        .or_else(|| rule.reason.bounce(rule.category, r.status.as_deref()));
+        .or_else(|| rule.reason.bounce(rule.category, r.status.as_deref()))
+        .filter(|_| report.feedback_type.is_none());
     r
 }
 
@@ -240,7 +246,10 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
     let original_to = || returned.and_then(|r| r.original.to.clone());
     match category {
         Category::Unknown => None,
-        Category::Complaint => report
+        // A report about our sending names no subscriber unless it is an
+        // ARF report (not-spam, auth-failure) about one message.
+        Category::Report if report.feedback_type.is_none() => None,
+        Category::Complaint | Category::Report => report
             .feedback_recipients
             .first()
             .cloned()
@@ -264,6 +273,11 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
                     .flatten()
             })
             .or_else(|| report.from_address.clone()),
+        Category::Virus if report.feedback_type.is_some() => report
+            .feedback_recipients
+            .first()
+            .cloned()
+            .or_else(original_to),
         _ => report
             .failed_header
             .first()
