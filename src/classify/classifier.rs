@@ -131,6 +131,7 @@ fn base_record(message: &RawMessage, report: &Report, d: &Delivery) -> Record {
         new_address: None,
         subscriber: None,
         original: returned.map(|r| r.original.clone()).unwrap_or_default(),
+        report: report.aggregate.clone(),
     }
 }
 
@@ -146,7 +147,10 @@ fn build_record(
     r.reason = rule.reason;
     r.rule = rule.name.clone();
     r.evidence = evidence;
-    if r.recipient.is_none() {
+    if report.aggregate.is_some() {
+        // An aggregate report is about a domain, never about a subscriber.
+        r.recipient = None;
+    } else if r.recipient.is_none() {
         r.recipient = fallback_recipient(report, rule.category);
     }
     if rule.category == Category::Complaint {
