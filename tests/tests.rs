@@ -31,6 +31,7 @@ mod layers;
 mod man;
 mod pipeline;
 mod readme;
+mod reports;
 mod review;
 
 /// Every `tests/*.rs` is a module of this binary: with `autotests = false`
