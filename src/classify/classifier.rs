@@ -259,6 +259,13 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
             .cloned()
             .or_else(original_to)
             .or_else(|| verp_recipient(report)),
+        // A change-of-address notice sent by the provider's robot is about
+        // the subscriber our mail went to, not about the robot.
+        Category::AddressChange if report.from_address.as_deref().is_none_or(is_robot_address) => {
+            verp_recipient(report)
+                .or_else(original_to)
+                .or_else(|| report.from_address.clone())
+        }
         Category::Autoreply
         | Category::Unsubscribe
         | Category::Subscribe
