@@ -30,6 +30,7 @@ mod lab;
 mod layers;
 mod man;
 mod pipeline;
+mod placeholders;
 mod readme;
 mod reports;
 mod review;

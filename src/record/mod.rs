@@ -156,6 +156,32 @@ pub fn is_mailbox_address(s: &str) -> bool {
     }
 }
 
+/// True when `s` is a stand-in rather than someone's address: what a
+/// feedback loop writes when it redacts the recipient (`redacted@…`,
+/// `xxxxx@…`, `***@…`), `undisclosed-recipients`, and the like.
+pub fn is_placeholder_address(s: &str) -> bool {
+    let local = s.rsplit_once('@').map_or(s, |(l, _)| l).trim_matches('"');
+    let lower = local.to_ascii_lowercase();
+    (local.len() >= 3
+        && local
+            .chars()
+            .all(|c| matches!(c, 'x' | 'X' | '*' | '#' | '.' | '-' | '_')))
+        || matches!(
+            lower.as_str(),
+            "redacted"
+                | "undisclosed-recipients"
+                | "undisclosed"
+                | "removed"
+                | "hidden"
+                | "anonymized"
+                | "anonymised"
+                | "anonymous"
+                | "unknown"
+                | "null"
+                | "none"
+        )
+}
+
 impl Record<String> {
     /// Addresses are checked before they become records: a `recipient`
     /// that is no mailbox address becomes null, its raw text kept in
@@ -236,6 +262,22 @@ mod tests {
             serde_json::to_string(&borrowed).unwrap(),
             serde_json::to_string(&owned).unwrap()
         );
+    }
+
+    #[test]
+    fn placeholders_are_known() {
+        for p in [
+            "redacted@example.org",
+            "xxxxx@example.org",
+            "***@example.org",
+            "Undisclosed-Recipients",
+            "\"redacted\"@example.org",
+        ] {
+            assert!(is_placeholder_address(p), "{p}");
+        }
+        for a in ["alice@example.org", "max@example.org", "x.ray@example.org"] {
+            assert!(!is_placeholder_address(a), "{a}");
+        }
     }
 
     #[test]
