@@ -7,7 +7,7 @@
 use super::super::diagnostic::push_normalised_diagnostic;
 use super::super::printable::printable;
 use super::parse::{message_hash, parse_date};
-use crate::record::{Category, Reason, RecordRef, is_mailbox_address, is_placeholder_address};
+use crate::record::{Category, Reason, RecordRef, is_placeholder_address};
 use std::borrow::Cow;
 use std::hash::BuildHasher as _;
 
@@ -137,13 +137,14 @@ impl Preparer {
             }
         };
         let message = message_hash(&rec);
-        // bapply(1): a recipient that is no mailbox or a placeholder (a
-        // redacted feedback-loop address) is never acted on; a subscriber
-        // id the record also names still is.
+        // bapply(1): a recipient without `@` or a placeholder (a redacted
+        // feedback-loop address) is never acted on; a subscriber id the
+        // record also names still is. Other odd addresses are the caller's
+        // data and are written out, escaped.
         let mut rec = rec;
         let placeholder = rec
             .recipient
-            .take_if(|r| !is_mailbox_address(r) || is_placeholder_address(r))
+            .take_if(|r| !r.contains('@') || is_placeholder_address(r))
             .is_some();
         let key = match (&rec.subscriber, &rec.recipient) {
             (Some(s), _) => Some(ContactKey::Subscriber(s)),
