@@ -33,7 +33,9 @@ mod lab;
 mod layers;
 mod man;
 mod pipeline;
+mod placeholders;
 mod readme;
+mod reports;
 mod review;
 
 /// Every `tests/*.rs` is a module of this binary: with `autotests = false`

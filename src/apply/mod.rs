@@ -245,6 +245,7 @@ fn run_stages<W: Write>(
     summary.records = counts.records;
     summary.invalid = counts.invalid;
     summary.unattributed = counts.unattributed;
+    summary.placeholders = counts.placeholders;
     ingested?;
     summary.addresses = input.contacts.len();
 

@@ -171,6 +171,7 @@ impl Default for Policy {
                 Autoreply => cat(Action::None, 1, 0),
                 Challenge => cat(Action::Manual, 1, 0),
                 Complaint => cat(Action::Unsubscribe, 1, 0),
+                Report => cat(Action::None, 1, 0),
                 Unsubscribe => cat(Action::Unsubscribe, 1, 0),
                 Subscribe => cat(Action::Manual, 1, 0),
                 AddressChange => cat(Action::ChangeAddress, 1, 0),
@@ -349,6 +350,9 @@ fn category_note(c: Category) -> &'static str {
         Autoreply => "autoreply: out-of-office and the like; no action",
         Challenge => "challenge: challenge-response; a person must act",
         Complaint => "complaint: feedback-loop or abuse report; unsubscribe",
+        Report => {
+            "report: machine report about our sending (DMARC, TLS-RPT, ARF not-spam, auth-failure); no action"
+        }
         Unsubscribe => "unsubscribe: unsubscribe request",
         Subscribe => "subscribe: subscribe request; a person decides",
         AddressChange => {

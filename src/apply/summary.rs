@@ -19,6 +19,9 @@ pub struct Summary {
     pub duplicates: u64,
     /// Records naming neither an address nor a subscriber id.
     pub unattributed: u64,
+    /// Records whose recipient was no mailbox or a placeholder: never
+    /// acted on by address.
+    pub placeholders: u64,
     /// Distinct contacts in the input.
     pub addresses: usize,
     /// New updates per action.
@@ -58,6 +61,12 @@ impl Summary {
             "{} records, {} contacts, {} duplicates, {} without address, {} invalid",
             self.records, self.addresses, self.duplicates, self.unattributed, self.invalid
         )];
+        if self.placeholders > 0 {
+            out.push(format!(
+                "not a mailbox or a placeholder, never acted on: {}",
+                self.placeholders
+            ));
+        }
         let per: Vec<String> = self
             .actions
             .iter()

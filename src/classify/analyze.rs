@@ -4,6 +4,7 @@
 //! the report formats (`formats`), in their order, and the prose of
 //! plain-text bounces by `prose`.
 
+use super::aggregate;
 use super::diagnostic;
 use super::formats::{self, ReportParts};
 use super::original::{self, Returned};
@@ -27,6 +28,9 @@ struct Walk {
     feedback: String,
     returned: Option<Returned>,
     returned_text: Option<String>,
+    aggregate: Option<crate::record::AggregateReport>,
+    /// Attachments tried as aggregate reports (a few at most).
+    aggregate_tries: u8,
 }
 
 /// What the message says: its headers, the report formats' parts, the
@@ -55,7 +59,11 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
     if !report.bounce_like && report.feedback_type.is_none() {
         report.mta = None;
     }
-    if report.feedback_type.is_none() && report.bounce_like {
+    report.aggregate = walk.aggregate.take();
+    if let Some(a) = &report.aggregate {
+        report.mta = Some(if a.kind == "dmarc" { "dmarc" } else { "tlsrpt" });
+    }
+    if report.feedback_type.is_none() && report.bounce_like && report.aggregate.is_none() {
         read_prose(&mut report);
     }
     fill_commands(&mut report);
@@ -282,6 +290,18 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                 walk.returned = Some(original::from_message(inner, subscriber_header));
             }
         }
+        _ if walk.aggregate.is_none()
+            && walk.aggregate_tries < 4
+            && aggregate::is_candidate(
+                &media_type.kind,
+                &media_type.subtype,
+                part.attachment_name(),
+            )
+            && {
+                walk.aggregate_tries += 1;
+                walk.aggregate = aggregate::read(part.contents());
+                walk.aggregate.is_some()
+            } => {}
         _ => {
             let kind = (media_type.kind.as_str(), media_type.subtype.as_str());
             match kind {

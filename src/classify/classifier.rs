@@ -156,6 +156,7 @@ fn base_record(message: &RawMessage, report: &Report, d: &Delivery) -> Record {
         new_address: None,
         subscriber: None,
         original: returned.map(|r| r.original.clone()).unwrap_or_default(),
+        report: report.aggregate.clone(),
     }
 }
 
@@ -171,18 +172,26 @@ fn build_record(
     r.reason = rule.reason;
     r.rule = rule.name.clone();
     r.evidence = evidence;
-    if r.recipient.is_none() {
+    if report.aggregate.is_some() {
+        // An aggregate report is about a domain, never about a subscriber.
+        r.recipient = None;
+    } else if r.recipient.is_none() {
         r.recipient = fallback_recipient(report, rule.category);
     }
     if rule.category == Category::Complaint {
         r.feedback_type = report.feedback_type.clone().or(Some("abuse".into()));
+    } else if report.feedback_type.is_some() {
+        // An ARF report that is no complaint (not-spam, auth-failure,
+        // virus) still says which it was.
+        r.feedback_type = report.feedback_type.clone();
     }
     if rule.category == Category::AddressChange {
         r.new_address = new_address(report, r.recipient.as_deref());
     }
     if r.action.is_none() {
         r.action = match rule.category {
-            c if c.is_failure() => Some("failed".into()),
+            // An ARF virus report is about a message that was delivered.
+            c if c.is_failure() && report.feedback_type.is_none() => Some("failed".into()),
             Category::Delayed => Some("delayed".into()),
             Category::Delivered => Some("delivered".into()),
             _ => None,
@@ -199,7 +208,8 @@ fn build_record(
     }
     r.bounce = rule
         .bounce
-        .or_else(|| rule.reason.bounce(rule.category, r.status.as_deref()));
+        .or_else(|| rule.reason.bounce(rule.category, r.status.as_deref()))
+        .filter(|_| report.feedback_type.is_none());
     r
 }
 
@@ -265,12 +275,22 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
     let original_to = || returned.and_then(|r| r.original.to.clone());
     match category {
         Category::Unknown => None,
-        Category::Complaint => report
+        // A report about our sending names no subscriber unless it is an
+        // ARF report (not-spam, auth-failure) about one message.
+        Category::Report if report.feedback_type.is_none() => None,
+        Category::Complaint | Category::Report => report
             .feedback_recipients
             .first()
             .cloned()
             .or_else(original_to)
             .or_else(|| verp_recipient(report)),
+        // A change-of-address notice sent by the provider's robot is about
+        // the subscriber our mail went to, not about the robot.
+        Category::AddressChange if report.from_address.as_deref().is_none_or(is_robot_address) => {
+            verp_recipient(report)
+                .or_else(original_to)
+                .or_else(|| report.from_address.clone())
+        }
         Category::Autoreply
         | Category::Unsubscribe
         | Category::Subscribe
@@ -289,6 +309,11 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
                     .flatten()
             })
             .or_else(|| report.from_address.clone()),
+        Category::Virus if report.feedback_type.is_some() => report
+            .feedback_recipients
+            .first()
+            .cloned()
+            .or_else(original_to),
         _ => report
             .failed_header
             .first()

@@ -11,6 +11,7 @@
 //! and [`batch`]; `analyze` and [`rules`]; `formats` and `prose`;
 //! `report` and `original`; `text`, `pattern`, `prefilter` and `verdict`.
 
+mod aggregate;
 mod analyze;
 pub mod batch;
 mod classifier;

@@ -53,6 +53,8 @@ pub struct Report {
     pub unparsable: bool,
     /// The message looks like a delivery report of some kind.
     pub bounce_like: bool,
+    /// A DMARC aggregate or SMTP TLS report found in an attachment.
+    pub aggregate: Option<crate::record::AggregateReport>,
 }
 
 /// One field of [`Report::headers`]: byte ranges of its name and value.

@@ -111,6 +111,40 @@ pub struct Record<S = String> {
     pub subscriber: Option<S>,
     #[serde(default)]
     pub original: Original<S>,
+    /// For a DMARC aggregate or SMTP TLS report: what it says. Written
+    /// only when present (an extra field, bounce-tools(7), RECORD FORMAT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<AggregateReport<S>>,
+}
+
+/// What a DMARC aggregate report (RFC 7489 appendix C) or an SMTP TLS
+/// report (RFC 8460) says about our sending, in the record of category
+/// `report`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+pub struct AggregateReport<S = String> {
+    /// `dmarc` or `tlsrpt`.
+    pub kind: S,
+    /// The reporting organisation (`org_name`, `organization-name`).
+    #[serde(default)]
+    pub organization: Option<S>,
+    #[serde(default)]
+    pub report_id: Option<S>,
+    /// The domain whose policy was evaluated (`policy_published/domain`,
+    /// `policy-domain`).
+    #[serde(default)]
+    pub policy_domain: Option<S>,
+    /// The period covered, RFC 3339 UTC.
+    #[serde(default)]
+    pub begin: Option<S>,
+    #[serde(default)]
+    pub end: Option<S>,
+    /// Messages (DMARC: DKIM or SPF aligned pass) or TLS sessions that
+    /// passed, and those that failed.
+    #[serde(default)]
+    pub pass: u64,
+    #[serde(default)]
+    pub fail: u64,
 }
 
 /// Longest `evidence`, in characters (bounce-tools(7), RECORD FORMAT).
@@ -127,6 +161,32 @@ pub fn is_mailbox_address(s: &str) -> bool {
         }
         None => false,
     }
+}
+
+/// True when `s` is a stand-in rather than someone's address: what a
+/// feedback loop writes when it redacts the recipient (`redacted@…`,
+/// `xxxxx@…`, `***@…`), `undisclosed-recipients`, and the like.
+pub fn is_placeholder_address(s: &str) -> bool {
+    let local = s.rsplit_once('@').map_or(s, |(l, _)| l).trim_matches('"');
+    let lower = local.to_ascii_lowercase();
+    (local.len() >= 3
+        && local
+            .chars()
+            .all(|c| matches!(c, 'x' | 'X' | '*' | '#' | '.' | '-' | '_')))
+        || matches!(
+            lower.as_str(),
+            "redacted"
+                | "undisclosed-recipients"
+                | "undisclosed"
+                | "removed"
+                | "hidden"
+                | "anonymized"
+                | "anonymised"
+                | "anonymous"
+                | "unknown"
+                | "null"
+                | "none"
+        )
 }
 
 impl Record<String> {
@@ -211,6 +271,22 @@ mod tests {
             serde_json::to_string(&borrowed).unwrap(),
             serde_json::to_string(&owned).unwrap()
         );
+    }
+
+    #[test]
+    fn placeholders_are_known() {
+        for p in [
+            "redacted@example.org",
+            "xxxxx@example.org",
+            "***@example.org",
+            "Undisclosed-Recipients",
+            "\"redacted\"@example.org",
+        ] {
+            assert!(is_placeholder_address(p), "{p}");
+        }
+        for a in ["alice@example.org", "max@example.org", "x.ray@example.org"] {
+            assert!(!is_placeholder_address(a), "{a}");
+        }
     }
 
     #[test]

@@ -69,6 +69,7 @@ string_enum! {
         Autoreply = "autoreply",
         Challenge = "challenge",
         Complaint = "complaint",
+        Report = "report",
         Unsubscribe = "unsubscribe",
         Subscribe = "subscribe",
         AddressChange = "address-change",
@@ -79,7 +80,7 @@ string_enum! {
 
 string_enum! {
     /// Why, in Sisimai's vocabulary plus `delayed`, `challenge`,
-    /// `unsubscribe` and `subscribe` (bounce-tools(7), REASONS).
+    /// `unsubscribe`, `subscribe` and `report` (bounce-tools(7), REASONS).
     Reason {
         AuthFailure = "authfailure",
         BadReputation = "badreputation",
@@ -119,6 +120,7 @@ string_enum! {
         Challenge = "challenge",
         Unsubscribe = "unsubscribe",
         Subscribe = "subscribe",
+        Report = "report",
     }
 }
 
@@ -174,6 +176,7 @@ impl Reason {
             Challenge => Category::Challenge,
             Unsubscribe => Category::Unsubscribe,
             Subscribe => Category::Subscribe,
+            Report => Category::Report,
         }
     }
 
@@ -186,7 +189,8 @@ impl Reason {
             return None;
         }
         match self {
-            Delivered | Delayed | Vacation | Feedback | Challenge | Unsubscribe | Subscribe => None,
+            Delivered | Delayed | Vacation | Feedback | Challenge | Unsubscribe | Subscribe
+            | Report => None,
             UserUnknown | HostUnknown | HasMoved => Some(Bounce::Hard),
             NotAccept if !status.is_some_and(|s| s.starts_with('4')) => Some(Bounce::Hard),
             _ => Some(Bounce::Soft),

@@ -72,6 +72,8 @@ pub(crate) struct IngestCounts {
     pub invalid: u64,
     /// Records naming neither an address nor a subscriber id.
     pub unattributed: u64,
+    /// Records whose recipient was no mailbox or a placeholder.
+    pub placeholders: u64,
 }
 
 /// Fuzzing entry point (fuzz/): one line through bapply's record reader
@@ -233,6 +235,9 @@ impl Collector<'_> {
                     }
                 };
                 self.counts.records += 1;
+                if p.placeholder {
+                    self.counts.placeholders += 1;
+                }
                 if p.recipient.is_none() && p.subscriber.is_none() {
                     self.counts.unattributed += 1;
                 }

@@ -7,7 +7,7 @@
 use super::super::diagnostic::push_normalised_diagnostic;
 use super::super::printable::printable;
 use super::parse::{message_hash, parse_date};
-use crate::record::{Category, Reason, RecordRef};
+use crate::record::{Category, Reason, RecordRef, is_placeholder_address};
 use std::borrow::Cow;
 use std::hash::BuildHasher as _;
 
@@ -86,6 +86,8 @@ pub(super) struct PreparedRecord<'a> {
     /// Hash of the contact key; 0 when the record names no contact.
     pub key_hash: u64,
     pub detail: Option<ReportedDetail<'a>>,
+    /// The recipient was no mailbox or a placeholder, and was dropped.
+    pub placeholder: bool,
 }
 
 impl PreparedRecord<'_> {
@@ -135,6 +137,15 @@ impl Preparer {
             }
         };
         let message = message_hash(&rec);
+        // bapply(1): a recipient without `@` or a placeholder (a redacted
+        // feedback-loop address) is never acted on; a subscriber id the
+        // record also names still is. Other odd addresses are the caller's
+        // data and are written out, escaped.
+        let mut rec = rec;
+        let placeholder = rec
+            .recipient
+            .take_if(|r| !r.contains('@') || is_placeholder_address(r))
+            .is_some();
         let key = match (&rec.subscriber, &rec.recipient) {
             (Some(s), _) => Some(ContactKey::Subscriber(s)),
             (None, Some(r)) => Some(ContactKey::Address(r)),
@@ -196,6 +207,7 @@ impl Preparer {
             subscriber: rec.subscriber.map(|s| s.0),
             key_hash,
             detail,
+            placeholder,
         })
     }
 }

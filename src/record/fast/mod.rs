@@ -90,6 +90,7 @@ pub fn parse(line: &str) -> Option<RecordRef<'_>> {
         new_address: None,
         subscriber: None,
         original: Original::default(),
+        report: None,
     };
     c.ws();
     loop {
