@@ -240,5 +240,6 @@ fn record(source: &Source, n: &Notice, d: Option<&Delivery>) -> Record {
         new_address: None,
         subscriber: None,
         original: n.original.clone(),
+        report: None,
     }
 }
