@@ -2,8 +2,9 @@
 //! use, without changing it: SQLite's `PRAGMA integrity_check`, the schema
 //! version, and the tables and columns of [`super::schema`].
 
+use super::error::Error;
 use super::schema::{SCHEMA_VERSION, TABLES};
-use super::{Error, StateError};
+use super::state::StateError;
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::time::Duration;
@@ -53,7 +54,7 @@ pub fn check_state(path: &Path, wait: Duration) -> Result<StateCheck, Error> {
         source,
     };
     let sql = |e: rusqlite::Error| fail(StateError::from_sql(e, wait));
-    super::state::check_header(path).map_err(fail)?;
+    super::state_error::check_header(path).map_err(fail)?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -24,17 +24,20 @@ mod check;
 mod decide;
 mod diagnostic;
 mod emit;
+mod error;
 mod guard;
 mod ingest;
 mod policy;
 mod printable;
 mod schema;
 mod state;
+mod state_error;
 mod summary;
 mod update;
 
 pub use check::{StateCheck, check_state};
 pub use emit::{Applied, Format, Target, TargetError};
+pub use error::Error;
 pub use guard::{Cluster, Report};
 pub use ingest::IngestError;
 #[doc(hidden)]
@@ -43,70 +46,15 @@ pub use policy::{Dialect, Policy};
 pub use state::StateError;
 pub use summary::Summary;
 
-use crate::exit::{ExitCode, ToExitCode};
 use crate::paths::{self, Purpose};
-use emit::{EmitError, EmitOptions, Emitted};
+use emit::{EmitOptions, Emitted};
 use guard::GuardItem;
 use ingest::{IngestCounts, IngestOptions, Ingested};
 use state::Store;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use update::Update;
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{path}: {source}")]
-    Open { path: String, source: io::Error },
-    #[error(transparent)]
-    Input(#[from] IngestError),
-    #[error("{path}: {message}")]
-    Policy { path: String, message: String },
-    #[error("{0}")]
-    Usage(String),
-    #[error("state {path}: {source}")]
-    State { path: String, source: StateError },
-    #[error(transparent)]
-    Target(#[from] TargetError),
-    /// The guard held the run back; carries what the run saw.
-    #[error("{}", .0.guard.refusal())]
-    Guard(Box<Summary>),
-    #[error("output: {0}")]
-    Output(#[source] io::Error),
-}
-
-impl ToExitCode for Error {
-    fn exit_code(&self) -> ExitCode {
-        match self {
-            Error::Open { source, .. } => match source.kind() {
-                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => ExitCode::NoInput,
-                _ => ExitCode::IoErr,
-            },
-            Error::Input(e) => e.exit_code(),
-            Error::Output(_) => ExitCode::IoErr,
-            Error::Policy { .. } => ExitCode::Config,
-            Error::Usage(_) => ExitCode::Usage,
-            Error::State { source, .. } => match source {
-                StateError::Locked(_) => ExitCode::TempFail,
-                e if e.is_damaged() => ExitCode::DataErr,
-                _ => ExitCode::IoErr,
-            },
-            Error::Target(t) => t.code,
-            // Held back, not broken: the same input with --force, or after
-            // the outage, goes through. Cron and MTAs read 75 as "later".
-            Error::Guard(_) => ExitCode::TempFail,
-        }
-    }
-}
-
-impl From<EmitError> for Error {
-    fn from(e: EmitError) -> Self {
-        match e {
-            EmitError::Output(e) => Error::Output(e),
-            EmitError::Target(e) => Error::Target(e),
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub enum StateLocation {

@@ -1,4 +1,4 @@
-//! The state database's schema ([`super::state`]): its tables, its version
+//! The state database's schema (the state store's): its tables, its version
 //! (`PRAGMA user_version`), and the migration from version 1.
 
 /// The schema version this bapply writes (`PRAGMA user_version`); a state
