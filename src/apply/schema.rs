@@ -33,7 +33,27 @@ pub(super) const TABLES: &[(&str, &[&str])] = &[
     ),
 ];
 
-pub(super) const SCHEMA: &str = "
+/// The `emitted` table of schema version 2, for [`SCHEMA`] and
+/// [`MIGRATE_V1`] alike.
+macro_rules! emitted_table {
+    () => {
+        "CREATE TABLE IF NOT EXISTS emitted (
+    contact    INTEGER NOT NULL,
+    ukey       TEXT NOT NULL,
+    emitted_at INTEGER NOT NULL,
+    email TEXT, action TEXT NOT NULL, category TEXT NOT NULL,
+    reason TEXT NOT NULL, status TEXT, count INTEGER NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, subscriber TEXT,
+    new_email TEXT, rule TEXT NOT NULL, evidence TEXT,
+    dest TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (contact, ukey, dest)
+) WITHOUT ROWID;
+"
+    };
+}
+
+pub(super) const SCHEMA: &str = concat!(
+    "
 -- `key` is `addr:ADDRESS` or `id:SUBSCRIBER`; `id` is what events and
 -- emitted updates refer to, assigned from meta `next_contact`.
 CREATE TABLE IF NOT EXISTS contact (
@@ -58,37 +78,22 @@ CREATE TABLE IF NOT EXISTS event (
 -- `manual:challenge`, `change-address:NEW`); `dest` is where it went
 -- (`output`, or `target:` and the database), '' for rows of version 1,
 -- which count for every destination.
-CREATE TABLE IF NOT EXISTS emitted (
-    contact    INTEGER NOT NULL,
-    ukey       TEXT NOT NULL,
-    emitted_at INTEGER NOT NULL,
-    email TEXT, action TEXT NOT NULL, category TEXT NOT NULL,
-    reason TEXT NOT NULL, status TEXT, count INTEGER NOT NULL,
-    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, subscriber TEXT,
-    new_email TEXT, rule TEXT NOT NULL, evidence TEXT,
-    dest TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (contact, ukey, dest)
-) WITHOUT ROWID;
-PRAGMA user_version = 2;
-";
+",
+    emitted_table!(),
+    "PRAGMA user_version = 2;
+"
+);
 
 /// Version 1 kept one `emitted` row per update whatever its destination,
 /// so a review written to a file (`--force --format csv`) made a later
 /// `--apply` skip those rows (issue 15). Its rows move to version 2 with
 /// `dest` '' (emitted everywhere, as they were).
-pub(super) const MIGRATE_V1: &str = "
+pub(super) const MIGRATE_V1: &str = concat!(
+    "
 ALTER TABLE emitted RENAME TO emitted_v1;
-CREATE TABLE emitted (
-    contact    INTEGER NOT NULL,
-    ukey       TEXT NOT NULL,
-    emitted_at INTEGER NOT NULL,
-    email TEXT, action TEXT NOT NULL, category TEXT NOT NULL,
-    reason TEXT NOT NULL, status TEXT, count INTEGER NOT NULL,
-    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, subscriber TEXT,
-    new_email TEXT, rule TEXT NOT NULL, evidence TEXT,
-    dest TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (contact, ukey, dest)
-) WITHOUT ROWID;
-INSERT INTO emitted SELECT *, '' FROM emitted_v1;
+",
+    emitted_table!(),
+    "INSERT INTO emitted SELECT *, '' FROM emitted_v1;
 DROP TABLE emitted_v1;
-";
+"
+);

@@ -54,17 +54,7 @@ pub(super) fn read(v: &Value) -> Parsed {
                 str_of(b, "bounceSubType").unwrap_or(""),
             );
             n.means(category, reason);
-            for r in list(b, "bouncedRecipients") {
-                let Some(address) = text(r, "emailAddress") else {
-                    continue;
-                };
-                n.affected.push(Affected {
-                    address,
-                    status: text(r, "status"),
-                    diagnostic: str_of(r, "diagnosticCode").map(strip_type),
-                    ..Affected::default()
-                });
-            }
+            n.affected = recipients_with_status(list(b, "bouncedRecipients"));
         }
         "complaint" => {
             let Some(c) = v.get("complaint") else {
@@ -115,17 +105,7 @@ pub(super) fn read(v: &Value) -> Parsed {
             n.reporting_mta = str_of(d, "reportingMTA").map(strip_type);
             n.label = label(d, &["delayType"]);
             n.means(Category::Delayed, Reason::Delayed);
-            for r in list(d, "delayedRecipients") {
-                let Some(address) = text(r, "emailAddress") else {
-                    continue;
-                };
-                n.affected.push(Affected {
-                    address,
-                    status: text(r, "status"),
-                    diagnostic: str_of(r, "diagnosticCode").map(strip_type),
-                    ..Affected::default()
-                });
-            }
+            n.affected = recipients_with_status(list(d, "delayedRecipients"));
         }
         "reject" => {
             // SES found a virus and did not send the message.
@@ -186,4 +166,19 @@ fn first(v: Option<&Value>) -> Option<String> {
         .iter()
         .find_map(Value::as_str)
         .map(str::to_string)
+}
+
+/// SES's `bouncedRecipients` / `delayedRecipients`: each address with its
+/// status and diagnostic.
+fn recipients_with_status<'a>(recipients: impl Iterator<Item = &'a Value>) -> Vec<Affected> {
+    recipients
+        .filter_map(|r| {
+            Some(Affected {
+                address: text(r, "emailAddress")?,
+                status: text(r, "status"),
+                diagnostic: str_of(r, "diagnosticCode").map(strip_type),
+                ..Affected::default()
+            })
+        })
+        .collect()
 }
