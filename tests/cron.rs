@@ -245,20 +245,7 @@ fn readme_crontab_line_works_under_cron() {
         prefix.join("bin/bounce-cron"),
     )
     .unwrap();
-    let config = home.join(".config/bounce-tools");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(config.join("password"), PASSWORD).unwrap();
-    std::fs::write(
-        config.join("bfetch.toml"),
-        format!(
-            "[account.bounces]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{USER}\"\n\
-             ca_file = \"{}\"\npassword_file = \"{}\"\n",
-            dv.imaps_port,
-            dv.cert().display(),
-            config.join("password").display()
-        ),
-    )
-    .unwrap();
+    dv.write_bfetch_account(&home);
     contacts(&var.join("contacts.db"), 100);
     dv.seed_inbox((0..3).map(hard_bounce));
     let command = command

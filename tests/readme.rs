@@ -6,7 +6,7 @@
 //! ones this test run built (scripts/demo's BIN_DIR), installed under a
 //! scratch prefix for the cron part.
 
-use crate::support::dovecot::{Dovecot, PASSWORD, USER, hard_bounce};
+use crate::support::dovecot::{Dovecot, hard_bounce};
 use crate::support::{find_program, repo_root, skip};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -162,20 +162,7 @@ fn walk_the_readme_from_a_fresh_clone() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let config = home.join(".config/bounce-tools");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(config.join("password"), PASSWORD).unwrap();
-    std::fs::write(
-        config.join("bfetch.toml"),
-        format!(
-            "[account.bounces]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{USER}\"\n\
-             ca_file = \"{}\"\npassword_file = \"{}\"\n",
-            dv.imaps_port,
-            dv.cert().display(),
-            config.join("password").display()
-        ),
-    )
-    .unwrap();
+    dv.write_bfetch_account(&home);
     let db = var.join("contacts.db");
     let c = rusqlite::Connection::open(&db).unwrap();
     c.execute_batch(

@@ -100,6 +100,26 @@ impl Dovecot {
         panic!("scripts/dovecot start failed three times:\n{last}");
     }
 
+    /// Writes the `bounces` account for this server into HOME's
+    /// ~/.config/bounce-tools/bfetch.toml, with the password in a file
+    /// beside it, as a user following the README would.
+    pub fn write_bfetch_account(&self, home: &Path) {
+        let config = home.join(".config/bounce-tools");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(config.join("password"), PASSWORD).unwrap();
+        std::fs::write(
+            config.join("bfetch.toml"),
+            format!(
+                "[account.bounces]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{USER}\"\n\
+                 ca_file = \"{}\"\npassword_file = \"{}\"\n",
+                self.imaps_port,
+                self.cert().display(),
+                config.join("password").display()
+            ),
+        )
+        .unwrap();
+    }
+
     pub fn cert(&self) -> PathBuf {
         self.dir.join("cert.pem")
     }
