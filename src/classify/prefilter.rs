@@ -128,9 +128,16 @@ impl Prefilter {
                 Residual::Part(source) => Some(source.as_str()),
             };
             let mut satisfied = 0;
-            if let Some(source) = residual_source {
+            // Parsed once for both sides: parsing is most of the start-up.
+            let residual_hir = residual_source.map(|source| {
+                regex_syntax::ParserBuilder::new()
+                    .build()
+                    .parse(&without_leading_case_flag(source))
+                    .ok()
+            });
+            if let Some(hir) = residual_hir {
                 for (side, kind) in [(PREFIX, ExtractKind::Prefix), (SUFFIX, ExtractKind::Suffix)] {
-                    match side_literals(source, kind) {
+                    match hir.as_ref().and_then(|hir| side_literals(hir, kind)) {
                         None => satisfied |= side,
                         Some(lits) => lits.into_iter().for_each(|lit| {
                             add(
@@ -365,16 +372,12 @@ fn exact_forms(pattern: &str) -> Option<Vec<Vec<u8>>> {
     (!out.is_empty()).then_some(out)
 }
 
-/// The lowercased literals every match must start (or end) with, or None
-/// when the pattern has no such finite set of useful literals.
-fn side_literals(pattern: &str, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(&without_leading_case_flag(pattern))
-        .ok()?;
+/// The lowercased literals every match of the parsed pattern must start
+/// (or end) with, or None when it has no such finite set of useful literals.
+fn side_literals(hir: &regex_syntax::hir::Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
     let mut extractor = Extractor::new();
     extractor.kind(kind.clone());
-    let seq: Seq = extractor.extract(&hir);
+    let seq: Seq = extractor.extract(hir);
     let lits = seq.literals()?;
     if lits.is_empty() {
         // No match is possible at all; keep it simple and always run it.
