@@ -18,10 +18,11 @@ use std::sync::LazyLock;
 /// optionally followed by the start of the diagnostic.
 static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r#"(?x)^\s*(?:[*•]\s+|-\s+)?(?:(?P<label>RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адресат|宛先)\s*:\s*(?:rfc822\s*;\s*)?)?
-        <?"?(?P<addr>[^\s<>"():;,]+@[^\s<>"():;,\[\]]+)"?>?
+        r#"(?x)^\s*(?:[*•]\s+|-\s+)?(?:(?P<label>RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Error-for|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адресат|宛先)\s*:\s*(?:rfc822\s*;\s*)?)?
+        # Exchange and MailEnable write "[SMTP:addr]".
+        (?:\[?SMTP:)?<?"?(?P<addr>[^\s<>"():;,\[\]]+@[^\s<>"():;,\[\]]+)"?>?\]?
         (?:\s*\((?:expanded\s+from|generated\s+from|by\s+way\s+of)[^)]*\))?
-        \s*(?P<sep>:|\.\.\.|\s-\s|,)?\s*(?P<rest>.*)$"#,
+        \s*(?P<sep>:|\.\.\.|-\s|,)?\s*(?P<rest>.*)$"#,
     )
 });
 
@@ -29,12 +30,14 @@ static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
 static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r#"(?ix)(?:
-            (?:delivery|message|mail|e-?mail)\s+(?:from\s+\S+\s+)?(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|cannot|can't|can\s+not|was\s+not|wasn't|has\s+been|is\s+|was\s+(?:rejected|refused|returned|bounced)|bounced|returned)
+            (?:delivery|message|mail|e-?mail)\s+(?:from\s+\S+\s+)?(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|cannot|can't|can\s+not|was\s+not|wasn't|has\s+been|is\s+|was\s+(?:automatically\s+)?(?:rejected|refused|returned|bounced)|bounced|returned)
           # "user x@y unknown", "the address x@y does not exist", "mailbox
           # x@y is full": the address between its noun and the verdict.
           | \b(?:user|address|account|mailbox|recipient)\s+<?(?P<a10>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s+(?:unknown|not\s+found|not\s+known|does\s+not|doesn't|is\s+not|isn't|was\s+not|wasn't|no\s+longer|has\s+been|is\s+(?:unknown|invalid|disabled|inactive|suspended|full|over|blocked|unavailable))
           | (?:could\s+not|couldn't|cannot|can't|unable\s+to)\s+(?:be\s+)?deliver(?:ed)?\s+(?:(?:your\s+|the\s+|this\s+)?(?:message|mail|e-?mail)\s+)?to\s+(?:the\s+following\s+(?:recipients?|address(?:es)?)\s*:?\s*)?<?(?P<a2>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           | \bundeliverable\s+to\s+(?:the\s+following\s*:?\s*)?<?(?P<a9>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
+          # "to local user x. (Originally addressed to x@y)"
+          | \(originally\s+addressed\s+to\s+<?(?P<a11>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)
           | problem\s+delivering\s+(?:your\s+|the\s+)?(?:message|mail|e-?mail)\s+to\s+<?(?P<a8>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           | (?:recipient|user|address|mailbox)\s*:?\s*<(?P<a3>[^\s<>"()]+@[^\s<>"()]+?)>
           | (?:rcpt\s+to|to)\s*:\s*<(?P<a4>[^\s<>"()]+@[^\s<>"()]+?)>
@@ -182,7 +185,13 @@ pub fn scan(
             // recipient and the time; the reason follows on the next lines.
             let dated = DATED_REST.is_match(rest);
             let rest = if dated { "" } else { rest };
+            // '"addr" <addr>': the display name is the address itself.
+            let named_alike = rest
+                .strip_prefix('<')
+                .and_then(|r| r.trim_end().strip_suffix('>'))
+                .is_some_and(|r| r.eq_ignore_ascii_case(addr));
             if (sep
+                || named_alike
                 || rest.is_empty()
                 || rest.starts_with(['(', '['])
                 || find_smtp_code(rest).is_some()
@@ -204,10 +213,12 @@ pub fn scan(
             }
         }
         if let Some(c) = ADDRESS_SENTENCE.captures(line) {
-            let m = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10"]
-                .iter()
-                .find_map(|n| c.name(n))
-                .expect("one group");
+            let m = [
+                "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11",
+            ]
+            .iter()
+            .find_map(|n| c.name(n))
+            .expect("one group");
             // "Unknown user: addr": the words before the address are the
             // reason, unless they are a header-like label.
             let labelled = c.name("a6").is_some();
