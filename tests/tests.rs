@@ -32,6 +32,7 @@ mod install;
 mod lab;
 mod layers;
 mod man;
+mod pg_state;
 mod pipeline;
 mod placeholders;
 mod readme;

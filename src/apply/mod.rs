@@ -28,14 +28,18 @@ mod error;
 mod guard;
 mod ingest;
 mod policy;
+mod postgres_error;
 mod printable;
 mod schema;
 mod state;
+mod state_backend;
 mod state_error;
+mod state_postgres;
+mod state_sqlite;
 mod summary;
 mod update;
 
-pub use check::{StateCheck, check_state};
+pub use check::{StateCheck, check_state, check_state_postgres};
 pub use emit::{Applied, Format, Target, TargetError};
 pub use error::Error;
 pub use guard::{Cluster, Report};
@@ -43,14 +47,14 @@ pub use ingest::IngestError;
 #[doc(hidden)]
 pub use ingest::fuzz_line as fuzz_record_line;
 pub use policy::{Dialect, Policy};
-pub use state::StateError;
+pub use state::{PostgresLocation, StateError};
 pub use summary::Summary;
 
 use crate::paths::{self, Purpose};
 use emit::{EmitOptions, Emitted};
 use guard::GuardItem;
 use ingest::{IngestCounts, IngestOptions, Ingested};
-use state::Store;
+use state::{Location, Store};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -61,6 +65,8 @@ pub enum StateLocation {
     /// Under the XDG state directory.
     Default,
     Path(PathBuf),
+    /// `--state postgres://…`: shared by the hosts that name it.
+    Postgres(PostgresLocation),
     /// Counts only within this input.
     None,
 }
@@ -116,6 +122,7 @@ pub fn run<W: Write>(
     let (state_path, state_name) = match &opts.state {
         StateLocation::None => (None, ":memory:".to_string()),
         StateLocation::Path(p) => (Some(p.clone()), p.display().to_string()),
+        StateLocation::Postgres(pg) => (None, pg.display().to_string()),
         StateLocation::Default => {
             let p = default_state_path().ok_or_else(|| {
                 Error::Usage(
@@ -136,7 +143,12 @@ pub fn run<W: Write>(
         path: state_name.clone(),
         source,
     };
-    let mut store = Store::open(state_path.as_deref(), opts.lock_timeout).map_err(state_err)?;
+    let location = match (&opts.state, &state_path) {
+        (StateLocation::Postgres(pg), _) => Location::Postgres(pg),
+        (_, Some(p)) => Location::Sqlite(p),
+        (_, None) => Location::Memory,
+    };
+    let mut store = Store::open(location, opts.lock_timeout).map_err(state_err)?;
     // An update counts as emitted only where it went: a review written to
     // a file never makes a later --apply skip it.
     store.set_destination(match &opts.apply {

@@ -1,5 +1,7 @@
 //! The state database's schema (the state store's): its tables, its version
-//! (`PRAGMA user_version`), and the migration from version 1.
+//! (`PRAGMA user_version`; for PostgreSQL the `meta` row `schema_version`),
+//! and the migration from version 1. Written once, in SQLite's dialect;
+//! PostgreSQL gets the same text through [`for_postgres`].
 
 /// The schema version this bapply writes (`PRAGMA user_version`); a state
 /// with a higher one is refused.
@@ -97,3 +99,55 @@ ALTER TABLE emitted RENAME TO emitted_v1;
 DROP TABLE emitted_v1;
 "
 );
+
+/// The first schema version a PostgreSQL state has: the migrations from
+/// versions before it are SQLite's only.
+pub(super) const POSTGRES_FIRST_VERSION: i64 = 2;
+
+/// The `meta` row that holds a PostgreSQL state's schema version (SQLite's
+/// is `PRAGMA user_version`).
+pub(super) const POSTGRES_VERSION_ROW: &str = "schema_version";
+
+/// The migrations a PostgreSQL state may need, by the version each
+/// upgrades from, in SQLite's dialect (see [`for_postgres`]).
+pub(super) const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[];
+
+/// [`SCHEMA`] or a migration in PostgreSQL's dialect: the same tables and
+/// columns, 64-bit `BIGINT` where SQLite's `INTEGER` is 64 bits, without
+/// SQLite's `WITHOUT ROWID` (PostgreSQL tables have no rowid) and `PRAGMA`
+/// lines (the version is written to `meta`).
+pub(super) fn for_postgres(sqlite: &str) -> String {
+    let mut sql = String::with_capacity(sqlite.len() + 64);
+    for line in sqlite.lines() {
+        if line.trim_start().starts_with("PRAGMA ") {
+            continue;
+        }
+        sql.push_str(
+            &line
+                .replace(") WITHOUT ROWID", ")")
+                .replace("INTEGER", "BIGINT"),
+        );
+        sql.push('\n');
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_gets_the_same_tables_in_its_types() {
+        let pg = for_postgres(SCHEMA);
+        assert!(!pg.contains("WITHOUT ROWID") && !pg.contains("PRAGMA"));
+        assert!(!pg.contains("INTEGER"));
+        for (table, columns) in TABLES {
+            assert!(pg.contains(&format!("CREATE TABLE IF NOT EXISTS {table} (")));
+            for c in *columns {
+                assert!(pg.contains(&format!("{c} ")), "{table}.{c}");
+            }
+        }
+        assert!(pg.contains("message  BIGINT NOT NULL"));
+        assert!(pg.contains("PRIMARY KEY (contact, message)\n);"));
+    }
+}

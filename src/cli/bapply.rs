@@ -1,7 +1,9 @@
 //! bapply's command line: classification records in, contact updates out
 //! (bapply(1)).
 
-use crate::apply::{self, Dialect, Format, Options, Policy, StateLocation, Target};
+use crate::apply::{
+    self, Dialect, Format, Options, Policy, PostgresLocation, StateLocation, Target,
+};
 use crate::exit::{ExitCode, Failure};
 use anyhow::Context as _;
 use clap::Parser;
@@ -51,9 +53,10 @@ pub struct Cli {
     #[arg(long)]
     print_policy: bool,
 
-    /// State database (SQLite) [default:
+    /// State database: an SQLite file, or postgres://USER@HOST/DB (schema
+    /// bapply, or ?schema=NAME) shared by several hosts [default:
     /// $XDG_STATE_HOME/bounce-tools/bapply.sqlite].
-    #[arg(long, value_name = "PATH", conflicts_with = "no_state")]
+    #[arg(long, value_name = "PATH|URL", conflicts_with = "no_state")]
     state: Option<PathBuf>,
 
     /// Keep no state: count events only within this input.
@@ -95,7 +98,7 @@ pub struct Cli {
     skip_invalid: bool,
 
     /// Seconds to wait for a state or target database that another run
-    /// holds locked; then exit 75.
+    /// holds locked (PostgreSQL: lock_timeout); then exit 75.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     lock_timeout: f64,
 
@@ -154,17 +157,35 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         let m = "--lock-timeout: give seconds, 0 or more";
         return Err(Failure::new(ExitCode::Usage, m).into());
     }
+    let usage = |m: String| Failure::new(ExitCode::Usage, m);
+    let state = match cli.state {
+        Some(p) => match p.to_str().and_then(PostgresLocation::parse) {
+            Some(pg) => Some(StateLocation::Postgres(pg.map_err(usage)?)),
+            None => Some(StateLocation::Path(p)),
+        },
+        None => None,
+    };
     if cli.check_state {
-        let path = match cli.state {
-            Some(p) => p,
-            None => apply::default_state_path().ok_or_else(|| {
-                let m = "no XDG state directory (HOME unset); give --state PATH";
-                Failure::new(ExitCode::Usage, m)
-            })?,
+        let wait = Duration::from_secs_f64(cli.lock_timeout);
+        let line = match state {
+            Some(StateLocation::Postgres(pg)) => {
+                let check = apply::check_state_postgres(&pg, wait)?;
+                format!("state {}: {check}", pg.display())
+            }
+            other => {
+                let path = match other {
+                    Some(StateLocation::Path(p)) => p,
+                    _ => apply::default_state_path().ok_or_else(|| {
+                        let m = "no XDG state directory (HOME unset); give --state PATH";
+                        Failure::new(ExitCode::Usage, m)
+                    })?,
+                };
+                let check = apply::check_state(&path, wait)?;
+                format!("state {}: {check}", path.display())
+            }
         };
-        let check = apply::check_state(&path, Duration::from_secs_f64(cli.lock_timeout))?;
         let mut out = io::stdout().lock();
-        writeln!(out, "state {}: {check}", path.display())?;
+        writeln!(out, "{line}")?;
         out.flush()?;
         return Ok(());
     }
@@ -175,7 +196,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         );
         return Err(Failure::new(ExitCode::Usage, "no input").into());
     }
-    let usage = |m: String| Failure::new(ExitCode::Usage, m);
     let apply_to = cli
         .apply
         .as_deref()
@@ -193,9 +213,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         dialect: cli.dialect,
         apply: apply_to,
         policy,
-        state: match (cli.no_state, cli.state) {
+        state: match (cli.no_state, state) {
             (true, _) => StateLocation::None,
-            (false, Some(p)) => StateLocation::Path(p),
+            (false, Some(s)) => s,
             (false, None) => StateLocation::Default,
         },
         all: cli.all,
