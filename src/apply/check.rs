@@ -3,7 +3,7 @@
 //! version, and the tables and columns of [`super::schema`].
 
 use super::error::Error;
-use super::schema::{SCHEMA_VERSION, TABLES};
+use super::schema::{ADDED_IN_V3, SCHEMA_VERSION, TABLES};
 use super::state::StateError;
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
@@ -83,6 +83,10 @@ pub fn check_state(path: &Path, wait: Duration) -> Result<StateCheck, Error> {
             .prepare(&format!("PRAGMA table_info({table})"))
             .and_then(|mut st| st.query_map([], |r| r.get(1))?.collect())
             .map_err(sql)?;
+        let added = |column: Option<&str>| version < 3 && ADDED_IN_V3.contains(&(*table, column));
+        if have.is_empty() && added(None) {
+            continue;
+        }
         if have.is_empty() {
             return Err(fail(StateError::Damaged(format!(
                 "no table {table}: not a bapply state"
@@ -93,6 +97,7 @@ pub fn check_state(path: &Path, wait: Duration) -> Result<StateCheck, Error> {
             .iter()
             .filter(|c| !have.iter().any(|h| h == *c))
             .filter(|c| !(version == 1 && **c == "dest"))
+            .filter(|c| !added(Some(c)))
             .copied()
             .collect();
         if !missing.is_empty() {

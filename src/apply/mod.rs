@@ -32,6 +32,7 @@ mod printable;
 mod schema;
 mod state;
 mod state_error;
+mod state_limits;
 mod summary;
 mod update;
 

@@ -57,6 +57,7 @@ impl Candidate {
             },
             rule: text(d.rule).unwrap_or_default(),
             evidence: d.evidence.as_deref().map(Cow::Borrowed),
+            list_id: None,
         }
     }
 }

@@ -163,6 +163,7 @@ mod tests {
             new_email: None,
             rule: "".into(),
             evidence: Some("x".into()),
+            list_id: None,
         };
         let mut cfg = SqlPolicy::default();
         cfg.set.insert("ev".into(), "evidence".into());
