@@ -12,8 +12,10 @@ pub(super) const ADDED_IN_V3: &[(&str, Option<&str>)] =
 
 /// The `message` of the `event` row that records a `--good` reset of a
 /// contact (category `good`), one per contact: "good" in ASCII.
-#[allow(dead_code)] // used from the next commit on
 pub(super) const GOOD_MESSAGE: i64 = 0x676f_6f64;
+
+/// The `event` category of a `--good` reset.
+pub(super) const GOOD_CATEGORY: &str = "good";
 
 /// The tables of a state and the columns each must have.
 pub(super) const TABLES: &[(&str, &[&str])] = &[

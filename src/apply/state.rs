@@ -22,8 +22,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use super::schema::SCHEMA_VERSION;
-use super::schema::{MIGRATE_V1, MIGRATE_V2, SCHEMA};
-pub(crate) use super::state_limits::GOOD_CATEGORY;
+use super::schema::{GOOD_CATEGORY, MIGRATE_V1, MIGRATE_V2, SCHEMA};
 
 pub use super::state_error::StateError;
 use super::state_error::{check_header, is_busy};
@@ -45,7 +44,6 @@ pub(crate) struct KnownEvent {
     pub at: i64,
     /// A `--good` reset (category `good` in the state): clears every
     /// count up to `at`; `category` is then `unknown`.
-    #[allow(dead_code)] // read from the next commit on
     pub good: bool,
 }
 

@@ -3,12 +3,8 @@
 //! apart from the store's core so that another store can take them over
 //! as they are; the SQL is portable (SQLite and PostgreSQL).
 
-#![allow(dead_code)] // wired into bapply by the next commits (policy limits)
-use super::schema::GOOD_MESSAGE;
+use super::schema::{GOOD_CATEGORY, GOOD_MESSAGE};
 use super::state::{INSERT_CHUNK, Result, Store, multi_insert};
-
-/// The `event` category of a `--good` reset.
-pub(crate) const GOOD_CATEGORY: &str = "good";
 
 /// A contact of `--scope list`: which address on which list.
 #[derive(Debug, Clone, Copy)]

@@ -47,7 +47,6 @@ pub const COLUMNS: &[&str] = &[
 ];
 
 /// The column `--scope list` adds after [`COLUMNS`].
-#[allow(dead_code)] // used from the next commit on
 pub const LIST_COLUMN: &str = "list_id";
 
 /// A field's value as text, for writers that treat every column alike.
