@@ -2,8 +2,9 @@
 //! private server of `support::databases`: two hosts on one state give
 //! the result of some serial order; a bounce message counts once per
 //! recipient across hosts; the state is reused across runs; a state from
-//! a newer bapply is refused; `--check-state`, `--lock-timeout`, and a run
-//! killed while it holds the state.
+//! a newer bapply is refused and an older one upgraded; `--check-state`,
+//! `--lock-timeout`, a run killed while it holds the state; the policy
+//! limits' state (`--good`, `--scope list`).
 
 use crate::support::bapply::{Env, bin, day, record, run};
 use crate::support::databases::Postgres;
@@ -293,7 +294,7 @@ fn state_is_shared_by_hosts_reused_across_runs_and_counts_a_message_once() {
         .expect(0);
     assert_eq!(
         r.stdout.trim(),
-        format!("state {alias}: ok: schema version 2, 2 contacts, 4 events, 1 updates emitted"),
+        format!("state {alias}: ok: schema version 3, 2 contacts, 4 events, 1 updates emitted"),
         "{r}"
     );
 }
@@ -330,7 +331,7 @@ fn newer_damaged_missing_locked_and_unreachable_states_are_refused() {
     assert_eq!(r.stderr.lines().count(), 1, "{r}");
     assert!(
         r.stderr
-            .contains("schema version 99 is newer than this bapply reads (2)"),
+            .contains("schema version 99 is newer than this bapply reads (3)"),
         "{r}"
     );
     let contacts: i64 = client
@@ -344,7 +345,7 @@ fn newer_damaged_missing_locked_and_unreachable_states_are_refused() {
     // A table without a column, or a schema whose meta is someone else's.
     client
         .batch_execute(
-            "UPDATE s1.meta SET value = 2 WHERE name = 'schema_version';
+            "UPDATE s1.meta SET value = 3 WHERE name = 'schema_version';
              ALTER TABLE s1.emitted DROP COLUMN dest;
              CREATE SCHEMA s2; CREATE TABLE s2.meta (name text, value bigint);",
         )
@@ -433,4 +434,65 @@ fn a_run_waits_for_the_one_that_holds_the_state_and_a_killed_run_leaves_nothing(
         )
         .expect(0);
     assert!(r.stdout.contains("k@example.com"), "{r}");
+}
+
+#[test]
+fn policy_limits_and_an_upgrade_from_version_2_work_on_postgresql() {
+    let Some(pg) = Postgres::start() else {
+        return skip("PostgreSQL server");
+    };
+    let env = Env::new();
+    let url = format!("{}?schema=limits", pg.url("postgres"));
+    let a = "ann@example.org";
+    let soft = |id: &str, d: i64| {
+        let mut r = record(id, a, "soft", &day(d));
+        r["original"]["list_id"] = "<news.example.org>".into();
+        r
+    };
+    let list = ["--state", &url, "--scope", "list", "-f", "jsonl", "--force"];
+    let r = env.bapply(&list, &[soft("1", 1), soft("2", 2)]).expect(0);
+    assert_eq!(r.stdout, "", "{r}");
+    // --good resets ann on every list before this run's bounce counts.
+    let good = env.write("good.txt", &format!("{a}\n"));
+    let mut with_good = list.to_vec();
+    with_good.extend(["--good", &good]);
+    let r = env.bapply(&with_good, &[soft("3", 3)]).expect(0);
+    assert_eq!(r.stdout, "", "{r}");
+    assert!(r.stderr.contains("1 contacts' counts reset"), "{r}");
+    let r = env.bapply(&list, &[soft("4", 4)]).expect(0);
+    assert_eq!(r.stdout, "", "{r}");
+    let r = env.bapply(&list, &[soft("5", 5)]).expect(0);
+    let update: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(update["action"], "block", "{r}");
+    assert_eq!(update["count"], 3, "{r}");
+    assert_eq!(update["list_id"], "news.example.org", "{r}");
+    let mut all = list.to_vec();
+    all.push("--all");
+    let r = env.bapply(&all, &[]).expect(0);
+    let back: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(back, update, "{r}");
+
+    // A version-2 state (before list_id and list_contact): --check-state
+    // says the next run upgrades it, which keeps what it holds.
+    let mut client = pg.client("postgres");
+    client
+        .batch_execute(
+            "ALTER TABLE limits.emitted DROP COLUMN list_id; DROP TABLE limits.list_contact;
+             UPDATE limits.meta SET value = 2 WHERE name = 'schema_version';",
+        )
+        .unwrap();
+    let check = ["--state", &url, "--check-state"];
+    let r = env.bapply(&check, &[]).expect(0);
+    assert!(
+        r.stdout
+            .contains("ok: schema version 2 (the next run upgrades it), 1 contacts, 6 events"),
+        "{r}"
+    );
+    env.bapply(&list, &[soft("5", 5)]).expect(0);
+    let r = env.bapply(&check, &[]).expect(0);
+    assert!(
+        r.stdout
+            .contains("ok: schema version 3, 1 contacts, 6 events, 1 updates emitted"),
+        "{r}"
+    );
 }

@@ -14,6 +14,7 @@ mod support;
 
 mod apply_hostile_values;
 mod bapply;
+mod bapply_limits;
 mod batch;
 mod bfetch;
 mod breport;

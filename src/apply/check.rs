@@ -4,7 +4,7 @@
 //! PostgreSQL state, its version, tables and columns.
 
 use super::error::Error;
-use super::schema::{SCHEMA_VERSION, TABLES};
+use super::schema::{ADDED_IN_V3, SCHEMA_VERSION, TABLES};
 use super::state::{PostgresLocation, StateError};
 use super::state_postgres::{quote_ident, read_version, set_lock_timeout};
 use rusqlite::{Connection, OpenFlags};
@@ -85,6 +85,10 @@ pub fn check_state(path: &Path, wait: Duration) -> Result<StateCheck, Error> {
             .prepare(&format!("PRAGMA table_info({table})"))
             .and_then(|mut st| st.query_map([], |r| r.get(1))?.collect())
             .map_err(sql)?;
+        let added = |column: Option<&str>| version < 3 && ADDED_IN_V3.contains(&(*table, column));
+        if have.is_empty() && added(None) {
+            continue;
+        }
         if have.is_empty() {
             return Err(fail(StateError::Damaged(format!(
                 "no table {table}: not a bapply state"
@@ -95,6 +99,7 @@ pub fn check_state(path: &Path, wait: Duration) -> Result<StateCheck, Error> {
             .iter()
             .filter(|c| !have.iter().any(|h| h == *c))
             .filter(|c| !(version == 1 && **c == "dest"))
+            .filter(|c| !added(Some(c)))
             .copied()
             .collect();
         if !missing.is_empty() {
@@ -162,6 +167,10 @@ pub fn check_state_postgres(at: &PostgresLocation, wait: Duration) -> Result<Sta
             .iter()
             .map(|r| r.get(0))
             .collect();
+        let added = |column: Option<&str>| version < 3 && ADDED_IN_V3.contains(&(*table, column));
+        if have.is_empty() && added(None) {
+            continue;
+        }
         if have.is_empty() {
             return Err(fail(StateError::Damaged(format!(
                 "schema {} has no table {table}: not a bapply state",
@@ -171,6 +180,7 @@ pub fn check_state_postgres(at: &PostgresLocation, wait: Duration) -> Result<Sta
         let missing: Vec<&str> = columns
             .iter()
             .filter(|c| !have.iter().any(|h| h == *c))
+            .filter(|c| !added(Some(c)))
             .copied()
             .collect();
         if !missing.is_empty() {

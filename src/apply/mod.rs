@@ -27,6 +27,7 @@ mod emit;
 mod error;
 mod guard;
 mod ingest;
+mod limits;
 mod policy;
 mod postgres_error;
 mod printable;
@@ -34,7 +35,9 @@ mod schema;
 mod state;
 mod state_backend;
 mod state_error;
+mod state_limits;
 mod state_postgres;
+mod state_postgres_limits;
 mod state_sqlite;
 mod summary;
 mod update;
@@ -46,9 +49,10 @@ pub use guard::{Cluster, Report};
 pub use ingest::IngestError;
 #[doc(hidden)]
 pub use ingest::fuzz_line as fuzz_record_line;
+pub use limits::{Limits, Scope};
 pub use policy::{Dialect, Policy};
 pub use state::{PostgresLocation, StateError};
-pub use summary::Summary;
+pub use summary::{GoodCounts, Summary};
 
 use crate::paths::{self, Purpose};
 use emit::{EmitOptions, Emitted};
@@ -90,6 +94,8 @@ pub struct Options {
     /// `--list-size`: the contacts on the list, for the guard's share;
     /// counted in the `apply` target's table when not given.
     pub list_size: Option<u64>,
+    /// `--max-age`, `--good`, `--scope` (bapply(1), POLICY LIMITS).
+    pub limits: Limits,
 }
 
 /// Where the state lives by default:
@@ -199,6 +205,7 @@ fn run_stages<W: Write>(
         policy,
         skip_invalid: opts.skip_invalid,
         now,
+        scope_list: opts.limits.scope == Scope::List,
     };
     let mut counts = IngestCounts::default();
     let ingested = ingest::ingest(&ingest_opts, stdin, &mut counts, warn, input);
@@ -209,8 +216,13 @@ fn run_stages<W: Write>(
     ingested?;
     summary.addresses = input.contacts.len();
 
-    // 2. Decide.
-    let decided = decide::decide(policy, store, now, input).map_err(state_err)?;
+    // 2. Decide: --good resets first, so that this input's events count.
+    if let Some(path) = &opts.limits.good {
+        summary.good = Some(limits::apply_good(path, store, state_err)?);
+    }
+    let cutoff = opts.limits.cutoff(now);
+    let decided = decide::decide(policy, store, now, cutoff, input).map_err(state_err)?;
+    summary.too_old = decided.too_old;
     summary.duplicates += decided.duplicates;
     summary.already_emitted += decided.already_emitted;
     let candidates = decided.candidates;
@@ -272,6 +284,7 @@ fn run_stages<W: Write>(
         apply: opts.apply.as_ref().filter(|_| !opts.dry_run),
         sql: &policy.sql,
         lock_timeout: opts.lock_timeout,
+        scope_list: opts.limits.scope == Scope::List,
     };
     let mut emitted = Emitted::default();
     let result = emit::emit(&emit_opts, &mut counted, out, &mut emitted);

@@ -26,7 +26,7 @@ pub use super::state_error::StateError;
 pub use super::state_postgres::PostgresLocation;
 
 pub(crate) use super::state_backend::{
-    Backend, EmittedRow, KnownEvent, KnownUpdate, NewEvent, PageKey, Result,
+    Backend, EmittedRow, KnownEvent, KnownUpdate, ListContact, NewEvent, PageKey, Result,
 };
 
 /// Where the state lives.
@@ -107,6 +107,27 @@ impl Store {
     /// Remembers emitted updates.
     pub(crate) fn record_emitted(&self, now: i64, rows: &[EmittedRow<'_>]) -> Result<()> {
         self.backend.record_emitted(now, &self.dest, rows)
+    }
+
+    /// Remembers which address and list each `--scope list` contact is,
+    /// for [`Store::apply_good`]; known ones are left as they are.
+    pub(crate) fn link_list_contacts(&self, rows: &[ListContact<'_>]) -> Result<()> {
+        self.backend.link_list_contacts(rows)
+    }
+
+    /// Adds addresses of `--good` (normalised) to this run's set; a chunk
+    /// at a time, so that a large file never sits in memory whole.
+    pub(crate) fn stage_good(&self, addresses: &[String]) -> Result<()> {
+        self.backend.stage_good(addresses)
+    }
+
+    /// Resets every contact of the staged `--good` addresses (the address
+    /// itself and, under `--scope list`, each of its lists): a `good` event
+    /// dated at the contact's latest known event clears every count up to
+    /// it, so the events this run adds still count. Returns the contacts
+    /// reset. Contacts keyed by subscriber id are not reached.
+    pub(crate) fn apply_good(&self) -> Result<u64> {
+        self.backend.apply_good()
     }
 
     /// Every update ever emitted (`--all`), page by page. An error ends
@@ -198,5 +219,6 @@ fn placeholder() -> Update<'static> {
         new_email: None,
         rule: "".into(),
         evidence: None,
+        list_id: None,
     }
 }

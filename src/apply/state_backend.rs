@@ -17,6 +17,9 @@ pub(crate) struct KnownEvent {
     pub category: Category,
     /// Unix seconds.
     pub at: i64,
+    /// A `--good` reset (category `good` in the state): clears every
+    /// count up to `at`; `category` is then `unknown`.
+    pub good: bool,
 }
 
 /// An event new to the state.
@@ -50,6 +53,14 @@ pub(crate) struct EmittedRow<'u> {
 pub(crate) struct PageKey {
     pub contact_id: i64,
     pub update_key: String,
+}
+
+/// A contact of `--scope list`: which address on which list.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ListContact<'a> {
+    pub address: &'a str,
+    pub list_id: &'a str,
+    pub contact_id: i64,
 }
 
 /// A row of `--all`: None when it was written by a newer bapply with names
@@ -87,4 +98,14 @@ pub(crate) trait Backend {
         limit: usize,
         dest: &str,
     ) -> Result<Vec<PageRow>>;
+    /// Remembers which address and list each `--scope list` contact is,
+    /// for [`Backend::apply_good`]; known ones are left as they are.
+    fn link_list_contacts(&self, rows: &[ListContact<'_>]) -> Result<()>;
+    /// Adds addresses of `--good` (normalised) to this run's set.
+    fn stage_good(&self, addresses: &[String]) -> Result<()>;
+    /// Resets every contact of the staged `--good` addresses (the address
+    /// itself and, under `--scope list`, each of its lists) with a `good`
+    /// event dated at the contact's latest known event; empties the set.
+    /// Returns the contacts reset.
+    fn apply_good(&self) -> Result<u64>;
 }

@@ -24,11 +24,11 @@
 //! a transaction whose connection goes away).
 
 use super::schema::{
-    POSTGRES_FIRST_VERSION, POSTGRES_MIGRATIONS, POSTGRES_VERSION_ROW, SCHEMA, SCHEMA_VERSION,
-    for_postgres,
+    GOOD_CATEGORY, POSTGRES_FIRST_VERSION, POSTGRES_MIGRATIONS, POSTGRES_VERSION_ROW, SCHEMA,
+    SCHEMA_VERSION, for_postgres,
 };
 use super::state_backend::{
-    Backend, EmittedRow, KnownEvent, KnownUpdate, NewEvent, PageKey, PageRow, Result,
+    Backend, EmittedRow, KnownEvent, KnownUpdate, ListContact, NewEvent, PageKey, PageRow, Result,
 };
 use super::state_error::StateError;
 use super::update::Update;
@@ -42,7 +42,7 @@ use std::time::Duration;
 pub const DEFAULT_SCHEMA: &str = "bapply";
 
 /// Rows per statement of the inserts: arrays of this many values each.
-const INSERT_CHUNK: usize = 10_000;
+pub(super) const INSERT_CHUNK: usize = 10_000;
 
 /// A PostgreSQL state: the server's URL and the schema in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,7 +157,7 @@ fn text(s: &str) -> Cow<'_, str> {
     }
 }
 
-fn owned(s: &str) -> String {
+pub(super) fn owned(s: &str) -> String {
     text(s).into_owned()
 }
 
@@ -240,8 +240,16 @@ impl PostgresState {
         })
     }
 
-    fn map<T>(&self, r: std::result::Result<T, postgres::Error>) -> Result<T> {
+    pub(super) fn map<T>(&self, r: std::result::Result<T, postgres::Error>) -> Result<T> {
         r.map_err(|e| StateError::from_postgres(e, self.wait))
+    }
+
+    /// Runs `f` on the connection (the run's transaction).
+    pub(super) fn with_client<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> std::result::Result<T, postgres::Error> {
+        f(&mut self.client.borrow_mut())
     }
 
     /// The ids of the contacts at positions `lo..=hi`.
@@ -309,6 +317,18 @@ impl VersionError {
 }
 
 impl Backend for PostgresState {
+    fn link_list_contacts(&self, rows: &[ListContact<'_>]) -> Result<()> {
+        PostgresState::link_list_contacts(self, rows)
+    }
+
+    fn stage_good(&self, addresses: &[String]) -> Result<()> {
+        PostgresState::stage_good(self, addresses)
+    }
+
+    fn apply_good(&self) -> Result<u64> {
+        PostgresState::apply_good(self)
+    }
+
     fn commit(self: Box<Self>) -> Result<()> {
         let r = self.client.borrow_mut().batch_execute("COMMIT");
         self.map(r)
@@ -395,6 +415,7 @@ impl Backend for PostgresState {
                     message: row.try_get(1)?,
                     category: c.parse::<Category>().unwrap_or(Category::Unknown),
                     at: row.try_get(3)?,
+                    good: c == GOOD_CATEGORY,
                 })
             })();
             out.push(self.map(r)?);
@@ -479,18 +500,19 @@ impl Backend for PostgresState {
                 let new_email = col(|u| u.new_email.as_deref().map(owned));
                 let rule = col(|u| Some(owned(&u.rule)));
                 let evidence = col(|u| u.evidence.as_deref().map(owned));
+                let list_id = col(|u| u.list_id.as_deref().map(owned));
                 client.execute(
                     "INSERT INTO emitted (contact, ukey, emitted_at, email, action, category, \
                      reason, status, count, first_seen, last_seen, subscriber, new_email, rule, \
-                     evidence, dest) \
+                     evidence, dest, list_id) \
                      SELECT u.contact, u.ukey, $15::bigint, u.email, u.action, u.category, \
                      u.reason, u.status, u.count, u.first_seen, u.last_seen, u.subscriber, \
-                     u.new_email, u.rule, u.evidence, $16::text \
+                     u.new_email, u.rule, u.evidence, $16::text, u.list_id \
                      FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
                      $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[], \
-                     $12::text[], $13::text[], $14::text[]) AS u(contact, ukey, email, action, \
-                     category, reason, status, count, first_seen, last_seen, subscriber, \
-                     new_email, rule, evidence) \
+                     $12::text[], $13::text[], $14::text[], $17::text[]) AS u(contact, ukey, \
+                     email, action, category, reason, status, count, first_seen, last_seen, \
+                     subscriber, new_email, rule, evidence, list_id) \
                      ON CONFLICT (contact, ukey, dest) DO UPDATE SET \
                      emitted_at = excluded.emitted_at, email = excluded.email, \
                      action = excluded.action, category = excluded.category, \
@@ -498,7 +520,7 @@ impl Backend for PostgresState {
                      count = excluded.count, first_seen = excluded.first_seen, \
                      last_seen = excluded.last_seen, subscriber = excluded.subscriber, \
                      new_email = excluded.new_email, rule = excluded.rule, \
-                     evidence = excluded.evidence",
+                     evidence = excluded.evidence, list_id = excluded.list_id",
                     &[
                         &contact,
                         &ukey,
@@ -516,6 +538,7 @@ impl Backend for PostgresState {
                         &evidence,
                         &now,
                         &dest,
+                        &list_id,
                     ],
                 )?;
             }
@@ -538,7 +561,7 @@ impl Backend for PostgresState {
         let dest = text(dest);
         let r = self.client.borrow_mut().query(
             "SELECT contact, ukey, email, action, category, reason, status, count, \
-             first_seen, last_seen, subscriber, new_email, rule, evidence \
+             first_seen, last_seen, subscriber, new_email, rule, evidence, list_id \
              FROM emitted WHERE (contact, ukey) > ($1, $2) AND dest IN ('', $4) \
              ORDER BY contact, ukey LIMIT $3",
             &[&c, &k, &(limit as i64), &dest],
@@ -577,6 +600,7 @@ impl Backend for PostgresState {
                         new_email: owned(11)?,
                         rule: r.try_get::<_, String>(12)?.into(),
                         evidence: owned(13)?,
+                        list_id: owned(14)?,
                     }),
                 ))
             })();

@@ -7,7 +7,7 @@
 //! in-memory database.
 
 use super::state_backend::{
-    Backend, EmittedRow, KnownEvent, KnownUpdate, NewEvent, PageKey, PageRow, Result,
+    Backend, EmittedRow, KnownEvent, KnownUpdate, ListContact, NewEvent, PageKey, PageRow, Result,
 };
 use super::update::Update;
 use crate::record::Category;
@@ -16,14 +16,15 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
-use super::schema::{MIGRATE_V1, SCHEMA, SCHEMA_VERSION};
+use super::schema::{GOOD_CATEGORY, MIGRATE_V1, MIGRATE_V2, SCHEMA, SCHEMA_VERSION};
 use super::state_error::{StateError, check_header, is_busy};
 
 /// Rows per multi-row INSERT (4 parameters each, well under SQLite's limit).
 pub const INSERT_CHUNK: usize = 128;
 
 pub(super) struct SqliteState {
-    conn: Connection,
+    /// Also used by the policy limits' queries (`state_limits`).
+    pub(super) conn: Connection,
     wait: Duration,
 }
 
@@ -82,16 +83,31 @@ impl SqliteState {
         if version == 1 {
             self.conn.execute_batch(MIGRATE_V1)?;
         }
+        if version == 1 || version == 2 {
+            self.conn.execute_batch(MIGRATE_V2)?;
+        }
         self.conn.execute_batch(SCHEMA)?;
         Ok(())
     }
 
-    fn map<T>(&self, r: rusqlite::Result<T>) -> Result<T> {
+    pub(super) fn map<T>(&self, r: rusqlite::Result<T>) -> Result<T> {
         r.map_err(|e| StateError::from_sql(e, self.wait))
     }
 }
 
 impl Backend for SqliteState {
+    fn link_list_contacts(&self, rows: &[ListContact<'_>]) -> Result<()> {
+        SqliteState::link_list_contacts(self, rows)
+    }
+
+    fn stage_good(&self, addresses: &[String]) -> Result<()> {
+        SqliteState::stage_good(self, addresses)
+    }
+
+    fn apply_good(&self) -> Result<u64> {
+        SqliteState::apply_good(self)
+    }
+
     fn commit(self: Box<Self>) -> Result<()> {
         let r = self.conn.execute_batch("COMMIT");
         self.map(r)
@@ -209,15 +225,16 @@ impl Backend for SqliteState {
             )?;
             let mut rows = st.query([lo, hi])?;
             while let Some(row) = rows.next()? {
-                let c = row.get_ref(2)?.as_str()?;
+                let name = row.get_ref(2)?.as_str()?;
                 // A category this version does not know (written by a newer
                 // one) counts toward nothing here; it still deduplicates.
-                let c = c.parse::<Category>().unwrap_or(Category::Unknown);
+                let c = name.parse::<Category>().unwrap_or(Category::Unknown);
                 out.push(KnownEvent {
                     position: row.get(0)?,
                     message: row.get(1)?,
                     category: c,
                     at: row.get(3)?,
+                    good: name == GOOD_CATEGORY,
                 });
             }
             Ok(())
@@ -274,14 +291,14 @@ impl Backend for SqliteState {
     }
 
     fn record_emitted(&self, now: i64, dest: &str, rows: &[EmittedRow<'_>]) -> Result<()> {
-        const COLS: usize = 16;
+        const COLS: usize = 17;
         const CHUNK: usize = 64;
         let r = (|| {
             for chunk in rows.chunks(CHUNK) {
                 let mut st = self.conn.prepare_cached(&multi_insert(
                     "INSERT OR REPLACE INTO emitted (contact, ukey, emitted_at, email, action, \
                      category, reason, status, count, first_seen, last_seen, subscriber, \
-                     new_email, rule, evidence, dest) VALUES ",
+                     new_email, rule, evidence, dest, list_id) VALUES ",
                     COLS,
                     chunk.len(),
                 ))?;
@@ -303,6 +320,7 @@ impl Backend for SqliteState {
                     st.raw_bind_parameter(p + 14, &*u.rule)?;
                     st.raw_bind_parameter(p + 15, u.evidence.as_deref())?;
                     st.raw_bind_parameter(p + 16, dest)?;
+                    st.raw_bind_parameter(p + 17, u.list_id.as_deref())?;
                 }
                 st.raw_execute()?;
             }
@@ -320,7 +338,7 @@ impl Backend for SqliteState {
         let r = (|| {
             let mut st = self.conn.prepare_cached(
                 "SELECT contact, ukey, email, action, category, reason, status, count, \
-                 first_seen, last_seen, subscriber, new_email, rule, evidence \
+                 first_seen, last_seen, subscriber, new_email, rule, evidence, list_id \
                  FROM emitted WHERE (contact, ukey) > (?1, ?2) AND dest IN ('', ?4) \
                  ORDER BY contact, ukey LIMIT ?3",
             )?;
@@ -361,6 +379,7 @@ impl Backend for SqliteState {
                         new_email: text(r, 11)?,
                         rule: r.get::<_, String>(12)?.into(),
                         evidence: text(r, 13)?,
+                        list_id: text(r, 14)?,
                     }),
                 ));
             }
@@ -377,7 +396,7 @@ fn text(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Cow<'static,
 
 /// `INSERT ... VALUES (?,?),(?,?)...` for `rows` rows of `cols` columns.
 /// Built once per shape: the statement cache is keyed by the SQL text.
-fn multi_insert(head: &'static str, cols: usize, rows: usize) -> std::sync::Arc<str> {
+pub(super) fn multi_insert(head: &'static str, cols: usize, rows: usize) -> std::sync::Arc<str> {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
     type Key = (&'static str, usize, usize);
@@ -432,6 +451,6 @@ mod tests {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, SCHEMA_VERSION);
     }
 }

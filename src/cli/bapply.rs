@@ -2,7 +2,7 @@
 //! (bapply(1)).
 
 use crate::apply::{
-    self, Dialect, Format, Options, Policy, PostgresLocation, StateLocation, Target,
+    self, Dialect, Format, Limits, Options, Policy, PostgresLocation, Scope, StateLocation, Target,
 };
 use crate::exit::{ExitCode, Failure};
 use anyhow::Context as _;
@@ -105,6 +105,28 @@ pub struct Cli {
     /// No summary on standard error.
     #[arg(short, long)]
     quiet: bool,
+
+    /// Events dated (the record's `date`, the bounce's Date) more than
+    /// DAYS days before now never lead to an update; they are kept in the
+    /// state but count toward no threshold. A record without a date is
+    /// dated when bapply first reads it.
+    #[arg(long, value_name = "DAYS")]
+    max_age: Option<u32>,
+
+    /// Addresses known to be alive (recent opens, clicks, logins), one a
+    /// line; blank lines and # comments allowed, the domain compared
+    /// lower-cased. Their counts in the state are reset before this run's
+    /// records are counted (on every list under --scope list).
+    #[arg(long, value_name = "FILE")]
+    good: Option<PathBuf>,
+
+    /// What a contact is: address (one per address, whatever the list),
+    /// or list (one per List-Id and address, from the record's
+    /// original.list_id: a complaint about one list unsubscribes from that
+    /// list only; updates carry list_id; a record without a List-Id counts
+    /// for every list).
+    #[arg(long, value_enum, default_value = "address")]
+    scope: Scope,
 }
 
 /// bapply's `main`: when the guard stops a run, its summary goes to
@@ -207,6 +229,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             usage("--apply writes no output; leave out --format and --dialect".into()).into(),
         );
     }
+    let sql_out = apply_to.is_some() || cli.format == Format::Sql;
+    if cli.scope == Scope::List && sql_out && policy.sql.list_column.is_empty() {
+        let m = "--scope list writes SQL only with [sql] list_column in the policy \
+                 (the column holding the List-Id); without it an update would change \
+                 the address on every list";
+        return Err(usage(m.into()).into());
+    }
     let opts = Options {
         inputs: cli.files,
         format: cli.format,
@@ -224,6 +253,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         lock_timeout: Duration::from_secs_f64(cli.lock_timeout),
         dry_run: cli.dry_run,
         list_size: cli.list_size,
+        limits: Limits {
+            max_age_days: cli.max_age,
+            good: cli.good,
+            scope: cli.scope,
+        },
     };
     let stdout = io::stdout();
     // Block-buffered: updates are written in one go at the end of a run.
