@@ -331,3 +331,39 @@ fn partial_policy_override_keeps_the_default_action() {
         "{r}"
     );
 }
+
+/// A change-of-address notice whose new address is a placeholder or no
+/// mailbox changes nothing: a person looks at it (`manual`).
+#[test]
+fn placeholder_new_address_is_never_written() {
+    let env = Env::new();
+    let recs = [
+        with(
+            record("a1", "ann@example.org", "address-change", &day(1)),
+            json!({"new_address": "redacted@example.net"}),
+        ),
+        with(
+            record("a2", "bob@example.org", "address-change", &day(1)),
+            json!({"new_address": "bob-at-example.net"}),
+        ),
+        with(
+            record("a3", "cy@example.org", "address-change", &day(1)),
+            json!({"new_address": "cy@example.net"}),
+        ),
+    ];
+    let r = env.bapply(&[], &recs).expect(0);
+    let got: Vec<String> = r
+        .csv()
+        .iter()
+        .map(|r| format!("{} {} {}", r["email"], r["action"], r["new_email"]))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "ann@example.org manual ",
+            "bob@example.org manual ",
+            "cy@example.org change-address cy@example.net"
+        ],
+        "{r}"
+    );
+}
