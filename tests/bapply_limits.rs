@@ -190,6 +190,10 @@ fn scope_list_keys_contacts_by_list() {
     assert_eq!(lines.len(), 1, "{r}");
     assert_eq!(lines[0]["action"], "block", "{r}");
     assert_eq!(lines[0]["list_id"], "news.example.org", "{r}");
+    // --all reads the List-Id back from the state.
+    let r = env.bapply(&["--scope", "list", "--all"], &[]).expect(0);
+    let lists: Vec<String> = r.csv().iter().map(|r| r["list_id"].clone()).collect();
+    assert_eq!(lists, ["news.example.org", "news.example.org", ""], "{r}");
     // Without --scope list the default CSV has no list_id column.
     let r = Env::new().bapply(&[], &recs).expect(0);
     assert!(!r.stdout.lines().next().unwrap().contains("list_id"), "{r}");
@@ -220,6 +224,65 @@ fn scope_list_sql_needs_and_uses_the_list_column() {
              WHERE \"email\" = 'ann@example.org' AND \"list\" = 'news.example.org';"
         ),
         "{r}"
+    );
+}
+
+/// `--scope list --apply`: a complaint about one list unsubscribes the
+/// address from that list only; a record without a List-Id reaches every
+/// list of the address.
+#[test]
+fn scope_list_apply_changes_one_list_only() {
+    let env = Env::new();
+    let db = env.path("contacts.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "CREATE TABLE subscriptions (email TEXT, list TEXT, status TEXT);
+         INSERT INTO subscriptions VALUES
+           ('ann@example.org', 'news.example.org', 'active'),
+           ('ann@example.org', 'offers.example.org', 'active'),
+           ('bob@example.org', 'news.example.org', 'active'),
+           ('bob@example.org', 'offers.example.org', 'active');",
+    )
+    .unwrap();
+    drop(c);
+    let policy = env.write(
+        "p.toml",
+        "[sql]\ntable = \"subscriptions\"\nlist_column = \"list\"\n",
+    );
+    let target = format!("sqlite:{}", db.display());
+    let recs = [
+        on_list(
+            record("c1", "ann@example.org", "complaint", &day(1)),
+            "News <news.example.org>",
+        ),
+        record("h1", "bob@example.org", "hard", &day(1)),
+    ];
+    let args = ["--scope", "list", "--policy", &policy, "--apply", &target];
+    env.bapply(&args, &recs).expect(0);
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let mut st = c
+        .prepare("SELECT email, list, status FROM subscriptions ORDER BY email, list")
+        .unwrap();
+    let rows: Vec<String> = st
+        .query_map([], |r| {
+            Ok(format!(
+                "{} {} {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "ann@example.org news.example.org unsubscribed",
+            "ann@example.org offers.example.org active",
+            "bob@example.org news.example.org blocked",
+            "bob@example.org offers.example.org blocked",
+        ]
     );
 }
 
@@ -265,6 +328,42 @@ fn partial_policy_override_keeps_the_default_action() {
     assert!(
         r.stdout
             .contains("[category.soft]\naction = \"block\"\nthreshold = 2\n"),
+        "{r}"
+    );
+}
+
+/// A change-of-address notice whose new address is a placeholder or no
+/// mailbox changes nothing: a person looks at it (`manual`).
+#[test]
+fn placeholder_new_address_is_never_written() {
+    let env = Env::new();
+    let recs = [
+        with(
+            record("a1", "ann@example.org", "address-change", &day(1)),
+            json!({"new_address": "redacted@example.net"}),
+        ),
+        with(
+            record("a2", "bob@example.org", "address-change", &day(1)),
+            json!({"new_address": "bob-at-example.net"}),
+        ),
+        with(
+            record("a3", "cy@example.org", "address-change", &day(1)),
+            json!({"new_address": "cy@example.net"}),
+        ),
+    ];
+    let r = env.bapply(&[], &recs).expect(0);
+    let got: Vec<String> = r
+        .csv()
+        .iter()
+        .map(|r| format!("{} {} {}", r["email"], r["action"], r["new_email"]))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "ann@example.org manual ",
+            "bob@example.org manual ",
+            "cy@example.org change-address cy@example.net"
+        ],
         "{r}"
     );
 }

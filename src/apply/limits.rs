@@ -48,6 +48,7 @@ const GOOD_CHUNK: usize = 4096;
 /// and `#` comments are allowed; the domain is compared lower-cased.
 pub(crate) fn apply_good(
     path: &Path,
+    now: i64,
     store: &Store,
     state_err: &dyn Fn(super::state::StateError) -> Error,
 ) -> Result<GoodCounts, Error> {
@@ -83,7 +84,7 @@ pub(crate) fn apply_good(
         }
     }
     store.stage_good(&chunk).map_err(state_err)?;
-    counts.reset = store.apply_good().map_err(state_err)?;
+    counts.reset = store.apply_good(now).map_err(state_err)?;
     Ok(counts)
 }
 

@@ -218,7 +218,7 @@ fn run_stages<W: Write>(
 
     // 2. Decide: --good resets first, so that this input's events count.
     if let Some(path) = &opts.limits.good {
-        summary.good = Some(limits::apply_good(path, store, state_err)?);
+        summary.good = Some(limits::apply_good(path, now, store, state_err)?);
     }
     let cutoff = opts.limits.cutoff(now);
     let decided = decide::decide(policy, store, now, cutoff, input).map_err(state_err)?;

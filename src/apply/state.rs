@@ -123,11 +123,13 @@ impl Store {
 
     /// Resets every contact of the staged `--good` addresses (the address
     /// itself and, under `--scope list`, each of its lists): a `good` event
-    /// dated at the contact's latest known event clears every count up to
-    /// it, so the events this run adds still count. Returns the contacts
-    /// reset. Contacts keyed by subscriber id are not reached.
-    pub(crate) fn apply_good(&self) -> Result<u64> {
-        self.backend.apply_good()
+    /// dated at the contact's latest known event up to `now` clears every
+    /// count up to it, so the events this run adds still count (and an
+    /// event dated in the future, which anyone can forge, cannot stretch
+    /// the reset ahead of the run). Returns the contacts reset. Contacts
+    /// keyed by subscriber id are not reached.
+    pub(crate) fn apply_good(&self, now: i64) -> Result<u64> {
+        self.backend.apply_good(now)
     }
 
     /// Every update ever emitted (`--all`), page by page. An error ends

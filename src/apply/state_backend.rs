@@ -105,7 +105,7 @@ pub(crate) trait Backend {
     fn stage_good(&self, addresses: &[String]) -> Result<()>;
     /// Resets every contact of the staged `--good` addresses (the address
     /// itself and, under `--scope list`, each of its lists) with a `good`
-    /// event dated at the contact's latest known event; empties the set.
-    /// Returns the contacts reset.
-    fn apply_good(&self) -> Result<u64>;
+    /// event dated at the contact's latest known event up to `now`;
+    /// empties the set. Returns the contacts reset.
+    fn apply_good(&self, now: i64) -> Result<u64>;
 }

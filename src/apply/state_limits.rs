@@ -1,7 +1,7 @@
 //! The SQLite state store's part of the policy limits (bapply(1), POLICY
 //! LIMITS): `--good` resets and the contacts of `--scope list`, kept apart
-//! from the store's core ([`super::state_sqlite`]); PostgreSQL's are in
-//! [`super::state_postgres`], in the same SQL with its parameters.
+//! from the store's core (`state_sqlite`); PostgreSQL's are in
+//! `state_postgres_limits`, in the same SQL with its parameters.
 
 use super::schema::{GOOD_CATEGORY, GOOD_MESSAGE};
 pub(crate) use super::state_backend::ListContact;
@@ -58,10 +58,12 @@ impl SqliteState {
 
     /// Resets every contact of the staged `--good` addresses (the address
     /// itself and, under `--scope list`, each of its lists): a `good` event
-    /// dated at the contact's latest known event clears every count up to
-    /// it, so the events this run adds still count. Returns the contacts
-    /// reset. Contacts keyed by subscriber id are not reached.
-    pub(super) fn apply_good(&self) -> Result<u64> {
+    /// dated at the contact's latest known event up to `now` clears every
+    /// count up to it, so the events this run adds still count (and an
+    /// event dated in the future, which anyone can forge, cannot stretch
+    /// the reset ahead of the run). Returns the contacts reset. Contacts
+    /// keyed by subscriber id are not reached.
+    pub(super) fn apply_good(&self, now: i64) -> Result<u64> {
         let r = (|| {
             self.conn.execute_batch(
                 "CREATE TEMP TABLE IF NOT EXISTS run_good (address TEXT PRIMARY KEY)",
@@ -74,9 +76,10 @@ impl SqliteState {
                      UNION
                      SELECT l.contact FROM run_good g JOIN list_contact l
                          ON l.address = g.address)
+                   AND e.at <= ?3
                  GROUP BY e.contact
                  ON CONFLICT (contact, message) DO UPDATE SET at = excluded.at",
-                rusqlite::params![GOOD_MESSAGE, GOOD_CATEGORY],
+                rusqlite::params![GOOD_MESSAGE, GOOD_CATEGORY, now],
             )?;
             self.conn.execute_batch("DELETE FROM run_good")?;
             Ok(n as u64)
@@ -128,10 +131,18 @@ mod tests {
             .collect();
         store.insert_events(&mut rows).unwrap();
         store.stage_good(&["a@example.org".into()]).unwrap();
-        assert_eq!(store.apply_good().unwrap(), 2);
-        // Again: the reset moves, it is not added twice.
+        assert_eq!(store.apply_good(1000).unwrap(), 2);
+        // Again: the reset moves, it is not added twice; an event dated
+        // after the run does not take it along.
+        let mut future = vec![NewEvent {
+            contact_id: ids[0],
+            message: 99,
+            category: Category::Soft,
+            at: 5000,
+        }];
+        store.insert_events(&mut future).unwrap();
         store.stage_good(&["a@example.org".into()]).unwrap();
-        assert_eq!(store.apply_good().unwrap(), 2);
+        assert_eq!(store.apply_good(1000).unwrap(), 2);
         let good: Vec<(u32, i64)> = events(&store)
             .iter()
             .filter(|e| e.good)

@@ -325,8 +325,8 @@ impl Backend for PostgresState {
         PostgresState::stage_good(self, addresses)
     }
 
-    fn apply_good(&self) -> Result<u64> {
-        PostgresState::apply_good(self)
+    fn apply_good(&self, now: i64) -> Result<u64> {
+        PostgresState::apply_good(self, now)
     }
 
     fn commit(self: Box<Self>) -> Result<()> {

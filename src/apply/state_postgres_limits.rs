@@ -46,7 +46,7 @@ impl PostgresState {
         self.map(r)
     }
 
-    pub(super) fn apply_good(&self) -> Result<u64> {
+    pub(super) fn apply_good(&self, now: i64) -> Result<u64> {
         let r = self.with_client(|client| {
             client.batch_execute(RUN_GOOD)?;
             let n = client.execute(
@@ -57,9 +57,10 @@ impl PostgresState {
                      UNION
                      SELECT l.contact FROM run_good g JOIN list_contact l
                          ON l.address = g.address)
+                   AND e.at <= $3
                  GROUP BY e.contact
                  ON CONFLICT (contact, message) DO UPDATE SET at = excluded.at",
-                &[&GOOD_MESSAGE, &GOOD_CATEGORY],
+                &[&GOOD_MESSAGE, &GOOD_CATEGORY, &now],
             )?;
             client.batch_execute("DELETE FROM run_good")?;
             Ok(n)

@@ -104,8 +104,8 @@ impl Backend for SqliteState {
         SqliteState::stage_good(self, addresses)
     }
 
-    fn apply_good(&self) -> Result<u64> {
-        SqliteState::apply_good(self)
+    fn apply_good(&self, now: i64) -> Result<u64> {
+        SqliteState::apply_good(self, now)
     }
 
     fn commit(self: Box<Self>) -> Result<()> {

@@ -262,7 +262,12 @@ impl Preparer {
                 host,
                 diagnostic,
                 evidence: rec.evidence.map(|e| e.0),
-                new_address: rec.new_address.map(|a| a.0),
+                // A new address that is no mailbox or a placeholder is no
+                // address to change to: the notice becomes `manual`.
+                new_address: rec
+                    .new_address
+                    .filter(|a| a.contains('@') && !is_placeholder_address(a))
+                    .map(|a| a.0),
             });
         }
         Ok(PreparedRecord {
