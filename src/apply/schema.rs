@@ -104,10 +104,11 @@ CREATE TABLE IF NOT EXISTS event (
     "
 -- Under `--scope list` a contact is one (List-Id, address): this maps an
 -- address to its contacts of every list, so that `--good` reaches them all.
+-- (BIGINT: 64-bit in PostgreSQL too; INTEGER affinity in SQLite.)
 CREATE TABLE IF NOT EXISTS list_contact (
     address TEXT NOT NULL,
     list_id TEXT NOT NULL,
-    contact INTEGER NOT NULL,
+    contact BIGINT NOT NULL,
     PRIMARY KEY (address, list_id)
 );
 PRAGMA user_version = 3;
