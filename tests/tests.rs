@@ -14,6 +14,7 @@ mod support;
 
 mod apply_hostile_values;
 mod bapply;
+mod bapply_limits;
 mod batch;
 mod bfetch;
 mod breport;
@@ -32,6 +33,7 @@ mod install;
 mod lab;
 mod layers;
 mod man;
+mod pg_state;
 mod pipeline;
 mod placeholders;
 mod readme;

@@ -11,6 +11,17 @@ use std::collections::BTreeMap;
 /// Blocked addresses named in the summary; the rest are counted.
 const SHOWN_BLOCKED: usize = 10;
 
+/// What reading `--good` did, for the summary.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GoodCounts {
+    /// Addresses read.
+    pub addresses: u64,
+    /// Lines that are no address (no `@`), skipped.
+    pub skipped: u64,
+    /// Contacts in the state whose counts were reset.
+    pub reset: u64,
+}
+
 /// What a run saw and did, for the summary on stderr.
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
@@ -40,6 +51,10 @@ pub struct Summary {
     pub applied: Option<Applied>,
     /// `--dry-run`: nothing was applied and the state is unchanged.
     pub dry_run: bool,
+    /// `--max-age`: events of this input too old to count.
+    pub too_old: u64,
+    /// `--good`: what reading the file did.
+    pub good: Option<GoodCounts>,
 }
 
 impl Summary {
@@ -65,6 +80,24 @@ impl Summary {
             out.push(format!(
                 "not a mailbox or a placeholder, never acted on: {}",
                 self.placeholders
+            ));
+        }
+        if self.too_old > 0 {
+            out.push(format!(
+                "older than --max-age, kept but never acted on: {}",
+                self.too_old
+            ));
+        }
+        if let Some(g) = &self.good {
+            out.push(format!(
+                "--good: {} addresses, {} contacts' counts reset{}",
+                g.addresses,
+                g.reset,
+                if g.skipped > 0 {
+                    format!(", {} lines without an address skipped", g.skipped)
+                } else {
+                    String::new()
+                }
             ));
         }
         let per: Vec<String> = self

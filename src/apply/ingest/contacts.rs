@@ -78,8 +78,12 @@ pub(crate) struct Detail {
 
 /// A contact named in this input.
 pub(crate) struct Contact {
-    /// `addr:ADDRESS` or `id:SUBSCRIBER`, as the state keys contacts.
+    /// `addr:ADDRESS` or `id:SUBSCRIBER`, as the state keys contacts;
+    /// under `--scope list` prefixed with `list:N:LIST-ID:`, and then the
+    /// address is in `email`.
     pub key: Box<str>,
+    /// `--scope list`: the List-Id of the contact's records.
+    pub list_id: Option<Box<str>>,
     /// The address, when the key does not already spell it.
     pub email: Option<Box<str>>,
     pub subscriber: Option<Box<str>>,
@@ -89,7 +93,7 @@ pub(crate) struct Contact {
 impl Contact {
     /// Whether this is the contact with `key`.
     fn is(&self, key: ContactKey<'_>) -> bool {
-        self.key.strip_prefix(key.prefix()) == Some(key.name())
+        key.is(&self.key)
     }
 
     /// The contact's address, if known.
@@ -187,7 +191,8 @@ impl Ingested {
                 Entry::Vacant(e) => {
                     let index = contacts.len() as u32;
                     contacts.push(Contact {
-                        key: [key.prefix(), key.name()].concat().into(),
+                        key: key.text().into(),
+                        list_id: p.list_id.as_deref().map(Into::into),
                         email: None,
                         subscriber: None,
                         details: Vec::new(),

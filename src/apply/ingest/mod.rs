@@ -63,6 +63,8 @@ pub(crate) struct IngestOptions<'o> {
     pub skip_invalid: bool,
     /// Date for records without one (Unix seconds).
     pub now: i64,
+    /// `--scope list`: contacts keyed by List-Id too.
+    pub scope_list: bool,
 }
 
 /// What ingesting counted, for the summary.
@@ -111,6 +113,7 @@ pub(crate) fn ingest(
             .iter()
             .map(|c| opts.policy.for_category(*c).action != Action::None)
             .collect(),
+        scope_list: opts.scope_list,
         hasher: Hasher::default(),
     };
     let preparer = &preparer;
@@ -262,6 +265,7 @@ mod tests {
             policy: &policy,
             skip_invalid,
             now: 1_704_067_200,
+            scope_list: false,
         };
         let (mut into, mut counts, mut warnings) =
             (Ingested::default(), IngestCounts::default(), Vec::new());
