@@ -4,10 +4,10 @@
 //! (bounce-tools(7), PROVENANCE).
 //!
 //! ```text
-//! bounces+bt1=DDDTTTTTTTTTT=alice+2bnews=example.org@list.example
+//! bounces+bt1=DDDDTTTTTTTTTT=alice+2bnews=example.org@list.example
 //! ^base   ^   ^  ^          ^ subscriber, escaped; its `@` is the last `=`
 //!         |   |  tag: 10 base32 characters (50 bits) of the HMAC
-//!         |   day stamp: days since 1970-01-01 UTC, modulo 1000
+//!         |   day stamp: days since 1970-01-01 UTC, modulo 10000
 //!         delimiter (`+` or `-`) and the version marker `bt1=`
 //! ```
 //!
@@ -33,13 +33,13 @@ const MARKER: &str = "bt1=";
 /// Characters of the tag: 10 base32 characters, 50 bits.
 const TAG_CHARS: usize = 10;
 /// Digits of the day stamp.
-const DAY_DIGITS: usize = 3;
+const DAY_DIGITS: usize = 4;
 /// The day stamp counts modulo this.
-const DAY_CYCLE: u32 = 1000;
+const DAY_CYCLE: u32 = 10_000;
 /// Shortest key, in octets.
 pub const MIN_KEY_BYTES: usize = 16;
 /// Longest `--max-age-days`: well inside the day stamp's cycle.
-pub const MAX_AGE_LIMIT: u32 = 900;
+pub const MAX_AGE_LIMIT: u32 = 3650;
 /// Default lifetime of a tag, in days.
 pub const DEFAULT_MAX_AGE: u32 = 30;
 /// RFC 5321 4.5.3.1.1: the longest local part every MTA must accept.
@@ -107,7 +107,7 @@ impl Keys {
     fn tag(key: &[u8], day: u32, subscriber: &str, base: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
         mac.update(b"bt1\0");
-        mac.update(format!("{day:03}").as_bytes());
+        mac.update(format!("{day:04}").as_bytes());
         mac.update(b"\0");
         mac.update(subscriber.to_ascii_lowercase().as_bytes());
         mac.update(b"\0");
@@ -151,7 +151,7 @@ pub fn sign(
     let subscriber = format!("{local}@{domain}");
     let day = day % DAY_CYCLE;
     let tag = Keys::tag(&keys.0[0], day, &subscriber, base);
-    let mut out = format!("{base_local}{delimiter}{MARKER}{day:03}{tag}=");
+    let mut out = format!("{base_local}{delimiter}{MARKER}{day:04}{tag}=");
     encoding::escape_into(&mut out, local, false);
     out.push('=');
     encoding::escape_into(&mut out, &domain, true);
@@ -310,7 +310,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let a = signed("alice@Example.ORG");
-        assert!(a.starts_with("bounces+bt1=000"), "{a}");
+        assert!(a.starts_with("bounces+bt1=0000"), "{a}");
         assert!(a.ends_with("=alice=example.org@list.example.com"), "{a}");
         assert_eq!(
             verify(&keys(), &a, DAY + 3, 30),
@@ -406,13 +406,13 @@ mod tests {
             &keys(),
             "bounces@list.example.com",
             "alice@example.org",
-            999,
+            9999,
             '+',
         )
         .unwrap()
         .address;
         assert!(matches!(
-            verify(&keys(), &other, 1000 + 4, 30),
+            verify(&keys(), &other, 10_000 + 4, 30),
             Verdict::Valid { age: 5, .. }
         ));
         // Another subscriber under the same tag, another day, another key.
@@ -421,7 +421,7 @@ mod tests {
             verify(&keys(), &forged, DAY, 30),
             Verdict::Altered { .. }
         ));
-        let redated = a.replacen("bt1=000", "bt1=001", 1);
+        let redated = a.replacen("bt1=0000", "bt1=0001", 1);
         assert!(matches!(
             verify(&keys(), &redated, DAY, 30),
             Verdict::Altered { .. }
@@ -440,13 +440,13 @@ mod tests {
         for not in [
             "bounces@list.example.com",
             "bounces+alice=example.org@list.example.com",
-            "bounces+bt1=00Xaaaaaaaaaa=a=example.org@list.example.com",
-            "bounces+bt1=000aaaaaaaaa1=a=example.org@list.example.com",
-            "bounces+bt1=000aaaaaaaaaa=aexample.org@list.example.com",
-            "bounces+bt1=000aaaaaaaaaa=a+zz=example.org@list.example.com",
+            "bounces+bt1=000Xaaaaaaaaaa=a=example.org@list.example.com",
+            "bounces+bt1=0000aaaaaaaaa1=a=example.org@list.example.com",
+            "bounces+bt1=0000aaaaaaaaaa=aexample.org@list.example.com",
+            "bounces+bt1=0000aaaaaaaaaa=a+zz=example.org@list.example.com",
             "",
             "@",
-            "bt1=000aaaaaaaaaa=a=example.org@list.example.com",
+            "bt1=0000aaaaaaaaaa=a=example.org@list.example.com",
         ] {
             assert_eq!(verify(&keys(), not, DAY, 30), Verdict::NotTag, "{not}");
         }
@@ -484,11 +484,11 @@ mod tests {
         let s = |a, day| sign(&keys, base, a, day, '+').unwrap().address;
         assert_eq!(
             s("alice@example.org", 20_000),
-            "bounces+bt1=000udc264yftf=alice=example.org@list.example.com"
+            "bounces+bt1=0000o3vknrb2fi=alice=example.org@list.example.com"
         );
         assert_eq!(
             s("Bob.Smith+news@Example.ORG", 20_123),
-            "bounces+bt1=123v5cf5tdwjp=Bob.Smith+2bnews=example.org@list.example.com"
+            "bounces+bt1=0123mx5ksplfpc=Bob.Smith+2bnews=example.org@list.example.com"
         );
     }
 }
