@@ -84,6 +84,9 @@ pub struct Options {
     /// `--list-size`: the contacts on the list, for the guard's share;
     /// counted in the `apply` target's table when not given.
     pub list_size: Option<u64>,
+    /// `--require-provenance`: destructive updates only for records whose
+    /// provenance is `signed` or `known`; the others become `manual`.
+    pub require_provenance: bool,
 }
 
 /// Where the state lives by default:
@@ -187,6 +190,7 @@ fn run_stages<W: Write>(
         policy,
         skip_invalid: opts.skip_invalid,
         now,
+        require_provenance: opts.require_provenance,
     };
     let mut counts = IngestCounts::default();
     let ingested = ingest::ingest(&ingest_opts, stdin, &mut counts, warn, input);
@@ -201,6 +205,7 @@ fn run_stages<W: Write>(
     let decided = decide::decide(policy, store, now, input).map_err(state_err)?;
     summary.duplicates += decided.duplicates;
     summary.already_emitted += decided.already_emitted;
+    summary.unverified = decided.unverified;
     let candidates = decided.candidates;
     let input: &Ingested = input;
 

@@ -72,6 +72,12 @@ pub struct Cli {
     #[arg(long)]
     all: bool,
 
+    /// Block, unsubscribe, delete or change an address only on records
+    /// whose provenance is signed or known (bclassify --tag-key,
+    /// --sent-log); the others become manual and are counted.
+    #[arg(long)]
+    require_provenance: bool,
+
     /// Apply even when the mass-damage guard fires.
     #[arg(long)]
     force: bool,
@@ -204,6 +210,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         lock_timeout: Duration::from_secs_f64(cli.lock_timeout),
         dry_run: cli.dry_run,
         list_size: cli.list_size,
+        require_provenance: cli.require_provenance,
     };
     let stdout = io::stdout();
     // Block-buffered: updates are written in one go at the end of a run.

@@ -92,6 +92,9 @@ pub(crate) struct Decided {
     pub duplicates: u64,
     /// Thresholds crossed again for updates already emitted earlier.
     pub already_emitted: usize,
+    /// Destructive updates turned `manual` for want of verified
+    /// provenance (`--require-provenance`).
+    pub unverified: usize,
 }
 
 /// Contacts handled per round trip to the state.
@@ -134,6 +137,7 @@ pub(crate) fn decide(
         new_categories: Vec::new(),
         duplicates: 0,
         already_emitted: 0,
+        unverified: 0,
     };
     let mut known = Vec::new();
     let mut emitted = Vec::new();
@@ -171,6 +175,7 @@ pub(crate) fn decide(
         candidates: decider.candidates,
         duplicates: decider.duplicates,
         already_emitted: decider.already_emitted,
+        unverified: decider.unverified,
     })
 }
 
@@ -190,6 +195,7 @@ struct Decider<'a> {
     new_categories: Vec<Category>,
     duplicates: u64,
     already_emitted: usize,
+    unverified: usize,
 }
 
 impl Decider<'_> {
@@ -272,6 +278,18 @@ impl Decider<'_> {
                 if action == Action::ChangeAddress && d.new_address.is_none() {
                     action = Action::Manual;
                 }
+                // bapply(1) --require-provenance: a person decides.
+                let unverified = !d.verified
+                    && matches!(
+                        action,
+                        Action::Block
+                            | Action::Unsubscribe
+                            | Action::Delete
+                            | Action::ChangeAddress
+                    );
+                if unverified {
+                    action = Action::Manual;
+                }
                 let key = update_key(action, d);
                 let mine = &candidates[first..];
                 if mine
@@ -298,6 +316,7 @@ impl Decider<'_> {
                     first: streak.first,
                     last: streak.last,
                 };
+                self.unverified += usize::from(unverified);
                 self.rows.push(EmittedRow {
                     contact_id,
                     update_key: key,
@@ -327,6 +346,7 @@ mod tests {
             diagnostic: NO_TEXT,
             evidence: None,
             new_address: new_address.map(Into::into),
+            verified: true,
         }
     }
 

@@ -63,6 +63,9 @@ pub(crate) struct IngestOptions<'o> {
     pub skip_invalid: bool,
     /// Date for records without one (Unix seconds).
     pub now: i64,
+    /// `--require-provenance`: only `signed` and `known` records are
+    /// verified evidence.
+    pub require_provenance: bool,
 }
 
 /// What ingesting counted, for the summary.
@@ -112,6 +115,7 @@ pub(crate) fn ingest(
             .map(|c| opts.policy.for_category(*c).action != Action::None)
             .collect(),
         hasher: Hasher::default(),
+        require_provenance: opts.require_provenance,
     };
     let preparer = &preparer;
     let mut a = Batch::new();
@@ -262,6 +266,7 @@ mod tests {
             policy: &policy,
             skip_invalid,
             now: 1_704_067_200,
+            require_provenance: false,
         };
         let (mut into, mut counts, mut warnings) =
             (Ingested::default(), IngestCounts::default(), Vec::new());

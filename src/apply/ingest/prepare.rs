@@ -7,7 +7,7 @@
 use super::super::diagnostic::push_normalised_diagnostic;
 use super::super::printable::printable;
 use super::parse::{message_hash, parse_date};
-use crate::record::{Category, Reason, RecordRef, is_placeholder_address};
+use crate::record::{Category, Provenance, Reason, RecordRef, is_placeholder_address};
 use std::borrow::Cow;
 use std::hash::BuildHasher as _;
 
@@ -109,6 +109,9 @@ pub(super) struct ReportedDetail<'a> {
     pub diagnostic: Option<Hashed<Span>>,
     pub evidence: Option<Cow<'a, str>>,
     pub new_address: Option<Cow<'a, str>>,
+    /// Evidence a destructive update may rest on: not asked for, or the
+    /// record's provenance is `signed` or `known`.
+    pub verified: bool,
 }
 
 /// The hasher shared by the parsing threads and the collecting: seeded
@@ -122,6 +125,8 @@ pub(super) struct Preparer {
     /// Categories (by index) whose action is not `none`.
     pub actionable: Vec<bool>,
     pub hasher: Hasher,
+    /// `--require-provenance`.
+    pub require_provenance: bool,
 }
 
 impl Preparer {
@@ -196,6 +201,8 @@ impl Preparer {
                 diagnostic,
                 evidence: rec.evidence.map(|e| e.0),
                 new_address: rec.new_address.map(|a| a.0),
+                verified: !self.require_provenance
+                    || matches!(rec.provenance, Some(Provenance::Signed | Provenance::Known)),
             });
         }
         Ok(PreparedRecord {
