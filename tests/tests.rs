@@ -17,6 +17,7 @@ mod bapply;
 mod batch;
 mod bfetch;
 mod breport;
+mod btag;
 mod cli_bclassify;
 mod completions;
 mod concurrency;
