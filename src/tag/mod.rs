@@ -383,6 +383,12 @@ mod tests {
             verify(&keys(), &s.address, DAY, 30),
             Verdict::Valid { subscriber, .. } if subscriber == long
         ));
+        // btag(1), Long addresses: from `bounces@`, 37 octets fit in 64.
+        for (len, fits) in [(37, true), (38, false)] {
+            let address = format!("{}@example.org", "y".repeat(len - 12));
+            let s = sign(&keys(), "bounces@list.example.com", &address, DAY, '+').unwrap();
+            assert_eq!(s.local_len <= MAX_LOCAL_PART, fits, "{}", s.address);
+        }
         let short = sign(&keys(), "b@list.example.com", "ann@example.org", DAY, '+').unwrap();
         assert!(short.local_len <= MAX_LOCAL_PART, "{}", short.address);
     }
