@@ -69,7 +69,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     tag_key: Option<PathBuf>,
 
-    /// Days a tag stays valid (with --tag-key).
+    /// Days a tag stays valid, for --tag-key.
     #[arg(long, value_name = "N", default_value_t = tag::DEFAULT_MAX_AGE)]
     tag_max_age: u32,
 
