@@ -18,6 +18,7 @@ mod bapply_limits;
 mod batch;
 mod bfetch;
 mod breport;
+mod btag;
 mod cli_bclassify;
 mod completions;
 mod concurrency;

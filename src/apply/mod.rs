@@ -96,6 +96,9 @@ pub struct Options {
     pub list_size: Option<u64>,
     /// `--max-age`, `--good`, `--scope` (bapply(1), POLICY LIMITS).
     pub limits: Limits,
+    /// `--require-provenance`: destructive updates only for records whose
+    /// provenance is `signed` or `known`; the others become `manual`.
+    pub require_provenance: bool,
 }
 
 /// Where the state lives by default:
@@ -206,6 +209,7 @@ fn run_stages<W: Write>(
         skip_invalid: opts.skip_invalid,
         now,
         scope_list: opts.limits.scope == Scope::List,
+        require_provenance: opts.require_provenance,
     };
     let mut counts = IngestCounts::default();
     let ingested = ingest::ingest(&ingest_opts, stdin, &mut counts, warn, input);
@@ -225,6 +229,7 @@ fn run_stages<W: Write>(
     summary.too_old = decided.too_old;
     summary.duplicates += decided.duplicates;
     summary.already_emitted += decided.already_emitted;
+    summary.unverified = decided.unverified;
     let candidates = decided.candidates;
     let input: &Ingested = input;
 

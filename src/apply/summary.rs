@@ -42,6 +42,9 @@ pub struct Summary {
     pub blocked: usize,
     /// Thresholds crossed again for updates already emitted earlier.
     pub already_emitted: usize,
+    /// `--require-provenance`: destructive updates left to a person
+    /// (`manual`) because no record was signed or known.
+    pub unverified: usize,
     /// `--all`: every emitted update was written, old and new.
     pub all: bool,
     pub written: usize,
@@ -111,6 +114,12 @@ impl Summary {
         } else {
             format!("updates: {total} ({})", per.join(", "))
         });
+        if self.unverified > 0 {
+            out.push(format!(
+                "not signed or known, left to a person (--require-provenance): {}",
+                self.unverified
+            ));
+        }
         if self.blocked > 0 {
             let mut list: Vec<String> = self.newly_blocked.iter().map(|e| printable(e)).collect();
             if self.blocked > list.len() {

@@ -389,7 +389,14 @@ pub fn clean_address(raw: &str) -> Option<String> {
     {
         return None;
     }
-    Some(format!("{}@{}", local, domain.to_lowercase()))
+    let address = format!("{}@{}", local, domain.to_lowercase());
+    // A BATV-signed address is the mailbox it signs (`prvs=TAG=local@…`).
+    let plain = crate::tag::strip_batv(&address);
+    Some(if plain.len() == address.len() {
+        address
+    } else {
+        plain.to_string()
+    })
 }
 
 /// Every address-looking token in the text, cleaned, in order.

@@ -75,6 +75,12 @@ pub struct Cli {
     #[arg(long)]
     all: bool,
 
+    /// Block, unsubscribe, delete or change an address only on records
+    /// whose provenance is signed or known (bclassify --tag-key,
+    /// --sent-log); the others become manual and are counted.
+    #[arg(long)]
+    require_provenance: bool,
+
     /// Apply even when the mass-damage guard fires.
     #[arg(long)]
     force: bool,
@@ -258,6 +264,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             good: cli.good,
             scope: cli.scope,
         },
+        require_provenance: cli.require_provenance,
     };
     let stdout = io::stdout();
     // Block-buffered: updates are written in one go at the end of a run.

@@ -97,6 +97,9 @@ pub(crate) struct Decided {
     /// Events new to the state of a category with an action, dated before
     /// `--max-age`: kept, counted toward nothing.
     pub too_old: u64,
+    /// Destructive updates turned `manual` for want of verified
+    /// provenance (`--require-provenance`).
+    pub unverified: usize,
 }
 
 /// Contacts handled per round trip to the state.
@@ -142,6 +145,7 @@ pub(crate) fn decide(
         duplicates: 0,
         already_emitted: 0,
         too_old: 0,
+        unverified: 0,
     };
     let mut known = Vec::new();
     let mut emitted = Vec::new();
@@ -180,6 +184,7 @@ pub(crate) fn decide(
         duplicates: decider.duplicates,
         already_emitted: decider.already_emitted,
         too_old: decider.too_old,
+        unverified: decider.unverified,
     })
 }
 
@@ -219,6 +224,7 @@ struct Decider<'a> {
     duplicates: u64,
     already_emitted: usize,
     too_old: u64,
+    unverified: usize,
 }
 
 impl Decider<'_> {
@@ -306,6 +312,18 @@ impl Decider<'_> {
                 if action == Action::ChangeAddress && d.new_address.is_none() {
                     action = Action::Manual;
                 }
+                // bapply(1) --require-provenance: a person decides.
+                let unverified = !d.verified
+                    && matches!(
+                        action,
+                        Action::Block
+                            | Action::Unsubscribe
+                            | Action::Delete
+                            | Action::ChangeAddress
+                    );
+                if unverified {
+                    action = Action::Manual;
+                }
                 let key = update_key(action, d);
                 let mine = &candidates[first..];
                 if mine
@@ -332,6 +350,7 @@ impl Decider<'_> {
                     first: streak.first,
                     last: streak.last,
                 };
+                self.unverified += usize::from(unverified);
                 self.rows.push(EmittedRow {
                     contact_id,
                     update_key: key,
@@ -361,6 +380,7 @@ mod tests {
             diagnostic: NO_TEXT,
             evidence: None,
             new_address: new_address.map(Into::into),
+            verified: true,
         }
     }
 

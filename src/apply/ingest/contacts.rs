@@ -74,6 +74,9 @@ pub(crate) struct Detail {
     pub diagnostic: TextId,
     pub evidence: Option<Box<str>>,
     pub new_address: Option<Box<str>>,
+    /// Some record of this category in this input is verified evidence
+    /// (bapply(1) `--require-provenance`; always true without it).
+    pub verified: bool,
 }
 
 /// A contact named in this input.
@@ -229,7 +232,10 @@ impl Ingested {
             return;
         };
         let pos = c.details.iter().position(|d| d.category == p.category);
-        if pos.is_some_and(|p| c.details[p].at > at) {
+        if let Some(p) = pos
+            && c.details[p].at > at
+        {
+            c.details[p].verified |= d.verified;
             return;
         }
         let strings = &mut self.strings;
@@ -251,6 +257,7 @@ impl Ingested {
             diagnostic,
             evidence: d.evidence.map(|e| e.into()),
             new_address: d.new_address.map(|a| a.into()),
+            verified: d.verified || pos.is_some_and(|p| c.details[p].verified),
         };
         match pos {
             Some(p) => c.details[p] = d,

@@ -65,6 +65,9 @@ pub(crate) struct IngestOptions<'o> {
     pub now: i64,
     /// `--scope list`: contacts keyed by List-Id too.
     pub scope_list: bool,
+    /// `--require-provenance`: only `signed` and `known` records are
+    /// verified evidence.
+    pub require_provenance: bool,
 }
 
 /// What ingesting counted, for the summary.
@@ -115,6 +118,7 @@ pub(crate) fn ingest(
             .collect(),
         scope_list: opts.scope_list,
         hasher: Hasher::default(),
+        require_provenance: opts.require_provenance,
     };
     let preparer = &preparer;
     let mut a = Batch::new();
@@ -266,6 +270,7 @@ mod tests {
             skip_invalid,
             now: 1_704_067_200,
             scope_list: false,
+            require_provenance: false,
         };
         let (mut into, mut counts, mut warnings) =
             (Ingested::default(), IngestCounts::default(), Vec::new());

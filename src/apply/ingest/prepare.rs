@@ -7,7 +7,7 @@
 use super::super::diagnostic::push_normalised_diagnostic;
 use super::super::printable::printable;
 use super::parse::{message_hash, parse_date};
-use crate::record::{Category, Reason, RecordRef, is_placeholder_address};
+use crate::record::{Category, Provenance, Reason, RecordRef, is_placeholder_address};
 use std::borrow::Cow;
 use std::hash::BuildHasher as _;
 
@@ -159,6 +159,9 @@ pub(super) struct ReportedDetail<'a> {
     pub diagnostic: Option<Hashed<Span>>,
     pub evidence: Option<Cow<'a, str>>,
     pub new_address: Option<Cow<'a, str>>,
+    /// Evidence a destructive update may rest on: not asked for, or the
+    /// record's provenance is `signed` or `known`.
+    pub verified: bool,
 }
 
 /// The hasher shared by the parsing threads and the collecting: seeded
@@ -174,6 +177,8 @@ pub(super) struct Preparer {
     /// `--scope list`: contacts are keyed by List-Id too.
     pub scope_list: bool,
     pub hasher: Hasher,
+    /// `--require-provenance`.
+    pub require_provenance: bool,
 }
 
 impl Preparer {
@@ -268,6 +273,8 @@ impl Preparer {
                     .new_address
                     .filter(|a| a.contains('@') && !is_placeholder_address(a))
                     .map(|a| a.0),
+                verified: !self.require_provenance
+                    || matches!(rec.provenance, Some(Provenance::Signed | Provenance::Known)),
             });
         }
         Ok(PreparedRecord {
