@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 /// optionally followed by the start of the diagnostic.
 static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r#"(?x)^\s*(?:[*•]\s+|-\s+)?(?:(?P<label>RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Error-for|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адресат|宛先)\s*:\s*(?:rfc822\s*;\s*)?)?
+        r#"(?x)^\s*(?:[*•]\s+|--?\s+)?(?:(?P<label>RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Error-for|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адресат|宛先)\s*:\s*(?:rfc822\s*;\s*)?)?
         # Exchange and MailEnable write "[SMTP:addr]".
         (?:\[?SMTP:)?<?"?(?P<addr>[^\s<>"():;,\[\]]+@[^\s<>"():;,\[\]]+)"?>?\]?
         (?:\s*\((?:expanded\s+from|generated\s+from|by\s+way\s+of)[^)]*\))?
@@ -70,7 +70,7 @@ static REASON_WORDS: LazyLock<Pattern> = LazyLock::new(|| {
 /// Words that give a reason wherever they stand in a notice.
 static REASON_ANYWHERE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|spam)\b",
+        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|not\s+reachable|not\s+responding|queue\s+period|spam)\b",
     )
 });
 
