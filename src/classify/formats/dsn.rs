@@ -154,7 +154,11 @@ pub(crate) fn parse(text: &str) -> DsnReport {
                 let starts_new = match &current {
                     None => true,
                     Some(d) => match name.as_str() {
-                        "final-recipient" => d.final_seen || d.action.is_some() && d.original_seen,
+                        // An Action written above the block's first recipient
+                        // field belongs to this delivery, not the last one.
+                        "final-recipient" => {
+                            d.final_seen || d.action.is_some() && d.original_seen && !carried
+                        }
                         "original-recipient" => {
                             d.original_seen || d.final_seen && d.action.is_some() && !carried
                         }
