@@ -115,6 +115,9 @@ fn read_prose(report: &mut Report) {
         report.has_dsn,
         &report.body,
     );
+    if report.deliveries.is_empty() {
+        report.deliveries = super::screen_names::deliveries(report);
+    }
     // A report that names nobody but returns a message sent to one
     // address is about that address, and its prose is the reason.
     if report.deliveries.is_empty()

@@ -29,6 +29,7 @@ mod prose;
 mod provenance;
 mod report;
 pub mod rules;
+mod screen_names;
 mod text;
 mod verdict;
 
