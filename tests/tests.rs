@@ -25,6 +25,7 @@ mod damaged_state;
 mod e2e;
 mod events;
 mod exit_codes;
+mod faults;
 mod golden;
 mod hooks;
 mod input_errors;

@@ -9,6 +9,7 @@
 pub mod bapply;
 pub mod databases;
 pub mod dovecot;
+pub mod proxy;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
