@@ -487,3 +487,94 @@ fn faulted_fetch_and_ack_lose_nothing_and_repeat_nothing() {
     );
     assert!(w.hit >= 50, "seed {seed}: only {} faults hit a run", w.hit);
 }
+
+/// The mailbox deleted and recreated between fetch and ack (what a
+/// migration or an administrator's "empty the folder" does): its
+/// UIDVALIDITY changes and UIDs 1, 2 ... name other messages now.
+#[test]
+fn mailbox_recreated_between_fetch_and_ack() {
+    let Some(dv) = Dovecot::start() else { return };
+    let mb = "Bounces";
+    dv.doveadm(&["mailbox", "create", "-u", USER, mb]);
+    for k in 0..3 {
+        dv.save(mb, &message(k, false));
+    }
+    let state = dv.state_file();
+    let fetch = |extra: &[&str]| {
+        let mut c = dv.bfetch();
+        c.args(["--mailbox", mb, "--new", "--state"])
+            .arg(&state)
+            .args(extra);
+        run(&mut c)
+    };
+    let first = fetch(&[]).expect(0);
+    assert_eq!(first.uids(), vec![1, 2, 3]);
+    let old_uv = dv.status(mb, "uidvalidity");
+
+    dv.doveadm(&["mailbox", "delete", "-u", USER, mb]);
+    dv.doveadm(&["mailbox", "create", "-u", USER, mb]);
+    for k in 10..12 {
+        dv.save(mb, &message(k, false));
+    }
+    let new_uv = dv.status(mb, "uidvalidity");
+    assert_ne!(
+        old_uv, new_uv,
+        "Dovecot gave the new mailbox a new UIDVALIDITY"
+    );
+    let flags = dv.flags(mb);
+
+    // ack with the records of the old mailbox: refused, nothing touched.
+    for action in [&["--move", "Processed"][..], &["--delete"], &["--seen"]] {
+        let mut c = dv.bfetch();
+        c.arg("ack").args(action);
+        let r = run_with_input(&mut c, Some(&first.stdout)).expect(65);
+        assert!(
+            r.stderr.contains(&format!(
+                "refused: the mailbox's UIDVALIDITY is now {new_uv}"
+            )) && r.stderr.contains("0 done, 0 already gone, 3 refused"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(dv.flags(mb), flags, "{action:?} changed the new mailbox");
+        assert_eq!(dv.status("Processed", "messages"), "0");
+    }
+
+    // The next --new fetch says why it stops and keeps its state ...
+    let saved = std::fs::read(&state).unwrap();
+    let r = fetch(&[]).expect(65);
+    assert!(r.stdout.is_empty());
+    assert!(
+        r.stderr.contains(&format!(
+            "{mb}: UIDVALIDITY changed from {old_uv} to {new_uv} since the last run"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read(&state).unwrap(), saved);
+    // ... and, told to, starts over, saying why; a bounce-cron style fetch
+    // (no --new) simply reads what is there now.
+    let r = fetch(&["--on-uidvalidity-change", "refetch"]).expect(0);
+    assert!(
+        r.stderr.contains(&format!(
+            "{mb}: UIDVALIDITY changed ({old_uv} -> {new_uv}); fetching everything again"
+        )),
+        "{}",
+        r.stderr
+    );
+    let keys: Vec<usize> = r.json().iter().map(key).collect();
+    assert_eq!(keys, vec![10, 11]);
+    assert_eq!(r.uids(), vec![1, 2]);
+    assert!(
+        r.json()
+            .iter()
+            .all(|v| v["uidvalidity"].to_string() == new_uv)
+    );
+    let r = fetch(&[]).expect(0);
+    assert!(r.stdout.is_empty(), "the state moved to the new mailbox");
+    // Its records ack the new messages.
+    let all = run(dv.bfetch().args(["--mailbox", mb])).expect(0);
+    let mut c = dv.bfetch();
+    c.args(["ack", "--move", "Processed"]);
+    run_with_input(&mut c, Some(&all.stdout)).expect(0);
+    assert_eq!(keys_in(&dv, "Processed"), BTreeSet::from([10, 11]));
+}
