@@ -30,6 +30,7 @@ mod golden;
 mod hooks;
 mod input_errors;
 mod install;
+mod kill_loop;
 mod lab;
 mod layers;
 mod man;

@@ -1,0 +1,713 @@
+//! The cron job and the mail hook on a bad day (issue 18, points 4 and 6),
+//! with our own generated bounces (hard ones, and soft ones two or three
+//! per address, so a soft count counted twice would block an address that
+//! must stay active):
+//!
+//! - `contrib/bounce-cron --apply sqlite:…` killed with SIGKILL to its
+//!   whole process group ≥ 50 times, at a seeded random point of a chosen
+//!   phase (fetch, classify, apply, ack) or of the whole pass; after every
+//!   kill each message is in INBOX or Processed exactly once, and every
+//!   message in Processed has its event committed in bapply's state; a
+//!   clean run then ends with every event once, soft counts not doubled,
+//!   every update applied once. Once all mail was delivered and handled,
+//!   some of it is moved back to INBOX (a restore), which must count
+//!   nothing twice either.
+//! - Two bounce-cron runs at once: the second exits 75 (or, with --wait,
+//!   waits and then finds nothing left to do); nothing is processed twice.
+//! - procmail delivering 50 bounces in parallel through
+//!   contrib/procmailrc.example into one state: the deliveries that meet a
+//!   locked contact table exit 75 and are retried as an MTA would; every
+//!   event counts once and none is lost.
+
+use crate::support::dovecot::{Dovecot, PASSWORD, USER};
+use crate::support::repo_root;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Hard,
+    Soft,
+}
+
+/// One generated bounce: message `k` about `addr`, dated `at`.
+#[derive(Clone, Debug)]
+struct Bounce {
+    k: usize,
+    addr: String,
+    kind: Kind,
+    at: i64,
+}
+
+/// Hard bounces for `hard` addresses, then `soft2` addresses with two soft
+/// bounces each (below the default threshold of 3), then `soft3` with
+/// three. Each message has its own date (a minute apart, within the
+/// last days) and its own remote host.
+fn bounces(hard: usize, soft2: usize, soft3: usize) -> Vec<Bounce> {
+    let base = chrono::Utc::now().timestamp() / 60 * 60 - 3 * 86_400;
+    let mut v = Vec::new();
+    let mut push = |addr: String, kind| {
+        let k = v.len();
+        v.push(Bounce {
+            k,
+            addr,
+            kind,
+            at: base + 60 * k as i64,
+        });
+    };
+    for i in 0..hard {
+        push(format!("hard{i}@h{i}.example.com"), Kind::Hard);
+    }
+    for (n, count) in [(soft2, 2), (soft3, 3)] {
+        for i in 0..n {
+            for _ in 0..count {
+                push(format!("soft{count}-{i}@s{i}.example.com"), Kind::Soft);
+            }
+        }
+    }
+    v
+}
+
+impl Bounce {
+    fn message_id(&self) -> String {
+        format!("<kl{}@mx{}.example.net>", self.k, self.k)
+    }
+
+    /// A Postfix DSN.
+    fn eml(&self) -> Vec<u8> {
+        let (status, diag) = match self.kind {
+            Kind::Hard => (
+                "5.1.1",
+                "550 5.1.1 Recipient address rejected: User unknown",
+            ),
+            Kind::Soft => ("5.2.2", "552 5.2.2 Mailbox full, quota exceeded"),
+        };
+        let date = chrono::DateTime::from_timestamp(self.at, 0)
+            .unwrap()
+            .to_rfc2822();
+        let (k, addr, id) = (self.k, &self.addr, self.message_id());
+        format!(
+            "From: Mail Delivery System <MAILER-DAEMON@mx{k}.example.net>\n\
+             To: bounces@example.com\n\
+             Subject: Undelivered Mail Returned to Sender\n\
+             Message-ID: {id}\n\
+             Date: {date}\n\
+             MIME-Version: 1.0\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\
+             \n\
+             --b\n\
+             Content-Type: text/plain\n\
+             \n\
+             This is the mail system at host mx{k}.example.net.\n\
+             \n\
+             --b\n\
+             Content-Type: message/delivery-status\n\
+             \n\
+             Reporting-MTA: dns; mx{k}.example.net\n\
+             \n\
+             Final-Recipient: rfc822; {addr}\n\
+             Action: failed\n\
+             Status: {status}\n\
+             Remote-MTA: dns; mx.r{k}.example.com\n\
+             Diagnostic-Code: smtp; {diag} <{addr}>\n\
+             \n\
+             --b--\n"
+        )
+        .into_bytes()
+    }
+}
+
+/// The contact table every address of `all` starts in, active.
+fn contacts(db: &Path, all: &[Bounce]) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.execute_batch("CREATE TABLE contacts (email TEXT PRIMARY KEY, status TEXT NOT NULL);")
+        .unwrap();
+    for b in all {
+        c.execute(
+            "INSERT OR IGNORE INTO contacts VALUES (?1, 'active')",
+            [&b.addr],
+        )
+        .unwrap();
+    }
+}
+
+/// `email -> status` of the contact table.
+fn table(db: &Path) -> BTreeMap<String, String> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut st = c.prepare("SELECT email, status FROM contacts").unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// What the table must say at the end: hard and three-soft addresses
+/// blocked, two-soft addresses still active.
+fn expected(all: &[Bounce]) -> BTreeMap<String, String> {
+    let mut soft: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut want = BTreeMap::new();
+    for b in all {
+        match b.kind {
+            Kind::Hard => {
+                want.insert(b.addr.clone(), "blocked".to_string());
+            }
+            Kind::Soft => *soft.entry(&b.addr).or_default() += 1,
+        }
+    }
+    for (a, n) in soft {
+        let s = if n >= 3 { "blocked" } else { "active" };
+        want.insert(a.to_string(), s.to_string());
+    }
+    want
+}
+
+/// The events committed in bapply's state, as messages; panics on an
+/// event counted twice or one that is no message of `all`.
+fn committed(state: &Path, all: &[Bounce], ctx: &str) -> BTreeSet<usize> {
+    if !state.exists() {
+        return BTreeSet::new();
+    }
+    let by: BTreeMap<(String, i64), usize> = all
+        .iter()
+        .map(|b| ((format!("addr:{}", b.addr), b.at), b.k))
+        .collect();
+    let c = rusqlite::Connection::open(state).unwrap();
+    let Ok(mut st) =
+        c.prepare("SELECT c.key, e.at FROM event e JOIN contact c ON c.id = e.contact")
+    else {
+        return BTreeSet::new(); // killed before the schema was committed
+    };
+    let mut seen = BTreeSet::new();
+    for row in st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .unwrap()
+    {
+        let key = row.unwrap();
+        let k = *by
+            .get(&key)
+            .unwrap_or_else(|| panic!("{ctx}: event {key:?} is no message of the test"));
+        assert!(seen.insert(k), "{ctx}: message {k} ({key:?}) counted twice");
+    }
+    seen
+}
+
+/// Message numbers in `mailbox`, with repeats.
+fn keys_in(dv: &Dovecot, mailbox: &str) -> Vec<usize> {
+    let mut v: Vec<usize> = dv
+        .doveadm(&[
+            "-f",
+            "flow",
+            "fetch",
+            "-u",
+            USER,
+            "hdr.message-id",
+            "mailbox",
+            mailbox,
+        ])
+        .lines()
+        .filter_map(|l| l.split("<kl").nth(1)?.split('@').next()?.parse().ok())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+struct Cron {
+    dir: tempfile::TempDir,
+}
+
+impl Cron {
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("contacts.db")
+    }
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state.sqlite")
+    }
+    fn command(&self, dv: &Dovecot, wait: u32) -> Command {
+        let bin = Path::new(env!("CARGO_BIN_EXE_bfetch")).parent().unwrap();
+        let mut c = Command::new("bash");
+        c.arg(repo_root().join("contrib/bounce-cron"))
+            .arg("--bin-dir")
+            .arg(bin)
+            .arg("--apply")
+            .arg(format!("sqlite:{}", self.db().display()))
+            .arg("--state")
+            .arg(self.state())
+            .arg("--work-dir")
+            .arg(self.dir.path().join("work"))
+            .arg("--lock")
+            .arg(self.dir.path().join("lock"))
+            .args(["--wait", &wait.to_string(), "--log", "none", "--force"])
+            .args(["--bapply-arg", "--lock-timeout", "--bapply-arg", "5"]);
+        for a in [
+            "--host".to_string(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            dv.imaps_port.to_string(),
+            "--user".into(),
+            USER.into(),
+            "--ca-file".into(),
+            dv.cert().display().to_string(),
+        ] {
+            c.arg("--bfetch-arg").arg(a);
+        }
+        c.env("BFETCH_PASSWORD", PASSWORD)
+            .env("HOME", dv.home.path())
+            .env("XDG_STATE_HOME", dv.home.path().join("state"))
+            .env("XDG_CONFIG_HOME", dv.home.path().join("config"))
+            .stdin(Stdio::null());
+        c
+    }
+    fn spawn(&self, dv: &Dovecot, wait: u32) -> Child {
+        use std::os::unix::process::CommandExt;
+        self.command(dv, wait)
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// The processes of group `pgid` that are not zombies: (pid, argv).
+fn group(pgid: u32) -> Vec<(u32, Vec<String>)> {
+    let mut v = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return v;
+    };
+    for e in dir.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...: comm may hold spaces, so from the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.len() < 3 || f[0] == "Z" || f[2].parse::<u32>() != Ok(pgid) {
+            continue;
+        }
+        let argv = std::fs::read(e.path().join("cmdline"))
+            .unwrap_or_default()
+            .split(|&b| b == 0)
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect();
+        v.push((pid, argv));
+    }
+    v
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Fetch,
+    Classify,
+    Apply,
+    Ack,
+}
+
+fn phase_of(argv: &[String]) -> Option<Phase> {
+    let prog = Path::new(argv.first()?).file_name()?.to_str()?;
+    match prog {
+        "bfetch" if argv.get(1).is_some_and(|a| a == "ack") => Some(Phase::Ack),
+        "bfetch" => Some(Phase::Fetch),
+        "bclassify" => Some(Phase::Classify),
+        "bapply" => Some(Phase::Apply),
+        _ => None,
+    }
+}
+
+fn kill_group(pgid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .args([signal, "--", &format!("-{pgid}")])
+        .status();
+}
+
+/// Waits until no process of the group is left (SIGKILL leaves none, but
+/// the ones that were not our children end asynchronously).
+fn wait_group_gone(pgid: u32) {
+    let start = Instant::now();
+    while !group(pgid).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "group {pgid} survived SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// After every kill: each delivered message is in INBOX or Processed
+/// exactly once, and each one in Processed has its event committed.
+fn check_invariant(dv: &Dovecot, cron: &Cron, all: &[Bounce], delivered: usize, ctx: &str) {
+    let inbox = keys_in(dv, "INBOX");
+    let processed = keys_in(dv, "Processed");
+    let mut both: Vec<usize> = inbox.iter().chain(&processed).copied().collect();
+    both.sort_unstable();
+    assert_eq!(
+        both,
+        (0..delivered).collect::<Vec<_>>(),
+        "{ctx}: a message lost or duplicated (INBOX {inbox:?}, Processed {processed:?})"
+    );
+    let done = committed(&cron.state(), all, ctx);
+    let early: Vec<_> = processed.iter().filter(|k| !done.contains(k)).collect();
+    assert!(
+        early.is_empty(),
+        "{ctx}: messages {early:?} acked before their events were committed"
+    );
+}
+
+#[test]
+fn bounce_cron_killed_at_random_points_loses_and_doubles_nothing() {
+    let Some(dv) = Dovecot::start() else { return };
+    let seed = crate::faults::seed();
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let all = bounces(10, 6, 4); // 10 + 12 + 12 = 34 messages
+    let cron = Cron {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    contacts(&cron.db(), &all);
+    let t0 = Instant::now();
+    // Delivered in waves: a pass that runs to its end takes all there is,
+    // and the next wave gives the kills something to interrupt again.
+    let mut delivered = 0;
+    let deliver = |n: usize, delivered: &mut usize| {
+        for b in all.iter().skip(*delivered).take(n) {
+            dv.save("INBOX", &b.eml());
+        }
+        *delivered = (*delivered + n).min(all.len());
+    };
+    deliver(6, &mut delivered);
+    let (mut kills, mut finished, mut round) = (0, 0, 0);
+    let mut by_phase: BTreeMap<String, usize> = BTreeMap::new();
+    while kills < 55 && round < 200 {
+        round += 1;
+        // Where to kill: once a phase's program runs, after a random pause
+        // within it; or at a random time of the pass; or not at all.
+        let phases = [Phase::Fetch, Phase::Classify, Phase::Apply, Phase::Ack];
+        let target = match rng.u8(..10) {
+            0..=6 => Some(phases[rng.usize(..4)]),
+            _ => None,
+        };
+        // Within a phase: soon (bapply on a few records takes milliseconds);
+        // anywhere: over the whole pass.
+        let pause = Duration::from_micros(rng.u64(..12_000));
+        let never = rng.u8(..12) == 0;
+        let ctx = format!(
+            "seed {seed}, round {round}, kill {}",
+            if never {
+                "none".to_string()
+            } else {
+                format!("{target:?} + {pause:?}")
+            }
+        );
+        let mut child = cron.spawn(&dv, 0);
+        let pgid = child.id();
+        let start = Instant::now();
+        let mut armed: Option<Instant> = None;
+        let mut killed_in = None;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                use std::io::Read;
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                assert_eq!(status.code(), Some(0), "{ctx}: {err}");
+                finished += 1;
+                break;
+            }
+            if !never && armed.is_none() {
+                let running: Vec<Phase> = group(pgid)
+                    .iter()
+                    .filter_map(|(_, a)| phase_of(a))
+                    .collect();
+                if target.is_none_or(|t| running.contains(&t)) {
+                    armed = Some(Instant::now());
+                }
+            }
+            if let Some(at) = armed {
+                let wait = if target.is_none() { pause * 25 } else { pause };
+                if at.elapsed() >= wait {
+                    let running = group(pgid)
+                        .iter()
+                        .find_map(|(_, a)| phase_of(a))
+                        .map_or("bounce-cron".to_string(), |p| format!("{p:?}"));
+                    kill_group(pgid, "-KILL");
+                    let _ = child.wait();
+                    wait_group_gone(pgid);
+                    killed_in = Some(running);
+                    break;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{ctx}: pass hangs"
+            );
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        if let Some(p) = killed_in {
+            kills += 1;
+            *by_phase.entry(p).or_default() += 1;
+        } else if delivered < all.len() {
+            deliver(rng.usize(3..=8), &mut delivered);
+        } else {
+            // Everything delivered and handled: some messages come back
+            // (a restore, an administrator's mistake). They count nothing
+            // twice, and give the next kills work to interrupt.
+            let mut back = keys_in(&dv, "Processed");
+            rng.shuffle(&mut back);
+            for k in back.into_iter().take(rng.usize(3..=8)) {
+                dv.doveadm(&[
+                    "move",
+                    "-u",
+                    USER,
+                    "INBOX",
+                    "mailbox",
+                    "Processed",
+                    "header",
+                    "message-id",
+                    &all[k].message_id(),
+                ]);
+            }
+        }
+        check_invariant(&dv, &cron, &all, delivered, &ctx);
+    }
+    eprintln!(
+        "kill loop: seed {seed}: {kills} kills ({by_phase:?}), {finished} passes ran to the end, {round} rounds, {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(kills >= 50, "seed {seed}: only {kills} kills");
+
+    // Everything delivered, then one clean pass: the result of one pass
+    // over everything.
+    deliver(all.len(), &mut delivered);
+    let out = cron.command(&dv, 0).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "seed {seed}: clean run: {err}");
+    let ctx = format!("seed {seed}, after the clean run");
+    check_invariant(&dv, &cron, &all, all.len(), &ctx);
+    assert_eq!(keys_in(&dv, "INBOX"), Vec::<usize>::new(), "{ctx}");
+    check_final(&cron.state(), &cron.db(), &all, &ctx);
+}
+
+/// Checks the end state after all of `all` went through: every event once,
+/// the contact table as one run over everything gives, and each update
+/// emitted once with the count of distinct bounces (soft counts not doubled).
+fn check_final(state: &Path, db: &Path, all: &[Bounce], ctx: &str) {
+    assert_eq!(
+        committed(state, all, ctx),
+        (0..all.len()).collect(),
+        "{ctx}: every event exactly once"
+    );
+    assert_eq!(table(db), expected(all), "{ctx}: contact table");
+    let c = rusqlite::Connection::open(state).unwrap();
+    let mut st = c
+        .prepare("SELECT email, count(*), max(count) FROM emitted GROUP BY email, dest")
+        .unwrap();
+    let emitted: Vec<(String, i64, i64)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let blocked: BTreeSet<String> = expected(all)
+        .into_iter()
+        .filter(|(_, s)| s == "blocked")
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(
+        emitted.iter().map(|e| e.0.clone()).collect::<BTreeSet<_>>(),
+        blocked,
+        "{ctx}: {emitted:?}"
+    );
+    for (email, n, count) in &emitted {
+        assert_eq!(*n, 1, "{ctx}: {email}: update emitted {n} times");
+        let want = if email.starts_with("soft3") { 3 } else { 1 };
+        assert_eq!(*count, want, "{ctx}: {email}: count {count}");
+    }
+}
+
+/// Waits until a process of group `pgid` satisfies `f`.
+fn wait_for(pgid: u32, what: &str, f: impl Fn(&[String]) -> bool) {
+    let start = Instant::now();
+    while !group(pgid).iter().any(|(_, a)| f(a)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "never saw {what}"
+        );
+        std::thread::sleep(Duration::from_micros(300));
+    }
+}
+
+#[test]
+fn two_bounce_cron_runs_at_once_process_each_message_once() {
+    let Some(dv) = Dovecot::start() else { return };
+    let all = bounces(6, 3, 2);
+    let cron = Cron {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    contacts(&cron.db(), &all);
+    for b in &all {
+        dv.save("INBOX", &b.eml());
+    }
+    // Run A takes the lock first; it is held still (SIGSTOP) once its
+    // fetch runs, so that the others surely meet the lock.
+    let a = cron.spawn(&dv, 0);
+    wait_for(a.id(), "run A's bfetch", |argv| phase_of(argv).is_some());
+    kill_group(a.id(), "-STOP");
+    // B, with the default --wait 0: exit 75 at once, nothing done.
+    let b = cron.command(&dv, 0).output().unwrap();
+    let err = String::from_utf8_lossy(&b.stderr);
+    assert_eq!(b.status.code(), Some(75), "{err}");
+    assert!(err.contains("another run holds"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // C, with --wait: waits for A (in flock), then finds nothing left.
+    let c = cron.command(&dv, 60).arg("-v").process_group_spawn();
+    wait_for(c.id(), "run C waiting in flock", |argv| {
+        argv.first().is_some_and(|p| p.ends_with("flock"))
+    });
+    kill_group(a.id(), "-CONT");
+    let a = a.wait_with_output().unwrap();
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stderr)
+    );
+    let c = c.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&c.stderr);
+    assert_eq!(c.status.code(), Some(0), "{err}");
+    assert!(err.contains("mailbox empty, nothing to do"), "{err}");
+    assert_eq!(keys_in(&dv, "INBOX"), Vec::<usize>::new());
+    assert_eq!(
+        keys_in(&dv, "Processed"),
+        (0..all.len()).collect::<Vec<_>>()
+    );
+    check_final(&cron.state(), &cron.db(), &all, "two runs at once");
+}
+
+trait SpawnGroup {
+    fn process_group_spawn(&mut self) -> Child;
+}
+
+impl SpawnGroup for Command {
+    /// Spawns in a process group of its own, stderr captured.
+    fn process_group_spawn(&mut self) -> Child {
+        use std::os::unix::process::CommandExt;
+        self.process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+#[test]
+fn procmail_hook_delivers_50_bounces_in_parallel_into_one_state() {
+    if crate::support::find_program(&["procmail"]).is_none() {
+        crate::support::skip("procmail");
+        return;
+    }
+    let seed = crate::faults::seed();
+    let all = bounces(14, 6, 8); // 14 + 12 + 24 = 50 messages
+    assert_eq!(all.len(), 50);
+    let dir = tempfile::tempdir().unwrap();
+    let (db, state) = (
+        dir.path().join("contacts.db"),
+        dir.path().join("state.sqlite"),
+    );
+    let (review, mailbox) = (dir.path().join("Review"), dir.path().join("mailbox"));
+    contacts(&db, &all);
+    let bin = Path::new(env!("CARGO_BIN_EXE_bclassify")).parent().unwrap();
+    let procmail = || {
+        let mut c = Command::new("procmail");
+        c.arg("-m").env("HOME", dir.path());
+        c.arg(format!(
+            "BOUNCE_PATH={}:{}:/usr/local/bin:/usr/bin:/bin",
+            bin.display(),
+            repo_root().join("contrib").display()
+        ));
+        c.arg(format!("BOUNCE_DB={}", db.display()));
+        c.arg(format!("BOUNCE_REVIEW={}/", review.display()));
+        c.arg(format!(
+            "BOUNCE_OPTS=--state {} --lock-timeout 1",
+            state.display()
+        ));
+        c.arg(format!("DEFAULT={}", mailbox.display()));
+        c.arg(repo_root().join("contrib/procmailrc.example"));
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    };
+    let t0 = Instant::now();
+    let retries = std::sync::atomic::AtomicUsize::new(0);
+    let deferred = &retries;
+    std::thread::scope(|s| {
+        // The contact table is locked (a long report query, a backup) until
+        // ten deliveries met the lock, gave up after --lock-timeout and exit
+        // 75; the MTA's retries then go through.
+        let lock = rusqlite::Connection::open(&db).unwrap();
+        lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        s.spawn(move || {
+            let start = Instant::now();
+            while deferred.load(std::sync::atomic::Ordering::SeqCst) < 10 {
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "no delivery deferred"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            lock.execute_batch("ROLLBACK").unwrap();
+        });
+        for b in &all {
+            let (procmail, retries) = (&procmail, &retries);
+            let mut rng = fastrand::Rng::with_seed(seed ^ b.k as u64);
+            s.spawn(move || {
+                // As an MTA does: 75 keeps the message queued; deliver again later.
+                for attempt in 0.. {
+                    let mut child = procmail().spawn().unwrap();
+                    {
+                        use std::io::Write;
+                        let mut stdin = child.stdin.take().unwrap();
+                        stdin.write_all(&b.eml()).unwrap();
+                    }
+                    let out = child.wait_with_output().unwrap();
+                    match out.status.code() {
+                        Some(0) => break,
+                        Some(75) if attempt < 50 => {
+                            retries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(rng.u64(20..200)));
+                        }
+                        code => panic!(
+                            "seed {seed}: message {}: procmail exit {code:?}: {}",
+                            b.k,
+                            String::from_utf8_lossy(&out.stderr)
+                        ),
+                    }
+                }
+            });
+        }
+    });
+    let retries = retries.into_inner();
+    assert!(retries >= 10);
+    eprintln!(
+        "procmail: 50 parallel deliveries, {retries} deferred with 75 and retried, {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(
+        !mailbox.exists(),
+        "a bounce fell through to normal delivery: {}",
+        std::fs::read_to_string(&mailbox).unwrap_or_default()
+    );
+    assert!(
+        std::fs::read_dir(review.join("new")).map_or(true, |mut d| d.next().is_none()),
+        "a bounce went to review"
+    );
+    check_final(&state, &db, &all, &format!("seed {seed}: procmail"));
+}
