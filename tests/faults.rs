@@ -109,14 +109,16 @@ fn pick<T: Clone>(rng: &mut fastrand::Rng, items: &[T]) -> T {
     items[rng.usize(..items.len())].clone()
 }
 
-/// A fault for a fetch: (fault, implicit TLS?, bfetch's --timeout).
-fn fetch_fault(rng: &mut fastrand::Rng, traffic: (u64, u64)) -> (Fault, bool, u32) {
-    let action = if rng.u8(..10) == 0 {
+/// A fault for a fetch: (fault, implicit TLS?, bfetch's --timeout, and
+/// LOGIN instead of AUTHENTICATE PLAIN?).
+fn fetch_fault(rng: &mut fastrand::Rng, traffic: (u64, u64)) -> (Fault, bool, u32, bool) {
+    let action = if rng.u8(..14) == 0 {
         Action::Stall
     } else {
         pick(rng, &[Action::Close, Action::Reset])
     };
     let timeout = if action == Action::Stall { 1 } else { 20 };
+    let login = rng.bool();
     let (dir, trigger, tls) = match rng.u8(..7) {
         // Anywhere, by byte count, through TLS.
         0..=2 => {
@@ -124,7 +126,12 @@ fn fetch_fault(rng: &mut fastrand::Rng, traffic: (u64, u64)) -> (Fault, bool, u3
             let total = if dir == Dir::Up { traffic.0 } else { traffic.1 };
             (dir, Trigger::Bytes(rng.u64(..total.max(1))), true)
         }
-        // During LOGIN (AUTHENTICATE PLAIN and its response line).
+        // During LOGIN (or AUTHENTICATE PLAIN and its response line).
+        3 if login => (
+            Dir::Up,
+            Trigger::After(b" LOGIN ".to_vec(), rng.u64(..12)),
+            false,
+        ),
         3 => (
             Dir::Up,
             Trigger::After(b"AUTHENTICATE".to_vec(), rng.u64(..30)),
@@ -152,12 +159,18 @@ fn fetch_fault(rng: &mut fastrand::Rng, traffic: (u64, u64)) -> (Fault, bool, u3
         },
         tls,
         timeout,
+        login,
     )
 }
 
-/// A fault for an ack with --move or --delete.
-fn ack_fault(rng: &mut fastrand::Rng, delete: bool, traffic: (u64, u64)) -> (Fault, bool) {
-    let action = pick(rng, &[Action::Close, Action::Reset]);
+/// A fault for an ack with --move or --delete: (fault, implicit TLS?,
+/// bfetch's --timeout).
+fn ack_fault(rng: &mut fastrand::Rng, delete: bool, traffic: (u64, u64)) -> (Fault, bool, u32) {
+    let action = if rng.u8(..14) == 0 {
+        Action::Stall
+    } else {
+        pick(rng, &[Action::Close, Action::Reset])
+    };
     let (dir, trigger, tls) = match rng.u8(..4) {
         0 => {
             let dir = pick(rng, &[Dir::Up, Dir::Down]);
@@ -182,6 +195,7 @@ fn ack_fault(rng: &mut fastrand::Rng, delete: bool, traffic: (u64, u64)) -> (Fau
             action,
         },
         tls,
+        if action == Action::Stall { 1 } else { 20 },
     )
 }
 
@@ -225,6 +239,7 @@ struct World<'a> {
     faulted: usize,
     hit: usize,
     stalls: usize,
+    exits75: usize,
 }
 
 impl World<'_> {
@@ -238,10 +253,10 @@ impl World<'_> {
     fn fetch(
         &mut self,
         ctx: &str,
-        fault: Option<&(Fault, bool, u32)>,
+        fault: Option<&(Fault, bool, u32, bool)>,
         retry: bool,
     ) -> (i32, usize) {
-        let (tls, timeout) = fault.map_or((true, 20), |f| (f.1, f.2));
+        let (tls, timeout, login) = fault.map_or((true, 20, false), |f| (f.1, f.2, f.3));
         self.proxy.reset();
         if let Some((f, ..)) = fault {
             self.proxy.plan(f.clone());
@@ -251,7 +266,8 @@ impl World<'_> {
         let r = run(bfetch(self.dv, &self.proxy, tls, timeout)
             .args(["--new", "--batch-messages", &batch, "--state"])
             .arg(&self.state)
-            .args(["--retries", if retry { "1" } else { "0" }]));
+            .args(["--retries", if retry { "1" } else { "0" }])
+            .args(if login { &["--auth", "login"][..] } else { &[] }));
         let conns = self.proxy.reset();
         let hit = conns
             .iter()
@@ -262,6 +278,7 @@ impl World<'_> {
                 self.faulted += 1;
                 self.hit += usize::from(hit);
                 self.stalls += usize::from(hit && f.action == Action::Stall);
+                self.exits75 += usize::from(r.code == 75);
             }
         }
         let ok: &[i32] = if hit && !retry { &[75, 0] } else { &[0] };
@@ -309,11 +326,11 @@ impl World<'_> {
         ctx: &str,
         keys: &BTreeSet<usize>,
         delete: bool,
-        fault: Option<&(Fault, bool)>,
+        fault: Option<&(Fault, bool, u32)>,
     ) {
         let tls = fault.is_none_or(|f| f.1);
         self.proxy.reset();
-        if let Some((f, _)) = fault {
+        if let Some((f, ..)) = fault {
             self.proxy.plan(f.clone());
         }
         let input: String = keys
@@ -326,7 +343,7 @@ impl World<'_> {
                 )
             })
             .collect();
-        let mut c = bfetch(self.dv, &self.proxy, tls, 20);
+        let mut c = bfetch(self.dv, &self.proxy, tls, fault.map_or(20, |f| f.2));
         c.args(["--retries", "0", "ack"]);
         if delete {
             c.arg("--delete");
@@ -338,9 +355,11 @@ impl World<'_> {
         let hit = conns
             .iter()
             .any(|c| c.fired.load(std::sync::atomic::Ordering::SeqCst));
-        if fault.is_some() {
+        if let Some((f, ..)) = fault {
             self.faulted += 1;
             self.hit += usize::from(hit);
+            self.stalls += usize::from(hit && f.action == Action::Stall);
+            self.exits75 += usize::from(r.code == 75);
         } else {
             self.ack_traffic = (load(&conns[0].up), load(&conns[0].down));
         }
@@ -366,9 +385,15 @@ impl World<'_> {
             inbox.difference(&before).collect::<Vec<_>>(),
             r.stderr
         );
+        // Those still in INBOX before this run (the others are gone already).
+        let fresh: Vec<usize> = keys
+            .iter()
+            .copied()
+            .filter(|k| !self.gone.contains(k))
+            .collect();
         let mut may_move = self.moved.clone();
         if !delete {
-            may_move.extend(keys);
+            may_move.extend(&fresh);
         }
         assert!(
             processed.is_subset(&may_move) && self.moved.is_subset(&processed),
@@ -380,9 +405,9 @@ impl World<'_> {
                 "{ctx}: exit 0 but not everything acked\n{}",
                 r.stderr
             );
-            self.gone.extend(keys);
+            self.gone.extend(&fresh);
             if !delete {
-                self.moved.extend(keys);
+                self.moved.extend(&fresh);
             }
             assert_eq!(processed, self.moved, "{ctx}");
             assert!(
@@ -415,6 +440,7 @@ fn faulted_fetch_and_ack_lose_nothing_and_repeat_nothing() {
         faulted: 0,
         hit: 0,
         stalls: 0,
+        exits75: 0,
     };
     let rounds = 35;
     let start = std::time::Instant::now();
@@ -428,10 +454,11 @@ fn faulted_fetch_and_ack_lose_nothing_and_repeat_nothing() {
         let fault = fetch_fault(&mut w.rng, w.fetch_traffic);
         let retry = w.rng.u8(..8) == 0 && fault.0.action != Action::Stall;
         let ctx = format!(
-            "seed {}, round {round}, fetch, fault {} ({}{})",
+            "seed {}, round {round}, fetch, fault {} ({}{}{})",
             w.seed,
             fault.0,
             if fault.1 { "TLS" } else { "plaintext" },
+            if fault.3 { ", --auth login" } else { "" },
             if retry { ", --retries 1" } else { "" }
         );
         let (code, _) = w.fetch(&ctx, Some(&fault), retry);
@@ -478,10 +505,11 @@ fn faulted_fetch_and_ack_lose_nothing_and_repeat_nothing() {
     }
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
-        "faults: seed {seed}: {rounds} rounds, {} faulted runs ({} hit by their fault, {} stalls past --timeout), {} messages, {} acked, in {secs:.1} s",
+        "faults: seed {seed}: {rounds} rounds, {} faulted runs ({} hit by their fault, {} stalls past --timeout, {} exits 75), {} messages, {} acked, in {secs:.1} s",
         w.faulted,
         w.hit,
         w.stalls,
+        w.exits75,
         w.delivered,
         w.gone.len()
     );
