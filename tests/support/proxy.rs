@@ -296,8 +296,12 @@ mod tests {
         let mut c = Cut::new(Some(Trigger::Before(b"MOVE".to_vec())));
         assert_eq!(c.feed(b"a1 UID MO"), (9, false));
         assert_eq!(c.feed(b"VE 1 X"), (0, true));
-        let mut c = Cut::new(Some(Trigger::After(b"{".to_vec(), 3)));
+        let mut c = Cut::new(Some(Trigger::After(b"{".to_vec(), 5)));
         assert_eq!(c.feed(b"BODY[] {12}"), (11, false));
-        assert_eq!(c.feed(b"\r\nabc"), (1, true));
+        assert_eq!(c.feed(b"\r\nabc"), (2, true));
+        let mut c = Cut::new(Some(Trigger::After(b"{".to_vec(), 1)));
+        assert_eq!(c.feed(b"BODY[] {12}"), (9, true));
+        let mut c = Cut::new(Some(Trigger::Bytes(0)));
+        assert_eq!(c.feed(b"x"), (0, true));
     }
 }
