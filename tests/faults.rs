@@ -29,7 +29,7 @@ use std::process::Command;
 
 /// A message of the test mailbox; some are big enough that a FETCH answer
 /// spans many reads, so a cut can fall deep inside a literal.
-fn message(k: usize, big: bool) -> Vec<u8> {
+pub fn message(k: usize, big: bool) -> Vec<u8> {
     let mut m = format!(
         "From: Mail Delivery System <mailer-daemon@example.com>\r\nTo: bounces@example.com\r\n\
          Subject: fault test {k}\r\nMessage-ID: <f{k}@example.com>\r\n\r\n"
@@ -42,7 +42,7 @@ fn message(k: usize, big: bool) -> Vec<u8> {
 }
 
 /// The Message-ID number of a message as bfetch wrote it.
-fn key(v: &serde_json::Value) -> usize {
+pub fn key(v: &serde_json::Value) -> usize {
     let raw = v["raw"].as_str().expect("raw");
     let at = raw.find("Message-ID: <f").expect("our Message-ID") + 14;
     raw[at..].split('@').next().unwrap().parse().unwrap()
@@ -95,7 +95,7 @@ fn bfetch(dv: &Dovecot, proxy: &Proxy, tls: bool, timeout: u32) -> Command {
     c
 }
 
-fn last_uid(state: &Path, port: u16) -> u64 {
+pub fn last_uid(state: &Path, port: u16) -> u64 {
     let Ok(bytes) = std::fs::read(state) else {
         return 0;
     };

@@ -19,179 +19,14 @@
 //!   locked contact table exit 75 and are retried as an MTA would; every
 //!   event counts once and none is lost.
 
+use crate::support::bounces::*;
 use crate::support::dovecot::{Dovecot, PASSWORD, USER};
+use crate::support::procs::*;
 use crate::support::repo_root;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Kind {
-    Hard,
-    Soft,
-}
-
-/// One generated bounce: message `k` about `addr`, dated `at`.
-#[derive(Clone, Debug)]
-struct Bounce {
-    k: usize,
-    addr: String,
-    kind: Kind,
-    at: i64,
-}
-
-/// Hard bounces for `hard` addresses, then `soft2` addresses with two soft
-/// bounces each (below the default threshold of 3), then `soft3` with
-/// three. Each message has its own date (a minute apart, within the
-/// last days) and its own remote host.
-fn bounces(hard: usize, soft2: usize, soft3: usize) -> Vec<Bounce> {
-    let base = chrono::Utc::now().timestamp() / 60 * 60 - 3 * 86_400;
-    let mut v = Vec::new();
-    let mut push = |addr: String, kind| {
-        let k = v.len();
-        v.push(Bounce {
-            k,
-            addr,
-            kind,
-            at: base + 60 * k as i64,
-        });
-    };
-    for i in 0..hard {
-        push(format!("hard{i}@h{i}.example.com"), Kind::Hard);
-    }
-    for (n, count) in [(soft2, 2), (soft3, 3)] {
-        for i in 0..n {
-            for _ in 0..count {
-                push(format!("soft{count}-{i}@s{i}.example.com"), Kind::Soft);
-            }
-        }
-    }
-    v
-}
-
-impl Bounce {
-    fn message_id(&self) -> String {
-        format!("<kl{}@mx{}.example.net>", self.k, self.k)
-    }
-
-    /// A Postfix DSN.
-    fn eml(&self) -> Vec<u8> {
-        let (status, diag) = match self.kind {
-            Kind::Hard => (
-                "5.1.1",
-                "550 5.1.1 Recipient address rejected: User unknown",
-            ),
-            Kind::Soft => ("5.2.2", "552 5.2.2 Mailbox full, quota exceeded"),
-        };
-        let date = chrono::DateTime::from_timestamp(self.at, 0)
-            .unwrap()
-            .to_rfc2822();
-        let (k, addr, id) = (self.k, &self.addr, self.message_id());
-        format!(
-            "From: Mail Delivery System <MAILER-DAEMON@mx{k}.example.net>\n\
-             To: bounces@example.com\n\
-             Subject: Undelivered Mail Returned to Sender\n\
-             Message-ID: {id}\n\
-             Date: {date}\n\
-             MIME-Version: 1.0\n\
-             Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\
-             \n\
-             --b\n\
-             Content-Type: text/plain\n\
-             \n\
-             This is the mail system at host mx{k}.example.net.\n\
-             \n\
-             --b\n\
-             Content-Type: message/delivery-status\n\
-             \n\
-             Reporting-MTA: dns; mx{k}.example.net\n\
-             \n\
-             Final-Recipient: rfc822; {addr}\n\
-             Action: failed\n\
-             Status: {status}\n\
-             Remote-MTA: dns; mx.r{k}.example.com\n\
-             Diagnostic-Code: smtp; {diag} <{addr}>\n\
-             \n\
-             --b--\n"
-        )
-        .into_bytes()
-    }
-}
-
-/// The contact table every address of `all` starts in, active.
-fn contacts(db: &Path, all: &[Bounce]) {
-    let c = rusqlite::Connection::open(db).unwrap();
-    c.execute_batch("CREATE TABLE contacts (email TEXT PRIMARY KEY, status TEXT NOT NULL);")
-        .unwrap();
-    for b in all {
-        c.execute(
-            "INSERT OR IGNORE INTO contacts VALUES (?1, 'active')",
-            [&b.addr],
-        )
-        .unwrap();
-    }
-}
-
-/// `email -> status` of the contact table.
-fn table(db: &Path) -> BTreeMap<String, String> {
-    let c = rusqlite::Connection::open(db).unwrap();
-    let mut st = c.prepare("SELECT email, status FROM contacts").unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
-/// What the table must say at the end: hard and three-soft addresses
-/// blocked, two-soft addresses still active.
-fn expected(all: &[Bounce]) -> BTreeMap<String, String> {
-    let mut soft: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut want = BTreeMap::new();
-    for b in all {
-        match b.kind {
-            Kind::Hard => {
-                want.insert(b.addr.clone(), "blocked".to_string());
-            }
-            Kind::Soft => *soft.entry(&b.addr).or_default() += 1,
-        }
-    }
-    for (a, n) in soft {
-        let s = if n >= 3 { "blocked" } else { "active" };
-        want.insert(a.to_string(), s.to_string());
-    }
-    want
-}
-
-/// The events committed in bapply's state, as messages; panics on an
-/// event counted twice or one that is no message of `all`.
-fn committed(state: &Path, all: &[Bounce], ctx: &str) -> BTreeSet<usize> {
-    if !state.exists() {
-        return BTreeSet::new();
-    }
-    let by: BTreeMap<(String, i64), usize> = all
-        .iter()
-        .map(|b| ((format!("addr:{}", b.addr), b.at), b.k))
-        .collect();
-    let c = rusqlite::Connection::open(state).unwrap();
-    let Ok(mut st) =
-        c.prepare("SELECT c.key, e.at FROM event e JOIN contact c ON c.id = e.contact")
-    else {
-        return BTreeSet::new(); // killed before the schema was committed
-    };
-    let mut seen = BTreeSet::new();
-    for row in st
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-        .unwrap()
-    {
-        let key = row.unwrap();
-        let k = *by
-            .get(&key)
-            .unwrap_or_else(|| panic!("{ctx}: event {key:?} is no message of the test"));
-        assert!(seen.insert(k), "{ctx}: message {k} ({key:?}) counted twice");
-    }
-    seen
-}
 
 /// Message numbers in `mailbox`, with repeats.
 fn keys_in(dv: &Dovecot, mailbox: &str) -> Vec<usize> {
@@ -267,75 +102,6 @@ impl Cron {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
-    }
-}
-
-/// The processes of group `pgid` that are not zombies: (pid, argv).
-fn group(pgid: u32) -> Vec<(u32, Vec<String>)> {
-    let mut v = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return v;
-    };
-    for e in dir.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid pgrp ...: comm may hold spaces, so from the last ')'.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-            continue;
-        };
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        if f.len() < 3 || f[0] == "Z" || f[2].parse::<u32>() != Ok(pgid) {
-            continue;
-        }
-        let argv = std::fs::read(e.path().join("cmdline"))
-            .unwrap_or_default()
-            .split(|&b| b == 0)
-            .map(|s| String::from_utf8_lossy(s).into_owned())
-            .collect();
-        v.push((pid, argv));
-    }
-    v
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Fetch,
-    Classify,
-    Apply,
-    Ack,
-}
-
-fn phase_of(argv: &[String]) -> Option<Phase> {
-    let prog = Path::new(argv.first()?).file_name()?.to_str()?;
-    match prog {
-        "bfetch" if argv.get(1).is_some_and(|a| a == "ack") => Some(Phase::Ack),
-        "bfetch" => Some(Phase::Fetch),
-        "bclassify" => Some(Phase::Classify),
-        "bapply" => Some(Phase::Apply),
-        _ => None,
-    }
-}
-
-fn kill_group(pgid: u32, signal: &str) {
-    let _ = Command::new("kill")
-        .args([signal, "--", &format!("-{pgid}")])
-        .status();
-}
-
-/// Waits until no process of the group is left (SIGKILL leaves none, but
-/// the ones that were not our children end asynchronously).
-fn wait_group_gone(pgid: u32) {
-    let start = Instant::now();
-    while !group(pgid).is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "group {pgid} survived SIGKILL"
-        );
-        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -496,54 +262,6 @@ fn bounce_cron_killed_at_random_points_loses_and_doubles_nothing() {
     check_final(&cron.state(), &cron.db(), &all, &ctx);
 }
 
-/// Checks the end state after all of `all` went through: every event once,
-/// the contact table as one run over everything gives, and each update
-/// emitted once with the count of distinct bounces (soft counts not doubled).
-fn check_final(state: &Path, db: &Path, all: &[Bounce], ctx: &str) {
-    assert_eq!(
-        committed(state, all, ctx),
-        (0..all.len()).collect(),
-        "{ctx}: every event exactly once"
-    );
-    assert_eq!(table(db), expected(all), "{ctx}: contact table");
-    let c = rusqlite::Connection::open(state).unwrap();
-    let mut st = c
-        .prepare("SELECT email, count(*), max(count) FROM emitted GROUP BY email, dest")
-        .unwrap();
-    let emitted: Vec<(String, i64, i64)> = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let blocked: BTreeSet<String> = expected(all)
-        .into_iter()
-        .filter(|(_, s)| s == "blocked")
-        .map(|(a, _)| a)
-        .collect();
-    assert_eq!(
-        emitted.iter().map(|e| e.0.clone()).collect::<BTreeSet<_>>(),
-        blocked,
-        "{ctx}: {emitted:?}"
-    );
-    for (email, n, count) in &emitted {
-        assert_eq!(*n, 1, "{ctx}: {email}: update emitted {n} times");
-        let want = if email.starts_with("soft3") { 3 } else { 1 };
-        assert_eq!(*count, want, "{ctx}: {email}: count {count}");
-    }
-}
-
-/// Waits until a process of group `pgid` satisfies `f`.
-fn wait_for(pgid: u32, what: &str, f: impl Fn(&[String]) -> bool) {
-    let start = Instant::now();
-    while !group(pgid).iter().any(|(_, a)| f(a)) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "never saw {what}"
-        );
-        std::thread::sleep(Duration::from_micros(300));
-    }
-}
-
 #[test]
 fn two_bounce_cron_runs_at_once_process_each_message_once() {
     let Some(dv) = Dovecot::start() else { return };
@@ -589,22 +307,6 @@ fn two_bounce_cron_runs_at_once_process_each_message_once() {
         (0..all.len()).collect::<Vec<_>>()
     );
     check_final(&cron.state(), &cron.db(), &all, "two runs at once");
-}
-
-trait SpawnGroup {
-    fn process_group_spawn(&mut self) -> Child;
-}
-
-impl SpawnGroup for Command {
-    /// Spawns in a process group of its own, stderr captured.
-    fn process_group_spawn(&mut self) -> Child {
-        use std::os::unix::process::CommandExt;
-        self.process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
 }
 
 #[test]
@@ -710,4 +412,102 @@ fn procmail_hook_delivers_50_bounces_in_parallel_into_one_state() {
         "a bounce went to review"
     );
     check_final(&state, &db, &all, &format!("seed {seed}: procmail"));
+}
+
+/// bfetch --new itself killed (SIGKILL) at random points while it writes.
+/// A kill is no network fault: it can fall after a batch was flushed and
+/// before the state file was renamed, so the contract is at least once —
+/// the state never covers a message that was not written (whole line), and
+/// the next run repeats at most what came after the state (bapply counts a
+/// repeated message once). Nothing is ever skipped.
+#[test]
+fn bfetch_new_killed_at_random_points_never_skips_a_message() {
+    let Some(dv) = Dovecot::start() else { return };
+    let seed = crate::faults::seed();
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let state = dv.state_file();
+    let mut delivered = 0;
+    let mut deliver = |n: usize, rng: &mut fastrand::Rng| {
+        for _ in 0..n {
+            dv.save("INBOX", &crate::faults::message(delivered, rng.bool()));
+            delivered += 1;
+        }
+        delivered
+    };
+    let mut total = deliver(30, &mut rng);
+    let mut received: BTreeMap<u64, usize> = BTreeMap::new(); // UID -> times
+    let (mut kills, mut repeats, mut round) = (0, 0, 0);
+    let t0 = Instant::now();
+    while kills < 30 && round < 400 {
+        round += 1;
+        let ctx = format!("seed {seed}, round {round}");
+        let mut child = dv
+            .bfetch()
+            .args(["--new", "--state"])
+            .arg(&state)
+            .args(["--batch-messages", &rng.usize(1..=4).to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stdout, &mut v);
+            v
+        });
+        // A run over a few new messages takes tens of milliseconds: most
+        // kills should fall inside one.
+        let delay = Duration::from_micros(rng.u64(..40_000));
+        let start = Instant::now();
+        let mut status = None;
+        while start.elapsed() < delay {
+            status = child.try_wait().unwrap();
+            if status.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        if status.is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        let status = child.wait().unwrap();
+        let out = reader.join().unwrap();
+        // Only whole lines count as received; a cut last line does not.
+        let whole = &out[..out.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)];
+        for line in String::from_utf8_lossy(whole).lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let uid = v["uid"].as_u64().unwrap();
+            assert_eq!(crate::faults::key(&v) as u64 + 1, uid, "{ctx}");
+            let n = received.entry(uid).or_default();
+            *n += 1;
+            repeats += usize::from(*n > 1);
+        }
+        let saved = crate::faults::last_uid(&state, dv.imaps_port);
+        let skipped: Vec<u64> = (1..=saved).filter(|u| !received.contains_key(u)).collect();
+        assert!(
+            skipped.is_empty(),
+            "{ctx}: the state says {saved}, but {skipped:?} were never written"
+        );
+        if status.success() {
+            assert_eq!(saved, total as u64, "{ctx}: exit 0 before the end");
+            total = deliver(rng.usize(3..=8), &mut rng);
+        }
+    }
+    let r = crate::support::dovecot::run(dv.bfetch().args(["--new", "--state"]).arg(&state));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for uid in r.uids() {
+        *received.entry(uid).or_default() += 1;
+    }
+    assert_eq!(
+        received.keys().copied().collect::<Vec<_>>(),
+        (1..=total as u64).collect::<Vec<_>>(),
+        "seed {seed}: every message written at least once"
+    );
+    eprintln!(
+        "bfetch kills: seed {seed}: {kills} kills in {round} runs, {total} messages, {repeats} written again after a kill, {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(kills >= 30, "seed {seed}: only {kills} kills");
 }
