@@ -5,7 +5,8 @@
 //!
 //! - [`record`], [`exit`] and [`paths`]: the record schema every stage
 //!   shares, the exit codes, and where state and configuration live.
-//! - [`stream`]: message streams (mbox, NDJSON, Maildir, .eml).
+//! - [`stream`]: message streams (mbox, NDJSON, Maildir, .eml); [`tag`]:
+//!   signed return paths (btag), which bclassify verifies.
 //! - the stages: [`imap`] (bfetch) writes a message stream, [`classify`]
 //!   (bclassify) turns one into records, [`apply`] (bapply) turns records
 //!   into contact updates.
@@ -20,3 +21,4 @@ pub mod paths;
 pub mod record;
 pub mod report;
 pub mod stream;
+pub mod tag;

@@ -106,7 +106,7 @@ fn state_from_a_newer_schema_is_refused_unchanged() {
     healthy_state(&env);
     {
         let c = rusqlite::Connection::open(env.path("state.sqlite")).unwrap();
-        c.pragma_update(None, "user_version", 3).unwrap();
+        c.pragma_update(None, "user_version", 4).unwrap();
     }
     let before = std::fs::read(env.path("state.sqlite")).unwrap();
     let r = env.bapply(&[], &one_more());
@@ -114,11 +114,11 @@ fn state_from_a_newer_schema_is_refused_unchanged() {
         &r,
         65,
         &env.state(),
-        &["schema version 3 is newer", "upgrade bounce-tools"],
+        &["schema version 4 is newer", "upgrade bounce-tools"],
     );
     state_unchanged(&env, &before);
     let c = env.bapply(&["--check-state"], &[]);
-    assert_refused(&c, 65, &env.state(), &["schema version 3"]);
+    assert_refused(&c, 65, &env.state(), &["schema version 4"]);
     state_unchanged(&env, &before);
 }
 
@@ -280,7 +280,7 @@ fn check_state_reports_a_healthy_state_and_a_missing_one() {
     assert_eq!(
         r.stdout,
         format!(
-            "state {}: ok: schema version 2, 40 contacts, 40 events, 0 updates emitted\n",
+            "state {}: ok: schema version 3, 40 contacts, 40 events, 0 updates emitted\n",
             env.state()
         ),
         "{r}"

@@ -38,11 +38,14 @@ fn scripts_install_puts_everything_under_destdir_and_prefix() {
         "bin/bfetch",
         "bin/bclassify",
         "bin/bapply",
+        "bin/btag",
         "bin/bounce-cron",
         "bin/bounce-hook",
         "share/man/man1/bclassify.1",
         "share/man/man1/bfetch.1",
         "share/man/man1/bapply.1",
+        "share/man/man1/btag.1",
+        "share/bash-completion/completions/btag",
         "share/man/man7/bounce-tools.7",
         "share/bash-completion/completions/bclassify",
         "share/zsh/site-functions/_bapply",
@@ -104,7 +107,7 @@ fn deb_builds_and_installs_with_dpkg() {
         .arg(&deb));
     let version = ok(Command::new(root.join("usr/bin/bclassify")).arg("--version"));
     assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
-    for tool in ["bfetch", "bapply", "bounce-cron", "bounce-hook"] {
+    for tool in ["bfetch", "bapply", "btag", "bounce-cron", "bounce-hook"] {
         assert!(root.join("usr/bin").join(tool).is_file(), "{tool}");
     }
     assert!(

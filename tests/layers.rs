@@ -9,7 +9,7 @@ use std::path::Path;
 fn layer(module: &str) -> Option<u8> {
     Some(match module {
         "record" | "exit" | "paths" => 0,
-        "stream" => 1,
+        "stream" | "tag" => 1,
         "classify" | "apply" | "imap" | "report" => 2,
         "cli" => 3,
         "bin" => 4,

@@ -1,10 +1,12 @@
 //! `bapply --check-state`: whether a state database is one this bapply can
 //! use, without changing it: SQLite's `PRAGMA integrity_check`, the schema
-//! version, and the tables and columns of [`super::schema`].
+//! version, and the tables and columns of [`super::schema`]; for a
+//! PostgreSQL state, its version, tables and columns.
 
 use super::error::Error;
-use super::schema::{SCHEMA_VERSION, TABLES};
-use super::state::StateError;
+use super::schema::{ADDED_IN_V3, SCHEMA_VERSION, TABLES};
+use super::state::{PostgresLocation, StateError};
+use super::state_postgres::{quote_ident, read_version, set_lock_timeout};
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::time::Duration;
@@ -83,6 +85,10 @@ pub fn check_state(path: &Path, wait: Duration) -> Result<StateCheck, Error> {
             .prepare(&format!("PRAGMA table_info({table})"))
             .and_then(|mut st| st.query_map([], |r| r.get(1))?.collect())
             .map_err(sql)?;
+        let added = |column: Option<&str>| version < 3 && ADDED_IN_V3.contains(&(*table, column));
+        if have.is_empty() && added(None) {
+            continue;
+        }
         if have.is_empty() {
             return Err(fail(StateError::Damaged(format!(
                 "no table {table}: not a bapply state"
@@ -93,6 +99,7 @@ pub fn check_state(path: &Path, wait: Duration) -> Result<StateCheck, Error> {
             .iter()
             .filter(|c| !have.iter().any(|h| h == *c))
             .filter(|c| !(version == 1 && **c == "dest"))
+            .filter(|c| !added(Some(c)))
             .copied()
             .collect();
         if !missing.is_empty() {
@@ -105,6 +112,91 @@ pub fn check_state(path: &Path, wait: Duration) -> Result<StateCheck, Error> {
     let count = |table: &str| -> Result<i64, Error> {
         conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
             .map_err(sql)
+    };
+    Ok(StateCheck {
+        version,
+        contacts: count("contact")?,
+        events: count("event")?,
+        emitted: count("emitted")?,
+    })
+}
+
+/// Checks the PostgreSQL state at `at`, read-only: its schema version, its
+/// tables and their columns (PostgreSQL keeps its own pages whole, so there
+/// is no integrity check to run). Waits up to `wait` for a lock.
+pub fn check_state_postgres(at: &PostgresLocation, wait: Duration) -> Result<StateCheck, Error> {
+    let name = at.display().to_string();
+    let fail = |source: StateError| Error::State {
+        path: name.clone(),
+        source,
+    };
+    let pg = |e: postgres::Error| fail(StateError::from_postgres(e, wait));
+    let mut client = at.connect().map_err(pg)?;
+    // One snapshot for every count; a run in progress is not waited for.
+    client
+        .batch_execute(&format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {}",
+            set_lock_timeout(wait)
+        ))
+        .map_err(pg)?;
+    let version = read_version(&mut client, at.schema())
+        .map_err(|e| fail(e.into_state(at.schema(), wait)))?;
+    let Some(version) = version else {
+        return Err(Error::Open {
+            path: name,
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "no state in schema {} (bapply creates it on its first run)",
+                    at.schema()
+                ),
+            ),
+        });
+    };
+    if version > SCHEMA_VERSION {
+        return Err(fail(StateError::Newer(version)));
+    }
+    for (table, columns) in TABLES {
+        let have: Vec<String> = client
+            .query(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = $1 AND table_name = $2",
+                &[&at.schema(), table],
+            )
+            .map_err(pg)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let added = |column: Option<&str>| version < 3 && ADDED_IN_V3.contains(&(*table, column));
+        if have.is_empty() && added(None) {
+            continue;
+        }
+        if have.is_empty() {
+            return Err(fail(StateError::Damaged(format!(
+                "schema {} has no table {table}: not a bapply state",
+                at.schema()
+            ))));
+        }
+        let missing: Vec<&str> = columns
+            .iter()
+            .filter(|c| !have.iter().any(|h| h == *c))
+            .filter(|c| !added(Some(c)))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            return Err(fail(StateError::Damaged(format!(
+                "table {}.{table} has no column {}: not a state this bapply wrote",
+                at.schema(),
+                missing.join(", ")
+            ))));
+        }
+    }
+    let schema = quote_ident(at.schema());
+    let mut count = |table: &str| -> Result<i64, Error> {
+        client
+            .query_one(&format!("SELECT count(*) FROM {schema}.{table}"), &[])
+            .map(|r| r.get(0))
+            .map_err(pg)
     };
     Ok(StateCheck {
         version,

@@ -40,11 +40,7 @@ impl ToExitCode for Error {
             Error::Output(_) => ExitCode::IoErr,
             Error::Policy { .. } => ExitCode::Config,
             Error::Usage(_) => ExitCode::Usage,
-            Error::State { source, .. } => match source {
-                StateError::Locked(_) => ExitCode::TempFail,
-                e if e.is_damaged() => ExitCode::DataErr,
-                _ => ExitCode::IoErr,
-            },
+            Error::State { source, .. } => source.exit_code(),
             Error::Target(t) => t.code,
             // Held back, not broken: the same input with --force, or after
             // the outage, goes through. Cron and MTAs read 75 as "later".

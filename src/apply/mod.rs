@@ -27,30 +27,38 @@ mod emit;
 mod error;
 mod guard;
 mod ingest;
+mod limits;
 mod policy;
+mod postgres_error;
 mod printable;
 mod schema;
 mod state;
+mod state_backend;
 mod state_error;
+mod state_limits;
+mod state_postgres;
+mod state_postgres_limits;
+mod state_sqlite;
 mod summary;
 mod update;
 
-pub use check::{StateCheck, check_state};
+pub use check::{StateCheck, check_state, check_state_postgres};
 pub use emit::{Applied, Format, Target, TargetError};
 pub use error::Error;
 pub use guard::{Cluster, Report};
 pub use ingest::IngestError;
 #[doc(hidden)]
 pub use ingest::fuzz_line as fuzz_record_line;
+pub use limits::{Limits, Scope};
 pub use policy::{Dialect, Policy};
-pub use state::StateError;
-pub use summary::Summary;
+pub use state::{PostgresLocation, StateError};
+pub use summary::{GoodCounts, Summary};
 
 use crate::paths::{self, Purpose};
 use emit::{EmitOptions, Emitted};
 use guard::GuardItem;
 use ingest::{IngestCounts, IngestOptions, Ingested};
-use state::Store;
+use state::{Location, Store};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -61,6 +69,8 @@ pub enum StateLocation {
     /// Under the XDG state directory.
     Default,
     Path(PathBuf),
+    /// `--state postgres://…`: shared by the hosts that name it.
+    Postgres(PostgresLocation),
     /// Counts only within this input.
     None,
 }
@@ -84,6 +94,11 @@ pub struct Options {
     /// `--list-size`: the contacts on the list, for the guard's share;
     /// counted in the `apply` target's table when not given.
     pub list_size: Option<u64>,
+    /// `--max-age`, `--good`, `--scope` (bapply(1), POLICY LIMITS).
+    pub limits: Limits,
+    /// `--require-provenance`: destructive updates only for records whose
+    /// provenance is `signed` or `known`; the others become `manual`.
+    pub require_provenance: bool,
 }
 
 /// Where the state lives by default:
@@ -116,6 +131,7 @@ pub fn run<W: Write>(
     let (state_path, state_name) = match &opts.state {
         StateLocation::None => (None, ":memory:".to_string()),
         StateLocation::Path(p) => (Some(p.clone()), p.display().to_string()),
+        StateLocation::Postgres(pg) => (None, pg.display().to_string()),
         StateLocation::Default => {
             let p = default_state_path().ok_or_else(|| {
                 Error::Usage(
@@ -136,7 +152,12 @@ pub fn run<W: Write>(
         path: state_name.clone(),
         source,
     };
-    let mut store = Store::open(state_path.as_deref(), opts.lock_timeout).map_err(state_err)?;
+    let location = match (&opts.state, &state_path) {
+        (StateLocation::Postgres(pg), _) => Location::Postgres(pg),
+        (_, Some(p)) => Location::Sqlite(p),
+        (_, None) => Location::Memory,
+    };
+    let mut store = Store::open(location, opts.lock_timeout).map_err(state_err)?;
     // An update counts as emitted only where it went: a review written to
     // a file never makes a later --apply skip it.
     store.set_destination(match &opts.apply {
@@ -187,6 +208,8 @@ fn run_stages<W: Write>(
         policy,
         skip_invalid: opts.skip_invalid,
         now,
+        scope_list: opts.limits.scope == Scope::List,
+        require_provenance: opts.require_provenance,
     };
     let mut counts = IngestCounts::default();
     let ingested = ingest::ingest(&ingest_opts, stdin, &mut counts, warn, input);
@@ -197,10 +220,16 @@ fn run_stages<W: Write>(
     ingested?;
     summary.addresses = input.contacts.len();
 
-    // 2. Decide.
-    let decided = decide::decide(policy, store, now, input).map_err(state_err)?;
+    // 2. Decide: --good resets first, so that this input's events count.
+    if let Some(path) = &opts.limits.good {
+        summary.good = Some(limits::apply_good(path, now, store, state_err)?);
+    }
+    let cutoff = opts.limits.cutoff(now);
+    let decided = decide::decide(policy, store, now, cutoff, input).map_err(state_err)?;
+    summary.too_old = decided.too_old;
     summary.duplicates += decided.duplicates;
     summary.already_emitted += decided.already_emitted;
+    summary.unverified = decided.unverified;
     let candidates = decided.candidates;
     let input: &Ingested = input;
 
@@ -260,6 +289,7 @@ fn run_stages<W: Write>(
         apply: opts.apply.as_ref().filter(|_| !opts.dry_run),
         sql: &policy.sql,
         lock_timeout: opts.lock_timeout,
+        scope_list: opts.limits.scope == Scope::List,
     };
     let mut emitted = Emitted::default();
     let result = emit::emit(&emit_opts, &mut counted, out, &mut emitted);

@@ -81,6 +81,9 @@ pub struct SqlPolicy {
     /// column instead of the address.
     pub id_column: String,
     pub status_column: String,
+    /// `--scope list`: the column holding the List-Id, matched besides the
+    /// address; required for SQL under `--scope list`.
+    pub list_column: String,
     /// Status value written per action; an empty value writes no statement.
     pub values: BTreeMap<String, String>,
     /// Extra columns set on every status change: column name to update
@@ -104,6 +107,7 @@ impl Default for SqlPolicy {
             key_column: "email".into(),
             id_column: String::new(),
             status_column: "status".into(),
+            list_column: String::new(),
             values,
             set: BTreeMap::new(),
         }
@@ -130,12 +134,34 @@ pub struct Policy {
     pub sql: SqlPolicy,
 }
 
-/// The file as written: every section optional.
+/// A category as the file gives it: what it leaves out keeps the
+/// category's default (`[category.soft] threshold = 5` keeps `block`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryOverride {
+    action: Option<Action>,
+    threshold: Option<u32>,
+    window_days: Option<u32>,
+    resets: Option<Vec<Category>>,
+}
+
+impl CategoryOverride {
+    fn over(self, default: &CategoryPolicy) -> CategoryPolicy {
+        CategoryPolicy {
+            action: self.action.unwrap_or(default.action),
+            threshold: self.threshold.unwrap_or(default.threshold),
+            window_days: self.window_days.unwrap_or(default.window_days),
+            resets: self.resets.unwrap_or_else(|| default.resets.clone()),
+        }
+    }
+}
+
+/// The file as written: every section and key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     #[serde(default)]
-    category: BTreeMap<String, CategoryPolicy>,
+    category: BTreeMap<String, CategoryOverride>,
     #[serde(default)]
     guard: Option<GuardPolicy>,
     #[serde(default)]
@@ -202,6 +228,7 @@ impl Policy {
             let c: Category = name
                 .parse()
                 .map_err(|e: String| format!("[category.{name}]: {e}"))?;
+            let p = p.over(policy.for_category(c));
             policy.categories.insert(c, p);
         }
         if let Some(g) = file.guard {
@@ -250,7 +277,13 @@ impl Policy {
                 ));
             }
         }
-        let idents = [&s.table, &s.key_column, &s.id_column, &s.status_column];
+        let idents = [
+            &s.table,
+            &s.key_column,
+            &s.id_column,
+            &s.status_column,
+            &s.list_column,
+        ];
         if idents
             .iter()
             .chain(s.set.keys().collect::<Vec<_>>().iter())
@@ -314,6 +347,10 @@ impl Policy {
         out.push_str("# set to match contacts that carry a subscriber id on this column\n");
         let _ = writeln!(out, "id_column = {}", toml_str(&s.id_column));
         let _ = writeln!(out, "status_column = {}", toml_str(&s.status_column));
+        out.push_str(
+            "# --scope list: the column holding the List-Id, matched besides the address\n",
+        );
+        let _ = writeln!(out, "list_column = {}", toml_str(&s.list_column));
         out.push_str("\n# status value per action; \"\" writes no statement\n[sql.values]\n");
         for (k, v) in &s.values {
             let _ = writeln!(out, "{} = {}", k, toml_str(v));
@@ -379,6 +416,21 @@ mod tests {
         let p = Policy::from_toml("[category.soft]\naction = \"block\"\nthreshold = 5\n").unwrap();
         assert_eq!(p.for_category(Category::Soft).threshold, 5);
         assert_eq!(p.for_category(Category::Hard).action, Action::Block);
+    }
+
+    /// A category that sets only its threshold or window keeps its
+    /// default action (and resets).
+    #[test]
+    fn partial_category_inherits_the_default_action() {
+        let p = Policy::from_toml("[category.soft]\nthreshold = 5\n").unwrap();
+        let soft = p.for_category(Category::Soft);
+        assert_eq!(
+            (soft.action, soft.threshold, soft.window_days),
+            (Action::Block, 5, 30)
+        );
+        let p = Policy::from_toml("[category.delivered]\nwindow_days = 7\n").unwrap();
+        assert_eq!(p.for_category(Category::Delivered).resets, [Category::Soft]);
+        assert!(Policy::from_toml("[category.soft]\nthreshhold = 5\n").is_err());
     }
 
     #[test]

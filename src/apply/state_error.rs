@@ -1,7 +1,9 @@
 //! What can go wrong with the state store, said so that a person knows
 //! what to do (bounce-tools(7), EXIT STATUS).
 
+use super::postgres_error;
 use super::schema::SCHEMA_VERSION;
+use crate::exit::ExitCode;
 use rusqlite::ErrorCode;
 use std::path::Path;
 use std::time::Duration;
@@ -28,6 +30,10 @@ pub enum StateError {
     /// the one-line error must not repeat it.
     #[error("{}", describe(.0))]
     Sql(rusqlite::Error),
+    /// A PostgreSQL state's error, in one line: the server's message, or
+    /// why it cannot be reached.
+    #[error("{}; nothing was changed", postgres_error::describe(.0))]
+    Postgres(postgres::Error),
 }
 
 impl From<rusqlite::Error> for StateError {
@@ -46,7 +52,28 @@ impl StateError {
                 e.sqlite_error_code(),
                 Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
             ),
-            StateError::Locked(_) => false,
+            StateError::Locked(_) | StateError::Postgres(_) => false,
+        }
+    }
+
+    /// bounce-tools(7), EXIT STATUS: 75 for a state another run holds, 65
+    /// for one that cannot be used as it is, PostgreSQL's by its SQLSTATE
+    /// (as for `--apply`), and 74 for SQLite's other failures.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            StateError::Locked(_) => ExitCode::TempFail,
+            StateError::Postgres(e) => postgres_error::exit_code(e),
+            e if e.is_damaged() => ExitCode::DataErr,
+            _ => ExitCode::IoErr,
+        }
+    }
+
+    /// A PostgreSQL error; `lock_timeout` running out is [`Self::Locked`].
+    pub(super) fn from_postgres(e: postgres::Error, wait: Duration) -> StateError {
+        if postgres_error::is_lock_timeout(&e) {
+            StateError::Locked(wait)
+        } else {
+            StateError::Postgres(e)
         }
     }
 }

@@ -11,6 +11,17 @@ use std::collections::BTreeMap;
 /// Blocked addresses named in the summary; the rest are counted.
 const SHOWN_BLOCKED: usize = 10;
 
+/// What reading `--good` did, for the summary.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GoodCounts {
+    /// Addresses read.
+    pub addresses: u64,
+    /// Lines that are no address (no `@`), skipped.
+    pub skipped: u64,
+    /// Contacts in the state whose counts were reset.
+    pub reset: u64,
+}
+
 /// What a run saw and did, for the summary on stderr.
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
@@ -31,6 +42,9 @@ pub struct Summary {
     pub blocked: usize,
     /// Thresholds crossed again for updates already emitted earlier.
     pub already_emitted: usize,
+    /// `--require-provenance`: destructive updates left to a person
+    /// (`manual`) because no record was signed or known.
+    pub unverified: usize,
     /// `--all`: every emitted update was written, old and new.
     pub all: bool,
     pub written: usize,
@@ -40,6 +54,10 @@ pub struct Summary {
     pub applied: Option<Applied>,
     /// `--dry-run`: nothing was applied and the state is unchanged.
     pub dry_run: bool,
+    /// `--max-age`: events of this input too old to count.
+    pub too_old: u64,
+    /// `--good`: what reading the file did.
+    pub good: Option<GoodCounts>,
 }
 
 impl Summary {
@@ -67,6 +85,24 @@ impl Summary {
                 self.placeholders
             ));
         }
+        if self.too_old > 0 {
+            out.push(format!(
+                "older than --max-age, kept but never acted on: {}",
+                self.too_old
+            ));
+        }
+        if let Some(g) = &self.good {
+            out.push(format!(
+                "--good: {} addresses, {} contacts' counts reset{}",
+                g.addresses,
+                g.reset,
+                if g.skipped > 0 {
+                    format!(", {} lines without an address skipped", g.skipped)
+                } else {
+                    String::new()
+                }
+            ));
+        }
         let per: Vec<String> = self
             .actions
             .iter()
@@ -78,6 +114,12 @@ impl Summary {
         } else {
             format!("updates: {total} ({})", per.join(", "))
         });
+        if self.unverified > 0 {
+            out.push(format!(
+                "not signed or known, left to a person (--require-provenance): {}",
+                self.unverified
+            ));
+        }
         if self.blocked > 0 {
             let mut list: Vec<String> = self.newly_blocked.iter().map(|e| printable(e)).collect();
             if self.blocked > list.len() {

@@ -23,6 +23,11 @@ pub struct Update<'a> {
     pub new_email: Option<Cow<'a, str>>,
     pub rule: Cow<'a, str>,
     pub evidence: Option<Cow<'a, str>>,
+    /// Under `--scope list`: the List-Id the update is about (None: every
+    /// list). A column only in that mode ([`LIST_COLUMN`]); a JSON field
+    /// only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_id: Option<Cow<'a, str>>,
 }
 
 /// Column names, in order.
@@ -40,6 +45,9 @@ pub const COLUMNS: &[&str] = &[
     "rule",
     "evidence",
 ];
+
+/// The column `--scope list` adds after [`COLUMNS`].
+pub const LIST_COLUMN: &str = "list_id";
 
 /// A field's value as text, for writers that treat every column alike.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,6 +78,7 @@ impl<'a> Update<'a> {
             "new_email" => opt(&self.new_email),
             "rule" => Field::Text(&self.rule),
             "evidence" => opt(&self.evidence),
+            "list_id" => opt(&self.list_id),
             _ => Field::Null,
         }
     }

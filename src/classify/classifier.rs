@@ -4,12 +4,15 @@
 
 use super::analyze::analyze;
 use super::original;
+use super::provenance::ProvenanceCheck;
 use super::report::{Delivery, Report};
 use super::rules::{Rule, RuleSet};
 use super::text::{self, collapse_ws, truncate_chars};
 use crate::record::{Category, Reason};
 use crate::record::{RECORD_VERSION, Record};
 use crate::stream::RawMessage;
+use crate::tag::strip_batv;
+use std::sync::Arc;
 
 /// Longest diagnostic written to a record.
 const MAX_DIAGNOSTIC: usize = 1000;
@@ -19,12 +22,16 @@ const MAX_DIAGNOSTIC: usize = 1000;
 pub struct Options {
     /// Header in the returned original that carries the subscriber id.
     pub subscriber_header: String,
+    /// `--tag-key`, `--sent-log`: what sets `provenance`; None leaves it
+    /// null and costs nothing.
+    pub provenance: Option<Arc<ProvenanceCheck>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             subscriber_header: "X-Subscriber-Id".into(),
+            provenance: None,
         }
     }
 }
@@ -49,6 +56,7 @@ impl Classifier {
         })) {
             Ok(mut records) => {
                 for r in &mut records {
+                    strip_signatures(r);
                     r.check_addresses();
                 }
                 records
@@ -74,7 +82,15 @@ impl Classifier {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             super::events::classify_item(&self.rules, message)
         })) {
-            Ok(classified) => classified,
+            Ok(mut classified) => {
+                for r in &mut classified.records {
+                    strip_signatures(r);
+                }
+                if let Some(p) = &self.options.provenance {
+                    p.apply(None, &mut classified.records);
+                }
+                classified
+            }
             Err(_) => {
                 let mut r = base_record(message, &Report::default(), &Delivery::default());
                 r.rule = "internal-error".into();
@@ -115,7 +131,24 @@ impl Classifier {
                 records.push(record);
             }
         }
+        if let Some(p) = &self.options.provenance {
+            p.apply(Some(&report), &mut records);
+        }
         records
+    }
+}
+
+/// A BATV-signed address (`prvs=TAG=local@domain`) read anywhere in a
+/// record is the mailbox it signs (bounce-tools(7), PROVENANCE).
+fn strip_signatures(r: &mut Record) {
+    let o = &mut r.original;
+    for field in [&mut r.recipient, &mut r.new_address, &mut o.from, &mut o.to] {
+        if let Some(a) = field.as_mut() {
+            let plain = strip_batv(a);
+            if plain.len() != a.len() {
+                *a = plain.to_string();
+            }
+        }
     }
 }
 
@@ -156,6 +189,7 @@ fn base_record(message: &RawMessage, report: &Report, d: &Delivery) -> Record {
         new_address: None,
         subscriber: None,
         original: returned.map(|r| r.original.clone()).unwrap_or_default(),
+        provenance: None,
         report: report.aggregate.clone(),
     }
 }

@@ -240,6 +240,7 @@ fn record(source: &Source, n: &Notice, d: Option<&Delivery>) -> Record {
         new_address: None,
         subscriber: None,
         original: n.original.clone(),
+        provenance: None,
         report: None,
     }
 }

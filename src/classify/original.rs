@@ -115,12 +115,13 @@ pub fn from_message(msg: &Message<'_>, subscriber_header: &str) -> Returned {
 /// of the message pasted under a plain-text bounce).
 pub fn from_header_text(text: &str, subscriber_header: &str) -> Option<Returned> {
     let start = text.lines().position(looks_like_header_line)?;
+    // Each line ends in a newline: the parser drops a last field without one.
     let block: String = text
         .lines()
         .skip(start)
         .take(400)
-        .collect::<Vec<_>>()
-        .join("\n");
+        .flat_map(|l| [l, "\n"])
+        .collect();
     let msg = super::parser::PARSER.parse_headers(block.as_bytes())?;
     let r = from_message(&msg, subscriber_header);
     let o = &r.original;
@@ -140,7 +141,12 @@ fn looks_like_header_line(l: &str) -> bool {
 }
 
 /// `bounces+alice=example.org@lists.example.com` -> `alice@example.org`.
+/// A signed return path (btag(1)) gives the address it carries, checked
+/// or not: the tag is checked where provenance is (`--tag-key`).
 pub fn verp_address(return_path: &str) -> Option<String> {
+    if let Some(signed) = crate::tag::decode(return_path) {
+        return clean_address(&signed.subscriber);
+    }
     let (local, _) = return_path.rsplit_once('@')?;
     let tag = local.split_once(['+', '-']).map(|(_, t)| t)?;
     let (user, domain) = tag.rsplit_once('=')?;

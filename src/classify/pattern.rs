@@ -112,6 +112,9 @@ impl Pattern {
                 meta::Builder::new()
                     .configure(
                         meta::Config::new()
+                            // A full DFA costs more to build than most
+                            // patterns ever save over the lazy one.
+                            .dfa(false)
                             .utf8_empty(true)
                             .nfa_size_limit(Some(SIZE_LIMIT))
                             .hybrid_cache_capacity(DFA_CACHE),

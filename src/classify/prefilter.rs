@@ -33,6 +33,9 @@ const MIN_LITERAL: usize = 3;
 /// The largest literal DFA kept; bigger literal sets use an NFA.
 const MAX_DFA_BYTES: usize = 1 << 20;
 const MAX_DFA_LITERAL_BYTES: usize = 4096;
+/// States this close to the start of the literal NFA get a full
+/// transition table: nearly every byte of a text is looked up there.
+const DENSE_DEPTH: usize = 6;
 
 const PREFIX: u8 = 1;
 const SUFFIX: u8 = 2;
@@ -125,9 +128,16 @@ impl Prefilter {
                 Residual::Part(source) => Some(source.as_str()),
             };
             let mut satisfied = 0;
-            if let Some(source) = residual_source {
+            // Parsed once for both sides: parsing is most of the start-up.
+            let residual_hir = residual_source.map(|source| {
+                regex_syntax::ParserBuilder::new()
+                    .build()
+                    .parse(&without_leading_case_flag(source))
+                    .ok()
+            });
+            if let Some(hir) = residual_hir {
                 for (side, kind) in [(PREFIX, ExtractKind::Prefix), (SUFFIX, ExtractKind::Suffix)] {
-                    match side_literals(source, kind) {
+                    match hir.as_ref().and_then(|hir| side_literals(hir, kind)) {
                         None => satisfied |= side,
                         Some(lits) => lits.into_iter().for_each(|lit| {
                             add(
@@ -152,6 +162,7 @@ impl Prefilter {
                 .kind(Some(kind))
                 // Only unanchored searches run: half the DFA states.
                 .start_kind(aho_corasick::StartKind::Unanchored)
+                .dense_depth(DENSE_DEPTH)
                 .build(&literals)
                 .ok()
         };
@@ -361,16 +372,12 @@ fn exact_forms(pattern: &str) -> Option<Vec<Vec<u8>>> {
     (!out.is_empty()).then_some(out)
 }
 
-/// The lowercased literals every match must start (or end) with, or None
-/// when the pattern has no such finite set of useful literals.
-fn side_literals(pattern: &str, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(&without_leading_case_flag(pattern))
-        .ok()?;
+/// The lowercased literals every match of the parsed pattern must start
+/// (or end) with, or None when it has no such finite set of useful literals.
+fn side_literals(hir: &regex_syntax::hir::Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
     let mut extractor = Extractor::new();
     extractor.kind(kind.clone());
-    let seq: Seq = extractor.extract(&hir);
+    let seq: Seq = extractor.extract(hir);
     let lits = seq.literals()?;
     if lits.is_empty() {
         // No match is possible at all; keep it simple and always run it.
@@ -391,6 +398,9 @@ fn side_literals(pattern: &str, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
 /// Most spellings one literal end may expand to (case variants of its
 /// non-ASCII letters).
 const MAX_FORMS: usize = 8;
+
+/// Characters of a literal end kept for the scan.
+const MAX_SIDE_CHARS: usize = 16;
 
 /// The end of a literal next to the match boundary (its start, or its
 /// end when `!prefix`), in the forms a case-insensitive match can take in
@@ -413,10 +423,13 @@ fn searchable_end(bytes: &[u8], prefix: bool) -> Option<Vec<Vec<u8>>> {
             .unwrap_or(bytes.len());
         std::str::from_utf8(&bytes[start..]).ok()?
     };
+    // Only the characters next to the boundary: a match holds them
+    // whenever it holds the whole literal, and short literals keep the
+    // automaton small (cheaper to build, more often a DFA).
     let (forms, _) = if prefix {
-        searchable_forms(text.chars(), false)
+        searchable_forms(text.chars().take(MAX_SIDE_CHARS), false)
     } else {
-        searchable_forms(text.chars().rev(), true)
+        searchable_forms(text.chars().rev().take(MAX_SIDE_CHARS), true)
     };
     let forms: Vec<Vec<u8>> = forms
         .into_iter()
@@ -436,11 +449,15 @@ fn searchable_forms(chars: impl Iterator<Item = char>, reversed: bool) -> (Vec<V
     let mut forms: Vec<Vec<char>> = vec![Vec::new()];
     let mut whole = true;
     for c in chars {
-        let variants = if c.is_ascii() {
-            vec![c.to_ascii_lowercase()]
-        } else {
-            simple_case_variants(c)
-        };
+        // Nearly every character is ASCII and has one form: extend in
+        // place rather than rebuilding every spelling for each character
+        // (this runs for every literal of every rule at start-up).
+        if c.is_ascii() {
+            let lower = c.to_ascii_lowercase();
+            forms.iter_mut().for_each(|f| f.push(lower));
+            continue;
+        }
+        let variants = simple_case_variants(c);
         if forms.len() * variants.len() > MAX_FORMS {
             whole = false;
             break;
@@ -527,7 +544,7 @@ mod tests {
         }
     }
 
-    const PATTERNS: [&str; 24] = [
+    const PATTERNS: [&str; 26] = [
         r"user\s+unknown",
         r"mailbox\s+(?:is\s+)?full",
         r"^5\d\d",
@@ -552,9 +569,12 @@ mod tests {
         r"(?:x(y|z)|w)",
         r"strasse|straße",
         r"kelvin|k",
+        // Literal ends longer than the scan keeps (MAX_SIDE_CHARS).
+        r"the recipient mailbox\s+\d+ has been disabled permanently",
+        r"(?:relay|delivery) .* refused by the destination domain's policy",
     ];
 
-    const TEXTS: [&str; 27] = [
+    const TEXTS: [&str; 30] = [
         "550 5.1.1 USER   UNKNOWN here",
         "Mailbox is FULL",
         "552 quota exceeded",
@@ -576,6 +596,9 @@ mod tests {
         "ΣΊΓΜΑ σίγμα ςίγμα",
         "your quota has been exceeded",
         "unknownuser",
+        "THE RECIPIENT MAILBOX 12 has been disabled permanently",
+        "the recipient mailbox 12 has been disabled",
+        "delivery x refused by the destination domain's",
         "mailbox full",
         "OVER QUOTA",
         "#5.1.1 Bad Address; address foo rejected",

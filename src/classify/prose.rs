@@ -18,10 +18,11 @@ use std::sync::LazyLock;
 /// optionally followed by the start of the diagnostic.
 static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r#"(?x)^\s*(?:[*•]\s+|-\s+)?(?:(?P<label>RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адресат|宛先)\s*:\s*(?:rfc822\s*;\s*)?)?
-        <?"?(?P<addr>[^\s<>"():;,]+@[^\s<>"():;,\[\]]+)"?>?
+        r#"(?x)^\s*(?:[*•]\s+|--?\s+)?(?:(?P<label>RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Error-for|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адресат|宛先)\s*:\s*(?:rfc822\s*;\s*)?)?
+        # Exchange and MailEnable write "[SMTP:addr]".
+        (?:\[?SMTP:)?<?"?(?P<addr>[^\s<>"():;,\[\]]+@[^\s<>"():;,\[\]]+)"?>?\]?
         (?:\s*\((?:expanded\s+from|generated\s+from|by\s+way\s+of)[^)]*\))?
-        \s*(?P<sep>:|\.\.\.|\s-\s|,)?\s*(?P<rest>.*)$"#,
+        \s*(?P<sep>:|\.\.\.|-\s|,)?\s*(?P<rest>.*)$"#,
     )
 });
 
@@ -29,12 +30,14 @@ static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
 static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r#"(?ix)(?:
-            (?:delivery|message|mail|e-?mail)\s+(?:from\s+\S+\s+)?(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|cannot|can't|can\s+not|was\s+not|wasn't|has\s+been|is\s+|was\s+(?:rejected|refused|returned|bounced)|bounced|returned)
+            (?:delivery|message|mail|e-?mail)\s+(?:from\s+\S+\s+)?(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|cannot|can't|can\s+not|was\s+not|wasn't|has\s+been|is\s+|was\s+(?:automatically\s+)?(?:rejected|refused|returned|bounced)|bounced|returned)
           # "user x@y unknown", "the address x@y does not exist", "mailbox
           # x@y is full": the address between its noun and the verdict.
           | \b(?:user|address|account|mailbox|recipient)\s+<?(?P<a10>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s+(?:unknown|not\s+found|not\s+known|does\s+not|doesn't|is\s+not|isn't|was\s+not|wasn't|no\s+longer|has\s+been|is\s+(?:unknown|invalid|disabled|inactive|suspended|full|over|blocked|unavailable))
           | (?:could\s+not|couldn't|cannot|can't|unable\s+to)\s+(?:be\s+)?deliver(?:ed)?\s+(?:(?:your\s+|the\s+|this\s+)?(?:message|mail|e-?mail)\s+)?to\s+(?:the\s+following\s+(?:recipients?|address(?:es)?)\s*:?\s*)?<?(?P<a2>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           | \bundeliverable\s+to\s+(?:the\s+following\s*:?\s*)?<?(?P<a9>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
+          # "to local user x. (Originally addressed to x@y)"
+          | \(originally\s+addressed\s+to\s+<?(?P<a11>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)
           | problem\s+delivering\s+(?:your\s+|the\s+)?(?:message|mail|e-?mail)\s+to\s+<?(?P<a8>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           | (?:recipient|user|address|mailbox)\s*:?\s*<(?P<a3>[^\s<>"()]+@[^\s<>"()]+?)>
           | (?:rcpt\s+to|to)\s*:\s*<(?P<a4>[^\s<>"()]+@[^\s<>"()]+?)>
@@ -67,7 +70,7 @@ static REASON_WORDS: LazyLock<Pattern> = LazyLock::new(|| {
 /// Words that give a reason wherever they stand in a notice.
 static REASON_ANYWHERE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|spam)\b",
+        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|not\s+reachable|not\s+responding|queue\s+period|spam)\b",
     )
 });
 
@@ -182,7 +185,13 @@ pub fn scan(
             // recipient and the time; the reason follows on the next lines.
             let dated = DATED_REST.is_match(rest);
             let rest = if dated { "" } else { rest };
+            // '"addr" <addr>': the display name is the address itself.
+            let named_alike = rest
+                .strip_prefix('<')
+                .and_then(|r| r.trim_end().strip_suffix('>'))
+                .is_some_and(|r| r.eq_ignore_ascii_case(addr));
             if (sep
+                || named_alike
                 || rest.is_empty()
                 || rest.starts_with(['(', '['])
                 || find_smtp_code(rest).is_some()
@@ -204,10 +213,12 @@ pub fn scan(
             }
         }
         if let Some(c) = ADDRESS_SENTENCE.captures(line) {
-            let m = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10"]
-                .iter()
-                .find_map(|n| c.name(n))
-                .expect("one group");
+            let m = [
+                "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11",
+            ]
+            .iter()
+            .find_map(|n| c.name(n))
+            .expect("one group");
             // "Unknown user: addr": the words before the address are the
             // reason, unless they are a header-like label.
             let labelled = c.name("a6").is_some();
@@ -400,6 +411,17 @@ pub fn scan(
         // whole is the diagnostic.
         if best.is_empty() && REASON_ANYWHERE.is_match(report) {
             best = super::text::truncate_chars(&collapse_ws(report), 600);
+        } else if diagnostic_score(&best) < 2
+            && !REASON_ANYWHERE.is_match(&best)
+            && let Some(paragraph) = reason_paragraph(report)
+            // Another address's paragraph tells that address's cause.
+            && super::text::addresses_in(&paragraph).all(|a| a.eq_ignore_ascii_case(&addr))
+        {
+            // The address stands alone ("Undeliverable Address: x@y") and
+            // the cause is told in a paragraph of its own ("Reason: ...
+            // the recipient is over disk quota").
+            best.push(' ');
+            best.push_str(&paragraph);
         }
         let mut d = Delivery {
             recipient: Some(addr),
@@ -428,6 +450,30 @@ fn permanent_reply_line<'a>(lines: &[&'a str]) -> Option<&'a str> {
             && find_smtp_code(l).is_some_and(|c| (500..600).contains(&c))
             && l.chars().any(char::is_alphabetic)
     })
+}
+
+/// The paragraph (between blank lines) of the report's first cause
+/// wording, whitespace collapsed, at most 600 characters.
+fn reason_paragraph(report: &str) -> Option<String> {
+    let found = REASON_ANYWHERE.find(report)?;
+    // A paragraph is a few lines; a report without blank lines is not
+    // read whole.
+    let floor = super::text::floor_char_boundary(report, found.start.saturating_sub(1000));
+    let ceiling = super::text::floor_char_boundary(report, found.end + 1000);
+    let report = &report[floor..ceiling];
+    let found = (found.start - floor)..(found.end - floor);
+    let before = &report[..found.start];
+    let start = before
+        .rfind("\n\n")
+        .or_else(|| before.rfind("\n\r\n"))
+        .map_or(0, |i| i + 1);
+    let after = &report[found.end..];
+    let end = after
+        .find("\n\n")
+        .or_else(|| after.find("\n\r\n"))
+        .map_or(report.len(), |i| found.end + i);
+    let paragraph = collapse_ws(&report[start..end]);
+    Some(super::text::truncate_chars(&paragraph, 600))
 }
 
 /// The lines around the first mention of an address (or of its local

@@ -182,14 +182,26 @@ pub fn prefer_status(
 static EXCHANGE_SMTP_CODE: LazyLock<Pattern> =
     LazyLock::new(|| regex(r"(?:^|\s)#([245][0-9][0-9]) [245]\.\d{1,3}\.\d{1,3}\b"));
 
+/// A code named as such after the text it belongs to: "mailbox
+/// unavailable. [SMTP Error Code 550]", "(error code: 552)".
+static LABELLED_SMTP_CODE: LazyLock<Pattern> = LazyLock::new(|| {
+    regex(r"(?i)\b(?:smtp\s+)?(?:error|reply|response|status)\s+code\s*[:=]?\s*([245][0-9][0-9])\b")
+});
+
 /// The first SMTP reply code in the text (`550`, `550-`, `550 5.1.1`,
-/// Exchange's `#550 5.1.1`).
+/// Exchange's `#550 5.1.1`, a labelled `[SMTP Error Code 550]`).
 pub fn find_smtp_code(text: &str) -> Option<u16> {
-    first_reply_code(text).or_else(|| {
-        memchr::memchr(b'#', text.as_bytes())
-            .and_then(|_| EXCHANGE_SMTP_CODE.captures(text))
-            .and_then(|c| c[1].parse().ok())
-    })
+    first_reply_code(text)
+        .or_else(|| {
+            memchr::memchr(b'#', text.as_bytes())
+                .and_then(|_| EXCHANGE_SMTP_CODE.captures(text))
+                .and_then(|c| c[1].parse().ok())
+        })
+        .or_else(|| {
+            LABELLED_SMTP_CODE
+                .captures(text)
+                .and_then(|c| c[1].parse().ok())
+        })
 }
 
 /// The first three-digit code of class 2, 4 or 5 that stands alone: not
@@ -377,7 +389,14 @@ pub fn clean_address(raw: &str) -> Option<String> {
     {
         return None;
     }
-    Some(format!("{}@{}", local, domain.to_lowercase()))
+    let address = format!("{}@{}", local, domain.to_lowercase());
+    // A BATV-signed address is the mailbox it signs (`prvs=TAG=local@…`).
+    let plain = crate::tag::strip_batv(&address);
+    Some(if plain.len() == address.len() {
+        address
+    } else {
+        plain.to_string()
+    })
 }
 
 /// Every address-looking token in the text, cleaned, in order.
@@ -415,6 +434,19 @@ mod tests {
     fn reply_code_by_regex(text: &str) -> Option<u16> {
         let re = regex(r"(?:^|[^\d.#\[\-])([245][0-9][0-9])(?:[ \-,;]|$)");
         re.captures(text).and_then(|c| c[1].parse().ok())
+    }
+
+    #[test]
+    fn labelled_reply_codes_are_found() {
+        let code = |t| find_smtp_code(t);
+        assert_eq!(
+            code("mailbox unavailable. [SMTP Error Code 550]"),
+            Some(550)
+        );
+        assert_eq!(code("quota exceeded (ERROR CODE: 552)"), Some(552));
+        assert_eq!(code("reply code=451 try later"), Some(451));
+        assert_eq!(code("error code 5501"), None);
+        assert_eq!(code("zip code 55012"), None);
     }
 
     #[test]

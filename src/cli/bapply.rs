@@ -1,7 +1,9 @@
 //! bapply's command line: classification records in, contact updates out
 //! (bapply(1)).
 
-use crate::apply::{self, Dialect, Format, Options, Policy, StateLocation, Target};
+use crate::apply::{
+    self, Dialect, Format, Limits, Options, Policy, PostgresLocation, Scope, StateLocation, Target,
+};
 use crate::exit::{ExitCode, Failure};
 use anyhow::Context as _;
 use clap::Parser;
@@ -51,9 +53,10 @@ pub struct Cli {
     #[arg(long)]
     print_policy: bool,
 
-    /// State database (SQLite) [default:
+    /// State database: an SQLite file, or postgres://USER@HOST/DB (schema
+    /// bapply, or ?schema=NAME) shared by several hosts [default:
     /// $XDG_STATE_HOME/bounce-tools/bapply.sqlite].
-    #[arg(long, value_name = "PATH", conflicts_with = "no_state")]
+    #[arg(long, value_name = "PATH|URL", conflicts_with = "no_state")]
     state: Option<PathBuf>,
 
     /// Keep no state: count events only within this input.
@@ -71,6 +74,12 @@ pub struct Cli {
     /// ones.
     #[arg(long)]
     all: bool,
+
+    /// Block, unsubscribe, delete or change an address only on records
+    /// whose provenance is signed or known (bclassify --tag-key,
+    /// --sent-log); the others become manual and are counted.
+    #[arg(long)]
+    require_provenance: bool,
 
     /// Apply even when the mass-damage guard fires.
     #[arg(long)]
@@ -95,13 +104,35 @@ pub struct Cli {
     skip_invalid: bool,
 
     /// Seconds to wait for a state or target database that another run
-    /// holds locked; then exit 75.
+    /// holds locked (PostgreSQL: lock_timeout); then exit 75.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     lock_timeout: f64,
 
     /// No summary on standard error.
     #[arg(short, long)]
     quiet: bool,
+
+    /// Events dated (the record's `date`, the bounce's Date) more than
+    /// DAYS days before now never lead to an update; they are kept in the
+    /// state but count toward no threshold. A record without a date is
+    /// dated when bapply first reads it.
+    #[arg(long, value_name = "DAYS")]
+    max_age: Option<u32>,
+
+    /// Addresses known to be alive (recent opens, clicks, logins), one a
+    /// line; blank lines and # comments allowed, the domain compared
+    /// lower-cased. Their counts in the state are reset before this run's
+    /// records are counted (on every list under --scope list).
+    #[arg(long, value_name = "FILE")]
+    good: Option<PathBuf>,
+
+    /// What a contact is: address (one per address, whatever the list),
+    /// or list (one per List-Id and address, from the record's
+    /// original.list_id: a complaint about one list unsubscribes from that
+    /// list only; updates carry list_id; a record without a List-Id counts
+    /// for every list).
+    #[arg(long, value_enum, default_value = "address")]
+    scope: Scope,
 }
 
 /// bapply's `main`: when the guard stops a run, its summary goes to
@@ -154,17 +185,35 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         let m = "--lock-timeout: give seconds, 0 or more";
         return Err(Failure::new(ExitCode::Usage, m).into());
     }
+    let usage = |m: String| Failure::new(ExitCode::Usage, m);
+    let state = match cli.state {
+        Some(p) => match p.to_str().and_then(PostgresLocation::parse) {
+            Some(pg) => Some(StateLocation::Postgres(pg.map_err(usage)?)),
+            None => Some(StateLocation::Path(p)),
+        },
+        None => None,
+    };
     if cli.check_state {
-        let path = match cli.state {
-            Some(p) => p,
-            None => apply::default_state_path().ok_or_else(|| {
-                let m = "no XDG state directory (HOME unset); give --state PATH";
-                Failure::new(ExitCode::Usage, m)
-            })?,
+        let wait = Duration::from_secs_f64(cli.lock_timeout);
+        let line = match state {
+            Some(StateLocation::Postgres(pg)) => {
+                let check = apply::check_state_postgres(&pg, wait)?;
+                format!("state {}: {check}", pg.display())
+            }
+            other => {
+                let path = match other {
+                    Some(StateLocation::Path(p)) => p,
+                    _ => apply::default_state_path().ok_or_else(|| {
+                        let m = "no XDG state directory (HOME unset); give --state PATH";
+                        Failure::new(ExitCode::Usage, m)
+                    })?,
+                };
+                let check = apply::check_state(&path, wait)?;
+                format!("state {}: {check}", path.display())
+            }
         };
-        let check = apply::check_state(&path, Duration::from_secs_f64(cli.lock_timeout))?;
         let mut out = io::stdout().lock();
-        writeln!(out, "state {}: {check}", path.display())?;
+        writeln!(out, "{line}")?;
         out.flush()?;
         return Ok(());
     }
@@ -175,7 +224,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         );
         return Err(Failure::new(ExitCode::Usage, "no input").into());
     }
-    let usage = |m: String| Failure::new(ExitCode::Usage, m);
     let apply_to = cli
         .apply
         .as_deref()
@@ -187,15 +235,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             usage("--apply writes no output; leave out --format and --dialect".into()).into(),
         );
     }
+    let sql_out = apply_to.is_some() || cli.format == Format::Sql;
+    if cli.scope == Scope::List && sql_out && policy.sql.list_column.is_empty() {
+        let m = "--scope list writes SQL only with [sql] list_column in the policy \
+                 (the column holding the List-Id); without it an update would change \
+                 the address on every list";
+        return Err(usage(m.into()).into());
+    }
     let opts = Options {
         inputs: cli.files,
         format: cli.format,
         dialect: cli.dialect,
         apply: apply_to,
         policy,
-        state: match (cli.no_state, cli.state) {
+        state: match (cli.no_state, state) {
             (true, _) => StateLocation::None,
-            (false, Some(p)) => StateLocation::Path(p),
+            (false, Some(s)) => s,
             (false, None) => StateLocation::Default,
         },
         all: cli.all,
@@ -204,6 +259,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         lock_timeout: Duration::from_secs_f64(cli.lock_timeout),
         dry_run: cli.dry_run,
         list_size: cli.list_size,
+        limits: Limits {
+            max_age_days: cli.max_age,
+            good: cli.good,
+            scope: cli.scope,
+        },
+        require_provenance: cli.require_provenance,
     };
     let stdout = io::stdout();
     // Block-buffered: updates are written in one go at the end of a run.

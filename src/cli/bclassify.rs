@@ -1,15 +1,19 @@
 //! bclassify's command line: a message stream in, one JSON record per
 //! affected address out (bclassify(1)).
 
+use crate::classify::ProvenanceCheck;
 use crate::classify::batch::{self, MaildirSink, MboxSink, Output, UnmatchedSink};
 use crate::classify::rules::{BUILTIN_RULES, RuleSet};
 use crate::classify::{Classifier, Options as ClassifyOptions};
 use crate::exit::{ExitCode, Failure};
 use crate::stream::{self, Format, Messages};
+use crate::tag;
 use anyhow::Context;
 use clap::Parser;
+use std::collections::HashSet;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Classify bounce messages into JSON records, one per affected address.
 ///
@@ -17,7 +21,7 @@ use std::path::PathBuf;
 /// folders, .eml files, or ONE message on stdin (procmail, maildrop,
 /// formail -s). Writes JSON Lines as described in bounce-tools(7).
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None, after_help = "Exit status: 0 ok; 1 (-q only) not a bounce or notice; 64 usage; 65 bad input data; 66 input missing; 74 I/O error; 75 temporary failure (--hook: any failure); 78 bad rule file.\nShell completions: bclassify --completions bash|zsh|fish prints a script and exits.\nSee bclassify(1) and bounce-tools(7).")]
+#[command(version, about, long_about = None, after_help = "Exit status: 0 ok; 1 (-q only) not a bounce or notice; 64 usage; 65 bad input data; 66 input missing; 74 I/O error; 75 temporary failure (--hook: any failure); 78 bad rule file or tag key.\nShell completions: bclassify --completions bash|zsh|fish prints a script and exits.\nSee bclassify(1) and bounce-tools(7).")]
 pub struct Args {
     /// Files, Maildir folders or `-` (stdin); none means stdin.
     #[arg(value_name = "INPUT")]
@@ -58,6 +62,21 @@ pub struct Args {
     /// Header of the returned message that carries the subscriber id.
     #[arg(long, value_name = "NAME", default_value = "X-Subscriber-Id")]
     subscriber_header: String,
+
+    /// Key file of btag(1): verify the tag in the address each bounce came
+    /// back to and set `provenance` (signed or unverified); a valid tag
+    /// also gives the recipient when the report names none.
+    #[arg(long, value_name = "FILE")]
+    tag_key: Option<PathBuf>,
+
+    /// Days a tag stays valid, for --tag-key.
+    #[arg(long, value_name = "N", default_value_t = tag::DEFAULT_MAX_AGE)]
+    tag_max_age: u32,
+
+    /// File of the Message-IDs of the mail you sent, one a line: a bounce
+    /// whose returned original names one is `known`.
+    #[arg(long, value_name = "FILE")]
+    sent_log: Option<PathBuf>,
 
     /// Worker threads (default: number of CPUs).
     #[arg(short, long, value_name = "N")]
@@ -127,6 +146,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         rules,
         ClassifyOptions {
             subscriber_header: args.subscriber_header.clone(),
+            provenance: provenance_check(args)?.map(Arc::new),
         },
     );
     let workers = args
@@ -203,6 +223,42 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::NotBounce);
     }
     Ok(ExitCode::Ok)
+}
+
+/// What `--tag-key` and `--sent-log` ask to check; None for neither.
+fn provenance_check(args: &Args) -> anyhow::Result<Option<ProvenanceCheck>> {
+    if args.tag_key.is_none() && args.sent_log.is_none() {
+        return Ok(None);
+    }
+    if args.tag_max_age > tag::MAX_AGE_LIMIT {
+        let m = format!("--tag-max-age: at most {}", tag::MAX_AGE_LIMIT);
+        return Err(Failure::new(ExitCode::Usage, m).into());
+    }
+    let keys = args
+        .tag_key
+        .as_deref()
+        .map(super::btag::load_keys)
+        .transpose()?;
+    let sent = match &args.sent_log {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+            let text = String::from_utf8_lossy(&text);
+            let ids: HashSet<String> = text
+                .lines()
+                .map(ProvenanceCheck::log_id)
+                .filter(|id| !id.is_empty())
+                .map(str::to_string)
+                .collect();
+            Some(ids)
+        }
+    };
+    Ok(Some(ProvenanceCheck {
+        keys,
+        max_age_days: args.tag_max_age,
+        today: tag::today(),
+        sent,
+    }))
 }
 
 fn progress_bar(args: &Args) -> Option<indicatif::ProgressBar> {

@@ -28,6 +28,7 @@ fn known_code(e: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
         crate::imap::Error,
         crate::apply::Error,
         crate::report::Error,
+        crate::tag::Error,
         io::Error,
     );
     None

@@ -7,6 +7,7 @@ pub mod bapply;
 pub mod bclassify;
 pub mod bfetch;
 pub mod breport;
+pub mod btag;
 pub mod completions;
 pub mod exit;
 

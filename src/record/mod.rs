@@ -18,7 +18,7 @@ mod vocabulary;
 
 use serde::{Deserialize, Serialize};
 pub use text::Str;
-pub use vocabulary::{Bounce, Category, Reason};
+pub use vocabulary::{Bounce, Category, Provenance, Reason};
 
 /// A record read in place: strings borrowed from the line they came from.
 pub type RecordRef<'a> = Record<Str<'a>>;
@@ -111,6 +111,10 @@ pub struct Record<S = String> {
     pub subscriber: Option<S>,
     #[serde(default)]
     pub original: Original<S>,
+    /// `signed`, `known` or `unverified` when bclassify was given a tag
+    /// key or a sent log; left out (null) when neither was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
     /// For a DMARC aggregate or SMTP TLS report: what it says. Written
     /// only when present (an extra field, bounce-tools(7), RECORD FORMAT).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -133,6 +133,17 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// Whether the bounce is one of our own mail (bounce-tools(7),
+    /// PROVENANCE): it came back to a valid signed return path, or names a
+    /// Message-ID from the sent log, or neither.
+    Provenance {
+        Signed = "signed",
+        Known = "known",
+        Unverified = "unverified",
+    }
+}
+
 impl Category {
     /// Categories that are a notice a person or bapply acts on; `-q` exits 0
     /// for them. Only `unknown` means "not a bounce or notice".

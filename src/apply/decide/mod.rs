@@ -10,6 +10,7 @@ use super::action::Action;
 use super::ingest::{ContactIndex, Detail, Event, Ingested};
 use super::policy::Policy;
 use super::state::{self, EmittedRow, KnownEvent, KnownUpdate, NewEvent, Store};
+use super::state_limits::ListContact;
 use super::update::{self, Update};
 use crate::record::Category;
 use replay::{CategoryRules, HistoryEvent, HistoryReplay};
@@ -57,6 +58,7 @@ impl Candidate {
             },
             rule: text(d.rule).unwrap_or_default(),
             evidence: d.evidence.as_deref().map(Cow::Borrowed),
+            list_id: contact.list_id.as_deref().map(Cow::Borrowed),
         }
     }
 }
@@ -92,6 +94,12 @@ pub(crate) struct Decided {
     pub duplicates: u64,
     /// Thresholds crossed again for updates already emitted earlier.
     pub already_emitted: usize,
+    /// Events new to the state of a category with an action, dated before
+    /// `--max-age`: kept, counted toward nothing.
+    pub too_old: u64,
+    /// Destructive updates turned `manual` for want of verified
+    /// provenance (`--require-provenance`).
+    pub unverified: usize,
 }
 
 /// Contacts handled per round trip to the state.
@@ -110,6 +118,7 @@ pub(crate) fn decide(
     policy: &Policy,
     store: &Store,
     now: i64,
+    cutoff: i64,
     input: &mut Ingested,
 ) -> state::Result<Decided> {
     let mut events = std::mem::take(&mut input.events);
@@ -123,8 +132,9 @@ pub(crate) fn decide(
         }
         ids
     })?;
+    link_list_contacts(store, input, &ids)?;
     let mut decider = Decider {
-        rules: CategoryRules::new(policy),
+        rules: CategoryRules::new(policy, cutoff),
         replay: HistoryReplay::new(),
         input,
         contact_ids: &ids,
@@ -134,6 +144,8 @@ pub(crate) fn decide(
         new_categories: Vec::new(),
         duplicates: 0,
         already_emitted: 0,
+        too_old: 0,
+        unverified: 0,
     };
     let mut known = Vec::new();
     let mut emitted = Vec::new();
@@ -171,7 +183,28 @@ pub(crate) fn decide(
         candidates: decider.candidates,
         duplicates: decider.duplicates,
         already_emitted: decider.already_emitted,
+        too_old: decider.too_old,
+        unverified: decider.unverified,
     })
+}
+
+/// `--scope list`: remembers the address and list of each address-keyed
+/// contact on a list, so that a later `--good` reaches it.
+fn link_list_contacts(store: &Store, input: &Ingested, ids: &[i64]) -> state::Result<()> {
+    let rows: Vec<ListContact<'_>> = input
+        .contacts
+        .iter()
+        .zip(ids)
+        .filter(|(c, _)| c.subscriber.is_none())
+        .filter_map(|(c, &contact_id)| {
+            Some(ListContact {
+                address: c.email()?,
+                list_id: c.list_id.as_deref()?,
+                contact_id,
+            })
+        })
+        .collect();
+    store.link_list_contacts(&rows)
 }
 
 /// The CPU half of [`decide`]: replays the contacts of one chunk.
@@ -190,6 +223,8 @@ struct Decider<'a> {
     new_categories: Vec<Category>,
     duplicates: u64,
     already_emitted: usize,
+    too_old: u64,
+    unverified: usize,
 }
 
 impl Decider<'_> {
@@ -222,6 +257,7 @@ impl Decider<'_> {
             history.extend(mine_known.iter().map(|r| HistoryEvent {
                 category: r.category,
                 at: r.at,
+                good: r.good,
             }));
             new_categories.clear();
             let mut last_message = None;
@@ -243,9 +279,13 @@ impl Decider<'_> {
                     continue;
                 }
                 last_message = Some(e.message);
+                if e.at < rules.cutoff && rules.action[e.category as usize] != Action::None {
+                    self.too_old += 1;
+                }
                 history.push(HistoryEvent {
                     category: e.category,
                     at: e.at,
+                    good: false,
                 });
                 pending.push(NewEvent {
                     contact_id,
@@ -270,6 +310,18 @@ impl Decider<'_> {
                 }
                 let mut action = rules.action[d.category as usize];
                 if action == Action::ChangeAddress && d.new_address.is_none() {
+                    action = Action::Manual;
+                }
+                // bapply(1) --require-provenance: a person decides.
+                let unverified = !d.verified
+                    && matches!(
+                        action,
+                        Action::Block
+                            | Action::Unsubscribe
+                            | Action::Delete
+                            | Action::ChangeAddress
+                    );
+                if unverified {
                     action = Action::Manual;
                 }
                 let key = update_key(action, d);
@@ -298,6 +350,7 @@ impl Decider<'_> {
                     first: streak.first,
                     last: streak.last,
                 };
+                self.unverified += usize::from(unverified);
                 self.rows.push(EmittedRow {
                     contact_id,
                     update_key: key,
@@ -327,6 +380,7 @@ mod tests {
             diagnostic: NO_TEXT,
             evidence: None,
             new_address: new_address.map(Into::into),
+            verified: true,
         }
     }
 

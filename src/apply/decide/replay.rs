@@ -12,6 +12,8 @@ pub(super) struct HistoryEvent {
     pub category: Category,
     /// Unix seconds.
     pub at: i64,
+    /// A `--good` reset: clears every count up to `at`.
+    pub good: bool,
 }
 
 const CATEGORIES: usize = Category::ALL.len();
@@ -23,15 +25,19 @@ pub(super) struct CategoryRules {
     /// Seconds; 0 means no window.
     window: [i64; CATEGORIES],
     resets: Vec<Vec<usize>>,
+    /// `--max-age`: events dated before this (Unix seconds) count toward
+    /// nothing; they still reset what they follow.
+    pub cutoff: i64,
 }
 
 impl CategoryRules {
-    pub(super) fn new(policy: &Policy) -> CategoryRules {
+    pub(super) fn new(policy: &Policy, cutoff: i64) -> CategoryRules {
         let mut r = CategoryRules {
             action: [Action::None; CATEGORIES],
             threshold: [1; CATEGORIES],
             window: [0; CATEGORIES],
             resets: vec![Vec::new(); CATEGORIES],
+            cutoff,
         };
         for &c in Category::ALL {
             let p = policy.for_category(c);
@@ -80,13 +86,24 @@ impl HistoryReplay {
             s.clear();
         }
         // On the same second a reset goes last: it clears only what it follows.
-        events.sort_unstable_by_key(|e| (e.at, !rules.resets[e.category as usize].is_empty()));
-        for &HistoryEvent { category, at } in events.iter() {
+        events.sort_unstable_by_key(|e| {
+            (
+                e.at,
+                e.good || !rules.resets[e.category as usize].is_empty(),
+            )
+        });
+        for &HistoryEvent { category, at, good } in events.iter() {
+            if good {
+                for s in &mut self.streaks {
+                    s.clear();
+                }
+                continue;
+            }
             let i = category as usize;
             for &r in &rules.resets[i] {
                 self.streaks[r].clear();
             }
-            if rules.action[i] == Action::None {
+            if rules.action[i] == Action::None || at < rules.cutoff {
                 continue;
             }
             let s = &mut self.streaks[i];
@@ -126,10 +143,19 @@ mod tests {
     const DAY: i64 = 86_400;
 
     fn replay(events: &[(Category, i64)]) -> HistoryReplay {
-        let rules = CategoryRules::new(&Policy::default());
+        replay_with(events, i64::MIN)
+    }
+
+    /// `Category::Unknown` at a date stands for a `--good` reset.
+    fn replay_with(events: &[(Category, i64)], cutoff: i64) -> HistoryReplay {
+        let rules = CategoryRules::new(&Policy::default(), cutoff);
         let mut history: Vec<HistoryEvent> = events
             .iter()
-            .map(|&(category, at)| HistoryEvent { category, at })
+            .map(|&(category, at)| HistoryEvent {
+                category,
+                at,
+                good: category == Category::Unknown,
+            })
             .collect();
         let mut r = HistoryReplay::new();
         r.run(&rules, &mut history);
@@ -160,6 +186,22 @@ mod tests {
         assert_eq!(r.get(Soft).count, 0);
         let r = replay(&[(Delivered, 0), (Soft, 1), (Soft, 2), (Soft, 3)]);
         assert!(r.get(Soft).crossed);
+    }
+
+    /// `--good` clears every count up to its date; `--max-age` keeps old
+    /// events from counting.
+    #[test]
+    fn good_resets_and_old_events_count_nothing() {
+        use Category::{Failed, Hard, Soft, Unknown};
+        let r = replay_with(
+            &[(Soft, 1), (Failed, 1), (Soft, 2), (Unknown, 2), (Soft, 3)],
+            0,
+        );
+        assert_eq!((r.get(Soft).count, r.get(Failed).count), (1, 0));
+        let r = replay_with(&[(Hard, 10), (Soft, 20), (Soft, 21), (Soft, 22)], 21);
+        assert!(!r.get(Hard).crossed, "too old");
+        assert_eq!(r.get(Soft).count, 2);
+        assert!(!r.get(Soft).crossed);
     }
 
     #[test]

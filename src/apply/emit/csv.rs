@@ -3,21 +3,26 @@
 //! like `=HYPERLINK(...)` in a diagnostic must stay text when the file is
 //! opened in a spreadsheet.
 
-use super::super::update::{COLUMNS, Field, Update};
+use super::super::update::{COLUMNS, Field, LIST_COLUMN, Update};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-/// Writes the header and one row per update.
+/// Writes the header and one row per update; `scope_list` adds the
+/// column `list_id` (`--scope list`).
 pub(super) fn write<'u, W: Write>(
     out: W,
     updates: impl IntoIterator<Item = Update<'u>>,
+    scope_list: bool,
 ) -> io::Result<()> {
     let mut w = csv::WriterBuilder::new().from_writer(out);
-    w.write_record(COLUMNS).map_err(into_io)?;
+    let list = [LIST_COLUMN];
+    let extra: &[&str] = if scope_list { &list } else { &[] };
+    let columns = || COLUMNS.iter().chain(extra);
+    w.write_record(columns()).map_err(into_io)?;
     let mut number = String::new();
     for u in updates {
-        for c in COLUMNS {
+        for c in columns() {
             match u.field(c) {
                 Field::Text(s) => w.write_field(&*neutralised(s)),
                 Field::Int(n) => {

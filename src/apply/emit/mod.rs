@@ -34,6 +34,8 @@ pub(crate) struct EmitOptions<'o> {
     pub sql: &'o SqlPolicy,
     /// How long to wait for a locked target.
     pub lock_timeout: Duration,
+    /// `--scope list`: CSV gains the column `list_id`.
+    pub scope_list: bool,
 }
 
 /// What emitting did, for the summary.
@@ -70,7 +72,7 @@ pub(crate) fn emit<W: Write>(
             .map_err(EmitError::from)
     } else {
         match opts.format {
-            Format::Csv => csv::write(&mut *out, updates),
+            Format::Csv => csv::write(&mut *out, updates, opts.scope_list),
             Format::Jsonl => jsonl::write(&mut *out, updates),
             Format::Sql => {
                 let dialect = opts.dialect.unwrap_or(opts.sql.dialect);

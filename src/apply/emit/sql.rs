@@ -170,6 +170,7 @@ mod tests {
             new_email: Some("b@x".into()),
             rule: "r".into(),
             evidence: None,
+            list_id: None,
         }
     }
 

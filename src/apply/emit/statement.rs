@@ -37,6 +37,9 @@ pub(crate) struct Statement<'a> {
     /// The row to change: the subscriber id column or the address column.
     pub match_column: &'a str,
     pub match_value: &'a str,
+    /// `--scope list` with `[sql] list_column`: the row is also matched on
+    /// the update's List-Id (an update without one matches every list).
+    pub list_match: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> Statement<'a> {
@@ -49,6 +52,11 @@ impl<'a> Statement<'a> {
             (_, Some(email)) => (cfg.key_column.as_str(), &**email),
             _ => return None,
         };
+        let list_match = u
+            .list_id
+            .as_deref()
+            .filter(|_| !cfg.list_column.is_empty())
+            .map(|l| (cfg.list_column.as_str(), l));
         let first = match u.action {
             Action::None => return None,
             Action::Delete => {
@@ -57,6 +65,7 @@ impl<'a> Statement<'a> {
                     change: Change::Delete,
                     match_column,
                     match_value,
+                    list_match,
                 });
             }
             Action::ChangeAddress => Assignment {
@@ -79,6 +88,7 @@ impl<'a> Statement<'a> {
             change: Change::Set(set),
             match_column,
             match_value,
+            list_match,
         })
     }
 
@@ -113,6 +123,12 @@ impl<'a> Statement<'a> {
         sql.push_str(&quote_ident(dialect, self.match_column));
         sql.push_str(" = ");
         value(&mut sql, Field::Text(self.match_value));
+        if let Some((column, list_id)) = self.list_match {
+            sql.push_str(" AND ");
+            sql.push_str(&quote_ident(dialect, column));
+            sql.push_str(" = ");
+            value(&mut sql, Field::Text(list_id));
+        }
         sql
     }
 }
@@ -163,6 +179,7 @@ mod tests {
             new_email: None,
             rule: "".into(),
             evidence: Some("x".into()),
+            list_id: None,
         };
         let mut cfg = SqlPolicy::default();
         cfg.set.insert("ev".into(), "evidence".into());

@@ -11,6 +11,7 @@
 //! would take a quoted literal (as `--format sql` writes it).
 
 use super::super::policy::{Dialect, SqlPolicy};
+use super::super::postgres_error::{self, redact};
 use super::super::update::{Field, Update};
 use super::statement::{Statement, Stats};
 use crate::exit::ExitCode;
@@ -116,11 +117,11 @@ impl Target {
             }
             Target::Postgres(url) => {
                 let mut client = postgres::Client::connect(url, postgres::NoTls)
-                    .map_err(|e| fail(e.to_string()))?;
+                    .map_err(|e| fail(postgres_error::describe(&e)))?;
                 client
                     .query_one(sql.as_str(), &[])
                     .map(|r| r.get::<_, i64>(0).max(0) as u64)
-                    .map_err(|e| fail(e.to_string()))
+                    .map_err(|e| fail(postgres_error::describe(&e)))
             }
         }
     }
@@ -223,23 +224,9 @@ impl Target {
         url: &str,
         statements: &mut dyn Iterator<Item = Bound>,
     ) -> Result<Applied, TargetError> {
-        use postgres::error::SqlState;
         let pg_err = |e: postgres::Error| {
-            let code = match e.code() {
-                None => ExitCode::Unavailable,
-                Some(c) => match &c.code()[..2] {
-                    "28" => ExitCode::NoPerm,
-                    "42" | "3D" | "3F" => ExitCode::Config,
-                    "23" | "22" => ExitCode::DataErr,
-                    "40" | "55" | "57" | "53" => ExitCode::TempFail,
-                    _ if *c == SqlState::CONNECTION_EXCEPTION => ExitCode::Unavailable,
-                    _ => ExitCode::IoErr,
-                },
-            };
-            let msg = match e.as_db_error() {
-                Some(db) => format!("{}: {}", db.severity(), db.message()),
-                None => e.to_string(),
-            };
+            let code = postgres_error::exit_code(&e);
+            let msg = postgres_error::describe(&e);
             let hint = if code == ExitCode::Config {
                 FIT_HINT
             } else {
@@ -366,31 +353,6 @@ impl postgres::types::ToSql for Param {
     }
 
     postgres::types::to_sql_checked!();
-}
-
-/// Replaces the password of a URL with `***`.
-pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..auth_end];
-    match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            match userinfo.find(':') {
-                Some(c) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..c],
-                    &rest[at..]
-                ),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -74,12 +74,19 @@ pub(crate) struct Detail {
     pub diagnostic: TextId,
     pub evidence: Option<Box<str>>,
     pub new_address: Option<Box<str>>,
+    /// Some record of this category in this input is verified evidence
+    /// (bapply(1) `--require-provenance`; always true without it).
+    pub verified: bool,
 }
 
 /// A contact named in this input.
 pub(crate) struct Contact {
-    /// `addr:ADDRESS` or `id:SUBSCRIBER`, as the state keys contacts.
+    /// `addr:ADDRESS` or `id:SUBSCRIBER`, as the state keys contacts;
+    /// under `--scope list` prefixed with `list:N:LIST-ID:`, and then the
+    /// address is in `email`.
     pub key: Box<str>,
+    /// `--scope list`: the List-Id of the contact's records.
+    pub list_id: Option<Box<str>>,
     /// The address, when the key does not already spell it.
     pub email: Option<Box<str>>,
     pub subscriber: Option<Box<str>>,
@@ -89,7 +96,7 @@ pub(crate) struct Contact {
 impl Contact {
     /// Whether this is the contact with `key`.
     fn is(&self, key: ContactKey<'_>) -> bool {
-        self.key.strip_prefix(key.prefix()) == Some(key.name())
+        key.is(&self.key)
     }
 
     /// The contact's address, if known.
@@ -187,7 +194,8 @@ impl Ingested {
                 Entry::Vacant(e) => {
                     let index = contacts.len() as u32;
                     contacts.push(Contact {
-                        key: [key.prefix(), key.name()].concat().into(),
+                        key: key.text().into(),
+                        list_id: p.list_id.as_deref().map(Into::into),
                         email: None,
                         subscriber: None,
                         details: Vec::new(),
@@ -224,7 +232,10 @@ impl Ingested {
             return;
         };
         let pos = c.details.iter().position(|d| d.category == p.category);
-        if pos.is_some_and(|p| c.details[p].at > at) {
+        if let Some(p) = pos
+            && c.details[p].at > at
+        {
+            c.details[p].verified |= d.verified;
             return;
         }
         let strings = &mut self.strings;
@@ -246,6 +257,7 @@ impl Ingested {
             diagnostic,
             evidence: d.evidence.map(|e| e.into()),
             new_address: d.new_address.map(|a| a.into()),
+            verified: d.verified || pos.is_some_and(|p| c.details[p].verified),
         };
         match pos {
             Some(p) => c.details[p] = d,

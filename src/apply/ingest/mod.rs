@@ -63,6 +63,11 @@ pub(crate) struct IngestOptions<'o> {
     pub skip_invalid: bool,
     /// Date for records without one (Unix seconds).
     pub now: i64,
+    /// `--scope list`: contacts keyed by List-Id too.
+    pub scope_list: bool,
+    /// `--require-provenance`: only `signed` and `known` records are
+    /// verified evidence.
+    pub require_provenance: bool,
 }
 
 /// What ingesting counted, for the summary.
@@ -111,7 +116,9 @@ pub(crate) fn ingest(
             .iter()
             .map(|c| opts.policy.for_category(*c).action != Action::None)
             .collect(),
+        scope_list: opts.scope_list,
         hasher: Hasher::default(),
+        require_provenance: opts.require_provenance,
     };
     let preparer = &preparer;
     let mut a = Batch::new();
@@ -262,6 +269,8 @@ mod tests {
             policy: &policy,
             skip_invalid,
             now: 1_704_067_200,
+            scope_list: false,
+            require_provenance: false,
         };
         let (mut into, mut counts, mut warnings) =
             (Ingested::default(), IngestCounts::default(), Vec::new());

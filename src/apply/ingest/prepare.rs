@@ -7,7 +7,7 @@
 use super::super::diagnostic::push_normalised_diagnostic;
 use super::super::printable::printable;
 use super::parse::{message_hash, parse_date};
-use crate::record::{Category, Reason, RecordRef, is_placeholder_address};
+use crate::record::{Category, Provenance, Reason, RecordRef, is_placeholder_address};
 use std::borrow::Cow;
 use std::hash::BuildHasher as _;
 
@@ -42,31 +42,74 @@ pub(super) struct Hashed<T> {
 }
 
 /// Who a record is about: its subscriber id when it has one, else its
-/// address. The state keys contacts the same way (`id:…`, `addr:…`).
+/// address; under `--scope list` on the list the record names. The state
+/// keys contacts the same way (`id:…`, `addr:…`, `list:N:LIST-ID:addr:…`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ContactKey<'a> {
-    Subscriber(&'a str),
-    Address(&'a str),
+pub(super) struct ContactKey<'a> {
+    subscriber: bool,
+    name: &'a str,
+    /// The List-Id under `--scope list`; None: every list.
+    list: Option<&'a str>,
 }
 
 impl<'a> ContactKey<'a> {
-    /// The prefix of the key in the state.
-    pub(super) fn prefix(self) -> &'static str {
-        match self {
-            ContactKey::Subscriber(_) => "id:",
-            ContactKey::Address(_) => "addr:",
+    /// The prefix of the key in the state after the list's.
+    fn prefix(self) -> &'static str {
+        if self.subscriber { "id:" } else { "addr:" }
+    }
+
+    /// The key in the state.
+    pub(super) fn text(self) -> String {
+        match self.list {
+            None => [self.prefix(), self.name].concat(),
+            Some(l) => format!("list:{}:{l}:{}{}", l.len(), self.prefix(), self.name),
         }
     }
 
-    pub(super) fn name(self) -> &'a str {
-        match self {
-            ContactKey::Subscriber(n) | ContactKey::Address(n) => n,
-        }
+    /// Whether `key` is this key in the state.
+    pub(super) fn is(self, key: &str) -> bool {
+        let rest = match self.list {
+            None => key,
+            Some(l) => {
+                let Some(rest) = key.strip_prefix("list:") else {
+                    return false;
+                };
+                let Some((n, rest)) = rest.split_once(':') else {
+                    return false;
+                };
+                let Some(rest) = rest.strip_prefix(l) else {
+                    return false;
+                };
+                match rest.strip_prefix(':') {
+                    Some(rest) if n.parse() == Ok(l.len()) => rest,
+                    _ => return false,
+                }
+            }
+        };
+        rest.strip_prefix(self.prefix()) == Some(self.name)
     }
 
     /// The key's hash; both sides of the contact index use it.
     pub(super) fn hash(self, hasher: &Hasher) -> u64 {
-        hasher.hash_one((matches!(self, ContactKey::Subscriber(_)), self.name()))
+        hasher.hash_one((self.subscriber, self.name, self.list))
+    }
+}
+
+/// A List-Id as `--scope list` keys it: the id between `<` and `>` (RFC
+/// 2919; the phrase before it is a description that may change), ASCII
+/// lower-cased; None when empty.
+pub(super) fn list_key(list_id: &str) -> Option<Cow<'_, str>> {
+    let id = match (list_id.rfind('<'), list_id.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &list_id[a + 1..b],
+        _ => list_id,
+    }
+    .trim();
+    if id.is_empty() {
+        None
+    } else if id.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some(id.to_ascii_lowercase().into())
+    } else {
+        Some(id.into())
     }
 }
 
@@ -88,16 +131,23 @@ pub(super) struct PreparedRecord<'a> {
     pub detail: Option<ReportedDetail<'a>>,
     /// The recipient was no mailbox or a placeholder, and was dropped.
     pub placeholder: bool,
+    /// Under `--scope list`: the record's List-Id ([`list_key`]).
+    pub list_id: Option<Cow<'a, str>>,
 }
 
 impl PreparedRecord<'_> {
     /// The contact the record names, if any.
     pub(super) fn contact_key(&self) -> Option<ContactKey<'_>> {
-        match (&self.subscriber, &self.recipient) {
-            (Some(s), _) => Some(ContactKey::Subscriber(s)),
-            (None, Some(r)) => Some(ContactKey::Address(r)),
-            (None, None) => None,
-        }
+        let (subscriber, name) = match (&self.subscriber, &self.recipient) {
+            (Some(s), _) => (true, &**s),
+            (None, Some(r)) => (false, &**r),
+            (None, None) => return None,
+        };
+        Some(ContactKey {
+            subscriber,
+            name,
+            list: self.list_id.as_deref(),
+        })
     }
 }
 
@@ -109,6 +159,9 @@ pub(super) struct ReportedDetail<'a> {
     pub diagnostic: Option<Hashed<Span>>,
     pub evidence: Option<Cow<'a, str>>,
     pub new_address: Option<Cow<'a, str>>,
+    /// Evidence a destructive update may rest on: not asked for, or the
+    /// record's provenance is `signed` or `known`.
+    pub verified: bool,
 }
 
 /// The hasher shared by the parsing threads and the collecting: seeded
@@ -121,7 +174,11 @@ pub(super) struct Preparer {
     pub now: i64,
     /// Categories (by index) whose action is not `none`.
     pub actionable: Vec<bool>,
+    /// `--scope list`: contacts are keyed by List-Id too.
+    pub scope_list: bool,
     pub hasher: Hasher,
+    /// `--require-provenance`.
+    pub require_provenance: bool,
 }
 
 impl Preparer {
@@ -146,12 +203,27 @@ impl Preparer {
             .recipient
             .take_if(|r| !r.contains('@') || is_placeholder_address(r))
             .is_some();
+        let list_id = if self.scope_list {
+            rec.original.list_id.take().and_then(|l| match l.0 {
+                Cow::Borrowed(s) => list_key(s),
+                Cow::Owned(s) => list_key(&s).map(|k| Cow::Owned(k.into_owned())),
+            })
+        } else {
+            None
+        };
         let key = match (&rec.subscriber, &rec.recipient) {
-            (Some(s), _) => Some(ContactKey::Subscriber(s)),
-            (None, Some(r)) => Some(ContactKey::Address(r)),
+            (Some(s), _) => Some((true, &**s)),
+            (None, Some(r)) => Some((false, &**r)),
             (None, None) => None,
         };
-        let key_hash = key.map_or(0, |k| k.hash(&self.hasher));
+        let key_hash = key.map_or(0, |(subscriber, name)| {
+            ContactKey {
+                subscriber,
+                name,
+                list: list_id.as_deref(),
+            }
+            .hash(&self.hasher)
+        });
         let mut detail = None;
         if self.actionable[rec.category as usize] {
             let hasher = &self.hasher;
@@ -195,7 +267,14 @@ impl Preparer {
                 host,
                 diagnostic,
                 evidence: rec.evidence.map(|e| e.0),
-                new_address: rec.new_address.map(|a| a.0),
+                // A new address that is no mailbox or a placeholder is no
+                // address to change to: the notice becomes `manual`.
+                new_address: rec
+                    .new_address
+                    .filter(|a| a.contains('@') && !is_placeholder_address(a))
+                    .map(|a| a.0),
+                verified: !self.require_provenance
+                    || matches!(rec.provenance, Some(Provenance::Signed | Provenance::Known)),
             });
         }
         Ok(PreparedRecord {
@@ -208,6 +287,7 @@ impl Preparer {
             key_hash,
             detail,
             placeholder,
+            list_id,
         })
     }
 }

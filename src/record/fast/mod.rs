@@ -37,6 +37,7 @@ const FIELDS: &[Key] = &[
     Key::new("new_address"),
     Key::new("subscriber"),
     Key::new("original"),
+    Key::new("provenance"),
 ];
 
 const SOURCE: &[Key] = &[
@@ -90,6 +91,7 @@ pub fn parse(line: &str) -> Option<RecordRef<'_>> {
         new_address: None,
         subscriber: None,
         original: Original::default(),
+        provenance: None,
         report: None,
     };
     c.ws();
@@ -121,7 +123,14 @@ pub fn parse(line: &str) -> Option<RecordRef<'_>> {
             17 => r.feedback_type = c.text()?,
             18 => r.new_address = c.text()?,
             19 => r.subscriber = c.text()?,
-            _ => r.original = original(&mut c)?,
+            20 => r.original = original(&mut c)?,
+            _ => {
+                r.provenance = if c.null() {
+                    None
+                } else {
+                    Some(c.string()?.parse().ok()?)
+                }
+            }
         }
         if c.next_member()? {
             break;
@@ -196,7 +205,7 @@ mod tests {
 
     const BENCH: &str = r#"{"v":1,"source":{"path":"bench.mbox","index":7,"offset":28672},"message_id":"<7.3@bounce.example.net>","date":"2024-03-04T07:07:00Z","recipient":"user3@host3.example.com","category":"soft","reason":"mailboxfull","bounce":"soft","action":"failed","status":"4.2.2","smtp_code":550,"diagnostic":"550 soft <user3@host3.example.com>: Recipient address rejected","remote_mta":"mx3.example.com","reporting_mta":"mail.example.net","mta":"postfix","rule":"dsn-soft","evidence":"Status: soft","feedback_type":null,"new_address":null,"subscriber":null,"original":{"message_id":"<news-7@list.example.org>","subject":"Newsletter","from":"news@list.example.org","to":null,"list_id":"<news.list.example.org>"}}"#;
 
-    const FULL: &str = "{\"v\":1,\"source\":{\"path\":\"a\",\"index\":1,\"mailbox\":\"INBOX\",\"uidvalidity\":5,\"uid\":9},\"message_id\":\"<m1>\",\"date\":null,\"recipient\":\"a@b\",\"category\":\"hard\",\"reason\":\"userunknown\",\"bounce\":null,\"action\":\"failed\",\"status\":\"5.1.1\",\"smtp_code\":0,\"diagnostic\":\"x y\",\"remote_mta\":\"mx\",\"reporting_mta\":null,\"mta\":\"postfix\",\"rule\":\"r\",\"evidence\":\"e\",\"feedback_type\":\"abuse\",\"new_address\":\"n@b\",\"subscriber\":\"s1\",\"original\":{}}\r\n";
+    const FULL: &str = "{\"v\":1,\"source\":{\"path\":\"a\",\"index\":1,\"mailbox\":\"INBOX\",\"uidvalidity\":5,\"uid\":9},\"message_id\":\"<m1>\",\"date\":null,\"recipient\":\"a@b\",\"category\":\"hard\",\"reason\":\"userunknown\",\"bounce\":null,\"action\":\"failed\",\"status\":\"5.1.1\",\"smtp_code\":0,\"diagnostic\":\"x y\",\"remote_mta\":\"mx\",\"reporting_mta\":null,\"mta\":\"postfix\",\"rule\":\"r\",\"evidence\":\"e\",\"feedback_type\":\"abuse\",\"new_address\":\"n@b\",\"subscriber\":\"s1\",\"original\":{},\"provenance\":\"signed\"}\r\n";
 
     #[test]
     fn takes_the_common_shape() {
@@ -391,6 +400,7 @@ mod tests {
             "new_address",
             "subscriber",
             "original",
+            "provenance",
         ];
         const SOURCE: &[&str] = &["path", "index", "offset", "mailbox", "uidvalidity", "uid"];
         const ORIGINAL: &[&str] = &["message_id", "subject", "from", "to", "list_id"];
@@ -459,10 +469,11 @@ mod tests {
                     line.push(',');
                 }
                 let v = match *k {
-                    "category" | "reason" | "bounce" if rng.below(8) != 0 => {
+                    "category" | "reason" | "bounce" | "provenance" if rng.below(8) != 0 => {
                         let names: &[&str] = match *k {
                             "category" => &["\"hard\"", "\"address-change\"", "\"mailboxfull\""],
                             "reason" => &["\"mailboxfull\"", "\"userunknown\"", "\"soft\""],
+                            "provenance" => &["\"signed\"", "\"known\"", "null", "\"Signed\""],
                             _ => &["\"hard\"", "\"soft\"", "null", "\"undefined\""],
                         };
                         rng.pick(names).to_string()

@@ -1,0 +1,6 @@
+//! btag: sign a subscriber address into a return path, or check one (see
+//! `man btag`).
+
+fn main() -> std::process::ExitCode {
+    bounce_tools::cli::btag::main().into()
+}
