@@ -9,9 +9,14 @@
 //!   kill each message is in INBOX or Processed exactly once, and every
 //!   message in Processed has its event committed in bapply's state; a
 //!   clean run then ends with every event once, soft counts not doubled,
-//!   every update applied once. Once all mail was delivered and handled,
+//!   every update applied once (a trigger logs every write to the contact
+//!   table: each status changes once; a kill between the target's commit
+//!   and the state's makes the next run write the same value again, which
+//!   is counted and reported). Once all mail was delivered and handled,
 //!   some of it is moved back to INBOX (a restore), which must count
 //!   nothing twice either.
+//! - The same ≥ 20 times with `--apply postgres://… --state postgres://…`
+//!   against the private PostgreSQL.
 //! - Two bounce-cron runs at once: the second exits 75 (or, with --wait,
 //!   waits and then finds nothing left to do); nothing is processed twice.
 //! - procmail delivering 50 bounces in parallel through
@@ -20,11 +25,12 @@
 //!   event counts once and none is lost.
 
 use crate::support::bounces::*;
+use crate::support::databases::Postgres;
 use crate::support::dovecot::{Dovecot, PASSWORD, USER};
 use crate::support::procs::*;
 use crate::support::repo_root;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -48,16 +54,28 @@ fn keys_in(dv: &Dovecot, mailbox: &str) -> Vec<usize> {
     v
 }
 
-struct Cron {
+/// bounce-cron's directories, and the target and state it applies to.
+struct Cron<'a> {
     dir: tempfile::TempDir,
+    store: Store<'a>,
 }
 
-impl Cron {
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("contacts.db")
+impl<'a> Cron<'a> {
+    /// Target and state in SQLite files of the cron's directory.
+    fn sqlite() -> Cron<'static> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Sqlite {
+            db: dir.path().join("contacts.db"),
+            state: dir.path().join("state.sqlite"),
+        };
+        Cron { dir, store }
     }
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state.sqlite")
+    /// Target and state in the private PostgreSQL.
+    fn postgres(pg: &'a Postgres) -> Cron<'a> {
+        Cron {
+            dir: tempfile::tempdir().unwrap(),
+            store: Store::Postgres(pg),
+        }
     }
     fn command(&self, dv: &Dovecot, wait: u32) -> Command {
         let bin = Path::new(env!("CARGO_BIN_EXE_bfetch")).parent().unwrap();
@@ -66,9 +84,9 @@ impl Cron {
             .arg("--bin-dir")
             .arg(bin)
             .arg("--apply")
-            .arg(format!("sqlite:{}", self.db().display()))
+            .arg(self.store.apply_arg())
             .arg("--state")
-            .arg(self.state())
+            .arg(self.store.state_arg())
             .arg("--work-dir")
             .arg(self.dir.path().join("work"))
             .arg("--lock")
@@ -95,18 +113,13 @@ impl Cron {
         c
     }
     fn spawn(&self, dv: &Dovecot, wait: u32) -> Child {
-        use std::os::unix::process::CommandExt;
-        self.command(dv, wait)
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        self.command(dv, wait).process_group_spawn()
     }
 }
 
 /// After every kill: each delivered message is in INBOX or Processed
-/// exactly once, and each one in Processed has its event committed.
+/// exactly once, each one in Processed has its event committed, and each
+/// update the state committed is in the contact table.
 fn check_invariant(dv: &Dovecot, cron: &Cron, all: &[Bounce], delivered: usize, ctx: &str) {
     let inbox = keys_in(dv, "INBOX");
     let processed = keys_in(dv, "Processed");
@@ -117,24 +130,41 @@ fn check_invariant(dv: &Dovecot, cron: &Cron, all: &[Bounce], delivered: usize, 
         (0..delivered).collect::<Vec<_>>(),
         "{ctx}: a message lost or duplicated (INBOX {inbox:?}, Processed {processed:?})"
     );
-    let done = committed(&cron.state(), all, ctx);
+    let done = cron.store.committed(all, ctx);
     let early: Vec<_> = processed.iter().filter(|k| !done.contains(k)).collect();
     assert!(
         early.is_empty(),
         "{ctx}: messages {early:?} acked before their events were committed"
     );
+    cron.store.check_updates(ctx);
 }
 
 #[test]
 fn bounce_cron_killed_at_random_points_loses_and_doubles_nothing() {
     let Some(dv) = Dovecot::start() else { return };
+    kill_loop(&dv, &Cron::sqlite(), 55);
+}
+
+/// The same with `--apply postgres://… --state postgres://…`: the target
+/// and the state are two transactions on the server, each rolled back by
+/// the server when the client dies.
+#[test]
+fn bounce_cron_on_postgres_killed_at_random_points_loses_and_doubles_nothing() {
+    let Some(dv) = Dovecot::start() else { return };
+    let Some(pg) = Postgres::start() else {
+        return crate::support::skip("PostgreSQL server");
+    };
+    kill_loop(&dv, &Cron::postgres(&pg), 25);
+}
+
+/// bounce-cron killed (SIGKILL to its process group) `min_kills` times at
+/// a seeded random point of a phase or of the whole pass, with mail
+/// delivered in waves; then everything delivered and one clean pass.
+fn kill_loop(dv: &Dovecot, cron: &Cron, min_kills: usize) {
     let seed = crate::faults::seed();
     let mut rng = fastrand::Rng::with_seed(seed);
     let all = bounces(10, 6, 4); // 10 + 12 + 12 = 34 messages
-    let cron = Cron {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    contacts(&cron.db(), &all);
+    cron.store.create_contacts(&all);
     let t0 = Instant::now();
     // Delivered in waves: a pass that runs to its end takes all there is,
     // and the next wave gives the kills something to interrupt again.
@@ -148,7 +178,7 @@ fn bounce_cron_killed_at_random_points_loses_and_doubles_nothing() {
     deliver(6, &mut delivered);
     let (mut kills, mut finished, mut round) = (0, 0, 0);
     let mut by_phase: BTreeMap<String, usize> = BTreeMap::new();
-    while kills < 55 && round < 200 {
+    while kills < min_kills && round < 4 * min_kills {
         round += 1;
         // Where to kill: once a phase's program runs, after a random pause
         // within it; or at a random time of the pass; or not at all.
@@ -169,7 +199,7 @@ fn bounce_cron_killed_at_random_points_loses_and_doubles_nothing() {
                 format!("{target:?} + {pause:?}")
             }
         );
-        let mut child = cron.spawn(&dv, 0);
+        let mut child = cron.spawn(dv, 0);
         let pgid = child.id();
         let start = Instant::now();
         let mut armed: Option<Instant> = None;
@@ -226,7 +256,7 @@ fn bounce_cron_killed_at_random_points_loses_and_doubles_nothing() {
             // Everything delivered and handled: some messages come back
             // (a restore, an administrator's mistake). They count nothing
             // twice, and give the next kills work to interrupt.
-            let mut back = keys_in(&dv, "Processed");
+            let mut back = keys_in(dv, "Processed");
             rng.shuffle(&mut back);
             for k in back.into_iter().take(rng.usize(3..=8)) {
                 dv.doveadm(&[
@@ -242,34 +272,33 @@ fn bounce_cron_killed_at_random_points_loses_and_doubles_nothing() {
                 ]);
             }
         }
-        check_invariant(&dv, &cron, &all, delivered, &ctx);
+        check_invariant(dv, cron, &all, delivered, &ctx);
     }
-    eprintln!(
-        "kill loop: seed {seed}: {kills} kills ({by_phase:?}), {finished} passes ran to the end, {round} rounds, {:.1} s",
-        t0.elapsed().as_secs_f64()
-    );
-    assert!(kills >= 50, "seed {seed}: only {kills} kills");
+    assert!(kills >= min_kills, "seed {seed}: only {kills} kills");
 
     // Everything delivered, then one clean pass: the result of one pass
     // over everything.
     deliver(all.len(), &mut delivered);
-    let out = cron.command(&dv, 0).output().unwrap();
+    let out = cron.command(dv, 0).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "seed {seed}: clean run: {err}");
     let ctx = format!("seed {seed}, after the clean run");
-    check_invariant(&dv, &cron, &all, all.len(), &ctx);
-    assert_eq!(keys_in(&dv, "INBOX"), Vec::<usize>::new(), "{ctx}");
-    check_final(&cron.state(), &cron.db(), &all, &ctx);
+    check_invariant(dv, cron, &all, all.len(), &ctx);
+    assert_eq!(keys_in(dv, "INBOX"), Vec::<usize>::new(), "{ctx}");
+    let repeated = cron.store.check_final(&all, &ctx);
+    eprintln!(
+        "kill loop ({}): seed {seed}: {kills} kills ({by_phase:?}), {finished} passes ran to the end, {round} rounds, {repeated} updates written again with the same value, 0 lost, 0 doubled, 0 acked before committed, {:.1} s",
+        cron.store.apply_arg().split(':').next().unwrap(),
+        t0.elapsed().as_secs_f64()
+    );
 }
 
 #[test]
 fn two_bounce_cron_runs_at_once_process_each_message_once() {
     let Some(dv) = Dovecot::start() else { return };
     let all = bounces(6, 3, 2);
-    let cron = Cron {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    contacts(&cron.db(), &all);
+    let cron = Cron::sqlite();
+    cron.store.create_contacts(&all);
     for b in &all {
         dv.save("INBOX", &b.eml());
     }
@@ -306,7 +335,7 @@ fn two_bounce_cron_runs_at_once_process_each_message_once() {
         keys_in(&dv, "Processed"),
         (0..all.len()).collect::<Vec<_>>()
     );
-    check_final(&cron.state(), &cron.db(), &all, "two runs at once");
+    cron.store.check_final(&all, "two runs at once");
 }
 
 #[test]
@@ -324,7 +353,11 @@ fn procmail_hook_delivers_50_bounces_in_parallel_into_one_state() {
         dir.path().join("state.sqlite"),
     );
     let (review, mailbox) = (dir.path().join("Review"), dir.path().join("mailbox"));
-    contacts(&db, &all);
+    let store = Store::Sqlite {
+        db: db.clone(),
+        state: state.clone(),
+    };
+    store.create_contacts(&all);
     let bin = Path::new(env!("CARGO_BIN_EXE_bclassify")).parent().unwrap();
     let procmail = || {
         let mut c = Command::new("procmail");
@@ -411,7 +444,7 @@ fn procmail_hook_delivers_50_bounces_in_parallel_into_one_state() {
         std::fs::read_dir(review.join("new")).map_or(true, |mut d| d.next().is_none()),
         "a bounce went to review"
     );
-    check_final(&state, &db, &all, &format!("seed {seed}: procmail"));
+    store.check_final(&all, &format!("seed {seed}: procmail"));
 }
 
 /// bfetch --new itself killed (SIGKILL) at random points while it writes.
