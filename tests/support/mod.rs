@@ -4,11 +4,16 @@
 //! test needs is not installed. Helpers of one area are in a submodule:
 //! `bapply` (bapply in a temporary directory, records as bclassify writes
 //! them), `databases` (private PostgreSQL and MariaDB), `dovecot` (a
-//! private Dovecot and bfetch against it).
+//! private Dovecot and bfetch against it), `proxy` (a fault-injecting TCP
+//! proxy), `bounces` and `procs` (generated bounces and process groups for
+//! the kill tests).
 
 pub mod bapply;
+pub mod bounces;
 pub mod databases;
 pub mod dovecot;
+pub mod procs;
+pub mod proxy;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
