@@ -462,7 +462,7 @@ static BOUNCE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
 });
 static BOUNCE_INTRO: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)this is the qmail-send program|created automatically by mail delivery software|this is the mail system at host|the following addresses had permanent fatal errors|delivery to the following recipients? failed|could not be delivered to|your message (?:could not|couldn't|wasn't|was not) (?:be )?delivered|i'm afraid i wasn't able to deliver|delivery has failed to these recipients|your message did not reach some or all|the original message was received at|this is an automatically generated delivery status notification|unable to deliver (?:your )?message|message delivery failed|permanent error|the error that the other server returned|sorry, we were unable to deliver|undeliverable|smtp error from remote mail server|delivery status notification|requested action not taken:",
+        r"(?i)this is the qmail-send program|created automatically by mail delivery software|this is the mail system at host|the following addresses had permanent fatal errors|delivery to the following recipients? failed|(?:could not|cannot|can not) be delivered to|your message (?:could not|couldn't|wasn't|was not) (?:be )?delivered|i'm afraid i wasn't able to deliver|delivery has failed to these recipients|your message did not reach some or all|the original message was received at|this is an automatically generated delivery status notification|unable to deliver (?:your )?message|message delivery failed|permanent error|the error that the other server returned|sorry, we were unable to deliver|undeliverable|smtp error from remote mail server|delivery status notification|requested action not taken:",
     )
 });
 

@@ -70,7 +70,7 @@ static REASON_WORDS: LazyLock<Pattern> = LazyLock::new(|| {
 /// Words that give a reason wherever they stand in a notice.
 static REASON_ANYWHERE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|not\s+reachable|not\s+responding|queue\s+period|spam)\b",
+        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|not\s+reachable|not\s+responding|space\s+not\s+enough|not\s+enough\s+space|insufficient\s+(?:disk\s+)?space|queue\s+period|spam)\b",
     )
 });
 
@@ -194,6 +194,8 @@ pub fn scan(
                 || named_alike
                 || rest.is_empty()
                 || rest.starts_with(['(', '['])
+                // JetMail: addr "(0), ErrMsg=mail box space not enough, …"
+                || rest.starts_with('"') && REASON_ANYWHERE.is_match(rest)
                 || find_smtp_code(rest).is_some()
                 || REASON_WORDS.is_match(rest))
                 && let Some(a) = clean_address(addr)
