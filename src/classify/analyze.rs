@@ -108,7 +108,30 @@ fn read_prose(report: &mut Report) {
     let exclude: Vec<String> = report.from_address.iter().cloned().collect();
     let unlikely = own_addresses(report);
     name_local_delivery(report);
-    let scanned = prose::scan(&report.body, &report.failed_header, &exclude, &unlikely);
+    // A DSN that names every recipient with a diagnostic of its own leaves
+    // the prose nothing to add but the SMTP command, which `fill_commands`
+    // reads from the report as a whole; most bounces are such DSNs, and the
+    // scan is the dearest step of reading one.
+    let complete = report.has_dsn
+        && report.deliveries.len() == 1
+        && report.deliveries.iter().all(|d| {
+            d.recipient.is_some() && d.diagnostic.as_deref().is_some_and(|t| t.len() >= 8)
+        });
+    let scanned = if complete {
+        // The one recipient's refusal in the prose ("… (in reply to MAIL
+        // FROM command)") tells the step its DSN leaves out.
+        if let Some(d) = report.deliveries.first_mut()
+            && d.command.is_none()
+        {
+            d.command = IN_REPLY_TO
+                .captures(&report.body)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().to_ascii_uppercase());
+        }
+        Vec::new()
+    } else {
+        prose::scan(&report.body, &report.failed_header, &exclude, &unlikely)
+    };
     merge(
         &mut report.deliveries,
         scanned,
@@ -449,6 +472,13 @@ fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool, 
         d.command = d.command.take().or(s.command.clone());
     }
 }
+
+/// A server's reply as an MTA quotes it: the command it answered.
+static IN_REPLY_TO: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)\bin\s+reply\s+to\s+(?:the\s+)?(?:end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b",
+    )
+});
 
 static BOUNCE_SENDER: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
