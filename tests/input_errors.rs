@@ -175,3 +175,25 @@ fn chain_with_ack_succeeds_with_no_new_mail() {
         "no records from an empty mailbox: {r}"
     );
 }
+
+/// What the fuzz targets once stopped at (`fuzz/regressions/TARGET/`):
+/// each input still gives records and no internal error.
+#[test]
+fn fuzz_regressions_give_records() {
+    let dir = crate::support::repo_root().join("fuzz/regressions/classify");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let r = run(BIN, &[], Some(&bytes), &dir);
+        r.expect_code(0);
+        assert!(r.stdout().lines().count() >= 1, "{}: {r}", path.display());
+        assert!(
+            !r.stderr().contains("internal error"),
+            "{}: {r}",
+            path.display()
+        );
+        seen += 1;
+    }
+    assert!(seen > 0, "no regression inputs in {}", dir.display());
+}
