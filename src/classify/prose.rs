@@ -20,7 +20,7 @@ static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r#"(?x)^\s*(?:[*•]\s+|--?\s+)?(?:(?P<label>RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Error-for|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адресат|宛先)\s*:\s*(?:rfc822\s*;\s*)?)?
         # Exchange and MailEnable write "[SMTP:addr]".
-        (?:\[?SMTP:)?<?"?(?P<addr>[^\s<>"():;,\[\]]+@[^\s<>"():;,\[\]]+)"?>?\]?
+        \[?(?:SMTP:)?<?"?(?P<addr>[^\s<>"():;,\[\]]+@[^\s<>"():;,\[\]]+)"?>?\]?
         (?:\s*\((?:expanded\s+from|generated\s+from|by\s+way\s+of)[^)]*\))?
         \s*(?P<sep>:|\.\.\.|-\s|,)?\s*(?P<rest>.*)$"#,
     )
@@ -38,6 +38,8 @@ static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           | \bundeliverable\s+to\s+(?:the\s+following\s*:?\s*)?<?(?P<a9>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           # "to local user x. (Originally addressed to x@y)"
           | \(originally\s+addressed\s+to\s+<?(?P<a11>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)
+          # Exim under "an undisclosed address": where it was generated from.
+          | ^\s*\(generated\s+from\s+<?(?P<a12>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)\s*$
           | problem\s+delivering\s+(?:your\s+|the\s+)?(?:message|mail|e-?mail)\s+to\s+<?(?P<a8>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           | (?:recipient|user|address|mailbox)\s*:?\s*<(?P<a3>[^\s<>"()]+@[^\s<>"()]+?)>
           | (?:rcpt\s+to|to)\s*:\s*<(?P<a4>[^\s<>"()]+@[^\s<>"()]+?)>
@@ -131,7 +133,7 @@ fn in_header_summary(lines: &[&str], at: usize) -> bool {
 }
 
 static HEADER_SUMMARY: LazyLock<Pattern> =
-    LazyLock::new(|| super::text::regex(r"(?i)^\s*(?:subject|sent|date|cc)\s*:"));
+    LazyLock::new(|| super::text::regex(r"(?i)^\s*(?:[*•-]\s+)?(?:subject|sent|date|cc)\s*:"));
 
 fn is_excluded(addr: &str, exclude: &[String]) -> bool {
     let lower = addr.to_ascii_lowercase();
@@ -216,7 +218,7 @@ pub fn scan(
         }
         if let Some(c) = ADDRESS_SENTENCE.captures(line) {
             let m = [
-                "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11",
+                "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12",
             ]
             .iter()
             .find_map(|n| c.name(n))
@@ -224,6 +226,14 @@ pub fn scan(
             // "Unknown user: addr": the words before the address are the
             // reason, unless they are a header-like label.
             let labelled = c.name("a6").is_some();
+            if c.name("a12").is_some()
+                && !(i > 0
+                    && lines[i - 1]
+                        .trim()
+                        .eq_ignore_ascii_case("an undisclosed address"))
+            {
+                continue;
+            }
             if labelled && HEADER_LABEL.is_match(&line[..m.start()]) {
                 continue;
             }
