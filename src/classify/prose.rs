@@ -38,6 +38,8 @@ static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           | \bundeliverable\s+to\s+(?:the\s+following\s*:?\s*)?<?(?P<a9>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           # "to local user x. (Originally addressed to x@y)"
           | \(originally\s+addressed\s+to\s+<?(?P<a11>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)
+          # Exchange 5.5 IMS: an X.400 address carrying the SMTP one.
+          | \bdda:SMTP=<?(?P<a13>[^\s<>"();]+@[^\s<>"(),;:]*[^\s<>"().,;:])
           # Exim under "an undisclosed address": where it was generated from.
           | ^\s*\(generated\s+from\s+<?(?P<a12>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)\s*$
           | problem\s+delivering\s+(?:your\s+|the\s+)?(?:message|mail|e-?mail)\s+to\s+<?(?P<a8>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
@@ -218,7 +220,7 @@ pub fn scan(
         }
         if let Some(c) = ADDRESS_SENTENCE.captures(line) {
             let m = [
-                "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12",
+                "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12", "a13",
             ]
             .iter()
             .find_map(|n| c.name(n))
