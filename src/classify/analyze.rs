@@ -70,11 +70,41 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
     report
 }
 
+/// Whether a text/html part holds markup: a closing tag, a comment or
+/// doctype, or a common element ("<user@host>" in a notice is none).
+fn looks_like_html(text: &str) -> bool {
+    const ELEMENTS: [&str; 12] = [
+        "html", "head", "body", "p", "br", "div", "span", "table", "tr", "td", "font", "pre",
+    ];
+    text.match_indices('<').any(|(at, _)| {
+        let rest = &text.as_bytes()[at + 1..];
+        if matches!(rest.first(), Some(b'/' | b'!')) {
+            return true;
+        }
+        let name_len = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        let ends = rest
+            .get(name_len)
+            .is_some_and(|b| matches!(b, b'>' | b'/') || b.is_ascii_whitespace());
+        ends && ELEMENTS
+            .iter()
+            .any(|e| e.as_bytes().eq_ignore_ascii_case(&rest[..name_len]))
+    })
+}
+
 /// The report's text, without the returned message, and the returned
 /// message (a part of its own, or inline after a marker line).
 fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
     if walk.text.trim().is_empty() && !walk.html.is_empty() {
-        walk.text = mail_parser::decoders::html::html_to_text(&walk.html);
+        // Some MTAs label a plain-text notice text/html; read as HTML its
+        // lines would run together.
+        walk.text = if looks_like_html(&walk.html) {
+            mail_parser::decoders::html::html_to_text(&walk.html)
+        } else {
+            std::mem::take(&mut walk.html)
+        };
     }
     let mut body = std::mem::take(&mut walk.text);
     truncate(&mut body, MAX_TEXT);
@@ -506,4 +536,22 @@ fn rfc3339_utc(t: i64) -> String {
         s / 60 % 60,
         s % 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_html;
+
+    #[test]
+    fn markup_is_told_from_a_plain_notice_labelled_html() {
+        assert!(looks_like_html("<HTML><body>x</body></HTML>"));
+        assert!(looks_like_html("text<br>more"));
+        assert!(looks_like_html("<!-- note -->"));
+        assert!(looks_like_html("a </b> c"));
+        assert!(!looks_like_html("To: <peter@example.org>\nSubject: x"));
+        assert!(!looks_like_html(
+            "I'm afraid I wasn't able to deliver the following message."
+        ));
+        assert!(!looks_like_html("trailing <"));
+    }
 }
