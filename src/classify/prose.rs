@@ -38,6 +38,7 @@ static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           | \bundeliverable\s+to\s+(?:the\s+following\s*:?\s*)?<?(?P<a9>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           # "to local user x. (Originally addressed to x@y)"
           | \(originally\s+addressed\s+to\s+<?(?P<a11>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)
+          | \byou\s+sent\s+(?:mail|a\s+message|an?\s+e-?mail)\s+to\s+<?(?P<a14>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?
           # Exchange 5.5 IMS: an X.400 address carrying the SMTP one.
           | \bdda:SMTP=<?(?P<a13>[^\s<>"();]+@[^\s<>"(),;:]*[^\s<>"().,;:])
           # Exim under "an undisclosed address": where it was generated from.
@@ -219,12 +220,14 @@ pub fn scan(
             }
         }
         if let Some(c) = ADDRESS_SENTENCE.captures(line) {
-            let m = [
+            let Some(m) = [
                 "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12", "a13",
+                "a14",
             ]
             .iter()
-            .find_map(|n| c.name(n))
-            .expect("one group");
+            .find_map(|n| c.name(n)) else {
+                continue;
+            };
             // "Unknown user: addr": the words before the address are the
             // reason, unless they are a header-like label.
             let labelled = c.name("a6").is_some();
