@@ -19,6 +19,7 @@ static ORIGINAL_MARKER: LazyLock<Pattern> = LazyLock::new(|| {
               |(?:the\s+)?(?:header|headers)\s+of\s+(?:the\s+)?original\s+message
               |unsent\s+message\s+follows
               |returned\s+(?:message|mail)
+              |start\s+of\s+returned\s+(?:message|mail)
               |message\s+header\s+follows
               |original\s+message\s+header
               |the\s+original\s+message\s+(?:was|is|follows)

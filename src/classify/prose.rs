@@ -39,6 +39,8 @@ static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           # "to local user x. (Originally addressed to x@y)"
           | \(originally\s+addressed\s+to\s+<?(?P<a11>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)
           | \byou\s+sent\s+(?:mail|a\s+message|an?\s+e-?mail)\s+to\s+<?(?P<a14>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?
+          # Demon: "The following message, addressed to 'addr', failed because …"
+          | \bmessage,?\s+addressed\s+to\s+['"<]?(?P<a15>[^\s<>"'()]+@[^\s<>"'(),;:]*[^\s<>"'().,;:])['">]?,?(?:\s+(?:failed|could\s+not|was\s+not|has\s+not)|\s*$)
           # Exchange 5.5 IMS: an X.400 address carrying the SMTP one.
           | \bdda:SMTP=<?(?P<a13>[^\s<>"();]+@[^\s<>"(),;:]*[^\s<>"().,;:])
           # Exim under "an undisclosed address": where it was generated from.
@@ -222,7 +224,7 @@ pub fn scan(
         if let Some(c) = ADDRESS_SENTENCE.captures(line) {
             let Some(m) = [
                 "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12", "a13",
-                "a14",
+                "a14", "a15",
             ]
             .iter()
             .find_map(|n| c.name(n)) else {
