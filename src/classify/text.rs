@@ -78,6 +78,10 @@ fn next_status(text: &str, from: usize) -> Option<(u8, u32, u32, usize)> {
         if at > from && digit_or_dot_before(text, at) {
             continue;
         }
+        // A version ("Mailman v2.0.13"), not a status.
+        if at > from && b[at - 1].is_ascii_alphabetic() {
+            continue;
+        }
         if b.get(at + 1) != Some(&b'.') {
             continue;
         }
@@ -412,7 +416,7 @@ mod tests {
 
     /// The regular expressions the hand-written scans replaced.
     fn status_by_regex(text: &str) -> Option<String> {
-        let re = regex(r"(?:^|[^\d.])([245])\.(\d{1,3})\.(\d{1,3})(?:[^\d.]|\.(?:\D|$)|$)");
+        let re = regex(r"(?:^|[^\d.A-Za-z])([245])\.(\d{1,3})\.(\d{1,3})(?:[^\d.]|\.(?:\D|$)|$)");
         let mut fallback = None;
         let mut rest = text;
         while let Some(c) = re.captures(rest) {
@@ -564,6 +568,7 @@ mod tests {
         assert_eq!(find_status("#5.5.0)").as_deref(), Some("5.5.0"));
         assert_eq!(find_status("192.0.2.1 said"), None);
         assert_eq!(find_status("version 4.72.1.5"), None);
+        assert_eq!(find_status("Mailman v2.0.13 (101270)"), None);
         assert_eq!(find_smtp_code("host said: 550-5.1.1 no"), Some(550));
         assert_eq!(find_smtp_code("192.0.2.250 x"), None);
         assert_eq!(find_smtp_code("#550"), None);
