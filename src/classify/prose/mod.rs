@@ -9,106 +9,14 @@
 //! takes the indented or following text as the diagnostic.
 
 use super::diagnostic::fill_from_diagnostic;
-use super::pattern::Pattern;
 use super::report::Delivery;
 use super::text::{clean_address, collapse_ws, find_smtp_code, find_status};
-use std::sync::LazyLock;
+use patterns::{
+    ADDRESS_LINE, ADDRESS_SENTENCE, BOILERPLATE, DATED_REST, HEADER_LABEL, HEADER_SUMMARY,
+    RCPT_REJECTED, REASON_ANYWHERE, REASON_WORDS, SUBJECT_LABEL,
+};
 
-/// A line that is only an address (with the decorations reports use),
-/// optionally followed by the start of the diagnostic.
-static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r#"(?x)^\s*(?:[*•]\s+|--?\s+)?(?:(?P<label>RCPT\s+TO|To|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Error-for|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адресат|宛先)\s*:\s*(?:rfc822\s*;\s*)?)?
-        # Exchange and MailEnable write "[SMTP:addr]".
-        \[?(?:SMTP:)?<?"?(?P<addr>[^\s<>"():;,\[\]]+@[^\s<>"():;,\[\]]+)"?>?\]?
-        (?:\s*\((?:expanded\s+from|generated\s+from|by\s+way\s+of)[^)]*\))?
-        \s*(?P<sep>:|\.\.\.|-\s|,)?\s*(?P<rest>.*)$"#,
-    )
-});
-
-/// Sentences that name the failed address inside the prose.
-static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r#"(?ix)(?:
-            (?:delivery|message|mail|e-?mail)\s+(?:from\s+\S+\s+)?(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|cannot|can't|can\s+not|was\s+not|wasn't|has\s+been|is\s+|was\s+(?:automatically\s+)?(?:rejected|refused|returned|bounced)|bounced|returned)
-          # "user x@y unknown", "the address x@y does not exist", "mailbox
-          # x@y is full": the address between its noun and the verdict.
-          | \b(?:user|address|account|mailbox|recipient)\s+<?(?P<a10>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s+(?:unknown|not\s+found|not\s+known|does\s+not|doesn't|is\s+not|isn't|was\s+not|wasn't|no\s+longer|has\s+been|is\s+(?:unknown|invalid|disabled|inactive|suspended|full|over|blocked|unavailable))
-          | (?:could\s+not|couldn't|cannot|can't|unable\s+to)\s+(?:be\s+)?deliver(?:ed)?\s+(?:(?:your\s+|the\s+|this\s+)?(?:message|mail|e-?mail)\s+)?to\s+(?:the\s+following\s+(?:recipients?|address(?:es)?)\s*:?\s*)?<?(?P<a2>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
-          | \bundeliverable\s+to\s+(?:the\s+following\s*:?\s*)?<?(?P<a9>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
-          # "to local user x. (Originally addressed to x@y)"
-          | \(originally\s+addressed\s+to\s+<?(?P<a11>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)
-          | \byou\s+sent\s+(?:mail|a\s+message|an?\s+e-?mail)\s+to\s+<?(?P<a14>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?
-          # Demon: "The following message, addressed to 'addr', failed because …"
-          | \bmessage,?\s+addressed\s+to\s+['"<]?(?P<a15>[^\s<>"'()]+@[^\s<>"'(),;:]*[^\s<>"'().,;:])['">]?,?(?:\s+(?:failed|could\s+not|was\s+not|has\s+not)|\s*$)
-          # Exchange 5.5 IMS: an X.400 address carrying the SMTP one.
-          | \bdda:SMTP=<?(?P<a13>[^\s<>"();]+@[^\s<>"(),;:]*[^\s<>"().,;:])
-          # Exim under "an undisclosed address": where it was generated from.
-          | ^\s*\(generated\s+from\s+<?(?P<a12>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)\s*$
-          | problem\s+delivering\s+(?:your\s+|the\s+)?(?:message|mail|e-?mail)\s+to\s+<?(?P<a8>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
-          | (?:recipient|user|address|mailbox)\s*:?\s*<(?P<a3>[^\s<>"()]+@[^\s<>"()]+?)>
-          | (?:rcpt\s+to|to)\s*:\s*<(?P<a4>[^\s<>"()]+@[^\s<>"()]+?)>
-          | <(?P<a5>[^\s<>"()]+@[^\s<>"()]+?)>\s*(?:\.\.\.|:)\s+\S
-          | ^\s*[A-Za-z][A-Za-z0-9'.,-]*(?:\s+[A-Za-z0-9'.,()-]+){1,7}\s*:\s*<?(?P<a6>[^\s<>"()]+@[^\s<>"():;,]+?)>?\s*$
-          # The same sentences in the languages of the notices we see:
-          # French, German, Spanish, Portuguese, Russian.
-          | (?:(?:remis|délivré|distribué|livré)\s+(?:à|au\s+destinataire)
-              | zugestellt\s+werden\s+an | (?:zustellung|nachricht)\s+an
-              | (?:entregar|entregado|entregue)(?:\s+(?:el|la|o|a|su|sua|seu|tu))*(?:\s+(?:mensaje|mensagem|correo|e-?mail))?\s+(?:a|ao|para)
-              | по\s+адресу | (?:адресату|получателю)
-            )\s+<?(?P<a7>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
-        )"#,
-    )
-});
-
-/// What follows an address when the line only adds the time of the attempt.
-static DATED_REST: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(r"(?i)^on\s+(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?\d{1,4}[\s/.-]")
-});
-
-/// Words that make the text after an address a reason ("addr Invalid
-/// Address, ERROR_CODE :550").
-static REASON_WORDS: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r"(?i)^(?:invalid|unknown|no\s+such|user\s+unknown|mailbox|error|failed|rejected|denied|refused|unavailable|not\s+(?:found|exist|valid|known))\b",
-    )
-});
-
-/// Words that give a reason wherever they stand in a notice.
-static REASON_ANYWHERE: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|not\s+reachable|not\s+responding|space\s+not\s+enough|not\s+enough\s+space|insufficient\s+(?:disk\s+)?space|queue\s+period|spam)\b",
-    )
-});
-
-/// Labels before an address that name the sender side or a header field.
-static HEADER_LABEL: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r"(?i)\b(?:from|sender|reply|return|envelope|message-id|cc|bcc|by|author|contact|postmaster|administrator|helpdesk|support)\b",
-    )
-});
-
-/// Report templates that say the recipients were refused during the SMTP
-/// dialogue ("Each of the following recipients was rejected by a remote
-/// mail server"): the reply answered RCPT TO even when no command is quoted.
-static RCPT_REJECTED: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r"(?i)\brecipients?\s+(?:was|were)\s+rejected\s+by\s+(?:a|the)\s+remote\s+(?:mail\s+)?server",
-    )
-});
-
-/// Boilerplate lines that carry no diagnostic value.
-static BOILERPLATE: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r"(?i)^\s*(?:-+\s*transcript\s+of\s+session|-+\s*the\s+following\s+address|\(?other\s+mxes\s+tried|for\s+further\s+assistance|if\s+you\s+do\s+so|you\s+can\s+delete\s+your\s+own\s+text|the\s+mail\s+system\s*$|this\s+is\s+a\s+permanent\s+error|i'm\s+sorry\s+to\s+have\s+to\s+inform|i'm\s+afraid\s+i\s+wasn't\s+able|this\s+is\s+an\s+automatically\s+generated\s+delivery\s+status\s+notification)",
-    )
-});
-
-/// A line that repeats the returned message's subject ("Subject: …",
-/// "Betreff: …"): no part of the reason, though the reason may follow it.
-static SUBJECT_LABEL: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(r"(?i)^\s*(?:subject|betreff|objet|oggetto|asunto|assunto|тема|件名)\s*:")
-});
+mod patterns;
 
 /// The lines of the report about one address, before they are joined
 /// into its diagnostic.
@@ -136,9 +44,6 @@ fn in_header_summary(lines: &[&str], at: usize) -> bool {
         .filter(|&j| j != at)
         .any(|j| HEADER_SUMMARY.is_match(lines[j]))
 }
-
-static HEADER_SUMMARY: LazyLock<Pattern> =
-    LazyLock::new(|| super::text::regex(r"(?i)^\s*(?:[*•-]\s+)?(?:subject|sent|date|cc)\s*:"));
 
 fn is_excluded(addr: &str, exclude: &[String]) -> bool {
     let lower = addr.to_ascii_lowercase();
