@@ -143,20 +143,25 @@ fn read_prose(report: &mut Report) {
     // reads from the report as a whole; most bounces are such DSNs, and the
     // scan is the dearest step of reading one.
     let complete = report.has_dsn
-        && report.deliveries.len() == 1
+        && !report.deliveries.is_empty()
         && report.deliveries.iter().all(|d| {
             d.recipient.is_some() && d.diagnostic.as_deref().is_some_and(|t| t.len() >= 8)
         });
-    let scanned = if complete {
-        // The one recipient's refusal in the prose ("… (in reply to MAIL
+    let paragraphs = if complete {
+        recipient_paragraphs(&report.body, &report.deliveries)
+    } else {
+        None
+    };
+    let scanned = if let Some(paragraphs) = paragraphs {
+        // Each recipient's refusal in the prose ("<x>: … (in reply to MAIL
         // FROM command)") tells the step its DSN leaves out.
-        if let Some(d) = report.deliveries.first_mut()
-            && d.command.is_none()
-        {
-            d.command = IN_REPLY_TO
-                .captures(&report.body)
-                .and_then(|c| c.get(1))
-                .map(|m| m.as_str().to_ascii_uppercase());
+        for (d, paragraph) in report.deliveries.iter_mut().zip(paragraphs) {
+            if d.command.is_none() {
+                d.command = IN_REPLY_TO
+                    .captures(paragraph)
+                    .and_then(|c| c.get(1))
+                    .map(|m| m.as_str().to_ascii_uppercase());
+            }
         }
         Vec::new()
     } else {
@@ -501,6 +506,25 @@ fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool, 
         }
         d.command = d.command.take().or(s.command.clone());
     }
+}
+
+/// For each delivery, the prose paragraph that names its recipient (from
+/// the address to the next blank line); the whole prose for a report of
+/// one recipient. None when a recipient of several is not in the prose.
+fn recipient_paragraphs<'a>(body: &'a str, deliveries: &[Delivery]) -> Option<Vec<&'a str>> {
+    if deliveries.len() == 1 {
+        return Some(vec![body]);
+    }
+    let lower = body.to_ascii_lowercase();
+    deliveries
+        .iter()
+        .map(|d| {
+            let recipient = d.recipient.as_deref()?.to_ascii_lowercase();
+            let at = lower.find(&recipient)?;
+            let end = lower[at..].find("\n\n").map_or(body.len(), |i| at + i);
+            body.get(at..end)
+        })
+        .collect()
 }
 
 /// A server's reply as an MTA quotes it: the command it answered.
