@@ -64,19 +64,7 @@ pub fn seed() -> u64 {
 
 /// Message-ID numbers of the messages in `mailbox`.
 fn keys_in(dv: &Dovecot, mailbox: &str) -> BTreeSet<usize> {
-    dv.doveadm(&[
-        "-f",
-        "flow",
-        "fetch",
-        "-u",
-        USER,
-        "hdr.message-id",
-        "mailbox",
-        mailbox,
-    ])
-    .lines()
-    .filter_map(|l| l.split("<f").nth(1)?.split('@').next()?.parse().ok())
-    .collect()
+    dv.message_numbers(mailbox, "f").into_iter().collect()
 }
 
 /// bfetch through the proxy: implicit TLS, or plaintext so that the proxy

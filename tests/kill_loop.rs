@@ -36,22 +36,7 @@ use std::time::{Duration, Instant};
 
 /// Message numbers in `mailbox`, with repeats.
 fn keys_in(dv: &Dovecot, mailbox: &str) -> Vec<usize> {
-    let mut v: Vec<usize> = dv
-        .doveadm(&[
-            "-f",
-            "flow",
-            "fetch",
-            "-u",
-            USER,
-            "hdr.message-id",
-            "mailbox",
-            mailbox,
-        ])
-        .lines()
-        .filter_map(|l| l.split("<kl").nth(1)?.split('@').next()?.parse().ok())
-        .collect();
-    v.sort_unstable();
-    v
+    dv.message_numbers(mailbox, "kl")
 }
 
 /// bounce-cron's directories, and the target and state it applies to.

@@ -144,6 +144,28 @@ impl Dovecot {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The numbers of the messages in `mailbox` whose Message-ID is
+    /// `<PREFIX<n>@…>`, sorted, repeats kept.
+    pub fn message_numbers(&self, mailbox: &str, prefix: &str) -> Vec<usize> {
+        let marker = format!("<{prefix}");
+        let mut v: Vec<usize> = self
+            .doveadm(&[
+                "-f",
+                "flow",
+                "fetch",
+                "-u",
+                USER,
+                "hdr.message-id",
+                "mailbox",
+                mailbox,
+            ])
+            .lines()
+            .filter_map(|l| l.split(&marker).nth(1)?.split('@').next()?.parse().ok())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
     /// Delivers one message (assigns its UID at once).
     pub fn save(&self, mailbox: &str, msg: &[u8]) {
         use std::io::Write;
