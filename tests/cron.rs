@@ -5,7 +5,7 @@
 //! does not trip; one summary line per run in the log; the README's
 //! crontab line works under cron's bare environment.
 
-use crate::support::dovecot::{Dovecot, PASSWORD, USER, hard_bounce};
+use crate::support::dovecot::{Dovecot, hard_bounce};
 use crate::support::repo_root;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -65,20 +65,8 @@ impl Cron<'_> {
             .arg(format!("sqlite:{}", self.db().display()))
             .arg("--log")
             .arg(self.log());
-        for a in [
-            "--host".to_string(),
-            "127.0.0.1".into(),
-            "--port".into(),
-            self.dv.imaps_port.to_string(),
-            "--user".into(),
-            USER.into(),
-            "--ca-file".into(),
-            self.dv.cert().display().to_string(),
-        ] {
-            c.arg("--bfetch-arg").arg(a);
-        }
+        self.dv.cron_account(&mut c);
         c.args(args)
-            .env("BFETCH_PASSWORD", PASSWORD)
             .env("HOME", self.dir.path())
             .env("XDG_STATE_HOME", self.dir.path().join("state"))
             .env_remove("XDG_RUNTIME_DIR");

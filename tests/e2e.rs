@@ -7,7 +7,7 @@
 //! fetched read-only, through `bclassify | bapply --apply` in one go on a
 //! copy of the contact table.
 
-use crate::support::dovecot::{Dovecot, PASSWORD, USER};
+use crate::support::dovecot::{Dovecot, USER};
 use crate::support::repo_root;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -246,20 +246,8 @@ impl Cron {
             .arg(self.dir.path().join("lock"))
             .arg("--force")
             .args(["--bapply-arg", "--lock-timeout", "--bapply-arg", "1"]);
-        for a in [
-            "--host".to_string(),
-            "127.0.0.1".into(),
-            "--port".into(),
-            dv.imaps_port.to_string(),
-            "--user".into(),
-            USER.into(),
-            "--ca-file".into(),
-            dv.cert().display().to_string(),
-        ] {
-            c.arg("--bfetch-arg").arg(a);
-        }
-        c.env("BFETCH_PASSWORD", PASSWORD)
-            .env("HOME", dv.home.path())
+        dv.cron_account(&mut c);
+        c.env("HOME", dv.home.path())
             .env("XDG_STATE_HOME", dv.home.path().join("state"))
             .env("XDG_CONFIG_HOME", dv.home.path().join("config"))
             .stdin(Stdio::null());

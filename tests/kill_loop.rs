@@ -26,7 +26,7 @@
 
 use crate::support::bounces::*;
 use crate::support::databases::Postgres;
-use crate::support::dovecot::{Dovecot, PASSWORD, USER};
+use crate::support::dovecot::{Dovecot, USER};
 use crate::support::procs::*;
 use crate::support::repo_root;
 use std::collections::BTreeMap;
@@ -78,20 +78,8 @@ impl<'a> Cron<'a> {
             .arg(self.dir.path().join("lock"))
             .args(["--wait", &wait.to_string(), "--log", "none", "--force"])
             .args(["--bapply-arg", "--lock-timeout", "--bapply-arg", "5"]);
-        for a in [
-            "--host".to_string(),
-            "127.0.0.1".into(),
-            "--port".into(),
-            dv.imaps_port.to_string(),
-            "--user".into(),
-            USER.into(),
-            "--ca-file".into(),
-            dv.cert().display().to_string(),
-        ] {
-            c.arg("--bfetch-arg").arg(a);
-        }
-        c.env("BFETCH_PASSWORD", PASSWORD)
-            .env("HOME", dv.home.path())
+        dv.cron_account(&mut c);
+        c.env("HOME", dv.home.path())
             .env("XDG_STATE_HOME", dv.home.path().join("state"))
             .env("XDG_CONFIG_HOME", dv.home.path().join("config"))
             .stdin(Stdio::null());

@@ -144,6 +144,24 @@ impl Dovecot {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// bounce-cron's `--bfetch-arg`s for this server's account (implicit
+    /// TLS, the test CA) and the password in the environment.
+    pub fn cron_account(&self, c: &mut Command) {
+        for a in [
+            "--host".to_string(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            self.imaps_port.to_string(),
+            "--user".into(),
+            USER.into(),
+            "--ca-file".into(),
+            self.cert().display().to_string(),
+        ] {
+            c.arg("--bfetch-arg").arg(a);
+        }
+        c.env("BFETCH_PASSWORD", PASSWORD);
+    }
+
     /// The numbers of the messages in `mailbox` whose Message-ID is
     /// `<PREFIX<n>@…>`, sorted, repeats kept.
     pub fn message_numbers(&self, mailbox: &str, prefix: &str) -> Vec<usize> {
