@@ -13,7 +13,7 @@ use super::report::Delivery;
 use super::text::{clean_address, collapse_ws, find_smtp_code, find_status};
 use patterns::{
     ADDRESS_LINE, ADDRESS_SENTENCE, BOILERPLATE, DATED_REST, HEADER_LABEL, HEADER_SUMMARY,
-    RCPT_REJECTED, REASON_ANYWHERE, REASON_WORDS, SUBJECT_LABEL,
+    RCPT_REJECTED, REASON_ANYWHERE, REASON_WORDS, SENTENCE_ADDRESS_GROUPS, SUBJECT_LABEL,
 };
 
 mod patterns;
@@ -127,12 +127,7 @@ pub fn scan(
             }
         }
         if let Some(c) = ADDRESS_SENTENCE.captures(line) {
-            let Some(m) = [
-                "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12", "a13",
-                "a14", "a15",
-            ]
-            .iter()
-            .find_map(|n| c.name(n)) else {
+            let Some(m) = SENTENCE_ADDRESS_GROUPS.iter().find_map(|n| c.name(n)) else {
                 continue;
             };
             // "Unknown user: addr": the words before the address are the

@@ -16,6 +16,12 @@ pub(super) static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     )
 });
 
+/// The groups of `ADDRESS_SENTENCE` that hold the address, one per
+/// alternative (a test checks the list against the pattern).
+pub(super) const SENTENCE_ADDRESS_GROUPS: [&str; 15] = [
+    "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12", "a13", "a14", "a15",
+];
+
 /// Sentences that name the failed address inside the prose.
 pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
@@ -107,3 +113,21 @@ pub(super) static SUBJECT_LABEL: LazyLock<Pattern> = LazyLock::new(|| {
 pub(super) static HEADER_SUMMARY: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(r"(?i)^\s*(?:[*•-]\s+)?(?:subject|sent|date|cc)\s*:")
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_address_group_of_the_sentence_pattern_is_listed() {
+        let mut named: Vec<&str> = ADDRESS_SENTENCE
+            .unicode()
+            .capture_names()
+            .flatten()
+            .collect();
+        let mut listed = SENTENCE_ADDRESS_GROUPS.to_vec();
+        named.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(named, listed);
+    }
+}
