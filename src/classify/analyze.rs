@@ -178,17 +178,18 @@ fn read_prose(report: &mut Report) {
     }
     // A report that names nobody but returns a message sent to one
     // address is about that address, and its prose is the reason.
-    if report.deliveries.is_empty()
-        && let Some(to) = report
+    // One that names nobody at all still gives its prose as the reason, so
+    // the wording decides the record's reason even without an address.
+    if report.deliveries.is_empty() {
+        let to = report
             .returned
             .as_ref()
-            .filter(|r| r.to_addresses.len() == 1)
-            .and_then(|r| r.original.to.clone())
-    {
+            .and_then(|r| r.sole_recipient())
+            .filter(|to| !unlikely.iter().any(|u| u.eq_ignore_ascii_case(to)));
         let prose = collapse_ws(&report.body);
         if !prose.is_empty() {
             report.deliveries.push(Delivery {
-                recipient: Some(to),
+                recipient: to,
                 diagnostic: Some(truncate_chars(&prose, 600)),
                 ..Delivery::default()
             });

@@ -353,11 +353,7 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
             .first()
             .cloned()
             .or_else(|| verp_recipient(report))
-            .or_else(|| {
-                returned
-                    .filter(|r| r.to_addresses.len() == 1)
-                    .and_then(|r| r.original.to.clone())
-            }),
+            .or_else(|| returned.and_then(|r| r.sole_recipient())),
     }
 }
 

@@ -16,7 +16,7 @@ static ORIGINAL_MARKER: LazyLock<Pattern> = LazyLock::new(|| {
           -+\s*(?:below\s+this\s+line\s+is\s+a\s+copy\s+of\s+the\s+message
               |this\s+is\s+a\s+copy\s+of\s+the\s+message
               |original\s+message(?:\s+follows)?
-              |(?:the\s+)?(?:header|headers)\s+of\s+(?:the\s+)?original\s+message
+              |(?:the\s+)?(?:header|headers)\s+of\s+(?:the\s+)?(?:original|source)\s+(?:message|mail)
               |unsent\s+message\s+follows
               |returned\s+(?:message|mail)
               |start\s+of\s+returned\s+(?:message|mail)
@@ -74,9 +74,29 @@ pub fn split_original(text: &str) -> SplitText<'_> {
 pub struct Returned {
     pub original: Original,
     pub to_addresses: Vec<String>,
+    /// Whether the message was also copied to others (Cc).
+    pub copied: bool,
     pub subscriber: Option<String>,
     pub return_path: Option<String>,
     pub list_unsubscribe: Option<String>,
+}
+
+impl Returned {
+    /// The one address the returned message was sent to, unless it went
+    /// from that address too (a list's post goes From the list To the
+    /// list, with the subscribers out of sight) or was copied to others
+    /// (a post to one person copied to a list reached the subscriber
+    /// through the list).
+    pub fn sole_recipient(&self) -> Option<String> {
+        let [to] = self.to_addresses.as_slice() else {
+            return None;
+        };
+        if self.copied {
+            return None;
+        }
+        let from = self.original.from.as_deref();
+        (!from.is_some_and(|f| f.eq_ignore_ascii_case(to))).then(|| to.clone())
+    }
 }
 
 pub fn from_message(msg: &Message<'_>, subscriber_header: &str) -> Returned {
@@ -99,6 +119,9 @@ pub fn from_message(msg: &Message<'_>, subscriber_header: &str) -> Returned {
         })
         .unwrap_or_default();
     o.to = r.to_addresses.first().cloned();
+    r.copied = msg
+        .cc()
+        .is_some_and(|a| a.iter().any(|x| x.address().is_some()));
     o.list_id = msg
         .header_raw("List-Id")
         .map(collapse_ws)
@@ -239,5 +262,28 @@ mod tests {
         assert_eq!(r.original.message_id.as_deref(), Some("<x@y>"));
         assert_eq!(r.original.to.as_deref(), Some("a@example.org"));
         assert_eq!(r.subscriber.as_deref(), Some("42"));
+    }
+
+    #[test]
+    fn sole_recipient_is_a_subscriber_only_when_alone_and_not_the_sender() {
+        let sole = |headers: &str| {
+            from_header_text(headers, "X-Subscriber-Id").and_then(|r| r.sole_recipient())
+        };
+        assert_eq!(
+            sole("From: news@l.example\nTo: ann@example.org\n").as_deref(),
+            Some("ann@example.org")
+        );
+        assert_eq!(
+            sole("From: news@l.example\nTo: News <news@l.example>\n"),
+            None
+        );
+        assert_eq!(
+            sole("From: bob@example.net\nTo: ann@example.org\nCc: list@l.example\n"),
+            None
+        );
+        assert_eq!(
+            sole("From: news@l.example\nTo: ann@example.org, cy@example.org\n"),
+            None
+        );
     }
 }
