@@ -43,22 +43,27 @@ pub fn regex(pattern: &str) -> Pattern {
 }
 
 /// The first telling enhanced status code (RFC 3463) in the text: a
-/// generic `X.0.0` or `4.4.7` only when nothing more specific is there.
+/// generic `X.0.0` or `4.4.7` only when nothing more specific is there,
+/// and a success (`2.x.x`, as in a transcript's "250 2.1.5 Ok") only when
+/// no failure is.
 pub fn find_status(text: &str) -> Option<String> {
-    let mut fallback = None;
+    let mut generic = None;
+    let mut success = None;
     let mut from = 0;
     while let Some((class, subject, detail, end)) = next_status(text, from) {
         if subject <= 7 {
             let code = format!("{class}.{subject}.{detail}");
-            if code.ends_with(".0.0") || code == "4.4.7" {
-                fallback.get_or_insert(code);
+            if class == 2 {
+                success.get_or_insert(code);
+            } else if code.ends_with(".0.0") || code == "4.4.7" {
+                generic.get_or_insert(code);
             } else {
                 return Some(code);
             }
         }
         from = end;
     }
-    fallback
+    generic.or(success)
 }
 
 /// The next enhanced status code at or after `from`: a class digit (2, 4,
@@ -211,8 +216,11 @@ pub fn find_smtp_code(text: &str) -> Option<u16> {
 /// The first three-digit code of class 2, 4 or 5 that stands alone: not
 /// after a digit, a dot, `#`, `[` or `-`, and followed by a space, `-`,
 /// `,`, `;` or the end of the text.
+/// A success reply ("250 2.1.5 Ok" in a transcript) counts only when no
+/// failure follows it.
 fn first_reply_code(text: &str) -> Option<u16> {
     let b = text.as_bytes();
+    let mut success = None;
     let mut i = 0;
     while let Some(offset) = memchr::memchr3(b'2', b'4', b'5', &b[i..]) {
         let at = i + offset;
@@ -228,10 +236,15 @@ fn first_reply_code(text: &str) -> Option<u16> {
             .next_back()
             .is_some_and(|c| matches!(c, '.' | '#' | '[' | '-') || is_digit(c));
         if digits && followed && !preceded {
-            return text[at..at + 3].parse().ok();
+            if b[at] != b'2' {
+                return text[at..at + 3].parse().ok();
+            }
+            if success.is_none() {
+                success = text[at..at + 3].parse().ok();
+            }
         }
     }
-    None
+    success
 }
 
 /// One line, single spaces, trimmed.
@@ -417,14 +430,16 @@ mod tests {
     /// The regular expressions the hand-written scans replaced.
     fn status_by_regex(text: &str) -> Option<String> {
         let re = regex(r"(?:^|[^\d.A-Za-z])([245])\.(\d{1,3})\.(\d{1,3})(?:[^\d.]|\.(?:\D|$)|$)");
-        let mut fallback = None;
+        let (mut generic, mut success) = (None, None);
         let mut rest = text;
         while let Some(c) = re.captures(rest) {
             let code = format!("{}.{}.{}", &c[1], &c[2], &c[3]);
             let subject: u32 = c[2].parse().unwrap_or(99);
             if subject <= 7 {
-                if code.ends_with(".0.0") || code == "4.4.7" {
-                    fallback.get_or_insert(code);
+                if &c[1] == "2" {
+                    success.get_or_insert(code);
+                } else if code.ends_with(".0.0") || code == "4.4.7" {
+                    generic.get_or_insert(code);
                 } else {
                     return Some(code);
                 }
@@ -432,12 +447,24 @@ mod tests {
             let end = c.get(3).map_or(rest.len(), |m| m.end());
             rest = &rest[end..];
         }
-        fallback
+        generic.or(success)
     }
 
     fn reply_code_by_regex(text: &str) -> Option<u16> {
         let re = regex(r"(?:^|[^\d.#\[\-])([245][0-9][0-9])(?:[ \-,;]|$)");
-        re.captures(text).and_then(|c| c[1].parse().ok())
+        let mut codes: Vec<u16> = Vec::new();
+        let mut rest = text;
+        while let Some(m) = re.captures(rest).and_then(|c| c.get(1)) {
+            codes.extend(m.as_str().parse::<u16>().ok());
+            // The rest starts at the separator after the code, so the
+            // pattern's look-behind still sees what precedes the next one.
+            rest = &rest[m.end()..];
+        }
+        codes
+            .iter()
+            .copied()
+            .find(|c| c / 100 != 2)
+            .or(codes.first().copied())
     }
 
     #[test]
@@ -465,6 +492,9 @@ mod tests {
             "5.1.1.",
             "192.0.2.5.1.1",
             "4.4.7 then 5.2.2",
+            "250 2.1.5 Ok 354 End data 451 4.3.0 Error: queue file write error",
+            "250 2.0.0 Ok",
+            "2.1.5 then 5.0.0",
             "5.0.0 5.7.1",
             "2.0.0",
             "5.1.1234 5.1.23",
@@ -571,6 +601,18 @@ mod tests {
         assert_eq!(find_status("Mailman v2.0.13 (101270)"), None);
         assert_eq!(find_smtp_code("host said: 550-5.1.1 no"), Some(550));
         assert_eq!(find_smtp_code("192.0.2.250 x"), None);
+        // A transcript's successes before the failure are not the outcome.
+        let transcript = "Out: 250 2.1.5 Ok In: DATA Out: 354 End data Out: 451 4.3.0 Error";
+        assert_eq!(find_smtp_code(transcript), Some(451));
+        assert_eq!(find_status(transcript).as_deref(), Some("4.3.0"));
+        assert_eq!(
+            find_smtp_code("250 2.0.0 Ok: queued").map(|c| c / 100),
+            Some(2)
+        );
+        assert_eq!(
+            find_status("250 2.0.0 Ok: queued").as_deref(),
+            Some("2.0.0")
+        );
         assert_eq!(find_smtp_code("#550"), None);
         assert_eq!(
             find_smtp_code("#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"),
