@@ -14,6 +14,7 @@ use super::prose;
 use super::report::{Delivery, Report};
 use super::text::{clean_address, collapse_ws, floor_char_boundary, truncate_chars};
 use mail_parser::{Message, MimeHeaders, PartType};
+use std::cell::OnceCell;
 use std::sync::LazyLock;
 
 /// Body text kept per message: reports are short, and rules must not scan
@@ -63,10 +64,13 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
     if let Some(a) = &report.aggregate {
         report.mta = Some(if a.kind == "dmarc" { "dmarc" } else { "tlsrpt" });
     }
+    // The prose lower-cased, made at most once: both steps below look
+    // addresses up in it, and most reports need neither.
+    let body_lower = OnceCell::new();
     if report.feedback_type.is_none() && report.bounce_like && report.aggregate.is_none() {
-        read_prose(&mut report);
+        read_prose(&mut report, &body_lower);
     }
-    fill_commands(&mut report);
+    fill_commands(&mut report, &body_lower);
     report
 }
 
@@ -134,7 +138,7 @@ fn is_bounce_like(report: &Report) -> bool {
 
 /// The recipients and diagnostics the prose of a bounce gives, added to
 /// what the report formats read.
-fn read_prose(report: &mut Report) {
+fn read_prose(report: &mut Report, body_lower: &OnceCell<String>) {
     let exclude: Vec<String> = report.from_address.iter().cloned().collect();
     let unlikely = own_addresses(report);
     name_local_delivery(report);
@@ -148,7 +152,7 @@ fn read_prose(report: &mut Report) {
             d.recipient.is_some() && d.diagnostic.as_deref().is_some_and(|t| t.len() >= 8)
         });
     let paragraphs = if complete {
-        recipient_paragraphs(&report.body, &report.deliveries)
+        recipient_paragraphs(&report.body, body_lower, &report.deliveries)
     } else {
         None
     };
@@ -157,10 +161,7 @@ fn read_prose(report: &mut Report) {
         // FROM command)") tells the step its DSN leaves out.
         for (d, paragraph) in report.deliveries.iter_mut().zip(paragraphs) {
             if d.command.is_none() {
-                d.command = IN_REPLY_TO
-                    .captures(paragraph)
-                    .and_then(|c| c.get(1))
-                    .map(|m| m.as_str().to_ascii_uppercase());
+                d.command = diagnostic::find_replied_command(paragraph);
             }
         }
         Vec::new()
@@ -223,7 +224,7 @@ fn name_local_delivery(report: &mut Report) {
 
 /// The SMTP command each delivery was refused at, and the status and reply
 /// code its diagnostic gives.
-fn fill_commands(report: &mut Report) {
+fn fill_commands(report: &mut Report, body_lower: &OnceCell<String>) {
     // A report that names one SMTP command for the whole session (a
     // transcript, "in reply to RCPT TO command" in the prose) tells it for
     // recipients whose own diagnostic does not.
@@ -234,11 +235,6 @@ fn fill_commands(report: &mut Report) {
         } else {
             None
         };
-    let body_lower = if report.deliveries.iter().any(|d| d.command.is_none()) {
-        report.body.to_ascii_lowercase()
-    } else {
-        String::new()
-    };
     for d in &mut report.deliveries {
         if let Some(diag) = d.diagnostic.take() {
             diagnostic::fill_from_diagnostic(d, &diag);
@@ -247,7 +243,9 @@ fn fill_commands(report: &mut Report) {
             // A transcript that sent "RCPT TO:<this address>" was refused
             // at that step.
             let asked = d.recipient.as_deref().is_some_and(|r| {
-                body_lower.contains(&format!("rcpt to:<{}>", r.to_ascii_lowercase()))
+                body_lower
+                    .get_or_init(|| report.body.to_ascii_lowercase())
+                    .contains(&format!("rcpt to:<{}>", r.to_ascii_lowercase()))
             });
             d.command = if asked {
                 Some("RCPT".into())
@@ -512,11 +510,15 @@ fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool, 
 /// For each delivery, the prose paragraph that names its recipient (from
 /// the address to the next blank line); the whole prose for a report of
 /// one recipient. None when a recipient of several is not in the prose.
-fn recipient_paragraphs<'a>(body: &'a str, deliveries: &[Delivery]) -> Option<Vec<&'a str>> {
+fn recipient_paragraphs<'a>(
+    body: &'a str,
+    body_lower: &OnceCell<String>,
+    deliveries: &[Delivery],
+) -> Option<Vec<&'a str>> {
     if deliveries.len() == 1 {
         return Some(vec![body]);
     }
-    let lower = body.to_ascii_lowercase();
+    let lower = body_lower.get_or_init(|| body.to_ascii_lowercase());
     deliveries
         .iter()
         .map(|d| {
@@ -527,13 +529,6 @@ fn recipient_paragraphs<'a>(body: &'a str, deliveries: &[Delivery]) -> Option<Ve
         })
         .collect()
 }
-
-/// A server's reply as an MTA quotes it: the command it answered.
-static IN_REPLY_TO: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r"(?i)\bin\s+reply\s+to\s+(?:the\s+)?(?:end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b",
-    )
-});
 
 static BOUNCE_SENDER: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(

@@ -7,25 +7,56 @@ use super::report::Delivery;
 use super::text::{collapse_ws, find_smtp_code, find_status};
 use std::sync::LazyLock;
 
+/// Where a text names the SMTP step a reply answered. Group 1 is the
+/// lead-in of a transcript line (`>>> RCPT`), group 2 a named command after
+/// it or after a reply's words ("in reply to RCPT TO command"); groups 3 to
+/// 5 are wordings that imply RCPT, DATA or MAIL; group 6 is a transcript's
+/// "RCPT TO:<" and group 7 its "MAIL FROM:<".
 static COMMAND: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)(?:after|in\s+reply\s+to|response\s+to|for|>>>|did\s+not\s+like\s+our|most\s+progress\s+was|\bSMTP:)\s*(?:the\s+)?(?:final\s+|end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b|(does\s+not\s+like\s+recipient|RCPT\s+TO:?\s*<)|(failed\s+after\s+I\s+sent\s+the\s+message|end\s+of\s+data|didn't\s+like\s+the\s+message)|(MAIL\s+FROM:?\s*<|sender\s+was\s+rejected)",
+        r"(?i)(?:(>>>|\bSMTP:|for)|after|in\s+reply\s+to|response\s+to|did\s+not\s+like\s+our|most\s+progress\s+was)\s*(?:the\s+)?(?:final\s+|end\s+of\s+)?(RCPT|MAIL|DATA|HELO|EHLO|STARTTLS)\b|(does\s+not\s+like\s+recipient)|(failed\s+after\s+I\s+sent\s+the\s+message|end\s+of\s+data|didn't\s+like\s+the\s+message)|(sender\s+was\s+rejected)|(RCPT\s+TO:?\s*<)|(MAIL\s+FROM:?\s*<)",
     )
 });
 
+/// The SMTP command one match names, and whether a reply's own words name
+/// it rather than a transcript line.
+fn command_of(c: &super::pattern::Captures<'_, '_>) -> (String, bool) {
+    if let Some(m) = c.get(2) {
+        (m.as_str().to_ascii_uppercase(), c.get(1).is_none())
+    } else if c.get(3).is_some() {
+        ("RCPT".into(), true)
+    } else if c.get(4).is_some() {
+        ("DATA".into(), true)
+    } else if c.get(5).is_some() {
+        ("MAIL".into(), true)
+    } else if c.get(6).is_some() {
+        ("RCPT".into(), false)
+    } else {
+        ("MAIL".into(), false)
+    }
+}
+
 /// The SMTP command a text says the remote side answered.
 pub fn find_command(text: &str) -> Option<String> {
-    COMMAND.captures(text).map(|c| {
-        if let Some(m) = c.get(1) {
-            m.as_str().to_ascii_uppercase()
-        } else if c.get(2).is_some() {
-            "RCPT".into()
-        } else if c.get(3).is_some() {
-            "DATA".into()
-        } else {
-            "MAIL".into()
+    COMMAND.captures(text).map(|c| command_of(&c).0)
+}
+
+/// The SMTP command a reply's own words say it answered ("(in reply to
+/// RCPT TO command)", "after end of data"), passing over transcript lines:
+/// a transcript's "MAIL FROM:<sender>" comes before every recipient's
+/// refusal and says nothing about one of them.
+pub fn find_replied_command(text: &str) -> Option<String> {
+    let mut from = 0;
+    while from < text.len() {
+        let c = COMMAND.captures(&text[from..])?;
+        let (command, replied) = command_of(&c);
+        if replied {
+            return Some(command);
         }
-    })
+        // A match is never empty, and ends on a character boundary.
+        from += c.get(0).map_or(text.len(), |m| m.end().max(1));
+    }
+    None
 }
 
 /// Status, reply code and SMTP command from a diagnostic text.
@@ -134,6 +165,27 @@ fn remote_host(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reply_names_its_command_and_a_transcript_line_does_not() {
+        let paragraph = "MAIL FROM:<list@example.com> <a@example.org>: host mx said: 550 no such user (in reply to RCPT TO command)";
+        assert_eq!(find_command(paragraph).as_deref(), Some("MAIL"));
+        assert_eq!(find_replied_command(paragraph).as_deref(), Some("RCPT"));
+        assert_eq!(
+            find_replied_command("SMTP error from remote mail server after end of data: 554 spam")
+                .as_deref(),
+            Some("DATA")
+        );
+        assert_eq!(
+            find_replied_command("x.example does not like recipient. 550 no").as_deref(),
+            Some("RCPT")
+        );
+        assert_eq!(
+            find_replied_command(">>> RCPT TO:<a@example.org> <<< 550 no"),
+            None
+        );
+        assert_eq!(find_replied_command("é>>> DATA é"), None);
+    }
 
     #[test]
     fn remote_host_is_not_the_blocklisted_client() {
