@@ -27,6 +27,7 @@ struct Walk {
     html: String,
     dsn: String,
     feedback: String,
+    mdn: String,
     returned: Option<Returned>,
     returned_text: Option<String>,
     aggregate: Option<crate::record::AggregateReport>,
@@ -51,6 +52,7 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
     let parts = ReportParts {
         delivery_status: &walk.dsn,
         feedback_report: &walk.feedback,
+        disposition_notification: &walk.mdn,
     };
     formats::read(&parts, &mut report);
     report.mta = formats::name(&report);
@@ -368,6 +370,10 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                 ("message", "delivery-status") | ("message", "global-delivery-status") => {
                     append(&mut walk.dsn, &String::from_utf8_lossy(part.contents()));
                 }
+                ("message", "disposition-notification")
+                | ("message", "global-disposition-notification") => {
+                    append(&mut walk.mdn, &String::from_utf8_lossy(part.contents()));
+                }
                 ("message", "feedback-report") => {
                     append(
                         &mut walk.feedback,
@@ -466,6 +472,13 @@ fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool, 
     if !has_dsn {
         if deliveries.is_empty() {
             *deliveries = scanned;
+        } else if let [only] = deliveries.as_mut_slice()
+            && only.recipient.is_none()
+            && let [named] = scanned.as_slice()
+        {
+            // A report that names no one (an MDN without Final-Recipient)
+            // is about the one address its prose names.
+            only.recipient = named.recipient.clone();
         }
         return;
     }

@@ -11,6 +11,7 @@
 mod arf;
 mod dsn;
 mod hotmail_jmrp;
+mod mdn;
 mod report_format;
 mod ses;
 
@@ -72,6 +73,7 @@ pub(crate) static LIST: &[&dyn ReportFormat] = &[
     &dsn::Dsn,
     &hotmail_jmrp::HotmailJmrp,
     &arf::Arf,
+    &mdn::Mdn,
     &ses::Ses,
     &amazonworkmail::FORMAT,
     &sendgrid::FORMAT,

@@ -11,6 +11,8 @@ pub(crate) struct ReportParts<'a> {
     pub delivery_status: &'a str,
     /// The `message/feedback-report` parts, joined.
     pub feedback_report: &'a str,
+    /// The `message/disposition-notification` parts, joined.
+    pub disposition_notification: &'a str,
 }
 
 /// Whether a format names a report, once every format has read it.
