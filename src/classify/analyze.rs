@@ -129,6 +129,9 @@ fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
 
 /// Whether the message looks like a delivery report of some kind.
 fn is_bounce_like(report: &Report) -> bool {
+    if report.receipt && !report.has_dsn {
+        return false;
+    }
     report.has_dsn
         || !report.deliveries.is_empty()
         || !report.failed_header.is_empty()

@@ -53,6 +53,9 @@ pub struct Report {
     pub unparsable: bool,
     /// The message looks like a delivery report of some kind.
     pub bounce_like: bool,
+    /// A disposition notification that says the message reached the
+    /// person (displayed, processed): a receipt, never a failure.
+    pub receipt: bool,
     /// A DMARC aggregate or SMTP TLS report found in an attachment.
     pub aggregate: Option<crate::record::AggregateReport>,
 }
@@ -110,6 +113,8 @@ impl Report {
     pub fn kind(&self) -> &'static str {
         if self.feedback_type.is_some() {
             "feedback"
+        } else if self.receipt && !self.bounce_like {
+            "receipt"
         } else if self.bounce_like {
             "bounce"
         } else {

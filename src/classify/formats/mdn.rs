@@ -3,7 +3,7 @@
 //! 5429), as Dovecot's Pigeonhole sends it ("Your message to <x> was
 //! automatically rejected: …", `Disposition: automatic-action/
 //! MDN-sent-automatically; deleted`). A read receipt (`displayed`) says
-//! nothing about a failure and is left alone.
+//! nothing about a failure: it is marked so, and no rule takes it for one.
 
 use super::dsn::{HeaderField, fields};
 use super::report_format::{Recognition, ReportFormat, ReportParts};
@@ -19,6 +19,8 @@ pub(crate) struct Disposition {
     pub reporting_ua: Option<String>,
     /// An automatic action discarded or refused the message.
     pub refused: bool,
+    /// A disposition was given, whatever it is.
+    pub disposed: bool,
 }
 
 /// Reads the fields of a `message/disposition-notification` part.
@@ -39,7 +41,10 @@ pub(crate) fn parse(text: &str) -> Disposition {
                     d.reporting_ua = Some(host.to_ascii_lowercase());
                 }
             }
-            "disposition" => d.refused = is_refusal(&value),
+            "disposition" => {
+                d.disposed = true;
+                d.refused = is_refusal(&value);
+            }
             _ => {}
         }
     }
@@ -72,6 +77,9 @@ impl ReportFormat for Mdn {
         }
         let d = parse(parts.disposition_notification);
         if !d.refused {
+            // Its words ("sent to <x>", from "Postmaster") must not pass
+            // for a failure notice.
+            report.receipt = d.disposed;
             return;
         }
         // The notice's own words are the only reason given: the filter's
@@ -118,12 +126,13 @@ mod tests {
                 recipient: Some("Ana@example.net".into()),
                 reporting_ua: Some("mx.example.net".into()),
                 refused: true,
+                disposed: true,
             }
         );
         let read = parse(
             "Final-Recipient: rfc822; ana@example.net\nDisposition: manual-action/MDN-sent-manually; displayed\n",
         );
-        assert!(!read.refused);
+        assert!(!read.refused && read.disposed);
         assert!(!is_refusal("manual-action/MDN-sent-manually; deleted"));
         assert!(is_refusal(
             "automatic-action/MDN-sent-automatically; denied"
