@@ -1,8 +1,9 @@
 //! The MTA lab's bounces (`fixtures/lab/`, written by real Postfix, Exim,
-//! Sendmail, OpenSMTPD, Courier, dma and Haraka under `scripts/lab`) are
-//! labelled by construction. bclassify must name every affected recipient
-//! and nobody else, and keep its reasons right on at least the share it
-//! reached; a rule change that loses ground on real MTAs' mail fails here.
+//! Sendmail, OpenSMTPD, Courier, dma and Haraka, and by the Dovecot LDA
+//! behind the lab's receiver, under `scripts/lab`) are labelled by
+//! construction. bclassify must name every affected recipient and nobody
+//! else, and keep its reasons right on at least the share it reached; a rule
+//! change that loses ground on real MTAs' mail fails here.
 
 use crate::support;
 use serde_json::Value;

@@ -40,8 +40,16 @@ LABELS = {
     'relaydenied': ('blocked', 'norelaying', 'soft', '5.7.1', 554),
     'success': ('delivered', 'delivered', None, None, 250),
     'delivered': ('delivered', 'delivered', None, None, None),
+    # Written by Dovecot behind the receiver, which had accepted the message (250).
+    'dovecotquota': ('soft', 'mailboxfull', 'soft', '5.2.2', None),
+    'sievereject': ('blocked', 'filtered', 'soft', None, None),
+    'vacation': ('autoreply', 'vacation', None, None, None),
 }
 SUCCESS = {'success': 'relayed', 'delivered': 'delivered'}
+# The action of a final notice: failed, unless it reports a success or is no failure at all.
+ACTION = dict(SUCCESS, vacation=None)
+# Causes whose notice Dovecot writes, not the sending MTA: their group and engine.
+DOVECOT = {'dovecotquota', 'sievereject', 'vacation'}
 # deferred cause: status and reply code the receiver gave (none: the network failed)
 DEFERRED = {'greylisted': ('4.7.1', 450), 'refused': (None, None), 'timeout': (None, None)}
 # the causes of the recipients of the message sent to several at once
@@ -59,6 +67,9 @@ WHAT = {
     'success': 'receiver: accepted, no DSN offered, NOTIFY=SUCCESS: relayed DSN',
     'delivered': 'sender: delivered to a local mailbox, NOTIFY=SUCCESS: delivered DSN',
     'multi': 'receiver: one message to two recipients, RCPT 550 5.1.1 and RCPT 554 5.7.1 relay denied',
+    'dovecotquota': 'receiver: accepted; Dovecot LDA over quota: rejection DSN 5.2.2',
+    'sievereject': 'receiver: accepted; Dovecot LDA, Sieve reject: MDN "deleted"',
+    'vacation': 'receiver: accepted; Dovecot LDA, Sieve vacation: auto-reply',
 }
 MARGIN = 15  # seconds before the lifetime ends from which a message counts as the expiry
 
@@ -125,7 +136,7 @@ def record(row, kind, path, rcpt):
         status, code = DEFERRED.get(cause, (None, None))
     else:
         category, reason, bounce, status, code = LABELS[cause]
-        action = SUCCESS.get(cause, 'failed')
+        action = ACTION.get(cause, 'failed')
     # What the MTA wrote, unless it wrote nothing specific; then what the receiver said.
     written = dsn_status(path, rcpt)
     if written and not written.endswith('.0.0'):
@@ -181,15 +192,16 @@ def main():
         for kind, path, name in notices:
             with open(path, 'rb') as src, open(os.path.join(eml, name), 'wb') as dst:
                 dst.write(src.read())
+            writer = 'dovecot' if row['cause'] in DOVECOT else row['mta']
             new.append({
-                'file': name, 'expect': 'bounce', 'group': 'lab-' + row['mta'],
-                'engine': versions.get(row['mta']), 'cause': row['cause'], 'notice': kind,
+                'file': name, 'expect': 'bounce', 'group': 'lab-' + writer,
+                'engine': versions.get(writer), 'cause': row['cause'], 'notice': kind,
                 'records': [record(row, kind, path, rcpt) for rcpt in row['rcpt'].split(',')],
                 'label_source': {'cause': WHAT[row['cause']],
                                  'notice': {'delay': 'arrived before the queue lifetime ran out',
                                             'expiry': 'arrived after the queue lifetime ran out',
-                                            'final': 'immediate bounce'}[kind] if row['cause'] not in SUCCESS
-                                 else 'success DSN',
+                                            'final': 'immediate bounce'}[kind] if row['cause'] not in ACTION
+                                 else 'auto-reply' if row['cause'] in DOVECOT else 'success DSN',
                                  'status': 'delivery-status part unless missing or x.0.0, else the receiver reply'},
             })
     out = sorted(kept + new, key=lambda e: e['file'])

@@ -230,7 +230,8 @@ EOT
 
 inject_dma() {
   inject_all dma "--pipe dma" 0 \
-    unknownuser hostunknown mailboxfull toobig policy relaydenied multi
+    unknownuser hostunknown mailboxfull toobig policy relaydenied multi \
+    dovecotquota sievereject vacation
 }
 
 stop_dma() { :; }
@@ -258,7 +259,8 @@ start_haraka() {
 
 inject_haraka() {
   inject_all haraka "--smtp 127.0.0.27:25" "$LIFETIME" \
-    unknownuser hostunknown mailboxfull toobig policy relaydenied greylisted refused timeout multi
+    unknownuser hostunknown mailboxfull toobig policy relaydenied greylisted refused timeout multi \
+    dovecotquota sievereject vacation
 }
 
 stop_haraka() { kill "$(cat /run/haraka-lab.pid)" || true; }

@@ -2,7 +2,7 @@
 """sink.py: the scripted SMTP peers of the MTA lab (scripts/lab).
 
     sink.py --out DIR [--receiver ADDR:PORT] [--tarpit ADDR:PORT] [--collector ADDR:PORT]
-            [--syslog SOCKET --syslog-file FILE]
+            [--syslog SOCKET --syslog-file FILE] [--lda DIR --lda-user USER]
 
 receiver   the recipients' MX (mx.example.net). Refuses or defers by recipient:
              nosuchuser@example.net  RCPT 550 5.1.1 user unknown
@@ -11,6 +11,9 @@ receiver   the recipients' MX (mx.example.net). Refuses or defers by recipient:
              policy@example.net      end of DATA 550 5.7.1 policy rejection
              any other domain        RCPT 554 5.7.1 relay access denied
              any message over SIZE_LIMIT  552 5.3.4 (at MAIL with SIZE=, else after DATA)
+             dovecot-NAME@example.net  accepted, then delivered by Dovecot's LDA
+                                     (with --lda): dovecot-lda -c DIR/NAME/dovecot.conf,
+                                     run as USER, which may reject the message or answer it
              anything else           accepted; no DSN extension is offered, so a sender
                                      asked for NOTIFY=SUCCESS writes a "relayed" DSN
 tarpit     accepts the connection and never says a word (the sender times out)
@@ -27,6 +30,7 @@ Every transaction is logged to stderr, one line per command and reply.
 import argparse
 import asyncio
 import os
+import pwd
 import socket
 import sys
 import time
@@ -73,10 +77,11 @@ def data_reply(rcpts, size):
 
 
 class Session:
-    def __init__(self, role, hostname, out):
+    def __init__(self, role, hostname, out, lda=None):
         self.role = role
         self.hostname = hostname
         self.out = out
+        self.lda = lda
 
     async def run(self, reader, writer):
         peer = writer.get_extra_info('peername')
@@ -153,6 +158,8 @@ class Session:
                     else:
                         reply = data_reply(rcpts, len(data))
                     await send(reply)
+                    if self.lda and reply.startswith('2'):
+                        self.lda.deliver(mail_from, rcpts, data)
                     mail_from, rcpts = None, []
                 elif verb == 'RSET':
                     mail_from, rcpts = None, []
@@ -183,6 +190,41 @@ class Session:
             log('collector stored', path)
 
 
+class Lda:
+    """Dovecot's LDA as the final delivery agent for dovecot-NAME@example.net.
+
+    Runs after the 250, as an MTA's local delivery would, as an unprivileged user
+    (run as root, dovecot-lda insists on an auth service). What Dovecot sends back
+    (a rejection, an MDN, a vacation reply) goes through its sendmail_path to the
+    collector."""
+
+    def __init__(self, root, user):
+        self.root = root
+        self.user = pwd.getpwnam(user)
+        self.tasks = set()
+
+    def deliver(self, mail_from, rcpts, data):
+        for rcpt in rcpts:
+            local, _, domain = rcpt.lower().rpartition('@')
+            conf = os.path.join(self.root, local[len('dovecot-'):], 'dovecot.conf')
+            if domain == 'example.net' and local.startswith('dovecot-') and os.path.exists(conf):
+                task = asyncio.get_running_loop().create_task(self.run(conf, mail_from, rcpt, data))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+
+    async def run(self, conf, mail_from, rcpt, data):
+        home = os.path.join(os.path.dirname(conf), 'mail')
+        env = {'HOME': home, 'USER': self.user.pw_name, 'PATH': '/usr/sbin:/usr/bin:/sbin:/bin'}
+        cmd = ['/usr/lib/dovecot/dovecot-lda', '-c', conf, '-f', mail_from or '', '-a', rcpt]
+        head = 'Return-Path: <%s>\nDelivered-To: %s\n' % (mail_from or '', rcpt)
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, env=env, cwd=home,
+            user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[])
+        out, _ = await proc.communicate(head.encode() + data)
+        log('lda', rcpt, 'exit', proc.returncode, out.decode('utf-8', 'replace').strip())
+
+
 async def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', required=True)
@@ -190,7 +232,10 @@ async def main():
         ap.add_argument('--' + role, action='append', default=[], metavar='ADDR:PORT')
     ap.add_argument('--syslog')
     ap.add_argument('--syslog-file')
+    ap.add_argument('--lda', metavar='DIR', help='Dovecot configs, one directory per dovecot-NAME')
+    ap.add_argument('--lda-user', metavar='USER')
     args = ap.parse_args()
+    lda = Lda(args.lda, args.lda_user) if args.lda else None
     if args.syslog:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.bind(args.syslog)
@@ -207,7 +252,7 @@ async def main():
     for role in ('receiver', 'tarpit', 'collector'):
         for spec in getattr(args, role):
             host, _, port = spec.rpartition(':')
-            session = Session(role, names[role], args.out)
+            session = Session(role, names[role], args.out, lda if role == 'receiver' else None)
             servers.append(await asyncio.start_server(
                 lambda r, w, s=session: s.run(r, w), host.strip('[]'), int(port)))
             log('listening', role, spec)
