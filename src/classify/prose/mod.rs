@@ -45,6 +45,21 @@ fn in_header_summary(lines: &[&str], at: usize) -> bool {
         .any(|j| HEADER_SUMMARY.is_match(lines[j]))
 }
 
+/// A labelled line that gives an identifier shaped like an address
+/// ("Original Message ID: <x@host>", Postal's "Message Token: a@b" and
+/// "Orginal Message ID:") or the envelope sender ("Mail from: x"): never
+/// the recipient.
+fn is_id_label(lower_line: &str) -> bool {
+    let Some((label, _)) = lower_line.split_once(':') else {
+        return false;
+    };
+    label.len() < 40
+        && (label.ends_with("message id")
+            || label.ends_with("message-id")
+            || label.ends_with("token")
+            || label == "mail from")
+}
+
 fn is_excluded(addr: &str, exclude: &[String]) -> bool {
     let lower = addr.to_ascii_lowercase();
     let local = lower.split('@').next().unwrap_or("");
@@ -84,6 +99,7 @@ pub fn scan(
         ]
         .iter()
         .any(|p| lower_start.starts_with(p))
+            || is_id_label(&lower_start)
         {
             continue;
         }
