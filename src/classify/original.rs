@@ -54,6 +54,7 @@ pub struct SplitText<'a> {
 /// Splits a plain-text bounce into the report and the pasted original.
 pub fn split_original(text: &str) -> SplitText<'_> {
     let mut offset = 0;
+    let mut after_blank = false;
     for line in text.split_inclusive('\n') {
         if ORIGINAL_MARKER.is_match(line.trim_end()) {
             return SplitText {
@@ -61,12 +62,31 @@ pub fn split_original(text: &str) -> SplitText<'_> {
                 original: Some(&text[offset + line.len()..]),
             };
         }
+        // No marker line, but the copy's own header begins after a blank
+        // line (AOL's AirMail): the report ends there.
+        if after_blank && starts_pasted_header(line) && text[..offset].contains(char::is_alphabetic)
+        {
+            return SplitText {
+                report: &text[..offset],
+                original: Some(&text[offset..]),
+            };
+        }
+        after_blank = line.trim().is_empty();
         offset += line.len();
     }
     SplitText {
         report: text,
         original: None,
     }
+}
+
+/// The first field of a message's header pasted into a report: a trace
+/// field as the sending server wrote it.
+fn starts_pasted_header(line: &str) -> bool {
+    ["Received: from ", "Return-Path: <"].iter().any(|p| {
+        line.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    })
 }
 
 /// Header values of the returned message, as far as the bounce carries it.
@@ -228,6 +248,17 @@ mod tests {
             split_original("report\n--- Below this line is a copy of the message.\n\nSubject: x\n");
         assert_eq!(split.report, "report\n");
         assert_eq!(split.original, Some("\nSubject: x\n"));
+        // No marker: the pasted header's first trace field after a blank line.
+        let text = "not accepting mail from you:\n\tamy\n\nReceived: from a by b\nTo: amy@x\n";
+        let split = split_original(text);
+        assert_eq!(split.report, "not accepting mail from you:\n\tamy\n\n");
+        assert_eq!(split.original, Some("Received: from a by b\nTo: amy@x\n"));
+        let text = "Sorry.\n\nreturn-path: <a@b>\n";
+        assert_eq!(split_original(text).original, Some("return-path: <a@b>\n"));
+        // A report that is only a pasted header is not cut to nothing.
+        assert_eq!(split_original("\nReceived: from a by b\n").original, None);
+        // Nor is a trace field inside the report's own paragraph.
+        assert_eq!(split_original("Error:\nReceived: from a\n").original, None);
     }
 
     #[test]
