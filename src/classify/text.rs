@@ -355,6 +355,11 @@ fn decode_utf8_escapes(s: &str) -> String {
 /// Normalises an address as written in a report: drops `<>`, quotes, a
 /// trailing dot or colon, lower-cases the domain. None when it is not an
 /// address.
+/// Punctuation of East Asian text that never stands in an address.
+const FULL_WIDTH_SEPARATORS: [char; 11] = [
+    '：', '，', '；', '（', '）', '「', '」', '、', '【', '】', '\u{3000}',
+];
+
 pub fn clean_address(raw: &str) -> Option<String> {
     let decoded = decode_utf8_escapes(raw.trim());
     let mut s = decoded.as_str();
@@ -398,6 +403,17 @@ pub fn clean_address(raw: &str) -> Option<String> {
     let s = s.strip_prefix("mailto:").unwrap_or(s);
     let (local, domain) = s.rsplit_once('@')?;
     let local = local.trim_matches('"');
+    // East Asian text runs a label into the address with full-width
+    // punctuation and no space ("收件人：x@example.cn"): the address starts
+    // after it.
+    let local = match local
+        .char_indices()
+        .filter(|(_, c)| FULL_WIDTH_SEPARATORS.contains(c))
+        .last()
+    {
+        Some((i, c)) => &local[i + c.len_utf8()..],
+        None => local,
+    };
     if local.is_empty()
         || domain.is_empty()
         || s.contains(char::is_whitespace)
@@ -634,5 +650,14 @@ mod tests {
             Some("\"a..b\"@example.org")
         );
         assert_eq!(clean_address("@b"), None);
+        assert_eq!(
+            clean_address("收件人：huang.li@Example.cn").as_deref(),
+            Some("huang.li@example.cn")
+        );
+        assert_eq!(clean_address("用户：@example.cn"), None);
+        assert_eq!(
+            clean_address("用户@example.cn").as_deref(),
+            Some("用户@example.cn")
+        );
     }
 }
