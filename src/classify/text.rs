@@ -408,8 +408,8 @@ pub fn clean_address(raw: &str) -> Option<String> {
     // after it.
     let local = match local
         .char_indices()
-        .filter(|(_, c)| FULL_WIDTH_SEPARATORS.contains(c))
-        .last()
+        .rev()
+        .find(|(_, c)| FULL_WIDTH_SEPARATORS.contains(c))
     {
         Some((i, c)) => &local[i + c.len_utf8()..],
         None => local,
