@@ -18,8 +18,9 @@ pub(super) static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
 
 /// The groups of `ADDRESS_SENTENCE` that hold the address, one per
 /// alternative (a test checks the list against the pattern).
-pub(super) const SENTENCE_ADDRESS_GROUPS: [&str; 15] = [
+pub(super) const SENTENCE_ADDRESS_GROUPS: [&str; 16] = [
     "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12", "a13", "a14", "a15",
+    "a16",
 ];
 
 /// Sentences that name the failed address inside the prose.
@@ -52,7 +53,18 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
               | zugestellt\s+werden\s+an | (?:zustellung|nachricht)\s+an
               | (?:entregar|entregado|entregue)(?:\s+(?:el|la|o|a|su|sua|seu|tu))*(?:\s+(?:mensaje|mensagem|correo|e-?mail))?\s+(?:a|ao|para)
               | по\s+адресу | (?:адресату|получателю)
-            )\s+<?(?P<a7>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
+              # Polish, Czech, Romanian, Portuguese, Italian, French, Dutch,
+              # Scandinavian, Chinese: "message to x", "deliver to x".
+              | wiadomo(?:ś|s)(?:ć|c)\s+do | doru(?:č|c)it\s+na\s+adresu
+              | livrat(?:ă|a)?\s+(?:c(?:ă|a)tre|la) | mensagem\s+para
+              | recapitare(?:\s+il\s+messaggio)?\s+a | messaggio\s+per
+              | à\s+destination\s+de | bericht\s+aan
+              | meldingen(?:\s+din)?\s+til | meddelandet\s+till
+              | 傳遞給 | 传递给 | 發送到 | 发送到 | 寄給 | 寄给
+            )\s*<?(?P<a7>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;。]|$)
+          # Turkish and Korean put the address before its word: "x adresine",
+          # "x 님에게".
+          | <?(?P<a16>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s*(?:adresine|adresindeki|님에게|님께)
         )"#,
     )
 });
