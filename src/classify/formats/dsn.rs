@@ -114,7 +114,7 @@ pub(crate) fn fields(text: &str) -> Vec<HeaderField> {
 }
 
 /// `dns; mx.example.com` -> `mx.example.com`.
-fn strip_type(value: &str) -> &str {
+pub(crate) fn strip_type(value: &str) -> &str {
     match value.split_once(';') {
         Some((t, rest)) if !t.trim().is_empty() && !t.contains(['@', ' ', '<']) => rest.trim(),
         _ => value.trim(),

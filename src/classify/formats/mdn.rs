@@ -5,7 +5,7 @@
 //! MDN-sent-automatically; deleted`). A read receipt (`displayed`) says
 //! nothing about a failure: it is marked so, and no rule takes it for one.
 
-use super::dsn::{HeaderField, fields};
+use super::dsn::{HeaderField, fields, strip_type};
 use super::report_format::{Recognition, ReportFormat, ReportParts};
 use crate::classify::report::{Delivery, Report};
 use crate::classify::text::{clean_address, collapse_ws, truncate_chars};
@@ -28,10 +28,7 @@ pub(crate) fn parse(text: &str) -> Disposition {
     let mut d = Disposition::default();
     let mut original = None;
     for HeaderField { name, value } in fields(text) {
-        let address = || {
-            let value = value.split_once(';').map_or(value.as_str(), |(_, a)| a);
-            clean_address(value)
-        };
+        let address = || clean_address(strip_type(&value));
         match name.as_str() {
             "final-recipient" => d.recipient = d.recipient.take().or_else(address),
             "original-recipient" => original = original.or_else(address),

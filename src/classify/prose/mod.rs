@@ -90,7 +90,6 @@ pub fn scan(
             "reply-to:",
             "sender:",
             "return-path:",
-            "message-id:",
             "received:",
             "x-",
             "envelope-from",
