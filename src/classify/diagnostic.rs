@@ -36,9 +36,31 @@ fn command_of(c: &super::pattern::Captures<'_, '_>) -> (String, bool) {
     }
 }
 
+/// Gmail's SMTP client ends the remote reply it quotes with the number of
+/// the session state it had reached ("550 550 Address unknown (state 14).").
+static GMAIL_STATE: LazyLock<Pattern> =
+    LazyLock::new(|| super::text::regex(r"\(state (\d{1,2})\)\.?(?:\s|$)"));
+
+/// The command behind a Gmail state number, as Gmail's own help threads
+/// show them: 13 greeting, 14 recipient, 15 to 18 message text.
+fn gmail_state_command(text: &str) -> Option<String> {
+    let c = GMAIL_STATE.captures(text)?;
+    let command = match &c[1] {
+        "6" => "MAIL",
+        "13" => "EHLO",
+        "14" => "RCPT",
+        "15" | "17" | "18" => "DATA",
+        _ => return None,
+    };
+    Some(command.into())
+}
+
 /// The SMTP command a text says the remote side answered.
 pub fn find_command(text: &str) -> Option<String> {
-    COMMAND.captures(text).map(|c| command_of(&c).0)
+    COMMAND
+        .captures(text)
+        .map(|c| command_of(&c).0)
+        .or_else(|| gmail_state_command(text))
 }
 
 /// The SMTP command a reply's own words say it answered ("(in reply to
@@ -48,7 +70,9 @@ pub fn find_command(text: &str) -> Option<String> {
 pub fn find_replied_command(text: &str) -> Option<String> {
     let mut from = 0;
     while from < text.len() {
-        let c = COMMAND.captures(&text[from..])?;
+        let Some(c) = COMMAND.captures(&text[from..]) else {
+            break;
+        };
         let (command, replied) = command_of(&c);
         if replied {
             return Some(command);
@@ -56,7 +80,7 @@ pub fn find_replied_command(text: &str) -> Option<String> {
         // A match is never empty, and ends on a character boundary.
         from += c.get(0).map_or(text.len(), |m| m.end().max(1));
     }
-    None
+    gmail_state_command(text)
 }
 
 /// Status, reply code and SMTP command from a diagnostic text.

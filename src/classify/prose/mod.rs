@@ -14,6 +14,7 @@ use super::text::{clean_address, collapse_ws, find_smtp_code, find_status};
 use patterns::{
     ADDRESS_LINE, ADDRESS_SENTENCE, BOILERPLATE, DATED_REST, HEADER_LABEL, HEADER_SUMMARY,
     RCPT_REJECTED, REASON_ANYWHERE, REASON_WORDS, SENTENCE_ADDRESS_GROUPS, SUBJECT_LABEL,
+    TRANSCRIPT_STAMP,
 };
 
 mod patterns;
@@ -60,6 +61,31 @@ fn is_id_label(lower_line: &str) -> bool {
             || label == "mail from")
 }
 
+/// A transcript line without its time stamp, so that "*  To: x@y" reads
+/// like the header line it quotes.
+fn without_transcript_stamp(line: &str) -> &str {
+    // Cheap test first: a stamped line has its date's dash early on.
+    if line.len() < 30 || !line.as_bytes()[..12].contains(&b'-') {
+        return line;
+    }
+    match TRANSCRIPT_STAMP.find(line) {
+        Some(m) => &line[m.end..],
+        None => line,
+    }
+}
+
+/// A line giving the address the sender used for the recipient named
+/// just above it ("Original address: x", "Original-Recipient: rfc822;x").
+fn is_original_address(line: &str) -> bool {
+    line.split_once(':').is_some_and(|(label, _)| {
+        let label = label.trim().to_ascii_lowercase();
+        matches!(
+            label.as_str(),
+            "original address" | "original recipient" | "original-recipient"
+        )
+    })
+}
+
 fn is_excluded(addr: &str, exclude: &[String]) -> bool {
     let lower = addr.to_ascii_lowercase();
     let local = lower.split('@').next().unwrap_or("");
@@ -78,7 +104,10 @@ pub fn scan(
     exclude: &[String],
     unlikely: &[String],
 ) -> Vec<Delivery> {
-    let lines: Vec<&str> = report.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let lines: Vec<&str> = report
+        .lines()
+        .map(|l| without_transcript_stamp(l.trim_end_matches('\r')))
+        .collect();
     let mut candidates: Vec<Candidate> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         if line.len() > 2000 || !line.contains('@') {
@@ -219,18 +248,26 @@ pub fn scan(
         let mut next = k + 1;
         let mut j = c.line + 1;
         let mut after_subject = false;
+        let mut aliases: Vec<String> = Vec::new();
         while j < lines.len() && j < c.line + 30 {
             while next < candidates.len() && candidates[next].line < j {
                 next += 1;
             }
+            let l = lines[j];
             if next < candidates.len() && candidates[next].line == j {
                 if candidates[next].address.eq_ignore_ascii_case(&c.address) {
                     consumed[next] = true;
+                } else if is_original_address(l) {
+                    // PMDF: "Recipient address: x" then "Original address:
+                    // y", the alias the sender used, then the cause of both.
+                    consumed[next] = true;
+                    aliases.push(candidates[next].address.clone());
+                    j += 1;
+                    continue;
                 } else {
                     break;
                 }
             }
-            let l = lines[j];
             if l.trim().is_empty() || is_separator(l) {
                 // Skip blank lines before the text starts and after a
                 // lead-in such as "because:" or "Reason:".
@@ -263,9 +300,16 @@ pub fn scan(
                 text = format!("{before} {text}");
             }
         }
+        let diagnostic = collapse_ws(&text);
+        for address in aliases {
+            blocks.push(Block {
+                address,
+                diagnostic: diagnostic.clone(),
+            });
+        }
         blocks.push(Block {
             address: c.address.clone(),
-            diagnostic: collapse_ws(&text),
+            diagnostic,
         });
     }
 
@@ -474,7 +518,7 @@ fn preceding_paragraph(lines: &[&str], line: usize) -> String {
     // and a lead-in ("The following recipients did not receive this
     // message:") between them: the paragraph above the lead-in says why.
     let mut end = skip_blank_lines_above(lines, line);
-    for _ in 0..2 {
+    for _ in 0..3 {
         let mut start = end;
         while start > 0 && end - start < 4 {
             let l = lines[start - 1];
@@ -483,6 +527,15 @@ fn preceding_paragraph(lines: &[&str], line: usize) -> String {
                 break;
             }
             start -= 1;
+        }
+        // A header summary ("Subject: …", "Date: …") names the message,
+        // not the cause: the paragraph above it may say why.
+        if lines[start..end].iter().any(|l| HEADER_SUMMARY.is_match(l)) {
+            while start > 0 && !lines[start - 1].trim().is_empty() {
+                start -= 1;
+            }
+            end = skip_blank_lines_above(lines, start);
+            continue;
         }
         let text = lines[start..end].join(" ");
         let t = text.trim();

@@ -69,6 +69,15 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
     )
 });
 
+/// The time stamp that opens each line of MDaemon's session transcript
+/// ("Thu 2025-03-06 12:22:04.102: *  To: x@y"), with the `*` that marks
+/// the lines it writes about the message rather than the SMTP exchange.
+pub(super) static TRANSCRIPT_STAMP: LazyLock<Pattern> = LazyLock::new(|| {
+    super::super::text::regex(
+        r"^\s*(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,3})?:\s+(?:\*\s+)?",
+    )
+});
+
 /// What follows an address when the line only adds the time of the attempt.
 pub(super) static DATED_REST: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
