@@ -282,6 +282,69 @@ fn user_rules_go_first_and_bad_rule_files_exit_78() {
     r.expect_code(78);
 }
 
+/// A DSN refusing the content with words no built-in list knows.
+const GRADE_Z: &str = "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\nTo: news@list.example.com\nSubject: Undelivered Mail Returned to Sender\nMessage-ID: <b2@mx.example.org>\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\n<reader@example.net>: host mx.example.net[192.0.2.7] said: 554 Message\n    refused: grade Z content (in reply to end of DATA command)\n\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; reader@example.net\nAction: failed\nStatus: 5.0.0\nDiagnostic-Code: smtp; 554 Message refused: grade Z content\n\n--B--\n";
+
+#[test]
+fn named_patterns_are_shared_by_user_and_built_in_rules() {
+    let d = tmp();
+    std::fs::write(d.path().join("z.eml"), GRADE_Z).unwrap();
+    let r = run(BIN, &["z.eml"], None, d.path());
+    r.expect_code(0);
+    assert_ne!(r.records()[0]["reason"], "spamdetected", "{r}");
+
+    // Redefining a built-in list changes the built-in rules that use it.
+    std::fs::write(
+        d.path().join("spam.toml"),
+        "[patterns]\nspam_content = '''grade z content|looks like spam'''\n",
+    )
+    .unwrap();
+    let r = run(BIN, &["--rules", "spam.toml", "z.eml"], None, d.path());
+    r.expect_code(0);
+    assert_eq!(r.records()[0]["rule"], "spam-detected", "{r}");
+    assert_eq!(r.records()[0]["evidence"], "grade Z content", "{r}");
+
+    // A user rule may use its own lists and the built-in ones.
+    std::fs::write(
+        d.path().join("mine.toml"),
+        "[patterns]\ngrades = '''grade [x-z] content'''\n\n[[rule]]\nname = \"graded\"\ncategory = \"blocked\"\nreason = \"spamdetected\"\ndiagnostic = '''^554 message refused: (?&grades)$'''\n\n[[rule]]\nname = \"unknown-or-graded\"\nreason = \"userunknown\"\ndiagnostic = '''((?&user_unknown)|(?&grades))'''\n",
+    )
+    .unwrap();
+    let r = run(BIN, &["--rules", "mine.toml", "z.eml"], None, d.path());
+    r.expect_code(0);
+    assert_eq!(r.records()[0]["rule"], "graded", "{r}");
+    let r = run(
+        BIN,
+        &["--rules", "spam.toml", "--rules", "mine.toml", "z.eml"],
+        None,
+        d.path(),
+    );
+    assert_eq!(r.records()[0]["rule"], "graded", "{r}");
+
+    // A name that is not defined, or a list that names another: exit 78.
+    std::fs::write(
+        d.path().join("typo.toml"),
+        "[[rule]]\nname = \"typo\"\nreason = \"blocked\"\ndiagnostic = '''(?&user_unknwon)'''\n",
+    )
+    .unwrap();
+    let r = run(BIN, &["--rules", "typo.toml", "z.eml"], None, d.path());
+    r.expect_code(78);
+    assert!(
+        r.stderr().contains("typo.toml")
+            && r.stderr().contains("\"typo\"")
+            && r.stderr().contains("(?&user_unknwon)"),
+        "{r}"
+    );
+    std::fs::write(
+        d.path().join("nested.toml"),
+        "[patterns]\nboth = '''(?&user_unknown)|(?&spam_content)'''\n",
+    )
+    .unwrap();
+    let r = run(BIN, &["--rules", "nested.toml", "z.eml"], None, d.path());
+    r.expect_code(78);
+    assert!(r.stderr().contains("cannot nest"), "{r}");
+}
+
 #[test]
 fn unmatched_messages_are_appended_to_an_mbox() {
     let d = tmp();

@@ -6,6 +6,7 @@ use crate::classify::text::collapse_ws;
 use crate::exit::{ExitCode, ToExitCode};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -55,6 +56,14 @@ pub(super) struct WrittenCondition<'a> {
 }
 
 impl RuleSpec {
+    /// Every pattern the rule states, to be rewritten in place.
+    pub fn patterns_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        self.matching
+            .iter_mut()
+            .chain(self.not_matching.iter_mut())
+            .flatten()
+    }
+
     /// Every condition the rule states: the positive ones in field order,
     /// then the negated ones.
     pub fn conditions(&self) -> impl Iterator<Item = WrittenCondition<'_>> {
@@ -286,6 +295,9 @@ impl<'de> Visitor<'de> for RuleSpecVisitor {
 pub(super) struct RuleFile {
     #[serde(default)]
     pub replace: bool,
+    /// Wording lists the rules refer to as `(?&name)`.
+    #[serde(default)]
+    pub patterns: BTreeMap<String, String>,
     #[serde(default)]
     pub rule: Vec<RuleSpec>,
 }

@@ -18,6 +18,7 @@
 mod field;
 mod file;
 mod memo;
+mod named;
 
 pub use file::{BUILTIN_RULES, RuleError};
 
@@ -133,16 +134,43 @@ impl RuleSet {
 
     /// Built-ins plus the given files, each file's rules tried before the
     /// rules loaded so far unless it says `replace = true`.
+    /// Named patterns are shared by all the files: a later file's
+    /// definition replaces an earlier one's, in the built-in rules too.
     pub fn load(files: &[(String, String)]) -> Result<RuleSet, RuleError> {
-        let mut specs = parse_file("built-in rules", BUILTIN_RULES)?.rule;
+        let mut read = vec![(
+            "built-in rules".to_string(),
+            parse_file("built-in rules", BUILTIN_RULES)?,
+        )];
         for (name, text) in files {
-            let file = parse_file(name, text)?;
+            read.push((name.clone(), parse_file(name, text)?));
+        }
+        let mut named = std::collections::BTreeMap::new();
+        for (name, file) in &mut read {
+            named::check_definitions(&file.patterns).map_err(|message| RuleError::File {
+                file: name.clone(),
+                message,
+            })?;
+            named.append(&mut file.patterns);
+        }
+        let mut specs = Vec::new();
+        for (name, file) in read {
+            let mut rules = file.rule;
+            for spec in &mut rules {
+                let rule = spec.name.clone();
+                for pattern in spec.patterns_mut() {
+                    *pattern =
+                        named::expand(pattern, &named).map_err(|message| RuleError::Rule {
+                            file: name.clone(),
+                            rule: rule.clone(),
+                            message,
+                        })?;
+                }
+            }
             if file.replace {
-                specs = file.rule;
+                specs = rules;
             } else {
-                let mut merged = file.rule;
-                merged.extend(specs);
-                specs = merged;
+                rules.extend(specs);
+                specs = rules;
             }
         }
         Self::compile(
