@@ -215,7 +215,7 @@ pub fn find_smtp_code(text: &str) -> Option<u16> {
 
 /// The first three-digit code of class 2, 4 or 5 that stands alone: not
 /// after a digit, a dot, `#`, `[` or `-`, and followed by a space, `-`,
-/// `,`, `;` or the end of the text.
+/// `,`, `;`, the end of the text, or `: ` and a status.
 /// A success reply ("250 2.1.5 Ok" in a transcript) counts only when no
 /// failure follows it.
 fn first_reply_code(text: &str) -> Option<u16> {
@@ -228,9 +228,13 @@ fn first_reply_code(text: &str) -> Option<u16> {
         let digits = b
             .get(at + 1..at + 3)
             .is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+        // Yahoo's notices write "550: 5.7.1 …": a colon, then a status.
         let followed = b
             .get(at + 3)
-            .is_none_or(|c| matches!(c, b' ' | b'-' | b',' | b';'));
+            .is_none_or(|c| matches!(c, b' ' | b'-' | b',' | b';'))
+            || b.get(at + 3..at + 7).is_some_and(|t| {
+                t[0] == b':' && t[1] == b' ' && matches!(t[2], b'2' | b'4' | b'5') && t[3] == b'.'
+            });
         let preceded = text[..at]
             .chars()
             .next_back()
@@ -467,7 +471,7 @@ mod tests {
     }
 
     fn reply_code_by_regex(text: &str) -> Option<u16> {
-        let re = regex(r"(?:^|[^\d.#\[\-])([245][0-9][0-9])(?:[ \-,;]|$)");
+        let re = regex(r"(?:^|[^\d.#\[\-])([245][0-9][0-9])(?:[ \-,;]|$|: [245]\.)");
         let mut codes: Vec<u16> = Vec::new();
         let mut rest = text;
         while let Some(m) = re.captures(rest).and_then(|c| c.get(1)) {
@@ -534,6 +538,9 @@ mod tests {
             "550日本",
             "4.7.0",
             "421-4.7.0 [TSS04]",
+            "550: 5.7.1 Message rejected due to local policy",
+            "Size: 550: 12",
+            "550:5.1.1",
             "",
             "5",
             "5.",
