@@ -378,6 +378,8 @@ pub fn scan(
         // beats prose that carries no code.
         if diagnostic_score(&best) < 2
             && let Some(reply) = *reply_line.get_or_insert_with(|| permanent_reply_line(&lines))
+            // A reply that names another address is that address's own.
+            && super::text::addresses_in(reply).all(|a| a.eq_ignore_ascii_case(&addr))
         {
             if !best.is_empty() {
                 best.push(' ');
