@@ -168,6 +168,13 @@ fn read_prose(report: &mut Report, body_lower: &OnceCell<String>) {
             if d.command.is_none() {
                 d.command = diagnostic::find_replied_command(paragraph);
             }
+            if let Some(longer) = d
+                .diagnostic
+                .as_deref()
+                .and_then(|t| diagnostic::continued_in(paragraph, t))
+            {
+                d.diagnostic = Some(longer);
+            }
         }
         Vec::new()
     } else {

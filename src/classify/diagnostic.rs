@@ -162,6 +162,23 @@ pub fn transcript_reply(report: &str, first: &str) -> Option<String> {
     Some(collapse_ws(&text))
 }
 
+/// The DSN's diagnostic with what the report's own line adds after it:
+/// Exim writes "451 4.3.0 Try again later: retry timeout exceeded" in its
+/// prose and only the reply in Diagnostic-Code, and the addition is why
+/// the message was returned.
+pub fn continued_in(paragraph: &str, diagnostic: &str) -> Option<String> {
+    let diagnostic = diagnostic.trim();
+    if diagnostic.len() < 8 {
+        return None;
+    }
+    paragraph.lines().find_map(|l| {
+        let at = l.find(diagnostic)?;
+        let rest = l[at + diagnostic.len()..].trim_end();
+        let added = rest.strip_prefix(':').or_else(|| rest.strip_prefix(';'))?;
+        (!added.trim().is_empty() && added.len() <= 200).then(|| format!("{diagnostic}{rest}"))
+    })
+}
+
 static REMOTE_HOST: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)(?:host|server|while\s+talking\s+to|remote\s+host|mail\s+server|giving\s+up\s+on)\s+\[?([a-z0-9][a-z0-9.\-]*\.[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})\]?",
@@ -189,6 +206,22 @@ fn remote_host(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_line_continues_the_dsn_diagnostic() {
+        let prose = "  a@b.example\n    SMTP error from remote mail server after RCPT TO:<a@b.example>:\n    451 4.3.0 Temporary system problem. Try again later: retry timeout exceeded\n";
+        assert_eq!(
+            continued_in(prose, "451 4.3.0 Temporary system problem. Try again later").as_deref(),
+            Some("451 4.3.0 Temporary system problem. Try again later: retry timeout exceeded")
+        );
+        assert_eq!(
+            continued_in(prose, "451 4.3.0 Temporary"),
+            None,
+            "mid-sentence"
+        );
+        assert_eq!(continued_in(prose, "550 5.1.1 no such user"), None);
+        assert_eq!(continued_in(prose, "451"), None, "too short to place");
+    }
 
     #[test]
     fn a_reply_names_its_command_and_a_transcript_line_does_not() {
