@@ -313,9 +313,27 @@ fn named_patterns_are_shared_by_user_and_built_in_rules() {
     let r = run(BIN, &["--rules", "mine.toml", "z.eml"], None, d.path());
     r.expect_code(0);
     assert_eq!(r.records()[0]["rule"], "graded", "{r}");
+    // The built-in list in a user rule: the unknown user of BOUNCE.
+    std::fs::write(d.path().join("b.eml"), BOUNCE).unwrap();
+    let r = run(BIN, &["--rules", "mine.toml", "b.eml"], None, d.path());
+    assert_eq!(r.records()[0]["rule"], "unknown-or-graded", "{r}");
+
+    // A later file's definition replaces an earlier one's.
+    std::fs::write(
+        d.path().join("grades-a.toml"),
+        "[patterns]\ngrades = '''grade a content'''\n",
+    )
+    .unwrap();
     let r = run(
         BIN,
-        &["--rules", "spam.toml", "--rules", "mine.toml", "z.eml"],
+        &["--rules", "mine.toml", "--rules", "grades-a.toml", "z.eml"],
+        None,
+        d.path(),
+    );
+    assert_ne!(r.records()[0]["rule"], "graded", "{r}");
+    let r = run(
+        BIN,
+        &["--rules", "grades-a.toml", "--rules", "mine.toml", "z.eml"],
         None,
         d.path(),
     );

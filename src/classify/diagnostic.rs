@@ -41,8 +41,10 @@ fn command_of(c: &super::pattern::Captures<'_, '_>) -> (String, bool) {
 static GMAIL_STATE: LazyLock<Pattern> =
     LazyLock::new(|| super::text::regex(r"\(state (\d{1,2})\)\.?(?:\s|$)"));
 
-/// The command behind a Gmail state number, as Gmail's own help threads
-/// show them: 13 greeting, 14 recipient, 15 to 18 message text.
+/// The command behind a Gmail state number, as Sisimai's Gmail reader
+/// maps them from Gmail's help threads: 6 MAIL, 13 greeting, 14
+/// recipient, 15, 17 and 18 message text. Other servers do not write
+/// "(state N)." after a reply, so the mark is read wherever it stands.
 fn gmail_state_command(text: &str) -> Option<String> {
     let c = GMAIL_STATE.captures(text)?;
     let command = match &c[1] {

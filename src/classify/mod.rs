@@ -24,6 +24,7 @@ mod formats;
 mod original;
 mod parser;
 mod pattern;
+mod person;
 mod prefilter;
 mod prose;
 mod provenance;

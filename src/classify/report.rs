@@ -56,6 +56,9 @@ pub struct Report {
     /// A disposition notification that says the message reached the
     /// person (displayed, processed): a receipt, never a failure.
     pub receipt: bool,
+    /// The text quotes or forwards a message the way mail clients do
+    /// ("On … wrote:", "> " lines, "-----Original Message-----").
+    pub quotes: bool,
     /// A DMARC aggregate or SMTP TLS report found in an attachment.
     pub aggregate: Option<crate::record::AggregateReport>,
 }

@@ -301,16 +301,16 @@ pub fn scan(
             }
         }
         let diagnostic = collapse_ws(&text);
+        blocks.push(Block {
+            address: c.address.clone(),
+            diagnostic: diagnostic.clone(),
+        });
         for address in aliases {
             blocks.push(Block {
                 address,
                 diagnostic: diagnostic.clone(),
             });
         }
-        blocks.push(Block {
-            address: c.address.clone(),
-            diagnostic,
-        });
     }
 
     let mut named: Vec<String> = Vec::new();
@@ -322,6 +322,7 @@ pub fn scan(
     // X-Failed-Recipients is authoritative unless the report itself names
     // other addresses and none of the header's: then the header was
     // rewritten on the way (an alias, a forward) and the prose is right.
+    let named_all = named.clone();
     let header_confirmed = failed
         .iter()
         .any(|f| named.iter().any(|n| n.eq_ignore_ascii_case(f)));
@@ -378,8 +379,8 @@ pub fn scan(
         // beats prose that carries no code.
         if diagnostic_score(&best) < 2
             && let Some(reply) = *reply_line.get_or_insert_with(|| permanent_reply_line(&lines))
-            // A reply that names another address is that address's own.
-            && super::text::addresses_in(reply).all(|a| a.eq_ignore_ascii_case(&addr))
+            // A reply that names another failed address is that address's own.
+            && !named_others_in(reply, &addr, &named_all)
         {
             if !best.is_empty() {
                 best.push(' ');
@@ -417,6 +418,13 @@ pub fn scan(
         out.push(d);
     }
     out
+}
+
+/// Whether `text` names one of the report's failed addresses other than
+/// `addr`.
+fn named_others_in(text: &str, addr: &str, named: &[String]) -> bool {
+    super::text::addresses_in(text)
+        .any(|a| !a.eq_ignore_ascii_case(addr) && named.iter().any(|n| n.eq_ignore_ascii_case(&a)))
 }
 
 /// The first line of a report that carries a permanent (5xx) SMTP reply
@@ -533,7 +541,10 @@ fn preceding_paragraph(lines: &[&str], line: usize) -> String {
         // A header summary ("Subject: …", "Date: …") names the message,
         // not the cause: the paragraph above it may say why.
         if lines[start..end].iter().any(|l| HEADER_SUMMARY.is_match(l)) {
-            while start > 0 && !lines[start - 1].trim().is_empty() {
+            // A summary is a few lines; a report of thousands of address
+            // and header lines is not climbed line by line for each address.
+            let floor = start.saturating_sub(12);
+            while start > floor && !lines[start - 1].trim().is_empty() {
                 start -= 1;
             }
             end = skip_blank_lines_above(lines, start);

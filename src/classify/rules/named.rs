@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 const OPEN: &str = "(?&";
 
 /// The names a rule file defines, checked: a name is a word, and a named
-/// pattern does not refer to another.
+/// pattern is a regular expression of its own that matches something and
+/// does not refer to another.
 pub(super) fn check_definitions(named: &BTreeMap<String, String>) -> Result<(), String> {
     for (name, pattern) in named {
         if !is_name(name) {
@@ -27,8 +28,65 @@ pub(super) fn check_definitions(named: &BTreeMap<String, String>) -> Result<(), 
                 "patterns: {name} refers to another named pattern; named patterns cannot nest"
             ));
         }
+        // An empty list would splice into "(a||b)", which matches any text.
+        if pattern.trim().is_empty() || split_alternatives(pattern).iter().any(|a| a.is_empty()) {
+            return Err(format!(
+                "patterns: {name} is empty or has an empty alternative, which would match any text"
+            ));
+        }
+        if let Err(e) = regex_syntax::ast::parse::Parser::new().parse(pattern) {
+            return Err(format!(
+                "patterns: {name}: bad pattern: {}",
+                super::one_line(&e.to_string())
+            ));
+        }
     }
     Ok(())
+}
+
+/// The top-level alternatives of a pattern, by its text: `|` outside
+/// groups, classes and escapes.
+fn split_alternatives(pattern: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut class, mut escaped, mut start) = (0usize, false, false, 0);
+    for (i, c) in pattern.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '[' if !class => class = true,
+            ']' if class => class = false,
+            '(' if !class => depth += 1,
+            ')' if !class => depth = depth.saturating_sub(1),
+            '|' if !class && depth == 0 => {
+                out.push(&pattern[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&pattern[start..]);
+    out
+}
+
+/// Whether a pattern sets flags for the rest of its group ("(?-i)"), as
+/// opposed to a group of its own ("(?i:…)", "(?:…)").
+fn has_flag_group(pattern: &str) -> bool {
+    pattern.match_indices("(?").any(|(at, _)| {
+        ends_with_unescaped(&pattern[..at + 1], '(')
+            && pattern[at + 2..].split_once(')').is_some_and(|(flags, _)| {
+                !flags.is_empty() && flags.chars().all(|c| "imsxuUR-".contains(c))
+            })
+    })
+}
+
+/// Whether the text ends with `c` that is itself, not escaped by an odd
+/// number of backslashes before it.
+fn ends_with_unescaped(text: &str, c: char) -> bool {
+    let Some(before) = text.strip_suffix(c) else {
+        return false;
+    };
+    let backslashes = before.bytes().rev().take_while(|&b| b == b'\\').count();
+    backslashes % 2 == 0
 }
 
 fn is_name(name: &str) -> bool {
@@ -59,11 +117,12 @@ pub(super) fn expand(pattern: &str, named: &BTreeMap<String, String>) -> Result<
         };
         out.push_str(&rest[..at]);
         let tail = &after_open[close + 1..];
-        let starts_alternative = out.is_empty()
-            || out.ends_with('|')
-            || (out.ends_with('(') && !out.ends_with("\\(") && !out.ends_with("(?("));
+        let starts_alternative =
+            out.is_empty() || ends_with_unescaped(&out, '|') || ends_with_unescaped(&out, '(');
         let ends_alternative = tail.is_empty() || tail.starts_with(['|', ')']);
-        if starts_alternative && ends_alternative {
+        // A flag group ("(?-i)") would reach past the list's own
+        // alternatives into the ones after it: such a list stays grouped.
+        if starts_alternative && ends_alternative && !has_flag_group(definition) {
             out.push_str(definition);
         } else {
             out.push_str("(?:");
@@ -150,6 +209,51 @@ mod tests {
                 .contains("not a name")
         );
         assert!(check_definitions(&named()).is_ok());
+    }
+
+    #[test]
+    fn escaped_delimiters_are_no_alternative_boundaries() {
+        let n = named();
+        assert_eq!(
+            expand(r"pipe to \|(?&full)", &n).unwrap(),
+            r"pipe to \|(?:mailbox full|over quota)"
+        );
+        assert_eq!(
+            expand(r"a\\|(?&full)", &n).unwrap(),
+            r"a\\|mailbox full|over quota",
+            "an escaped backslash leaves the bar a bar"
+        );
+        let re = regex::Regex::new(&expand(r"(?i)pipe to \|(?&full)", &n).unwrap()).unwrap();
+        assert!(!re.is_match("over quota"), "the list must not stand alone");
+        assert!(re.is_match("pipe to |over quota"));
+    }
+
+    #[test]
+    fn a_list_with_flags_stays_grouped() {
+        let mut n = named();
+        n.insert("exact".into(), "(?-i)ABC|def".into());
+        assert_eq!(
+            expand("(x|(?&exact)|y)", &n).unwrap(),
+            "(x|(?:(?-i)ABC|def)|y)"
+        );
+        let re =
+            regex::Regex::new(&format!("(?i){}", expand("(x|(?&exact)|y)", &n).unwrap())).unwrap();
+        assert!(
+            re.is_match("Y"),
+            "the flag must not reach the alternatives after the list"
+        );
+    }
+
+    #[test]
+    fn empty_and_broken_lists_are_errors() {
+        for bad in ["", "a||b", "a|", "x)|(y", "(unclosed"] {
+            let mut n = named();
+            n.insert("bad".into(), bad.into());
+            assert!(check_definitions(&n).is_err(), "{bad:?} accepted");
+        }
+        let mut n = named();
+        n.insert("fine".into(), r"a\||[|]|(b|c)".into());
+        assert!(check_definitions(&n).is_ok());
     }
 
     #[test]
