@@ -116,7 +116,9 @@ fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
     }
     let mut body = std::mem::take(&mut walk.text);
     truncate(&mut body, MAX_TEXT);
-    report.quotes = person::quotes_a_message(&body);
+    // Only a reply's or forward's text is looked at for a quote: most
+    // messages are reports, and the look reads the whole text.
+    report.quotes = person::replying_subject(&report.subject) && person::quotes_a_message(&body);
 
     // Plain-text bounces carry the original inline, after a marker line.
     let split = original::split_original(&body);

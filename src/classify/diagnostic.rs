@@ -173,9 +173,11 @@ pub fn continued_in(paragraph: &str, diagnostic: &str) -> Option<String> {
     if diagnostic.len() < 8 {
         return None;
     }
-    paragraph.lines().find_map(|l| {
-        let at = l.find(diagnostic)?;
-        let rest = l[at + diagnostic.len()..].trim_end();
+    // One searcher over the whole paragraph: most paragraphs do not hold
+    // the diagnostic at all.
+    memchr::memmem::find_iter(paragraph.as_bytes(), diagnostic.as_bytes()).find_map(|at| {
+        let after = &paragraph[at + diagnostic.len()..];
+        let rest = after.split('\n').next().unwrap_or("").trim_end();
         let added = rest.strip_prefix(':').or_else(|| rest.strip_prefix(';'))?;
         (!added.trim().is_empty() && added.len() <= 200).then(|| format!("{diagnostic}{rest}"))
     })

@@ -30,6 +30,11 @@ pub fn written_by_a_person(report: &Report, from_a_daemon: bool) -> bool {
         && !sent_automatically(report)
 }
 
+/// Whether a subject is a reply's or a forward's.
+pub fn replying_subject(subject: &str) -> bool {
+    PERSON_SUBJECT.is_match(subject)
+}
+
 /// Whether a text quotes or forwards a message as mail clients do.
 pub fn quotes_a_message(text: &str) -> bool {
     QUOTE_MARK.is_match(text)
@@ -81,7 +86,7 @@ mod tests {
     fn report(subject: &str, headers: &[(&str, &str)], body: &str) -> Report {
         let mut r = Report {
             subject: subject.into(),
-            quotes: quotes_a_message(body),
+            quotes: replying_subject(subject) && quotes_a_message(body),
             body: body.into(),
             ..Report::default()
         };
