@@ -96,7 +96,15 @@ pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
     if d.smtp_code.is_none() {
         d.smtp_code = find_smtp_code(&clipped);
     }
-    d.status = super::text::prefer_status(d.status.take(), find_status(&clipped), d.smtp_code);
+    let found = match ASYNCOS_WRAPPER.captures(&clipped) {
+        // The wrapper's own status is a class ("5.1.0 - Unknown address
+        // error"); the reply it quotes says what happened.
+        Some(c) => {
+            find_status(c.get(1).map_or("", |m| m.as_str())).or_else(|| find_status(&clipped))
+        }
+        None => find_status(&clipped),
+    };
+    d.status = super::text::prefer_status(d.status.take(), found, d.smtp_code);
     if d.command.is_none() {
         d.command = find_command(&clipped);
     }
@@ -105,6 +113,14 @@ pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
     }
     d.diagnostic = Some(clipped);
 }
+
+/// Cisco AsyncOS (IronPort, Amazon SES) wraps the remote reply in a class
+/// of its own: "5.1.0 - Unknown address error 550-'5.2.2 <x>... Mailbox
+/// Full'" (the reply's own code may already have been moved to the front).
+/// Group 1 is the quoted reply.
+static ASYNCOS_WRAPPER: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(r"\b[45]\.\d\.0 - [A-Za-z][A-Za-z ]{2,40} (?:[245]\d\d-)?'(.+)")
+});
 
 static MULTILINE: LazyLock<Pattern> =
     LazyLock::new(|| super::text::regex(r"(?:^|\s)([245]\d\d)-(?:([245]\.\d{1,3}\.\d{1,3})\s)?"));
