@@ -96,7 +96,11 @@ pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
     if d.smtp_code.is_none() {
         d.smtp_code = find_smtp_code(&clipped);
     }
-    let found = match ASYNCOS_WRAPPER.captures(&clipped) {
+    // The wrapper's " - " is rare in other replies: most skip the regex.
+    let wrapped = clipped
+        .contains(" - ")
+        .then(|| ASYNCOS_WRAPPER.captures(&clipped));
+    let found = match wrapped.flatten() {
         // The wrapper's own status is a class ("5.1.0 - Unknown address
         // error"); the reply it quotes says what happened.
         Some(c) => {

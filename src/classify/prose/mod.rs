@@ -322,7 +322,6 @@ pub fn scan(
     // X-Failed-Recipients is authoritative unless the report itself names
     // other addresses and none of the header's: then the header was
     // rewritten on the way (an alias, a forward) and the prose is right.
-    let named_all = named.clone();
     let header_confirmed = failed
         .iter()
         .any(|f| named.iter().any(|n| n.eq_ignore_ascii_case(f)));
@@ -330,7 +329,7 @@ pub fn scan(
     let wanted: Vec<String> = if !failed.is_empty() && (header_confirmed || !named_others) {
         failed.to_vec()
     } else {
-        named
+        named.clone()
     };
 
     let shared = shared_diagnostic(&lines, candidates.last().map_or(0, |c| c.line + 1));
@@ -380,7 +379,7 @@ pub fn scan(
         if diagnostic_score(&best) < 2
             && let Some(reply) = *reply_line.get_or_insert_with(|| permanent_reply_line(&lines))
             // A reply that names another failed address is that address's own.
-            && !named_others_in(reply, &addr, &named_all)
+            && !named_others_in(reply, &addr, &named)
         {
             if !best.is_empty() {
                 best.push(' ');

@@ -9,6 +9,7 @@
 //! so the literal pass still sees one flat alternation; anywhere else it
 //! becomes a non-capturing group.
 
+use regex_syntax::ast::Ast;
 use std::collections::BTreeMap;
 
 const OPEN: &str = "(?&";
@@ -28,55 +29,44 @@ pub(super) fn check_definitions(named: &BTreeMap<String, String>) -> Result<(), 
                 "patterns: {name} refers to another named pattern; named patterns cannot nest"
             ));
         }
+        let ast = parse(pattern)
+            .map_err(|e| format!("patterns: {name}: bad pattern: {}", super::one_line(&e)))?;
         // An empty list would splice into "(a||b)", which matches any text.
-        if pattern.trim().is_empty() || split_alternatives(pattern).iter().any(|a| a.is_empty()) {
+        let empty = match &ast {
+            Ast::Empty(_) => true,
+            Ast::Alternation(a) => a.asts.iter().any(|a| matches!(a, Ast::Empty(_))),
+            _ => false,
+        };
+        if empty {
             return Err(format!(
                 "patterns: {name} is empty or has an empty alternative, which would match any text"
-            ));
-        }
-        if let Err(e) = regex_syntax::ast::parse::Parser::new().parse(pattern) {
-            return Err(format!(
-                "patterns: {name}: bad pattern: {}",
-                super::one_line(&e.to_string())
             ));
         }
     }
     Ok(())
 }
 
-/// The top-level alternatives of a pattern, by its text: `|` outside
-/// groups, classes and escapes.
-fn split_alternatives(pattern: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut depth, mut class, mut escaped, mut start) = (0usize, false, false, 0);
-    for (i, c) in pattern.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '[' if !class => class = true,
-            ']' if class => class = false,
-            '(' if !class => depth += 1,
-            ')' if !class => depth = depth.saturating_sub(1),
-            '|' if !class && depth == 0 => {
-                out.push(&pattern[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&pattern[start..]);
-    out
+fn parse(pattern: &str) -> Result<Ast, String> {
+    regex_syntax::ast::parse::Parser::new()
+        .parse(pattern)
+        .map_err(|e| e.to_string())
 }
 
 /// Whether a pattern sets flags for the rest of its group ("(?-i)"), as
-/// opposed to a group of its own ("(?i:…)", "(?:…)").
-fn has_flag_group(pattern: &str) -> bool {
-    pattern.match_indices("(?").any(|(at, _)| {
-        ends_with_unescaped(&pattern[..at + 1], '(')
-            && pattern[at + 2..].split_once(')').is_some_and(|(flags, _)| {
-                !flags.is_empty() && flags.chars().all(|c| "imsxuUR-".contains(c))
-            })
-    })
+/// opposed to a group of its own ("(?i:…)", "(?:…)"). One that cannot be
+/// read is taken to, so that it stays grouped.
+fn sets_flags(pattern: &str) -> bool {
+    fn walk(ast: &Ast) -> bool {
+        match ast {
+            Ast::Flags(_) => true,
+            Ast::Group(g) => walk(&g.ast),
+            Ast::Repetition(r) => walk(&r.ast),
+            Ast::Alternation(a) => a.asts.iter().any(walk),
+            Ast::Concat(c) => c.asts.iter().any(walk),
+            _ => false,
+        }
+    }
+    parse(pattern).map_or(true, |ast| walk(&ast))
 }
 
 /// Whether the text ends with `c` that is itself, not escaped by an odd
@@ -122,7 +112,7 @@ pub(super) fn expand(pattern: &str, named: &BTreeMap<String, String>) -> Result<
         let ends_alternative = tail.is_empty() || tail.starts_with(['|', ')']);
         // A flag group ("(?-i)") would reach past the list's own
         // alternatives into the ones after it: such a list stays grouped.
-        if starts_alternative && ends_alternative && !has_flag_group(definition) {
+        if starts_alternative && ends_alternative && !sets_flags(definition) {
             out.push_str(definition);
         } else {
             out.push_str("(?:");
