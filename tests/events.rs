@@ -276,6 +276,31 @@ fn smtp_replies_one_record_each_multi_line_joined() {
     );
 }
 
+/// A bare reply never names the SMTP command, so user-unknown wording is
+/// the address, in English as in other languages, with or without a status.
+#[test]
+fn smtp_replies_without_a_status_say_what_they_say() {
+    let input = "ann@example.com\t550 Benutzer unbekannt\nbo@example.org\t550 no such user here\ncy@example.net\t550 Der Empf\u{e4}nger ist unbekannt\ndee@example.com\t452 Mailbox full\n";
+    let dir = tempfile::tempdir().unwrap();
+    let run = bclassify(
+        &["--input", "reply", "-"],
+        Some(input.as_bytes()),
+        dir.path(),
+    );
+    run.expect_code(0);
+    let got: Vec<String> = run.records().iter().map(summary).collect();
+    assert_eq!(
+        got,
+        [
+            "ann@example.com\thard\thard\tuserunknown",
+            "bo@example.org\thard\thard\tuserunknown",
+            "cy@example.net\thard\thard\tuserunknown",
+            "dee@example.com\tsoft\tsoft\tmailboxfull",
+        ],
+        "{run}"
+    );
+}
+
 /// `bclassify --input events x.json | bapply` with the default policy:
 /// hard bounces and complaints act at once, a block of the sender does not.
 #[test]
