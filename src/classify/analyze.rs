@@ -143,7 +143,8 @@ fn is_bounce_like(report: &Report) -> bool {
         || report.content_type.contains("report-type=delivery-status")
         || BOUNCE_SENDER.is_match(&report.from)
         || BOUNCE_SUBJECT.is_match(&report.subject)
-        || BOUNCE_INTRO.is_match(&report.body[..floor_char_boundary(&report.body, 6000)])
+        || (BOUNCE_INTRO.is_match(&report.body[..floor_char_boundary(&report.body, 6000)])
+            && !person::answered_automatically(report))
 }
 
 /// The recipients and diagnostics the prose of a bounce gives, added to

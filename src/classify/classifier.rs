@@ -334,6 +334,7 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
         // from a verification service's robot rather than from them.
         Category::Challenge => original_to()
             .or_else(|| verp_recipient(report))
+            .or_else(|| challenged_in(report, &report.subject))
             .or_else(|| {
                 report
                     .from_address
@@ -396,18 +397,41 @@ fn is_robot_address(address: &str) -> bool {
 /// service's nor ours: "Your message to x has been held", "Anna (x) uses
 /// a guest list".
 fn challenged_subscriber(report: &Report) -> Option<String> {
+    challenged_in(report, &report.body)
+}
+
+/// The first address `text` names on a domain that is neither the
+/// sender's nor ours (nor a parent or subdomain of one: our bounces come
+/// back to `bounces@em.example.com` for mail from `news@example.com`).
+/// A verification service's subject names the person it protects ("your
+/// e-mail to x is on hold"); a person's own challenge names themself.
+fn challenged_in(report: &Report, text: &str) -> Option<String> {
     let domain_of = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
-    let mut foreign: Vec<String> = report.from_address.iter().map(|a| domain_of(a)).collect();
-    foreign.extend(text::addresses_in(&report.to).map(|a| domain_of(&a)));
+    let sender: Option<String> = report.from_address.as_deref().map(domain_of);
+    let mut ours: Vec<String> = text::addresses_in(&report.to)
+        .map(|a| domain_of(&a))
+        .collect();
     if let Some(from) = report
         .returned
         .as_ref()
         .and_then(|r| r.original.from.as_deref())
     {
-        foreign.push(domain_of(from));
+        ours.push(domain_of(from));
     }
-    text::addresses_in(&report.body)
-        .find(|a| !is_robot_address(a) && !foreign.contains(&domain_of(a)))
+    // The service may sit on a subdomain of the subscriber's domain
+    // (filter.example.org guarding example.org): only our own domains
+    // count with their relatives.
+    let related = |a: &str, b: &str| {
+        a == b
+            || a.strip_suffix(b).is_some_and(|p| p.ends_with('.'))
+            || b.strip_suffix(a).is_some_and(|p| p.ends_with('.'))
+    };
+    text::addresses_in(text).find(|a| {
+        let domain = domain_of(a);
+        !is_robot_address(a)
+            && sender.as_deref() != Some(domain.as_str())
+            && !ours.iter().any(|o| related(o, &domain))
+    })
 }
 
 /// The subscriber address encoded in a VERP address the bounce was sent to.
@@ -438,19 +462,37 @@ fn subscriber(report: &Report) -> Option<String> {
         })
 }
 
-/// The new address a change-of-address notice gives: the first address in
-/// its text that is not the sender's own or the old one.
+/// The new address a change-of-address notice gives: the first address
+/// after words that announce it ("my new address:"), else the first in its
+/// text, that is not the sender's own or the old one. A notice often names
+/// a colleague to write to first ("for orders contact sales@…").
 fn new_address(report: &Report, old: Option<&str>) -> Option<String> {
     let own: Vec<String> = text::addresses_in(&report.to).collect();
-    text::addresses_in(&report.body).find(|a| {
+    let usable = |a: &String| {
         !old.is_some_and(|o| o.eq_ignore_ascii_case(a))
             && !report
                 .from_address
                 .as_deref()
                 .is_some_and(|f| f.eq_ignore_ascii_case(a))
             && !own.iter().any(|o| o.eq_ignore_ascii_case(a))
-    })
+    };
+    let body = &report.body;
+    NEW_ADDRESS_CUE
+        .find_iter(body)
+        .find_map(|cue| {
+            let end = text::floor_char_boundary(body, cue.end() + 160);
+            text::addresses_in(&body[cue.end()..end]).find(usable)
+        })
+        .or_else(|| text::addresses_in(body).find(usable))
 }
+
+/// "new address", in the languages of the change-of-address rules.
+static NEW_ADDRESS_CUE: std::sync::LazyLock<super::pattern::Pattern> =
+    std::sync::LazyLock::new(|| {
+        text::regex(
+            r"(?i)\b(?:new|neue|nouvelle|nueva|nuevo|nuovo|nieuwe?|nova|novo|nowy)\s+(?:e-?mail[- ]?)?(?:address|adresse|adres|dirección|direccion|correo|indirizzo|endereço|adres)",
+        )
+    });
 
 #[cfg(test)]
 mod tests {

@@ -30,6 +30,38 @@ pub fn written_by_a_person(report: &Report, from_a_daemon: bool) -> bool {
         && !sent_automatically(report)
 }
 
+/// Whether the header or the subject marks an automatic answer from a
+/// mailbox (RFC 3834's `auto-replied`, the older auto-reply fields, the
+/// reply an Exchange inbox rule writes, "Automatic reply:"). Its words
+/// about mail that "came back as undeliverable" are its author's news, not
+/// a report.
+pub fn answered_automatically(report: &Report) -> bool {
+    report
+        .header_values("auto-submitted")
+        .any(|v| v.trim().to_ascii_lowercase().starts_with("auto-replied"))
+        || ["x-autoreply", "x-autorespond", "x-autoresponder"]
+            .iter()
+            .any(|h| report.header_values(h).next().is_some())
+        || report
+            .header_values("precedence")
+            .any(|v| v.trim().eq_ignore_ascii_case("auto_reply"))
+        || (report
+            .header_values("x-ms-exchange-inbox-rules-loop")
+            .next()
+            .is_some()
+            && report
+                .header_values("x-auto-response-suppress")
+                .any(|v| v.to_ascii_lowercase().contains("all")))
+        || AUTO_REPLY_SUBJECT.is_match(&report.subject)
+}
+
+/// The subject prefixes mail servers give an out-of-office answer.
+static AUTO_REPLY_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)^\s*(?:automatic reply|auto(?:matische)? ?(?:antwort|reply|response)|r[ée]ponse automatique|respuesta autom[áa]tica|risposta automatica|automatisch antwoord|resposta autom[áa]tica|autosvar|out of (?:the )?office)\s*:",
+    )
+});
+
 /// Whether a subject is a reply's or a forward's.
 pub fn replying_subject(subject: &str) -> bool {
     PERSON_SUBJECT.is_match(subject)

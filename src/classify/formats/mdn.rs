@@ -9,6 +9,8 @@ use super::dsn::{HeaderField, fields, strip_type};
 use super::report_format::{Recognition, ReportFormat, ReportParts};
 use crate::classify::report::{Delivery, Report};
 use crate::classify::text::{clean_address, collapse_ws, truncate_chars};
+use regex::Regex;
+use std::sync::LazyLock;
 
 pub(crate) struct Mdn;
 
@@ -63,6 +65,21 @@ fn is_refusal(value: &str) -> bool {
     automatic && matches!(kind, "deleted" | "denied" | "failed")
 }
 
+/// Outlook and Exchange write the same `automatic-action …; deleted` when
+/// the person deleted the message unread (a non-read notification, subject
+/// "Not read:"): that is the reader's choice, not a filter's refusal.
+fn deleted_unread(report: &Report) -> bool {
+    static SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^\s*(not read|nicht gelesen|non lu|no le[ií]do|non letto|niet gelezen|ej l[äa]st|n[ãa]o lida|nie przeczytan[ao]|未読|未读)\s*:")
+            .expect("valid regex")
+    });
+    static BODY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)(deleted without being read|ohne gelesen zu werden gel[öo]scht|supprim[ée] sans avoir [ée]t[ée] lu|eliminado sin (haber sido )?le[ií]do|eliminato senza essere (stato )?letto|verwijderd zonder te zijn gelezen)")
+            .expect("valid regex")
+    });
+    SUBJECT.is_match(&report.subject) || BODY.is_match(&collapse_ws(&report.body))
+}
+
 impl ReportFormat for Mdn {
     fn name(&self) -> &'static str {
         "mdn"
@@ -73,7 +90,7 @@ impl ReportFormat for Mdn {
             return;
         }
         let d = parse(parts.disposition_notification);
-        if !d.refused {
+        if !d.refused || deleted_unread(report) {
             // Its words ("sent to <x>", from "Postmaster") must not pass
             // for a failure notice.
             report.receipt = d.disposed;
