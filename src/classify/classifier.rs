@@ -487,12 +487,13 @@ fn new_address(report: &Report, old: Option<&str>) -> Option<String> {
 }
 
 /// "new address", in the languages of the change-of-address rules.
-static NEW_ADDRESS_CUE: std::sync::LazyLock<super::pattern::Pattern> =
-    std::sync::LazyLock::new(|| {
+static NEW_ADDRESS_CUE: std::sync::LazyLock<super::pattern::Pattern> = std::sync::LazyLock::new(
+    || {
         text::regex(
             r"(?i)\b(?:new|neue|nouvelle|nueva|nuevo|nuovo|nieuwe?|nova|novo|nowy)\s+(?:e-?mail[- ]?)?(?:address|adresse|adres|dirección|direccion|correo|indirizzo|endereço|adres)",
         )
-    });
+    },
+);
 
 #[cfg(test)]
 mod tests {
