@@ -13,8 +13,8 @@ use super::report::Delivery;
 use super::text::{clean_address, collapse_ws, find_smtp_code, find_status};
 use patterns::{
     ADDRESS_LINE, ADDRESS_SENTENCE, BOILERPLATE, DATED_REST, HEADER_LABEL, HEADER_SUMMARY,
-    RCPT_REJECTED, REASON_ANYWHERE, REASON_WORDS, SENTENCE_ADDRESS_GROUPS, SUBJECT_LABEL,
-    TRANSCRIPT_STAMP,
+    RCPT_REJECTED, REASON_ANYWHERE, REASON_WORDS, RECIPIENT_LIST_LINE, SENTENCE_ADDRESS_GROUPS,
+    SUBJECT_LABEL, TRANSCRIPT_STAMP,
 };
 
 mod patterns;
@@ -129,6 +129,20 @@ pub fn scan(
         .any(|p| lower_start.starts_with(p))
             || is_id_label(&lower_start)
         {
+            continue;
+        }
+        if let Some(c) = RECIPIENT_LIST_LINE.captures(line) {
+            // Each address of the list shares the lines that follow.
+            for a in super::text::addresses_in(&c["list"]) {
+                if !is_excluded(&a, exclude) {
+                    candidates.push(Candidate {
+                        line: i,
+                        address: a,
+                        rest: String::new(),
+                        quoted_header: false,
+                    });
+                }
+            }
             continue;
         }
         if let Some(c) = ADDRESS_LINE.captures(line) {

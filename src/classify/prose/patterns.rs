@@ -16,6 +16,15 @@ pub(super) static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     )
 });
 
+/// A label over a list of several recipients on one line ("Intended
+/// Recipients: <a>, <b>", as Haraka writes it): group `list` holds
+/// addresses and separators only.
+pub(super) static RECIPIENT_LIST_LINE: LazyLock<Pattern> = LazyLock::new(|| {
+    super::super::text::regex(
+        r#"(?i)^\s*(?:intended\s+|failed\s+|undeliverable\s+|rejected\s+)?recipients?(?:\(s\))?\s*:\s*(?P<list><?[^\s<>",;@]+@[^\s<>",;]+>?(?:\s*[,;]\s*<?[^\s<>",;@]+@[^\s<>",;]+>?)+)\s*[,;]?\s*$"#,
+    )
+});
+
 /// The groups of `ADDRESS_SENTENCE` that hold the address, one per
 /// alternative (a test checks the list against the pattern).
 pub(super) const SENTENCE_ADDRESS_GROUPS: [&str; 16] = [
