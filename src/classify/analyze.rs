@@ -41,7 +41,7 @@ struct Walk {
 /// that cannot be parsed gives a report marked `unparsable`.
 pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
     let mut report = Report::default();
-    let Some(msg) = PARSER.parse(bytes) else {
+    let Some(msg) = PARSER.parse(without_blank_lead(bytes)) else {
         report.unparsable = true;
         return report;
     };
@@ -130,6 +130,31 @@ fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
     }
     report.returned = walk.returned.take();
     report.body = report_text;
+}
+
+/// The message without blank lines before its header. A blank first line
+/// ends an empty header, so a message saved with one (or with a line of
+/// spaces) would be all body; when a header field follows, it is junk.
+fn without_blank_lead(bytes: &[u8]) -> &[u8] {
+    let mut rest = bytes;
+    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+        if !rest[..end]
+            .iter()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+        {
+            break;
+        }
+        rest = &rest[end + 1..];
+    }
+    let name_len = rest
+        .iter()
+        .take_while(|&&b| b.is_ascii_graphic() && b != b':')
+        .count();
+    if rest.len() < bytes.len() && name_len > 0 && rest.get(name_len) == Some(&b':') {
+        rest
+    } else {
+        bytes
+    }
 }
 
 /// Whether the message looks like a delivery report of some kind.
@@ -561,7 +586,7 @@ fn recipient_paragraphs<'a>(
 
 static BOUNCE_SENDER: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)mailer-daemon|\bmdaemon@|post_?master|mail delivery (?:sub)?system|mail administrator|mmdf|\bsmtp gateway|\bdelivery[-_ ]?(?:notification|status)|^\s*<?>?\s*$",
+        r"(?i)\bmail(?:er)?-?daemon\b|\bmdaemon@|post_?master|mail delivery (?:sub)?system|mail administrator|mmdf|\bsmtp gateway|\bdelivery[-_ ]?(?:notification|status)|^\s*<?>?\s*$",
     )
 });
 static BOUNCE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
@@ -589,7 +614,19 @@ fn rfc3339_utc(t: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_html;
+    use super::{looks_like_html, without_blank_lead};
+
+    #[test]
+    fn blank_lines_before_a_header_are_skipped() {
+        assert_eq!(
+            without_blank_lead(b"   \n\r\nFrom: a@b\n\nx"),
+            b"From: a@b\n\nx"
+        );
+        // A message with no header stays as it is.
+        assert_eq!(without_blank_lead(b"\nbody text\n"), b"\nbody text\n");
+        assert_eq!(without_blank_lead(b"From: a@b\n"), b"From: a@b\n");
+        assert_eq!(without_blank_lead(b"  \n"), b"  \n");
+    }
 
     #[test]
     fn markup_is_told_from_a_plain_notice_labelled_html() {

@@ -192,7 +192,12 @@ pub fn verp_address(return_path: &str) -> Option<String> {
         return clean_address(&signed.subscriber);
     }
     let (local, _) = return_path.rsplit_once('@')?;
-    let tag = local.split_once(['+', '-']).map(|(_, t)| t)?;
+    // "list-bounces+anne=example.org": the tag follows the first `+`
+    // when there is one, the list name may hold `-`.
+    let tag = local
+        .split_once('+')
+        .or_else(|| local.split_once('-'))
+        .map(|(_, t)| t)?;
     let (user, domain) = tag.rsplit_once('=')?;
     if user.is_empty() || !domain.contains('.') {
         return None;
@@ -268,6 +273,15 @@ mod tests {
             Some("alice@example.org")
         );
         assert_eq!(verp_address("bounces@lists.example.com"), None);
+        // Mailman's list-bounces+tag: the list name's `-` is not the tag's.
+        assert_eq!(
+            verp_address("team-bounces+anne=example.com@lists.example.com").as_deref(),
+            Some("anne@example.com")
+        );
+        assert_eq!(
+            verp_address("bounces-bo=example.net@lists.example.com").as_deref(),
+            Some("bo@example.net")
+        );
     }
 
     #[test]

@@ -131,7 +131,12 @@ pub fn scan(
         {
             continue;
         }
-        if let Some(c) = RECIPIENT_LIST_LINE.captures(line) {
+        // Most lines with an address hold one: the list pattern runs only
+        // where a separator and the label's word are there.
+        if line.contains([',', ';'])
+            && (line.contains("ecipient") || line.contains("ECIPIENT"))
+            && let Some(c) = RECIPIENT_LIST_LINE.captures(line)
+        {
             // Each address of the list shares the lines that follow.
             for a in super::text::addresses_in(&c["list"]) {
                 if !is_excluded(&a, exclude) {
