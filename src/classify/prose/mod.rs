@@ -133,8 +133,8 @@ pub fn scan(
         }
         // Most lines with an address hold one: the list pattern runs only
         // where a separator and the label's word are there.
-        if line.contains([',', ';'])
-            && (line.contains("ecipient") || line.contains("ECIPIENT"))
+        if (line.contains("ecipient") || line.contains("ECIPIENT"))
+            && line.contains([',', ';'])
             && let Some(c) = RECIPIENT_LIST_LINE.captures(line)
         {
             // Each address of the list shares the lines that follow.
