@@ -27,7 +27,9 @@ pub(crate) fn is_candidate(kind: &str, subtype: &str, filename: Option<&str>) ->
         .iter()
         .any(|e| name.ends_with(e));
     match (kind, subtype) {
-        ("application", "tlsrpt+json" | "tlsrpt+gzip") => true,
+        // RFC 8460's types, and the bare `tlsrpt` and `json` some
+        // reporters write instead.
+        ("application", "tlsrpt+json" | "tlsrpt+gzip" | "tlsrpt" | "json") => true,
         ("application", "gzip" | "x-gzip" | "zip" | "x-zip" | "x-zip-compressed" | "xml")
         | ("text", "xml") => true,
         ("application", "octet-stream") => named,
@@ -234,6 +236,19 @@ mod tests {
         let bytes = gz.finish().unwrap();
         assert!(bytes.len() < 200_000);
         assert_eq!(read(&bytes), None);
+    }
+
+    #[test]
+    fn candidates_by_type_and_name() {
+        assert!(is_candidate("application", "tlsrpt", None));
+        assert!(is_candidate("application", "tlsrpt+gzip", None));
+        assert!(is_candidate(
+            "application",
+            "octet-stream",
+            Some("r.xml.gz")
+        ));
+        assert!(!is_candidate("application", "octet-stream", Some("r.pdf")));
+        assert!(!is_candidate("text", "plain", None));
     }
 
     #[test]

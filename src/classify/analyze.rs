@@ -299,6 +299,26 @@ fn fill_commands(report: &mut Report, body_lower: &OnceCell<String>) {
     }
 }
 
+/// A header field's raw value, whitespace collapsed. Raw 8-bit text
+/// (a name in Latin-1, common in old mail) is read lossily: an empty From
+/// would pass for a null sender, the mark of a bounce.
+fn raw_header_lossy(msg: &Message<'_>, name: &'static str) -> String {
+    msg.parts
+        .first()
+        .and_then(|p| {
+            p.headers
+                .iter()
+                .rev()
+                .find(|h| h.name.as_str().eq_ignore_ascii_case(name))
+        })
+        .and_then(|h| {
+            msg.raw_message
+                .get(h.offset_start as usize..h.offset_end as usize)
+        })
+        .map(|raw| collapse_ws(&String::from_utf8_lossy(raw)))
+        .unwrap_or_default()
+}
+
 fn read_headers(msg: &Message<'_>, report: &mut Report) {
     report.message_id = msg.message_id().map(|s| format!("<{s}>"));
     report.date = msg.date().map(|d| rfc3339_utc(d.to_timestamp()));
@@ -306,8 +326,8 @@ fn read_headers(msg: &Message<'_>, report: &mut Report) {
     if let Some(addr) = msg.from().and_then(|a| a.first()) {
         report.from_address = addr.address().and_then(clean_address);
     }
-    report.from = msg.header_raw("From").map(collapse_ws).unwrap_or_default();
-    report.to = msg.header_raw("To").map(collapse_ws).unwrap_or_default();
+    report.from = raw_header_lossy(msg, "From");
+    report.to = raw_header_lossy(msg, "To");
     if let Some(ct) = msg.content_type() {
         report.content_type = match ct.subtype() {
             Some(s) => format!("{}/{}", ct.ctype(), s),
