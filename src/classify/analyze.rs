@@ -217,6 +217,17 @@ fn read_prose(report: &mut Report, body_lower: &OnceCell<String>) {
         report.has_dsn,
         &report.body,
     );
+    // A DSN that quotes only the first line of a multi-line reply: the
+    // transcript in the prose has the rest.
+    for d in &mut report.deliveries {
+        if let Some(longer) = d
+            .diagnostic
+            .as_deref()
+            .and_then(|t| diagnostic::reply_continued_in(&report.body, t))
+        {
+            d.diagnostic = Some(longer);
+        }
+    }
     if report.deliveries.is_empty() {
         report.deliveries = super::screen_names::deliveries(report);
     }

@@ -203,6 +203,66 @@ pub fn continued_in(paragraph: &str, diagnostic: &str) -> Option<String> {
     })
 }
 
+/// The rest of a multi-line SMTP reply whose first line is all the DSN
+/// gives ("550-5.7.1 … this message is"), from the report's transcript
+/// ("<<< 550-5.7.1 likely unsolicited mail …", "<<< 550 5.7.1 more
+/// information"): the words that say why are often on the later lines.
+pub fn reply_continued_in(report: &str, diagnostic: &str) -> Option<String> {
+    // Diagnostic-Code's type ("smtp; 550-…") is not part of the reply.
+    let diagnostic = match diagnostic.split_once(';') {
+        Some((kind, rest))
+            if kind.len() <= 12 && kind.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') =>
+        {
+            rest
+        }
+        _ => diagnostic,
+    };
+    let mut diagnostic = collapse_ws(diagnostic.trim());
+    let code = diagnostic
+        .get(..3)
+        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))?
+        .to_string();
+    let code = code.as_str();
+    // "550-5.7.1 …" as the DSN has it, "550 5.7.1 …" once swept.
+    if diagnostic.as_bytes().get(3) == Some(&b'-') {
+        diagnostic.replace_range(3..4, " ");
+    }
+    let continued = format!("{code}-");
+    if !report.contains(&continued) {
+        return None;
+    }
+    // The DSN gives the first line, its `-` made a space and its spaces
+    // collapsed: compare the transcript's lines the same way.
+    let reply_line = |l: &str| l.trim().trim_start_matches("<<<").trim_start().to_string();
+    let mut lines = report.lines();
+    while let Some(line) = lines.next() {
+        let first = reply_line(line);
+        let Some(text) = first.strip_prefix(&continued) else {
+            continue;
+        };
+        if collapse_ws(&format!("{code} {text}")) != diagnostic {
+            continue;
+        }
+        let mut joined = diagnostic.clone();
+        for next in lines.take(12) {
+            let next = reply_line(next);
+            let Some(rest) = next.strip_prefix(code) else {
+                break;
+            };
+            if !rest.starts_with(['-', ' ']) {
+                break;
+            }
+            joined.push(' ');
+            joined.push_str(&collapse_ws(&next));
+            if rest.starts_with(' ') || joined.len() > 1000 {
+                break;
+            }
+        }
+        return (joined.len() > diagnostic.len()).then_some(joined);
+    }
+    None
+}
+
 static REMOTE_HOST: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)(?:host|server|while\s+talking\s+to|remote\s+host|mail\s+server|giving\s+up\s+on)\s+\[?([a-z0-9][a-z0-9.\-]*\.[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})\]?",
@@ -230,6 +290,34 @@ fn remote_host(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multi_line_reply_is_read_to_its_last_line() {
+        let transcript = ">>> DATA\n<<< 550-5.7.1 [192.0.2.1 7] Our system has detected that this message is\n<<< 550-5.7.1 likely unsolicited mail.\n<<< 550 5.7.1 more information. - gsmtp\n554 5.0.0 Service unavailable\n";
+        assert_eq!(
+            reply_continued_in(
+                transcript,
+                "550 5.7.1 [192.0.2.1   7] Our system has detected that this message is"
+            )
+            .as_deref(),
+            Some(
+                "550 5.7.1 [192.0.2.1 7] Our system has detected that this message is 550-5.7.1 likely unsolicited mail. 550 5.7.1 more information. - gsmtp"
+            )
+        );
+        // A one-line reply, or one the report does not quote, stays.
+        assert_eq!(
+            reply_continued_in(transcript, "550 5.7.1 more information."),
+            None
+        );
+        assert_eq!(reply_continued_in(transcript, "550-5.1.1 not quoted"), None);
+        assert!(
+            reply_continued_in(
+                transcript,
+                "SMTP; 550-5.7.1 [192.0.2.1 7] Our system has detected that this message is"
+            )
+            .is_some_and(|t| t.ends_with("- gsmtp"))
+        );
+    }
 
     #[test]
     fn a_report_line_continues_the_dsn_diagnostic() {
