@@ -8,7 +8,7 @@ use super::provenance::ProvenanceCheck;
 use super::report::{Delivery, Report};
 use super::rules::{Rule, RuleSet};
 use super::text::{self, collapse_ws, truncate_chars};
-use crate::record::{Category, Reason};
+use crate::record::{Category, Reason, is_placeholder_address};
 use crate::record::{RECORD_VERSION, Record};
 use crate::stream::RawMessage;
 use crate::tag::strip_batv;
@@ -312,12 +312,18 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
         // A report about our sending names no subscriber unless it is an
         // ARF report (not-spam, auth-failure) about one message.
         Category::Report if report.feedback_type.is_none() => None,
-        Category::Complaint | Category::Report => report
-            .feedback_recipients
-            .first()
-            .cloned()
-            .or_else(original_to)
-            .or_else(|| verp_recipient(report)),
+        // A feedback loop that hides the recipient (a hash, "redacted@")
+        // often still returns the message with its To.
+        Category::Complaint | Category::Report => {
+            let named = report.feedback_recipients.first().cloned();
+            named
+                .clone()
+                .filter(|a| !is_placeholder_address(a))
+                .or_else(|| original_to().filter(|a| !is_placeholder_address(a)))
+                .or(named)
+                .or_else(original_to)
+                .or_else(|| verp_recipient(report))
+        }
         // A change-of-address notice sent by the provider's robot is about
         // the subscriber our mail went to, not about the robot.
         Category::AddressChange if report.from_address.as_deref().is_none_or(is_robot_address) => {

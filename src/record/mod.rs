@@ -177,6 +177,9 @@ pub fn is_placeholder_address(s: &str) -> bool {
         && local
             .chars()
             .all(|c| matches!(c, 'x' | 'X' | '*' | '#' | '.' | '-' | '_')))
+        // A hash in place of the local part (Comcast's feedback loop
+        // writes an MD5 of the recipient).
+        || (local.len() >= 24 && local.chars().all(|c| c.is_ascii_hexdigit()))
         || matches!(
             lower.as_str(),
             "redacted"
@@ -285,10 +288,17 @@ mod tests {
             "***@example.org",
             "Undisclosed-Recipients",
             "\"redacted\"@example.org",
+            "cb4a01a48251d4765f489076aa81e2a4@example.net",
         ] {
             assert!(is_placeholder_address(p), "{p}");
         }
-        for a in ["alice@example.org", "max@example.org", "x.ray@example.org"] {
+        for a in [
+            "alice@example.org",
+            "max@example.org",
+            "x.ray@example.org",
+            "deadbeef@example.org",
+            "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5-news@example.org",
+        ] {
             assert!(!is_placeholder_address(a), "{a}");
         }
     }
