@@ -14,7 +14,7 @@ use super::person;
 use super::prose;
 use super::report::{Delivery, Report};
 use super::text::{clean_address, collapse_ws, floor_char_boundary, truncate_chars};
-use mail_parser::{Message, MimeHeaders, PartType};
+use mail_parser::{HeaderName, Message, MimeHeaders, PartType};
 use std::cell::OnceCell;
 use std::sync::LazyLock;
 
@@ -313,21 +313,22 @@ fn fill_commands(report: &mut Report, body_lower: &OnceCell<String>) {
 /// A header field's raw value, whitespace collapsed. Raw 8-bit text
 /// (a name in Latin-1, common in old mail) is read lossily: an empty From
 /// would pass for a null sender, the mark of a bounce.
-fn raw_header_lossy(msg: &Message<'_>, name: &'static str) -> String {
-    msg.parts
+fn raw_header_lossy(msg: &Message<'_>, name: HeaderName<'static>) -> String {
+    let Some(raw) = msg
+        .parts
         .first()
-        .and_then(|p| {
-            p.headers
-                .iter()
-                .rev()
-                .find(|h| h.name.as_str().eq_ignore_ascii_case(name))
-        })
+        .and_then(|p| p.headers.iter().rev().find(|h| h.name == name))
         .and_then(|h| {
             msg.raw_message
                 .get(h.offset_start as usize..h.offset_end as usize)
         })
-        .map(|raw| collapse_ws(&String::from_utf8_lossy(raw)))
-        .unwrap_or_default()
+    else {
+        return String::new();
+    };
+    match std::str::from_utf8(raw) {
+        Ok(text) => collapse_ws(text),
+        Err(_) => collapse_ws(&String::from_utf8_lossy(raw)),
+    }
 }
 
 fn read_headers(msg: &Message<'_>, report: &mut Report) {
@@ -337,8 +338,8 @@ fn read_headers(msg: &Message<'_>, report: &mut Report) {
     if let Some(addr) = msg.from().and_then(|a| a.first()) {
         report.from_address = addr.address().and_then(clean_address);
     }
-    report.from = raw_header_lossy(msg, "From");
-    report.to = raw_header_lossy(msg, "To");
+    report.from = raw_header_lossy(msg, HeaderName::From);
+    report.to = raw_header_lossy(msg, HeaderName::To);
     if let Some(ct) = msg.content_type() {
         report.content_type = match ct.subtype() {
             Some(s) => format!("{}/{}", ct.ctype(), s),

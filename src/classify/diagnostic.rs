@@ -217,27 +217,27 @@ pub fn reply_continued_in(report: &str, diagnostic: &str) -> Option<String> {
         }
         _ => diagnostic,
     };
-    let mut diagnostic = collapse_ws(diagnostic.trim());
-    let code = diagnostic
-        .get(..3)
-        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))?
-        .to_string();
-    let code = code.as_str();
-    // "550-5.7.1 …" as the DSN has it, "550 5.7.1 …" once swept.
-    if diagnostic.as_bytes().get(3) == Some(&b'-') {
-        diagnostic.replace_range(3..4, " ");
-    }
-    let continued = format!("{code}-");
-    if !report.contains(&continued) {
+    // Only a reply cut after its first line ends with the `-` that says
+    // more lines follow: most diagnostics stop here, before any copy.
+    let diagnostic = diagnostic.trim();
+    let continued = diagnostic
+        .get(..4)
+        .filter(|c| c.as_bytes()[..3].iter().all(u8::is_ascii_digit) && c.ends_with('-'))?;
+    let code = &continued[..3];
+    if !report.contains(continued) {
         return None;
     }
+    // Compared as the transcript's lines are: `-` made a space, spaces
+    // collapsed.
+    let mut diagnostic = collapse_ws(diagnostic);
+    diagnostic.replace_range(3..4, " ");
     // The DSN gives the first line, its `-` made a space and its spaces
     // collapsed: compare the transcript's lines the same way.
     let reply_line = |l: &str| l.trim().trim_start_matches("<<<").trim_start().to_string();
     let mut lines = report.lines();
     while let Some(line) = lines.next() {
         let first = reply_line(line);
-        let Some(text) = first.strip_prefix(&continued) else {
+        let Some(text) = first.strip_prefix(continued) else {
             continue;
         };
         if collapse_ws(&format!("{code} {text}")) != diagnostic {
@@ -297,7 +297,7 @@ mod tests {
         assert_eq!(
             reply_continued_in(
                 transcript,
-                "550 5.7.1 [192.0.2.1   7] Our system has detected that this message is"
+                "550-5.7.1 [192.0.2.1   7] Our system has detected that this message is"
             )
             .as_deref(),
             Some(
