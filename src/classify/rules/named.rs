@@ -66,7 +66,9 @@ fn sets_flags(pattern: &str) -> bool {
             _ => false,
         }
     }
-    parse(pattern).map_or(true, |ast| walk(&ast))
+    // Flags need "(?": most lists have none and skip the parse, which
+    // ran for every reference at every start.
+    pattern.contains("(?") && parse(pattern).map_or(true, |ast| walk(&ast))
 }
 
 /// Whether the text ends with `c` that is itself, not escaped by an odd
