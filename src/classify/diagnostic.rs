@@ -227,17 +227,16 @@ pub fn reply_continued_in(report: &str, diagnostic: &str) -> Option<String> {
     if !report.contains(continued) {
         return None;
     }
-    // Compared as the transcript's lines are: `-` made a space, spaces
-    // collapsed.
+    // The first line as the DSN's sweep leaves it (`-` made a space,
+    // spaces collapsed); the transcript's lines are compared the same way.
     let mut diagnostic = collapse_ws(diagnostic);
     diagnostic.replace_range(3..4, " ");
-    // The DSN gives the first line, its `-` made a space and its spaces
-    // collapsed: compare the transcript's lines the same way.
-    let reply_line = |l: &str| l.trim().trim_start_matches("<<<").trim_start().to_string();
+    fn reply_line(l: &str) -> &str {
+        l.trim().trim_start_matches("<<<").trim_start()
+    }
     let mut lines = report.lines();
     while let Some(line) = lines.next() {
-        let first = reply_line(line);
-        let Some(text) = first.strip_prefix(continued) else {
+        let Some(text) = reply_line(line).strip_prefix(continued) else {
             continue;
         };
         if collapse_ws(&format!("{code} {text}")) != diagnostic {
@@ -253,7 +252,7 @@ pub fn reply_continued_in(report: &str, diagnostic: &str) -> Option<String> {
                 break;
             }
             joined.push(' ');
-            joined.push_str(&collapse_ws(&next));
+            joined.push_str(&collapse_ws(next));
             if rest.starts_with(' ') || joined.len() > 1000 {
                 break;
             }

@@ -7,9 +7,9 @@
 
 use super::dsn::{HeaderField, fields, strip_type};
 use super::report_format::{Recognition, ReportFormat, ReportParts};
+use crate::classify::pattern::Pattern;
 use crate::classify::report::{Delivery, Report};
 use crate::classify::text::{clean_address, collapse_ws, truncate_chars};
-use regex::Regex;
 use std::sync::LazyLock;
 
 pub(crate) struct Mdn;
@@ -69,13 +69,15 @@ fn is_refusal(value: &str) -> bool {
 /// the person deleted the message unread (a non-read notification, subject
 /// "Not read:"): that is the reader's choice, not a filter's refusal.
 fn deleted_unread(report: &Report) -> bool {
-    static SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)^\s*(not read|nicht gelesen|non lu|no le[ií]do|non letto|niet gelezen|ej l[äa]st|n[ãa]o lida|nie przeczytan[ao]|未読|未读)\s*:")
-            .expect("valid regex")
+    static SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
+        crate::classify::text::regex(
+            r"(?i)^\s*(not read|nicht gelesen|non lu|no le[ií]do|non letto|niet gelezen|ej l[äa]st|n[ãa]o lida|nie przeczytan[ao]|未読|未读)\s*:",
+        )
     });
-    static BODY: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)(deleted without being read|ohne gelesen zu werden gel[öo]scht|supprim[ée] sans avoir [ée]t[ée] lu|eliminado sin (haber sido )?le[ií]do|eliminato senza essere (stato )?letto|verwijderd zonder te zijn gelezen)")
-            .expect("valid regex")
+    static BODY: LazyLock<Pattern> = LazyLock::new(|| {
+        crate::classify::text::regex(
+            r"(?i)(deleted without being read|ohne gelesen zu werden gel[öo]scht|supprim[ée] sans avoir [ée]t[ée] lu|eliminado sin (haber sido )?le[ií]do|eliminato senza essere (stato )?letto|verwijderd zonder te zijn gelezen)",
+        )
     });
     SUBJECT.is_match(&report.subject) || BODY.is_match(&collapse_ws(&report.body))
 }
