@@ -95,13 +95,24 @@ impl Pattern {
     fn ascii(&self) -> Option<&meta::Regex> {
         self.ascii
             .get_or_init(|| {
-                let written = regex_syntax::ParserBuilder::new()
-                    .case_insensitive(self.case_insensitive)
-                    .multi_line(self.multi_line)
-                    .nest_limit(NEST_LIMIT)
-                    .build()
-                    .parse(&self.source)
-                    .ok()?;
+                let parse = |unicode: bool| {
+                    regex_syntax::ParserBuilder::new()
+                        .case_insensitive(self.case_insensitive)
+                        .multi_line(self.multi_line)
+                        .nest_limit(NEST_LIMIT)
+                        .unicode(unicode)
+                        .utf8(unicode)
+                        .build()
+                        .parse(&self.source)
+                        .ok()
+                };
+                // Without Unicode, case folding and `\w` stay within ASCII:
+                // parsing is several times cheaper (Unicode folding of a
+                // class was a third of the start-up), and cut down to ASCII
+                // the two parses are the same pattern. A pattern that needs
+                // Unicode (`\p{..}`, a folded non-ASCII letter) is parsed
+                // with it.
+                let written = parse(false).or_else(|| parse(true))?;
                 let ascii = ascii_only(&written);
                 // The groups must be the same ones, numbered alike.
                 let same_groups = ascii.properties().explicit_captures_len()
@@ -117,7 +128,8 @@ impl Pattern {
                             .dfa(false)
                             .utf8_empty(true)
                             .nfa_size_limit(Some(SIZE_LIMIT))
-                            .hybrid_cache_capacity(DFA_CACHE),
+                            .hybrid_cache_capacity(DFA_CACHE)
+                            .auto_prefilter(false),
                     )
                     .build_from_hir(&ascii)
                     .ok()
@@ -334,7 +346,7 @@ impl<'t> Index<&str> for Captures<'_, 't> {
 mod tests {
     use super::*;
 
-    const PATTERNS: [&str; 14] = [
+    const PATTERNS: [&str; 18] = [
         r"user\s+unknown",
         r"(?-u:\b)no\s+such\s+(user|mailbox)(?-u:\b)",
         r"\bword\b",
@@ -349,9 +361,13 @@ mod tests {
         r"(?x) ^\s* (?:[*•]\s+)? (?P<addr>[^\s<>]+@[^\s<>]+) \s* (?P<rest>.*)$",
         r"(a)|(b)|(c)",
         r"\p{Greek}+|x",
+        r"\W+x\S|[^\w\s]{2}",
+        r"caf\x{e9}|caf\xE9|cafe",
+        r"É|e\B",
+        r"(?u:\w+)\s(?-u:\w+)",
     ];
 
-    const TEXTS: [&str; 13] = [
+    const TEXTS: [&str; 15] = [
         "550 5.1.1 User   Unknown",
         "NO SUCH MAILBOX here",
         "552-5.2.2 mailbox full, a word here",
@@ -365,6 +381,8 @@ mod tests {
         "xbc",
         "",
         "words_word",
+        "cafe -- x! ?? E e",
+        "\x0b\x1c x\x7f",
     ];
 
     /// The two forms agree on ASCII texts: matches, places and groups.
