@@ -57,8 +57,12 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
     };
     formats::read(&parts, &mut report);
     report.mta = formats::name(&report);
-    report.bounce_like = is_bounce_like(&report)
-        && !person::written_by_a_person(&report, BOUNCE_SENDER.is_match(&report.from));
+    let from_a_daemon = BOUNCE_SENDER.is_match(&report.from);
+    report.bounce_like =
+        is_bounce_like(&report) && !person::written_by_a_person(&report, from_a_daemon);
+    if report.kind() == "message" {
+        report.body = person::own_words(&report.body);
+    }
     // A format name only means something for a report; an ordinary message
     // relayed by Postfix is not a "postfix" bounce.
     if !report.bounce_like && report.feedback_type.is_none() {
@@ -157,19 +161,34 @@ fn without_blank_lead(bytes: &[u8]) -> &[u8] {
     }
 }
 
+/// Whether the message carries a delivery report's own structure: a
+/// delivery-status part, per-recipient results, an X-Failed-Recipients
+/// field or a multipart/report of delivery status.
+fn has_report_structure(report: &Report) -> bool {
+    report.has_dsn
+        || !report.deliveries.is_empty()
+        || !report.failed_header.is_empty()
+        || report.content_type.contains("report-type=delivery-status")
+}
+
 /// Whether the message looks like a delivery report of some kind.
 fn is_bounce_like(report: &Report) -> bool {
     if report.receipt && !report.has_dsn {
         return false;
     }
-    report.has_dsn
-        || !report.deliveries.is_empty()
-        || !report.failed_header.is_empty()
-        || report.content_type.contains("report-type=delivery-status")
+    has_report_structure(report)
         || BOUNCE_SENDER.is_match(&report.from)
-        || BOUNCE_SUBJECT.is_match(&report.subject)
-        || (BOUNCE_INTRO.is_match(&report.body[..floor_char_boundary(&report.body, 6000)])
-            && !person::answered_automatically(report))
+        || ((BOUNCE_SUBJECT.is_match(&report.subject)
+            || (BOUNCE_INTRO.is_match(&report.body[..floor_char_boundary(&report.body, 6000)])
+                && !person::answered_automatically(report)))
+            // A list's own mail that explains bounces returns no message; a
+            // bounce that a list passed on (or that kept the header of the
+            // list mail it returns) still does, or has a notice's subject.
+            && (!person::sent_to_a_list(report)
+                || report.returned.is_some()
+                || BOUNCE_SUBJECT
+                    .find(&report.subject)
+                    .is_some_and(|m| report.subject[..m.start].trim().is_empty())))
 }
 
 /// The recipients and diagnostics the prose of a bounce gives, added to
@@ -618,7 +637,7 @@ fn recipient_paragraphs<'a>(
 
 static BOUNCE_SENDER: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)\bmail(?:er)?-?daemon\b|\bmdaemon@|post_?master|mail delivery (?:sub)?system|mail administrator|mmdf|\bsmtp gateway|\bdelivery[-_ ]?(?:notification|status)|^\s*<?>?\s*$",
+        r"(?i)\bmail(?:er)?-?daemon\b|\bmdaemon@|post_?master|mail delivery (?:sub)?system|mail administrator|mmdf|\bsmtp gateway|\bdelivery[-_ ]?(?:notification|status)|^\s*<?>?\s*$|<\s*>\s*$",
     )
 });
 static BOUNCE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {

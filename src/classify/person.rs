@@ -55,6 +55,46 @@ pub fn answered_automatically(report: &Report) -> bool {
         || AUTO_REPLY_SUBJECT.is_match(&report.subject)
 }
 
+/// Whether the message came from a mailing list or a bulk sender: a
+/// List-Unsubscribe or List-Id field in its own header. A newsletter that
+/// explains "550 5.1.1 User unknown" to its readers is no report, and no
+/// delivery report carries these fields (only the message it returns).
+pub fn sent_to_a_list(report: &Report) -> bool {
+    report.header_values("list-unsubscribe").next().is_some()
+        || report.header_values("list-id").next().is_some()
+}
+
+/// The words a person wrote in a message, without what it quotes: lines
+/// quoted with ">", attribution lines ("… wrote:"), and everything from a
+/// separator ("-----Original Message-----", a forward's header, Outlook's
+/// "From: … Sent: …" block) on. An "Unsubscribe" link in the newsletter a
+/// subscriber answers is not their request.
+pub fn own_words(text: &str) -> String {
+    let end = QUOTE_SEPARATOR.find(text).map_or(text.len(), |m| m.start);
+    text[..end]
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('>') && !ATTRIBUTION.is_match(line))
+        .fold(String::with_capacity(end), |mut out, line| {
+            out.push_str(line);
+            out.push('\n');
+            out
+        })
+}
+
+/// Where a quoted or forwarded message starts below a person's words.
+static QUOTE_SEPARATOR: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?im)^\s*(?:-{2,}\s*(?:original message|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|message d'origine|message transféré|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato)|begin forwarded message|_{10,}\s*$|(?:from|von|de|da|van|från|od)\s*:.*\n\s*(?:sent|gesendet|envoyé|enviado(?: el)?|inviato|verzonden|skickat|wysłano|date|datum)\s*:)",
+    )
+});
+
+/// A mail client's line above what it quotes.
+static ATTRIBUTION: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)^.{0,160}\b(?:wrote|schrieb|a écrit|escribió|scritto|schreef|skrev|napisał)\s*:\s*$",
+    )
+});
+
 /// The older header fields that mark an automatic answer, before RFC
 /// 3834's Auto-Submitted.
 const AUTO_REPLY_FIELDS: [&str; 3] = ["x-autoreply", "x-autorespond", "x-autoresponder"];
@@ -180,5 +220,18 @@ mod tests {
         // challenge-response system's.
         let bare = report("RE: BLAH", &[], QUOTED);
         assert!(!written_by_a_person(&bare, false));
+    }
+    #[test]
+    fn own_words_leave_out_quotes_and_forwards() {
+        assert_eq!(own_words(QUOTED), "Please keep her on the list.\n\n");
+        let bottom =
+            "On Tue, Ann wrote:\n> Unsubscribe: https://x.example/u\n\nunsubscribe please\n";
+        assert_eq!(own_words(bottom), "\nunsubscribe please\n");
+        let outlook = "Hello\n\nFrom: news@x.example [mailto:news@x.example]\nSent: Monday\nUnsubscribe<https://x.example/u>\n";
+        assert_eq!(own_words(outlook), "Hello\n");
+        let german = "Danke\n\nVon: news@x.example\nGesendet: Montag\nAbmelden\n";
+        assert_eq!(own_words(german), "Danke\n");
+        // A "From:" line alone is no quote header.
+        assert_eq!(own_words("From: me\nremove me\n"), "From: me\nremove me\n");
     }
 }
