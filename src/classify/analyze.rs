@@ -8,7 +8,7 @@ use super::aggregate;
 use super::diagnostic;
 use super::formats::{self, ReportParts};
 use super::original::{self, Returned};
-use super::parser::PARSER;
+use super::parser::{PARSER, bounced_bounce, without_blank_lead};
 use super::pattern::Pattern;
 use super::person;
 use super::prose;
@@ -40,6 +40,19 @@ struct Walk {
 /// prose of the report and the returned original. Never fails: a message
 /// that cannot be parsed gives a report marked `unparsable`.
 pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
+    let Some(inner) = bounced_bounce(bytes) else {
+        return analyze_one(bytes, subscriber_header);
+    };
+    let mut report = analyze_one(inner, subscriber_header);
+    // The record names the message in the mailbox, not the one inside it.
+    if let Some(outer) = PARSER.parse_headers(without_blank_lead(bytes)) {
+        report.message_id = outer.message_id().map(|s| format!("<{s}>"));
+        report.date = outer.date().map(|d| rfc3339_utc(d.to_timestamp()));
+    }
+    report
+}
+
+fn analyze_one(bytes: &[u8], subscriber_header: &str) -> Report {
     let mut report = Report::default();
     let Some(msg) = PARSER.parse(without_blank_lead(bytes)) else {
         report.unparsable = true;
@@ -134,31 +147,6 @@ fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
     }
     report.returned = walk.returned.take();
     report.body = report_text;
-}
-
-/// The message without blank lines before its header. A blank first line
-/// ends an empty header, so a message saved with one (or with a line of
-/// spaces) would be all body; when a header field follows, it is junk.
-fn without_blank_lead(bytes: &[u8]) -> &[u8] {
-    let mut rest = bytes;
-    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
-        if !rest[..end]
-            .iter()
-            .all(|b| matches!(b, b' ' | b'\t' | b'\r'))
-        {
-            break;
-        }
-        rest = &rest[end + 1..];
-    }
-    let name_len = rest
-        .iter()
-        .take_while(|&&b| b.is_ascii_graphic() && b != b':')
-        .count();
-    if rest.len() < bytes.len() && name_len > 0 && rest.get(name_len) == Some(&b':') {
-        rest
-    } else {
-        bytes
-    }
 }
 
 /// Whether the message carries a delivery report's own structure: a
@@ -431,14 +419,30 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
         PartType::Message(inner) => {
             // A forwarded bounce: the attached message is itself a delivery
             // report, and the report inside is the one that counts.
-            let inner_is_report = walk.dsn.is_empty()
-                && inner.content_type().is_some_and(|ct| {
-                    ct.ctype().eq_ignore_ascii_case("multipart")
-                        && ct
-                            .attribute("report-type")
-                            .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
-                });
-            if inner_is_report {
+            let inner_is_report = inner.content_type().is_some_and(|ct| {
+                ct.ctype().eq_ignore_ascii_case("multipart")
+                    && ct
+                        .attribute("report-type")
+                        .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
+            });
+            // A double bounce: the report that came back could not be
+            // delivered to the return path it was sent to. That failure is
+            // the sender's own mailbox; the report inside is about the
+            // subscriber.
+            let double = inner_is_report && !walk.dsn.is_empty() && {
+                let outer = walk.dsn.to_ascii_lowercase();
+                inner.to().is_some_and(|to| {
+                    to.iter()
+                        .filter_map(|a| a.address())
+                        .any(|a| a.contains('@') && outer.contains(&a.to_ascii_lowercase()))
+                })
+            };
+            if double {
+                walk.dsn.clear();
+                walk.text.clear();
+                walk.html.clear();
+            }
+            if inner_is_report && walk.dsn.is_empty() {
                 visit(inner, 0, depth + 1, walk, subscriber_header);
             } else if walk.returned.is_none() {
                 walk.returned = Some(original::from_message(inner, subscriber_header));
@@ -665,7 +669,8 @@ fn rfc3339_utc(t: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{looks_like_html, without_blank_lead};
+    use super::looks_like_html;
+    use crate::classify::parser::without_blank_lead;
 
     #[test]
     fn blank_lines_before_a_header_are_skipped() {

@@ -198,6 +198,17 @@ pub fn verp_address(return_path: &str) -> Option<String> {
         .split_once('+')
         .or_else(|| local.split_once('-'))
         .map(|(_, t)| t)?;
+    // ezmlm and its kin number the message: "list-return-1742-anne=example.org".
+    let tag = ["return-", "bounce-", "bounces-", ""]
+        .iter()
+        .find_map(|word| {
+            let rest = tag.strip_prefix(word)?;
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            (digits > 0)
+                .then(|| rest[digits..].strip_prefix('-'))
+                .flatten()
+        })
+        .unwrap_or(tag);
     let (user, domain) = tag.rsplit_once('=')?;
     if user.is_empty() || !domain.contains('.') {
         return None;
@@ -273,6 +284,10 @@ mod tests {
             Some("alice@example.org")
         );
         assert_eq!(verp_address("bounces@lists.example.com"), None);
+        assert_eq!(
+            verp_address("club-return-1742-marit.oen=example.no@lists.example.org").as_deref(),
+            Some("marit.oen@example.no")
+        );
         // Mailman's list-bounces+tag: the list name's `-` is not the tag's.
         assert_eq!(
             verp_address("team-bounces+anne=example.com@lists.example.com").as_deref(),

@@ -1,4 +1,5 @@
-//! The one mail-parser configuration for reports and returned headers.
+//! The one mail-parser configuration for reports and returned headers,
+//! and where in the bytes the message to parse starts.
 
 use mail_parser::MessageParser;
 use std::sync::LazyLock;
@@ -13,3 +14,43 @@ pub(crate) static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
         .with_message_ids()
         .default_header_ignore()
 });
+
+/// The report inside qmail's double bounce ("I tried to deliver a bounce
+/// message to this address, but the bounce bounced!"): the failure is the
+/// sender's own return path; the bounce below the marker line is about the
+/// subscriber. qmail copies it whole, header and all.
+pub(crate) fn bounced_bounce(bytes: &[u8]) -> Option<&[u8]> {
+    const MARKER: &[u8] = b"\n--- Below this line is the original bounce.";
+    let head = &bytes[..bytes.len().min(4096)];
+    memchr::memmem::find(head, b"but the bounce bounced!")?;
+    let at = memchr::memmem::find(bytes, MARKER)? + MARKER.len();
+    let line_end = memchr::memchr(b'\n', &bytes[at..])? + at + 1;
+    let inner = without_blank_lead(&bytes[line_end..]);
+    // Only a message with a header of its own is a bounce to read.
+    (inner.len() < bytes.len() && inner.iter().take(200).any(|&b| b == b':')).then_some(inner)
+}
+
+/// The message without blank lines before its header. A blank first line
+/// ends an empty header, so a message saved with one (or with a line of
+/// spaces) would be all body; when a header field follows, it is junk.
+pub(crate) fn without_blank_lead(bytes: &[u8]) -> &[u8] {
+    let mut rest = bytes;
+    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+        if !rest[..end]
+            .iter()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+        {
+            break;
+        }
+        rest = &rest[end + 1..];
+    }
+    let name_len = rest
+        .iter()
+        .take_while(|&&b| b.is_ascii_graphic() && b != b':')
+        .count();
+    if rest.len() < bytes.len() && name_len > 0 && rest.get(name_len) == Some(&b':') {
+        rest
+    } else {
+        bytes
+    }
+}

@@ -155,6 +155,12 @@ pub fn prefer_status(
     if field == found {
         return Some(field);
     }
+    // A success the report states is not undone by a refusal quoted near
+    // the address (a transcript's "503 5.5.1 No recipients" under an
+    // alias that was expanded).
+    if field.starts_with('2') && !found.starts_with('2') {
+        return Some(field);
+    }
     if let Some(r) = reply {
         let rc = (r / 100).to_string();
         if !field.starts_with(&rc) && found.starts_with(&rc) {
@@ -446,6 +452,14 @@ pub fn addresses_in(text: &str) -> impl Iterator<Item = String> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stated_success_keeps_its_status() {
+        let s = |x: &str| Some(x.to_string());
+        assert_eq!(prefer_status(s("2.0.0"), s("5.5.1"), None), s("2.0.0"));
+        assert_eq!(prefer_status(s("2.0.0"), s("2.1.5"), None), s("2.1.5"));
+        assert_eq!(prefer_status(s("5.0.0"), s("5.1.1"), Some(550)), s("5.1.1"));
+    }
 
     /// The regular expressions the hand-written scans replaced.
     fn status_by_regex(text: &str) -> Option<String> {

@@ -141,8 +141,13 @@ pub(crate) fn parse(text: &str) -> DsnReport {
     let mut pending: Option<Delivery> = None;
     // The current delivery took fields written above its recipient field.
     let mut carried = false;
+    // A blank line after a delivery's recipient ends its block: an Action
+    // or Status below it belongs to the next recipient (Oracle Messaging
+    // Server and Exim write them above the recipient fields).
+    let mut closed = false;
     for HeaderField { name, value } in fields(text) {
         if name.is_empty() {
+            closed |= current.is_some();
             continue;
         }
         match name.as_str() {
@@ -153,6 +158,7 @@ pub(crate) fn parse(text: &str) -> DsnReport {
                 let addr = clean_address(strip_type(&value));
                 let starts_new = match &current {
                     None => true,
+                    Some(_) if closed => true,
                     Some(d) => match name.as_str() {
                         // An Action written above the block's first recipient
                         // field belongs to this delivery, not the last one.
@@ -175,6 +181,7 @@ pub(crate) fn parse(text: &str) -> DsnReport {
                     current = Some(pending.take().unwrap_or_default());
                 }
                 seen_recipient_field = true;
+                closed = false;
                 let d = current.as_mut().expect("set above");
                 match name.as_str() {
                     "final-recipient" => {
@@ -197,7 +204,9 @@ pub(crate) fn parse(text: &str) -> DsnReport {
                     }
                 }
             }
-            "action" | "status" | "diagnostic-code" | "remote-mta" if !seen_recipient_field => {
+            "action" | "status" | "diagnostic-code" | "remote-mta"
+                if !seen_recipient_field || closed =>
+            {
                 let d = pending.get_or_insert_with(Delivery::default);
                 apply_field(d, &name, &value);
             }
@@ -210,7 +219,17 @@ pub(crate) fn parse(text: &str) -> DsnReport {
             _ => {}
         }
     }
-    if let Some(d) = current.take() {
+    if let Some(mut d) = current.take() {
+        // Fields after a blank line that no recipient followed were the
+        // last delivery's after all.
+        if let Some(p) = pending.take() {
+            d.action = d.action.or(p.action);
+            d.status = d.status.or(p.status);
+            d.smtp_code = d.smtp_code.or(p.smtp_code);
+            d.diagnostic_type = d.diagnostic_type.or(p.diagnostic_type);
+            d.diagnostic = d.diagnostic.or(p.diagnostic);
+            d.remote_mta = d.remote_mta.or(p.remote_mta);
+        }
         report.deliveries.push(d);
     }
     for d in &mut report.deliveries {
@@ -334,6 +353,25 @@ mod tests {
         assert_eq!(b.action.as_deref(), Some("delayed"));
         assert_eq!(b.status.as_deref(), Some("4.4.7"));
         assert_eq!(b.remote_mta.as_deref(), Some("mx2.example.org"));
+    }
+
+    #[test]
+    fn fields_above_the_recipient_belong_to_it() {
+        // Oracle Messaging Server: Action and Status open each block.
+        let text = "Reporting-MTA: dns;mta.example.net\n\nAction: failed\nStatus: 5.1.1 (Remote SMTP server has rejected address)\nOriginal-recipient: rfc822;h.w@example.net\nFinal-recipient: rfc822;hw@example.net\nDiagnostic-code: smtp;550 5.1.1 unknown alias\n\nAction: failed\nStatus: 5.2.2 (recipient reached disk quota)\nOriginal-recipient: rfc822;a.n@example.net\nFinal-recipient: rfc822;a.n@example.net\n";
+        let r = parse(text);
+        assert_eq!(r.deliveries.len(), 2);
+        assert_eq!(r.deliveries[0].status.as_deref(), Some("5.1.1"));
+        assert_eq!(r.deliveries[1].status.as_deref(), Some("5.2.2"));
+        assert_eq!(
+            r.deliveries[1].recipient.as_deref(),
+            Some("a.n@example.net")
+        );
+        // A blank line inside a block that no recipient follows.
+        let loose =
+            parse("Final-Recipient: rfc822; c@example.org\n\nAction: failed\nStatus: 5.1.1\n");
+        assert_eq!(loose.deliveries.len(), 1);
+        assert_eq!(loose.deliveries[0].status.as_deref(), Some("5.1.1"));
     }
 
     #[test]

@@ -397,8 +397,12 @@ pub fn scan(
         // beats prose that carries no code.
         if diagnostic_score(&best) < 2
             && let Some(reply) = *reply_line.get_or_insert_with(|| permanent_reply_line(&lines))
-            // A reply that names another failed address is that address's own.
+            // A reply that names another failed address, or stands in the
+            // text under another address, is that address's own.
             && !named_others_in(reply, &addr, &named)
+            && !blocks.iter().any(|b| {
+                !b.address.eq_ignore_ascii_case(&addr) && b.diagnostic.contains(reply)
+            })
         {
             if !best.is_empty() {
                 best.push(' ');
