@@ -215,6 +215,20 @@ pub(crate) fn parse(text: &str) -> DsnReport {
                 let d = current.get_or_insert_with(Delivery::default);
                 apply_field(d, &name, &value);
             }
+            // Exchange 2003 and Hotmail put the reply there and write no
+            // Diagnostic-Code: "< #5.5.0 smtp;550 Requested action not
+            // taken: mailbox unavailable>".
+            "x-supplementary-info" => {
+                if let Some(d) = current.as_mut().filter(|d| d.diagnostic.is_none()) {
+                    let inner = value.trim().trim_start_matches('<').trim_end_matches('>');
+                    let inner = inner.trim_start();
+                    let inner = match inner.strip_prefix('#') {
+                        Some(rest) => rest.split_once(' ').map_or("", |(_, r)| r),
+                        None => inner,
+                    };
+                    apply_field(d, "diagnostic-code", inner.trim());
+                }
+            }
             "x-postfix-sender" | "x-original-message-id" => {}
             _ => {}
         }
