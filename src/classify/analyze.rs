@@ -40,15 +40,18 @@ struct Walk {
 /// prose of the report and the returned original. Never fails: a message
 /// that cannot be parsed gives a report marked `unparsable`.
 pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
+    let outer = analyze_one(bytes, subscriber_header);
+    // qmail's double bounce has its fixed subject; nothing else is looked at.
+    if !outer.subject.trim().eq_ignore_ascii_case("failure notice") {
+        return outer;
+    }
     let Some(inner) = bounced_bounce(bytes) else {
-        return analyze_one(bytes, subscriber_header);
+        return outer;
     };
     let mut report = analyze_one(inner, subscriber_header);
     // The record names the message in the mailbox, not the one inside it.
-    if let Some(outer) = PARSER.parse_headers(without_blank_lead(bytes)) {
-        report.message_id = outer.message_id().map(|s| format!("<{s}>"));
-        report.date = outer.date().map(|d| rfc3339_utc(d.to_timestamp()));
-    }
+    report.message_id = outer.message_id;
+    report.date = outer.date;
     report
 }
 

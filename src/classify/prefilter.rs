@@ -335,6 +335,19 @@ fn top_level_alternatives(pattern: &str) -> Option<(&str, Vec<&str>)> {
 /// The searchable forms of every string a pattern matches, when it
 /// matches a finite set of non-empty literals and nothing else.
 fn exact_forms(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    if let Some(text) = plain_literal(pattern) {
+        let (forms, whole) = searchable_forms(text.chars(), false);
+        return whole.then(|| {
+            let mut out: Vec<Vec<u8>> = Vec::with_capacity(forms.len());
+            for f in forms {
+                let f = f.into_iter().collect::<String>().into_bytes();
+                if !out.contains(&f) {
+                    out.push(f);
+                }
+            }
+            out
+        });
+    }
     let hir = regex_syntax::ParserBuilder::new()
         .build()
         .parse(&without_leading_case_flag(pattern))
@@ -370,6 +383,26 @@ fn exact_forms(pattern: &str) -> Option<Vec<Vec<u8>>> {
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// The text a pattern matches when it is a plain phrase: no regex syntax
+/// after its leading flag group (most alternatives of the named word
+/// lists), so it needs no parse. None for anything else.
+fn plain_literal(pattern: &str) -> Option<&str> {
+    let (flags, body) = match pattern.strip_prefix("(?") {
+        Some(rest) => {
+            let end = rest.find(')')?;
+            (&rest[..end], &rest[end + 1..])
+        }
+        None => ("", pattern),
+    };
+    let verbose = flags.contains('x');
+    let plain = !body.is_empty()
+        && flags.chars().all(|c| "imsuUx".contains(c))
+        && !body
+            .chars()
+            .any(|c| r"\.+*?()|[]{}^$".contains(c) || (verbose && (c == '#' || c.is_whitespace())));
+    plain.then_some(body)
 }
 
 /// The lowercased literals every match of the parsed pattern must start
