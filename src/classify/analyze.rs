@@ -167,8 +167,15 @@ fn is_bounce_like(report: &Report) -> bool {
     if report.receipt && !report.has_dsn {
         return false;
     }
-    has_report_structure(report)
-        || BOUNCE_SENDER.is_match(&report.from)
+    if has_report_structure(report) {
+        return true;
+    }
+    // A server's warning to a mailbox's owner that it is nearly full
+    // comes from the postmaster but returns nothing: no mail failed.
+    if report.returned.is_none() && QUOTA_WARNING_SUBJECT.is_match(&report.subject) {
+        return false;
+    }
+    BOUNCE_SENDER.is_match(&report.from)
         || ((BOUNCE_SUBJECT.is_match(&report.subject)
             || (BOUNCE_INTRO.is_match(&report.body[..floor_char_boundary(&report.body, 6000)])
                 && !person::answered_automatically(report)))
@@ -645,6 +652,13 @@ fn recipient_paragraphs<'a>(
 static BOUNCE_SENDER: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)\bmail(?:er)?-?daemon\b|\bmdaemon@|post_?master|mail delivery (?:sub)?system|mail administrator|mmdf|\bsmtp gateway|\bdelivery[-_ ]?(?:notification|status)|^\s*<?>?\s*$|<\s*>\s*$",
+    )
+});
+/// The subject of a mailbox quota warning (Zimbra, Oracle Messaging
+/// Server, Dovecot's quota-warning scripts, hosting panels).
+static QUOTA_WARNING_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)\b(?:over ?)?quota[- ]?(?:warning|alert|notice|notification|reminder)\b|\b(?:warning|avertissement|avviso|aviso|warnung)\b.{0,20}\bquot[ae]\b|\bquote warnung\b|\bmailbox (?:is )?(?:almost|nearly) full\b|\bbo[iî]te aux lettres (?:est )?(?:bient[oô]t|presque) (?:pleine|satur[ée]e)|\bpostfach (?:ist )?fast voll",
     )
 });
 static BOUNCE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
