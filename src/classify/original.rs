@@ -26,6 +26,7 @@ static ORIGINAL_MARKER: LazyLock<Pattern> = LazyLock::new(|| {
               |copy\s+of\s+(?:the\s+)?original\s+message
               |undelivered\s+message\s+(?:follows|headers)
               |included\s+message
+              |rejected\s+message(?:\s+\(\d+\s+lines?\))?
               |(?:kopf\s+der\s+)?urspr(?:ü|ue)nglichen?\s+(?:nachricht|e-?mail)
               |message\s+d'origine|mensaje\s+original|messaggio\s+originale
               |元の(?:メッセージ|メール))
@@ -264,6 +265,9 @@ mod tests {
             split_original("report\n--- Below this line is a copy of the message.\n\nSubject: x\n");
         assert_eq!(split.report, "report\n");
         assert_eq!(split.original, Some("\nSubject: x\n"));
+        // LISTSERV returns a refused post under a line of its own.
+        let split = split_original("refused\n----- Rejected message (62 lines) -----\nFrom: a@b\n");
+        assert_eq!(split.original, Some("From: a@b\n"));
         // No marker: the pasted header's first trace field after a blank line.
         let text = "not accepting mail from you:\n\tamy\n\nReceived: from a by b\nTo: amy@x\n";
         let split = split_original(text);

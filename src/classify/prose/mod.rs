@@ -89,10 +89,15 @@ fn is_original_address(line: &str) -> bool {
 fn is_excluded(addr: &str, exclude: &[String]) -> bool {
     let lower = addr.to_ascii_lowercase();
     let local = lower.split('@').next().unwrap_or("");
+    // A list's administrative addresses (LISTSERV's and Mailman's
+    // "-request", majordomo's and LISTSERV's "owner-") are named for help,
+    // never refused. ("-owner" is left alone: "home-owner@" is a person.)
     matches!(
         local,
         "mailer-daemon" | "postmaster" | "mail-daemon" | "mailerdaemon"
-    ) || exclude.iter().any(|e| e.eq_ignore_ascii_case(addr))
+    ) || local.ends_with("-request")
+        || local.starts_with("owner-")
+        || exclude.iter().any(|e| e.eq_ignore_ascii_case(addr))
 }
 
 /// Finds failed recipients and their diagnostics in a report's prose.
