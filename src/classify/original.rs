@@ -199,15 +199,26 @@ pub fn verp_address(return_path: &str) -> Option<String> {
         .split_once('+')
         .or_else(|| local.split_once('-'))
         .map(|(_, t)| t)?;
-    // ezmlm and its kin number the message: "list-return-1742-anne=example.org".
+    // ezmlm and its kin number the message: "list-return-1742-anne=example.org";
+    // SendGrid adds a short hash after the number: "bounces+1234-ab12-anne=example.org".
     let tag = ["return-", "bounce-", "bounces-", ""]
         .iter()
         .find_map(|word| {
             let rest = tag.strip_prefix(word)?;
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            (digits > 0)
+            let rest = (digits > 0)
                 .then(|| rest[digits..].strip_prefix('-'))
-                .flatten()
+                .flatten()?;
+            Some(match rest.split_once('-') {
+                Some((hash, after))
+                    if hash.len() == 4
+                        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+                        && after.contains('=') =>
+                {
+                    after
+                }
+                _ => rest,
+            })
         })
         .unwrap_or(tag);
     let (user, domain) = tag.rsplit_once('=')?;
@@ -291,6 +302,15 @@ mod tests {
         assert_eq!(
             verp_address("club-return-1742-marit.oen=example.no@lists.example.org").as_deref(),
             Some("marit.oen@example.no")
+        );
+        assert_eq!(
+            verp_address("bounces+4412077-9f3a-jo.lee=example.net@em.example.com").as_deref(),
+            Some("jo.lee@example.net")
+        );
+        // A local part that only looks like a hash stays whole.
+        assert_eq!(
+            verp_address("bounces+beef-cake=example.net@lists.example.com").as_deref(),
+            Some("beef-cake@example.net")
         );
         // Mailman's list-bounces+tag: the list name's `-` is not the tag's.
         assert_eq!(
