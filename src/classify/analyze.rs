@@ -152,22 +152,12 @@ fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
     report.body = report_text;
 }
 
-/// Whether the message carries a delivery report's own structure: a
-/// delivery-status part, per-recipient results, an X-Failed-Recipients
-/// field or a multipart/report of delivery status.
-fn has_report_structure(report: &Report) -> bool {
-    report.has_dsn
-        || !report.deliveries.is_empty()
-        || !report.failed_header.is_empty()
-        || report.content_type.contains("report-type=delivery-status")
-}
-
 /// Whether the message looks like a delivery report of some kind.
 fn is_bounce_like(report: &Report) -> bool {
     if report.receipt && !report.has_dsn {
         return false;
     }
-    if has_report_structure(report) {
+    if report.has_report_structure() {
         return true;
     }
     // A server's warning to a mailbox's owner that it is nearly full
@@ -175,18 +165,19 @@ fn is_bounce_like(report: &Report) -> bool {
     if report.returned.is_none() && QUOTA_WARNING_SUBJECT.is_match(&report.subject) {
         return false;
     }
-    BOUNCE_SENDER.is_match(&report.from)
-        || ((BOUNCE_SUBJECT.is_match(&report.subject)
-            || (BOUNCE_INTRO.is_match(&report.body[..floor_char_boundary(&report.body, 6000)])
-                && !person::answered_automatically(report)))
-            // A list's own mail that explains bounces returns no message; a
-            // bounce that a list passed on (or that kept the header of the
-            // list mail it returns) still does, or has a notice's subject.
-            && (!person::sent_to_a_list(report)
-                || report.returned.is_some()
-                || BOUNCE_SUBJECT
-                    .find(&report.subject)
-                    .is_some_and(|m| report.subject[..m.start].trim().is_empty())))
+    if BOUNCE_SENDER.is_match(&report.from) {
+        return true;
+    }
+    let notice_subject = BOUNCE_SUBJECT.find(&report.subject);
+    (notice_subject.is_some()
+        || (BOUNCE_INTRO.is_match(&report.body[..floor_char_boundary(&report.body, 6000)])
+            && !person::answered_automatically(report)))
+        // A list's own mail that explains bounces returns no message; a
+        // bounce that a list passed on (or that kept the header of the list
+        // mail it returns) still does, or opens with a notice's subject.
+        && (!person::sent_to_a_list(report)
+            || report.returned.is_some()
+            || notice_subject.is_some_and(|m| report.subject[..m.start].trim().is_empty()))
 }
 
 /// The recipients and diagnostics the prose of a bounce gives, added to
@@ -350,7 +341,9 @@ fn raw_header_lossy(msg: &Message<'_>, name: HeaderName<'static>) -> String {
 
 fn read_headers(msg: &Message<'_>, report: &mut Report) {
     report.message_id = msg.message_id().map(|s| format!("<{s}>"));
-    report.date = msg.date().map(|d| rfc3339_utc(d.to_timestamp()));
+    report.date = msg
+        .date()
+        .map(|d| crate::record::date::rfc3339_utc(d.to_timestamp()));
     report.subject = msg.subject().map(collapse_ws).unwrap_or_default();
     if let Some(addr) = msg.from().and_then(|a| a.first()) {
         report.from_address = addr.address().and_then(clean_address);
@@ -671,18 +664,6 @@ static BOUNCE_INTRO: LazyLock<Pattern> = LazyLock::new(|| {
         r"(?i)this is the qmail-send program|created automatically by mail delivery software|this is the mail system at host|the following addresses had permanent fatal errors|delivery to the following recipients? failed|(?:could not|cannot|can not) be delivered to|your message (?:could not|couldn't|wasn't|was not) (?:be )?delivered|i'm afraid i wasn't able to deliver|delivery has failed to these recipients|your message did not reach some or all|the original message was received at|this is an automatically generated delivery status notification|unable to deliver (?:your )?message|message delivery failed|permanent error|the error that the other server returned|sorry, we were unable to deliver|undeliverable|smtp error from remote mail server|delivery status notification|requested action not taken:",
     )
 });
-
-/// Unix seconds to `YYYY-MM-DDTHH:MM:SSZ`.
-fn rfc3339_utc(t: i64) -> String {
-    let (y, m, d) = crate::record::date::civil_from_days(t.div_euclid(86_400));
-    let s = t.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
-}
 
 #[cfg(test)]
 mod tests {

@@ -19,10 +19,8 @@ pub fn written_by_a_person(report: &Report, from_a_daemon: bool) -> bool {
     };
     report.quotes
         && !from_a_daemon
-        && !report.has_dsn
+        && !report.has_report_structure()
         && report.feedback_type.is_none()
-        && report.failed_header.is_empty()
-        && report.deliveries.is_empty()
         && match PERSON_SUBJECT.captures(&report.subject) {
             Some(c) => c.get(1).is_some() || replying(),
             None => false,
@@ -83,17 +81,22 @@ pub fn own_words(text: &str) -> String {
 
 /// Where a quoted or forwarded message starts below a person's words.
 static QUOTE_SEPARATOR: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r"(?im)^\s*(?:-{2,}\s*(?:original message|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|message d'origine|message transféré|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato)|begin forwarded message|_{10,}\s*$|(?:from|von|de|da|van|från|od)\s*:.*\n\s*(?:sent|gesendet|envoyé|enviado(?: el)?|inviato|verzonden|skickat|wysłano|date|datum)\s*:)",
-    )
+    super::text::regex(&format!(
+        r"(?im)^\s*(?:-{{2,}}\s*(?:{SEPARATOR_WORDS})|begin forwarded message|_{{10,}}\s*$|(?:from|von|de|da|van|från|od)\s*:.*\n\s*(?:sent|gesendet|envoyé|enviado(?: el)?|inviato|verzonden|skickat|wysłano|date|datum)\s*:)",
+    ))
 });
 
 /// A mail client's line above what it quotes.
-static ATTRIBUTION: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r"(?i)^.{0,160}\b(?:wrote|schrieb|a écrit|escribió|scritto|schreef|skrev|napisał)\s*:\s*$",
-    )
-});
+static ATTRIBUTION: LazyLock<Pattern> =
+    LazyLock::new(|| super::text::regex(&format!(r"(?i)^{ATTRIBUTION_LINE}")));
+
+/// The words a mail client's attribution line ends with ("… wrote:").
+const ATTRIBUTION_LINE: &str =
+    r".{0,160}\b(?:wrote|schrieb|a écrit|escribió|scritto|schreef|skrev|napisał)\s*:\s*$";
+
+/// What a mail client writes between dashes above a quoted or forwarded
+/// message ("-----Original Message-----").
+const SEPARATOR_WORDS: &str = "original message|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|message d'origine|message transféré|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato";
 
 /// The older header fields that mark an automatic answer, before RFC
 /// 3834's Auto-Submitted.
@@ -127,9 +130,9 @@ static PERSON_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
 /// The attribution or separator line a mail client writes above what it
 /// quotes or forwards, or a quoted line.
 static QUOTE_MARK: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(
-        r"(?im)^(?:>|.{0,160}\b(?:wrote|schrieb|a écrit|escribió|scritto|schreef|skrev|napisał)\s*:\s*$|\s*-{2,}\s*(?:original message|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|message d'origine|message transféré|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato)|\s*begin forwarded message)",
-    )
+    super::text::regex(&format!(
+        r"(?im)^(?:>|{ATTRIBUTION_LINE}|\s*-{{2,}}\s*(?:{SEPARATOR_WORDS})|\s*begin forwarded message)",
+    ))
 });
 
 /// Header fields that mark a message sent by a program: RFC 3834's

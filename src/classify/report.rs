@@ -71,6 +71,16 @@ pub struct HeaderSpan {
 }
 
 impl Report {
+    /// Whether the message carries a delivery report's own structure: a
+    /// delivery-status part, per-recipient results, an X-Failed-Recipients
+    /// field or a multipart/report of delivery status.
+    pub fn has_report_structure(&self) -> bool {
+        self.has_dsn
+            || !self.deliveries.is_empty()
+            || !self.failed_header.is_empty()
+            || self.content_type.contains("report-type=delivery-status")
+    }
+
     /// The values of the message's own header fields called `name`
     /// (case-insensitive), in order.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {

@@ -1,5 +1,18 @@
 //! Calendar dates from day counts, shared by the mbox writer, the report
-//! date parser and bapply's windows so that all agree on the same calendar.
+//! date parser, the classifier's record dates and bapply's windows so that all
+//! agree on the same calendar.
+
+/// Unix seconds to `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339_utc(t: i64) -> String {
+    let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+    let s = t.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
 
 /// Days since 1970-01-01 to (year, month, day); Howard Hinnant's algorithm.
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {

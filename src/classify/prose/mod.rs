@@ -89,9 +89,8 @@ fn is_original_address(line: &str) -> bool {
 fn is_excluded(addr: &str, exclude: &[String]) -> bool {
     let lower = addr.to_ascii_lowercase();
     let local = lower.split('@').next().unwrap_or("");
-    // A list's administrative addresses (LISTSERV's and Mailman's
-    // "-request", majordomo's and LISTSERV's "owner-") are named for help,
-    // never refused. ("-owner" is left alone: "home-owner@" is a person.)
+    // A list's "-request" and "owner-" addresses are named for help, never
+    // refused ("-owner" is left alone: "home-owner@" is a person).
     matches!(
         local,
         "mailer-daemon" | "postmaster" | "mail-daemon" | "mailerdaemon"
@@ -402,12 +401,7 @@ pub fn scan(
         // beats prose that carries no code.
         if diagnostic_score(&best) < 2
             && let Some(reply) = *reply_line.get_or_insert_with(|| permanent_reply_line(&lines))
-            // A reply that names another failed address, or stands in the
-            // text under another address, is that address's own.
-            && !named_others_in(reply, &addr, &named)
-            && !blocks.iter().any(|b| {
-                !b.address.eq_ignore_ascii_case(&addr) && b.diagnostic.contains(reply)
-            })
+            && !belongs_to_another(reply, &addr, &named, &blocks)
         {
             if !best.is_empty() {
                 best.push(' ');
@@ -447,11 +441,15 @@ pub fn scan(
     out
 }
 
-/// Whether `text` names one of the report's failed addresses other than
-/// `addr`.
-fn named_others_in(text: &str, addr: &str, named: &[String]) -> bool {
-    super::text::addresses_in(text)
-        .any(|a| !a.eq_ignore_ascii_case(addr) && named.iter().any(|n| n.eq_ignore_ascii_case(&a)))
+/// Whether a reply is another failed address's own: it names one, or it
+/// stands in the text under one.
+fn belongs_to_another(reply: &str, addr: &str, named: &[String], blocks: &[Block]) -> bool {
+    let other = |a: &str| !a.eq_ignore_ascii_case(addr);
+    super::text::addresses_in(reply)
+        .any(|a| other(&a) && named.iter().any(|n| n.eq_ignore_ascii_case(&a)))
+        || blocks
+            .iter()
+            .any(|b| other(&b.address) && b.diagnostic.contains(reply))
 }
 
 /// The first line of a report that carries a permanent (5xx) SMTP reply
