@@ -56,7 +56,11 @@ pub(crate) fn read(bytes: &[u8]) -> Option<AggregateReport> {
 /// JSON entry of a zip archive, never more than [`MAX_DECOMPRESSED`].
 fn unpack(bytes: &[u8]) -> Option<Vec<u8>> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
+        // Some reporters (Mimecast) end the file with a line break after
+        // the gzip member; read as a further member it is an error, so the
+        // first member alone is the report then.
         bounded(flate2::read::MultiGzDecoder::new(bytes))
+            .or_else(|| bounded(flate2::read::GzDecoder::new(bytes)))
     } else if bytes.starts_with(b"PK\x03\x04") {
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).ok()?;
         for i in 0..archive.len().min(MAX_ZIP_ENTRIES) {
@@ -222,6 +226,16 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(XML.as_bytes()).unwrap();
         assert_eq!(read(&gz.finish().unwrap()), Some(r));
+    }
+
+    #[test]
+    fn a_gzip_member_with_trailing_bytes_is_read() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(XML.as_bytes()).unwrap();
+        let mut bytes = gz.finish().unwrap();
+        bytes.extend_from_slice(b"\r\n");
+        assert_eq!(read(&bytes), read(XML.as_bytes()));
+        assert!(read(&bytes).is_some());
     }
 
     #[test]

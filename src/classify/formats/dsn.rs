@@ -100,13 +100,25 @@ pub(crate) fn fields(text: &str) -> Vec<HeaderField> {
             });
             continue;
         }
-        if let Some((name, value)) = line.split_once(':') {
+        let field = line.split_once(':').and_then(|(name, value)| {
             let name = name.trim();
-            if !name.is_empty() && !name.contains(' ') && name.len() < 64 {
-                out.push(HeaderField {
-                    name: name.to_ascii_lowercase(),
-                    value: value.trim().to_string(),
-                });
+            (!name.is_empty() && !name.contains(' ') && name.len() < 64).then_some((name, value))
+        });
+        match field {
+            Some((name, value)) => out.push(HeaderField {
+                name: name.to_ascii_lowercase(),
+                value: value.trim().to_string(),
+            }),
+            // A server's text wrapped without the folding indent (RFC
+            // 1894's own example): the rest of the diagnostic, the one
+            // free-text field. Other stray lines are not read.
+            None => {
+                if let Some(last) = out.last_mut()
+                    && last.name == "diagnostic-code"
+                {
+                    last.value.push(' ');
+                    last.value.push_str(line.trim());
+                }
             }
         }
     }
@@ -348,6 +360,19 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_diagnostic_wrapped_without_indent_goes_on() {
+        let text = "Final-Recipient: rfc822; arathib@vnet.example.com\nAction: failed\nStatus: 5.0.0\nDiagnostic-Code: smtp; 550 'arathib@vnet.example.com' is not a\nregistered gateway user\nRemote-MTA: dns; vnet.example.com\nstray words\n";
+        let r = parse(text);
+        let d = &r.deliveries[0];
+        assert_eq!(
+            d.diagnostic.as_deref(),
+            Some("550 'arathib@vnet.example.com' is not a registered gateway user")
+        );
+        assert_eq!(d.remote_mta.as_deref(), Some("vnet.example.com"));
+        assert_eq!(d.status.as_deref(), Some("5.0.0"));
+    }
 
     #[test]
     fn parses_two_recipients_without_blank_line() {

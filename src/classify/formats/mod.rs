@@ -9,6 +9,7 @@
 //! prose of any report.
 
 mod arf;
+mod dmarc_failure;
 mod dsn;
 mod hotmail_jmrp;
 mod mdn;
@@ -72,6 +73,7 @@ use std::sync::LazyLock;
 pub(crate) static LIST: &[&dyn ReportFormat] = &[
     &dsn::Dsn,
     &hotmail_jmrp::HotmailJmrp,
+    &dmarc_failure::DmarcFailure,
     &arf::Arf,
     &mdn::Mdn,
     &ses::Ses,
