@@ -27,9 +27,9 @@ pub(super) static RECIPIENT_LIST_LINE: LazyLock<Pattern> = LazyLock::new(|| {
 
 /// The groups of `ADDRESS_SENTENCE` that hold the address, one per
 /// alternative (a test checks the list against the pattern).
-pub(super) const SENTENCE_ADDRESS_GROUPS: [&str; 16] = [
+pub(super) const SENTENCE_ADDRESS_GROUPS: [&str; 17] = [
     "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12", "a13", "a14", "a15",
-    "a16",
+    "a16", "a17",
 ];
 
 /// Sentences that name the failed address inside the prose.
@@ -71,6 +71,10 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
               | meldingen(?:\s+din)?\s+til | meddelandet\s+till
               | 傳遞給 | 传递给 | 發送到 | 发送到 | 寄給 | 寄给
             )\s*<?(?P<a7>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;。]|$)
+          # Chinese notices label the original's recipient anywhere in a
+          # line (NetEase's and Coremail's HTML tables run together into
+          # one): "收件人： x@y".
+          | (?:收件人|收信人|收件者)\s*[:：]\s*<?(?P<a17>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;。]|$)
           # Turkish and Korean put the address before its word: "x adresine",
           # "x 님에게".
           | <?(?P<a16>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s*(?:adresine|adresindeki|님에게|님께)
