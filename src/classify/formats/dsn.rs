@@ -268,12 +268,44 @@ pub(crate) fn parse(text: &str) -> DsnReport {
             && is_routable(&original)
         {
             d.recipient = Some(original);
+        } else if let Some(original) = d
+            .original_recipient
+            .as_deref()
+            // "rfc822; rfc822;x@y": a sender that wrote the type twice.
+            .map(|value| value.rsplit_once(';').map_or(value, |(_, address)| address))
+            .and_then(clean_address)
+            && d.recipient
+                .as_deref()
+                .is_some_and(|r| is_alias_expansion(&original, r))
+        {
+            d.recipient = Some(original);
         }
     }
     report
         .deliveries
         .retain(|d| d.recipient.is_some() || d.status.is_some() || d.diagnostic.is_some());
     report
+}
+
+/// Whether the receiving organisation rewrote the address the sender
+/// used (the Original-Recipient, RFC 3464: the subscriber on the list) to
+/// another mailbox of its own: an alias or virtual map, or the mailbox's
+/// internal name on one of its hosts ("sandra.kessler@example.de" to
+/// "sandra.k@mailhost.example.de"). A forward to another domain is not one:
+/// there the final mailbox is the one that failed, and Sisimai reports it.
+fn is_alias_expansion(original: &str, final_recipient: &str) -> bool {
+    let (Some((original_local, original_domain)), Some((final_local, final_domain))) =
+        (original.rsplit_once('@'), final_recipient.rsplit_once('@'))
+    else {
+        return false;
+    };
+    let unquoted = |local: &str| local.trim_matches('"').to_ascii_lowercase();
+    let same_organisation = final_domain.eq_ignore_ascii_case(original_domain)
+        || final_domain
+            .to_ascii_lowercase()
+            .strip_suffix(&original_domain.to_ascii_lowercase())
+            .is_some_and(|host| host.ends_with('.'));
+    is_routable(original) && same_organisation && unquoted(original_local) != unquoted(final_local)
 }
 
 /// Whether an address can be mail to someone outside the server that
@@ -433,5 +465,43 @@ mod tests {
             Some("ana@example.net")
         );
         assert!(!is_routable("user@localhost") && is_routable("user@[192.0.2.1]"));
+    }
+
+    #[test]
+    fn an_alias_expanded_in_the_same_organisation_gives_way_to_the_original() {
+        let recipient = |original: &str, final_recipient: &str| {
+            let text = format!(
+                "Reporting-MTA: dns;mx.example.de\n\nFinal-Recipient: rfc822;{final_recipient}\nOriginal-Recipient: rfc822;{original}\nAction: failed\nStatus: 5.2.2\n"
+            );
+            parse(&text).deliveries[0].recipient.clone().unwrap()
+        };
+        // A virtual alias, and the mailbox's name on one of the domain's hosts.
+        assert_eq!(
+            recipient("sandra.kessler@example.de", "sandra.k@example.de"),
+            "sandra.kessler@example.de"
+        );
+        assert_eq!(
+            recipient("sandra.kessler@example.de", "sandra.k@mailhost.example.de"),
+            "sandra.kessler@example.de"
+        );
+        // A forward to another domain: the final mailbox failed.
+        assert_eq!(
+            recipient("sandra.kessler@example.de", "sandra@mail.example.com"),
+            "sandra@mail.example.com"
+        );
+        // Not a host of the original's domain, only a name that ends alike.
+        assert_eq!(
+            recipient("sandra@example.de", "s.k@otherexample.de"),
+            "s.k@otherexample.de"
+        );
+        // The same mailbox written with quotes, or with its type twice.
+        assert_eq!(
+            recipient("neko.@example.de", "\"neko.\"@example.de"),
+            "\"neko.\"@example.de"
+        );
+        assert_eq!(
+            recipient("rfc822;fred@example.de", "fred@example.de"),
+            "fred@example.de"
+        );
     }
 }
