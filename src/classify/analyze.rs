@@ -568,16 +568,18 @@ fn own_addresses(report: &Report) -> Vec<String> {
 /// Adds what the prose says to what the DSN said: a DSN recipient without a
 /// diagnostic takes the prose's; without a DSN the prose is all there is.
 fn merge(deliveries: &mut Vec<Delivery>, scanned: Vec<Delivery>, has_dsn: bool, body: &str) {
+    // A report that names no one (an MDN without Final-Recipient, a DSN
+    // block without a recipient field) is about the one address its prose
+    // names.
+    if let [only] = deliveries.as_mut_slice()
+        && only.recipient.is_none()
+        && let [named] = scanned.as_slice()
+    {
+        only.recipient = named.recipient.clone();
+    }
     if !has_dsn {
         if deliveries.is_empty() {
             *deliveries = scanned;
-        } else if let [only] = deliveries.as_mut_slice()
-            && only.recipient.is_none()
-            && let [named] = scanned.as_slice()
-        {
-            // A report that names no one (an MDN without Final-Recipient)
-            // is about the one address its prose names.
-            only.recipient = named.recipient.clone();
         }
         return;
     }

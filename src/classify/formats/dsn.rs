@@ -257,6 +257,14 @@ pub(crate) fn parse(text: &str) -> DsnReport {
             d.remote_mta = d.remote_mta.or(p.remote_mta);
         }
         report.deliveries.push(d);
+    } else if let Some(p) = pending
+        .take()
+        .filter(|p| p.action.is_some() || p.status.is_some())
+    {
+        // A block without any recipient field: its Action and Status still
+        // say what happened, and the address comes from elsewhere
+        // (X-Failed-Recipients, the prose).
+        report.deliveries.push(p);
     }
     for d in &mut report.deliveries {
         // Some servers (Sun ONE / Oracle Messaging Server, LMTP stores)
@@ -392,6 +400,20 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_block_without_a_recipient_field_keeps_its_status() {
+        let r = parse("Reporting-MTA: dns; mx.example.com\n\nAction: failed\nStatus: 5.1.1\n");
+        assert_eq!(r.deliveries.len(), 1);
+        assert_eq!(r.deliveries[0].recipient, None);
+        assert_eq!(r.deliveries[0].status.as_deref(), Some("5.1.1"));
+        // Per-message fields alone are no delivery.
+        assert!(
+            parse("Reporting-MTA: dns; mx.example.com\nArrival-Date: x\n")
+                .deliveries
+                .is_empty()
+        );
+    }
 
     #[test]
     fn a_diagnostic_wrapped_without_indent_goes_on() {
