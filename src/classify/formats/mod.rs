@@ -12,6 +12,7 @@ mod arf;
 mod dmarc_failure;
 mod dsn;
 mod hotmail_jmrp;
+mod mailman_hold;
 mod mdn;
 mod report_format;
 mod ses;
@@ -74,6 +75,7 @@ pub(crate) static LIST: &[&dyn ReportFormat] = &[
     &dsn::Dsn,
     &hotmail_jmrp::HotmailJmrp,
     &dmarc_failure::DmarcFailure,
+    &mailman_hold::MailmanHold,
     &arf::Arf,
     &mdn::Mdn,
     &ses::Ses,
