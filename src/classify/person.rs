@@ -116,7 +116,10 @@ pub fn replying_subject(subject: &str) -> bool {
 
 /// Whether a text quotes or forwards a message as mail clients do.
 pub fn quotes_a_message(text: &str) -> bool {
-    QUOTE_MARK.is_match(text)
+    // Outlook quotes under a line of underscores and a "From: … Sent: …"
+    // block, with no ">" or "wrote:" (a forwarded NDR came out as the
+    // bounce it quotes).
+    QUOTE_MARK.is_match(text) || QUOTE_SEPARATOR.is_match(text)
 }
 
 /// "Fwd:" (group 1) or "Re:" as mail clients write them in their
@@ -187,6 +190,13 @@ mod tests {
             "Did it arrive?\n\n---------- Forwarded message ---------\nFrom: Mail Delivery System\n",
         );
         assert!(written_by_a_person(&f, false));
+        // Outlook's forward: underscores and a "From: … Sent: …" block.
+        let outlook = report(
+            "FW: Undeliverable: Re: Choir",
+            &[],
+            "Where should I write?\n\n________________________________\nFrom: Microsoft Outlook <postmaster@outlook.example>\nSent: 4 December 2026 18:30\nSubject: Undeliverable: Re: Choir\n\n550 5.1.1 User unknown\n",
+        );
+        assert!(written_by_a_person(&outlook, false));
     }
 
     #[test]
