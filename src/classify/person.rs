@@ -114,11 +114,11 @@ pub fn replying_subject(subject: &str) -> bool {
     PERSON_SUBJECT.is_match(subject)
 }
 
-/// Whether a text quotes or forwards a message as mail clients do.
+/// Whether a text quotes or forwards a message as mail clients do: a
+/// quoted line or an attribution, or any separator `own_words` cuts at
+/// (Outlook quotes under a line of underscores and a "From: … Sent: …"
+/// block, with no ">" or "wrote:").
 pub fn quotes_a_message(text: &str) -> bool {
-    // Outlook quotes under a line of underscores and a "From: … Sent: …"
-    // block, with no ">" or "wrote:" (a forwarded NDR came out as the
-    // bounce it quotes).
     QUOTE_MARK.is_match(text) || QUOTE_SEPARATOR.is_match(text)
 }
 
@@ -130,13 +130,10 @@ static PERSON_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
     )
 });
 
-/// The attribution or separator line a mail client writes above what it
-/// quotes or forwards, or a quoted line.
-static QUOTE_MARK: LazyLock<Pattern> = LazyLock::new(|| {
-    super::text::regex(&format!(
-        r"(?im)^(?:>|{ATTRIBUTION_LINE}|\s*-{{2,}}\s*(?:{SEPARATOR_WORDS})|\s*begin forwarded message)",
-    ))
-});
+/// A quoted line, or the attribution a mail client writes above what it
+/// quotes (the separators are `QUOTE_SEPARATOR`'s).
+static QUOTE_MARK: LazyLock<Pattern> =
+    LazyLock::new(|| super::text::regex(&format!(r"(?im)^(?:>|{ATTRIBUTION_LINE})")));
 
 /// Header fields that mark a message sent by a program: RFC 3834's
 /// Auto-Submitted, the older auto-reply fields, a null return path.

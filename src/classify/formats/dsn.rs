@@ -267,24 +267,20 @@ pub(crate) fn parse(text: &str) -> DsnReport {
         report.deliveries.push(p);
     }
     for d in &mut report.deliveries {
-        // Some servers (Sun ONE / Oracle Messaging Server, LMTP stores)
-        // write their internal route as the Final-Recipient
-        // ("@store1.example.net:user@ims_daemon"); the subscriber is the
-        // Original-Recipient the sender used.
-        if d.recipient.as_deref().is_some_and(|r| !is_routable(r))
-            && let Some(original) = d.original_recipient.as_deref().and_then(clean_address)
-            && is_routable(&original)
-        {
-            d.recipient = Some(original);
-        } else if let Some(original) = d
+        // The subscriber is the Original-Recipient the sender used when the
+        // Final-Recipient is the receiving side's own name for the mailbox:
+        // an internal route (Sun ONE / Oracle Messaging Server, LMTP
+        // stores: "@store1.example.net:user@ims_daemon") or another mailbox
+        // of the same organisation.
+        if let Some(original) = d
             .original_recipient
             .as_deref()
             // "rfc822; rfc822;x@y": a sender that wrote the type twice.
             .map(|value| value.rsplit_once(';').map_or(value, |(_, address)| address))
             .and_then(clean_address)
-            && d.recipient
-                .as_deref()
-                .is_some_and(|r| is_alias_expansion(&original, r))
+            && d.recipient.as_deref().is_some_and(|r| {
+                !is_routable(r) && is_routable(&original) || is_alias_expansion(&original, r)
+            })
         {
             d.recipient = Some(original);
         }
