@@ -159,9 +159,15 @@ pub const MAX_EVIDENCE_CHARS: usize = 200;
 pub fn is_mailbox_address(s: &str) -> bool {
     match s.rsplit_once('@') {
         Some((local, domain)) => {
+            // A quoted local part may hold spaces (RFC 5321's
+            // Quoted-string: "anna maria"@example.at); nothing else may.
+            let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
+            let spaced = |part: &str| part.chars().any(char::is_whitespace);
             !local.is_empty()
                 && !domain.is_empty()
-                && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+                && !s.chars().any(char::is_control)
+                && !spaced(domain)
+                && (quoted || !spaced(local))
         }
         None => false,
     }
@@ -308,6 +314,7 @@ mod tests {
         for ok in [
             "a@example.org",
             "\"a.b\"@example.org",
+            "\"anna maria\"@example.org",
             "a+b@xn--bcher-kva.example",
         ] {
             assert!(is_mailbox_address(ok), "{ok}");
@@ -318,6 +325,9 @@ mod tests {
             "@example.org",
             "a@",
             "a b@example.org",
+            "\"a b@example.org",
+            "a@exa mple.org",
+            "\"a\tb\"@example.org",
             "a@ex\u{1}ample.org",
             "a@example.org\n",
         ] {

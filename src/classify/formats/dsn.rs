@@ -304,12 +304,25 @@ fn is_alias_expansion(original: &str, final_recipient: &str) -> bool {
         return false;
     };
     let unquoted = |local: &str| local.trim_matches('"').to_ascii_lowercase();
+    let final_domain = final_domain.to_ascii_lowercase();
     let same_organisation = final_domain.eq_ignore_ascii_case(original_domain)
         || final_domain
-            .to_ascii_lowercase()
             .strip_suffix(&original_domain.to_ascii_lowercase())
             .is_some_and(|host| host.ends_with('.'));
-    is_routable(original) && same_organisation && unquoted(original_local) != unquoted(final_local)
+    is_routable(original)
+        && ((same_organisation && unquoted(original_local) != unquoted(final_local))
+            || is_hosted_route(&final_domain))
+}
+
+/// A domain a hosted mail service gives a customer's domain for routing
+/// mail to it, never an address anyone subscribes with: Exchange Online's
+/// "<tenant>.mail.protection.outlook.com" (a gateway in front of Microsoft
+/// 365 rewrites the recipient to it) and Google Workspace's
+/// "<domain>.test-google-a.com" (dual delivery). Lowercase.
+fn is_hosted_route(domain: &str) -> bool {
+    [".mail.protection.outlook.com", ".test-google-a.com"]
+        .iter()
+        .any(|suffix| domain.ends_with(suffix))
 }
 
 /// Whether an address can be mail to someone outside the server that
@@ -506,6 +519,19 @@ mod tests {
         assert_eq!(
             recipient("sandra.kessler@example.de", "sandra@mail.example.com"),
             "sandra@mail.example.com"
+        );
+        // A hosted service's routing address for the customer's domain,
+        // with the local part rewritten or not.
+        assert_eq!(
+            recipient(
+                "s.kessler@example.de",
+                "sandra.kessler@example-de.mail.protection.outlook.com"
+            ),
+            "s.kessler@example.de"
+        );
+        assert_eq!(
+            recipient("sandra@example.de", "sandra@example.de.test-google-a.com"),
+            "sandra@example.de"
         );
         // Not a host of the original's domain, only a name that ends alike.
         assert_eq!(

@@ -13,8 +13,9 @@
 //!
 //! The pass folds ASCII case only. Literals are taken from the
 //! case-sensitive reading of the pattern; ASCII letters are searched
-//! case-insensitively, caseless characters (CJK, digits) as they are, and
-//! other letters in each of their case variants ("ü", "Ü"). The two
+//! case-insensitively (literals and text both lowercased), caseless
+//! characters (CJK, digits) as they are, and other letters in each of
+//! their case variants ("ü", "Ü"). The two
 //! non-ASCII characters whose simple case folding is ASCII (KELVIN SIGN,
 //! LATIN SMALL LETTER LONG S) switch the pass off for that text.
 
@@ -92,7 +93,8 @@ impl Prefilter {
         let mut owners: Vec<Vec<Owner>> = Vec::new();
         let mut free = Vec::new();
         let mut residuals = Vec::new();
-        let mut add = |lit: Vec<u8>, owner: Owner| {
+        let mut add = |mut lit: Vec<u8>, owner: Owner| {
+            lit.make_ascii_lowercase();
             let id = *literal_ids.entry(lit.clone()).or_insert_with(|| {
                 literals.push(lit);
                 owners.push(Vec::new());
@@ -151,7 +153,6 @@ impl Prefilter {
         }
         let build = |kind| {
             AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
                 .kind(Some(kind))
                 // Only unanchored searches run: half the DFA states.
@@ -191,11 +192,13 @@ impl Prefilter {
             return vec![Verdict::Unknown; self.free.len()];
         }
         let mut seen = self.free.clone();
-        for m in searcher.find_overlapping_iter(text) {
-            for owner in &self.owners[m.pattern().as_usize()] {
-                seen[owner.pattern as usize] |= owner.role;
+        with_lowercase(text, |text| {
+            for m in searcher.find_overlapping_iter(text) {
+                for owner in &self.owners[m.pattern().as_usize()] {
+                    seen[owner.pattern as usize] |= owner.role;
+                }
             }
-        }
+        });
         seen.into_iter()
             .zip(&self.residual)
             .map(|(s, residual)| {
@@ -223,16 +226,18 @@ impl Prefilter {
         // The literal pass over the field is warm in cache; a search of
         // the pattern's own would not be.
         let mut best: Option<(usize, u32, usize)> = None;
-        for m in searcher.find_overlapping_iter(text) {
-            for owner in &self.owners[m.pattern().as_usize()] {
-                if owner.pattern as usize == pattern && owner.role == EXACT {
-                    let key = (m.start(), owner.rank, m.end());
-                    if best.is_none_or(|b| (key.0, key.1) < (b.0, b.1)) {
-                        best = Some(key);
+        with_lowercase(text, |text| {
+            for m in searcher.find_overlapping_iter(text) {
+                for owner in &self.owners[m.pattern().as_usize()] {
+                    if owner.pattern as usize == pattern && owner.role == EXACT {
+                        let key = (m.start(), owner.rank, m.end());
+                        if best.is_none_or(|b| (key.0, key.1) < (b.0, b.1)) {
+                            best = Some(key);
+                        }
                     }
                 }
             }
-        }
+        });
         Some(best.map(|(start, _, end)| start..end))
     }
 
@@ -240,6 +245,29 @@ impl Prefilter {
     pub fn residual(&self, pattern: usize) -> &Residual {
         &self.residual[pattern]
     }
+}
+
+thread_local! {
+    static LOWERCASE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `search` on the text with ASCII letters lowercased, as the
+/// literals are. Searching lowercased text with a case-sensitive automaton
+/// finds what a case-insensitive one finds at the same offsets, and the
+/// automaton is half the size: upper-case letters fall into the class of
+/// bytes no literal has, and that size is what decides how much of it
+/// stays in cache between messages.
+fn with_lowercase<T>(text: &str, search: impl FnOnce(&[u8]) -> T) -> T {
+    LOWERCASE.with_borrow_mut(|buffer| {
+        buffer.clear();
+        buffer.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+        let result = search(buffer);
+        // A long text's buffer is not kept for the rest of the run.
+        if buffer.capacity() > 1 << 20 {
+            *buffer = Vec::new();
+        }
+        result
+    })
 }
 
 /// Whether the text holds KELVIN SIGN or LATIN SMALL LETTER LONG S, the
