@@ -14,6 +14,10 @@ pub struct Delivery {
     pub smtp_code: Option<u16>,
     pub diagnostic: Option<String>,
     pub diagnostic_type: Option<String>,
+    /// The sending MTA's own class of the failure, from its DSN extension
+    /// field (PowerMTA's X-PowerMTA-BounceCategory: "bad-mailbox",
+    /// "message-expired", …), lowercase.
+    pub bounce_category: Option<String>,
     pub remote_mta: Option<String>,
     /// SMTP command the remote side answered (`RCPT`, `DATA`, …).
     pub command: Option<String>,

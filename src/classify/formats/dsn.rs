@@ -223,7 +223,11 @@ pub(crate) fn parse(text: &str) -> DsnReport {
                 apply_field(d, &name, &value);
             }
             _ if !seen_recipient_field => {}
-            "action" | "status" | "diagnostic-code" | "remote-mta" => {
+            "action"
+            | "status"
+            | "diagnostic-code"
+            | "remote-mta"
+            | "x-powermta-bouncecategory" => {
                 let d = current.get_or_insert_with(Delivery::default);
                 apply_field(d, &name, &value);
             }
@@ -253,6 +257,7 @@ pub(crate) fn parse(text: &str) -> DsnReport {
             d.status = d.status.or(p.status);
             d.smtp_code = d.smtp_code.or(p.smtp_code);
             d.diagnostic_type = d.diagnostic_type.or(p.diagnostic_type);
+            d.bounce_category = d.bounce_category.or(p.bounce_category);
             d.diagnostic = d.diagnostic.or(p.diagnostic);
             d.remote_mta = d.remote_mta.or(p.remote_mta);
         }
@@ -379,6 +384,9 @@ fn apply_field(d: &mut Delivery, name: &str, value: &str) {
                 d.diagnostic = Some(text);
             }
         }
+        "x-powermta-bouncecategory" => {
+            d.bounce_category = non_empty(&value.to_ascii_lowercase());
+        }
         _ => {}
     }
 }
@@ -422,6 +430,19 @@ mod tests {
                 .deliveries
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn powermta_bounce_category_belongs_to_its_recipient() {
+        let r = parse(
+            "Reporting-MTA: dns;pmta.example.com\n\nFinal-Recipient: rfc822;a@example.net\nAction: failed\nStatus: 4.4.7\nX-PowerMTA-BounceCategory: Message-Expired\n\nFinal-Recipient: rfc822;b@example.net\nAction: failed\nStatus: 5.1.1\n",
+        );
+        let categories: Vec<_> = r
+            .deliveries
+            .iter()
+            .map(|d| d.bounce_category.as_deref())
+            .collect();
+        assert_eq!(categories, [Some("message-expired"), None]);
     }
 
     #[test]

@@ -25,11 +25,12 @@ pub(crate) enum Field {
     Recipient,
     RemoteMta,
     DiagnosticType,
+    BounceCategory,
 }
 
 impl Field {
     /// How many fields there are: the size of per-field tables.
-    pub const COUNT: usize = 17;
+    pub const COUNT: usize = 18;
 
     /// Every field, in the order of per-field tables.
     pub const ALL: [Field; Field::COUNT] = [
@@ -50,6 +51,7 @@ impl Field {
         Field::Recipient,
         Field::RemoteMta,
         Field::DiagnosticType,
+        Field::BounceCategory,
     ];
 
     /// The field's key in a rule file; `not_` and the name is its negation.
@@ -72,6 +74,7 @@ impl Field {
             Field::Recipient => "recipient",
             Field::RemoteMta => "remote_mta",
             Field::DiagnosticType => "diagnostic_type",
+            Field::BounceCategory => "bounce_category",
         }
     }
 
@@ -86,6 +89,7 @@ impl Field {
                 | Field::Recipient
                 | Field::RemoteMta
                 | Field::DiagnosticType
+                | Field::BounceCategory
         )
     }
 
@@ -103,6 +107,7 @@ impl Field {
             | Field::SmtpCode
             | Field::Command
             | Field::DiagnosticType
+            | Field::BounceCategory
             | Field::ContentType => 0,
             Field::Recipient | Field::RemoteMta | Field::From | Field::To | Field::Subject => 1,
             Field::Diagnostic => 2,
@@ -127,6 +132,7 @@ impl Field {
             Field::Recipient => 10,
             Field::RemoteMta => 11,
             Field::DiagnosticType => 16,
+            Field::BounceCategory => 17,
             Field::Command => 12,
             Field::ContentType => 13,
             Field::Mta => 14,
@@ -167,6 +173,7 @@ pub(super) fn recipient_field<'a>(d: &'a Delivery, f: Field, code: &'a str) -> &
         Field::Recipient => d.recipient.as_deref().unwrap_or(""),
         Field::RemoteMta => d.remote_mta.as_deref().unwrap_or(""),
         Field::DiagnosticType => d.diagnostic_type.as_deref().unwrap_or(""),
+        Field::BounceCategory => d.bounce_category.as_deref().unwrap_or(""),
         _ => "",
     }
 }

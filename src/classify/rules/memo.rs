@@ -44,6 +44,7 @@ impl Memo {
                     | Field::Action
                     | Field::Command
                     | Field::DiagnosticType
+                    | Field::BounceCategory
                     | Field::RemoteMta
             )
     }
