@@ -174,8 +174,15 @@ pub(crate) fn parse(text: &str) -> DsnReport {
                     Some(d) => match name.as_str() {
                         // An Action written above the block's first recipient
                         // field belongs to this delivery, not the last one.
+                        // Exim writes Original-Recipient, Action, then
+                        // Final-Recipient and Status: only a block that
+                        // already has its Status is done.
                         "final-recipient" => {
-                            d.final_seen || d.action.is_some() && d.original_seen && !carried
+                            d.final_seen
+                                || d.action.is_some()
+                                    && d.status.is_some()
+                                    && d.original_seen
+                                    && !carried
                         }
                         "original-recipient" => {
                             d.original_seen || d.final_seen && d.action.is_some() && !carried
