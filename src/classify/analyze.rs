@@ -420,14 +420,15 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
             }
         }
         PartType::Message(inner) => {
-            // A forwarded bounce: the attached message is itself a delivery
-            // report, and the report inside is the one that counts.
+            // A forwarded bounce: the attached message is itself a report
+            // (or Exim's plain one with X-Failed-Recipients, as Mailman's
+            // "Uncaught bounce notification" attaches it): that one counts.
             let inner_is_report = inner.content_type().is_some_and(|ct| {
                 ct.ctype().eq_ignore_ascii_case("multipart")
                     && ct
                         .attribute("report-type")
                         .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
-            });
+            }) || inner.header_raw("X-Failed-Recipients").is_some();
             // A double bounce: the report that came back could not be
             // delivered to the return path it was sent to. That failure is
             // the sender's own mailbox; the report inside is about the

@@ -33,8 +33,11 @@ pub(crate) fn bounced_bounce(bytes: &[u8]) -> Option<&[u8]> {
 /// The message without blank lines before its header. A blank first line
 /// ends an empty header, so a message saved with one (or with a line of
 /// spaces) would be all body; when a header field follows, it is junk.
+/// So is a UTF-8 byte-order mark some tools save mail with: it would make
+/// the first field's name "\u{feff}From", and the message senderless.
 pub(crate) fn without_blank_lead(bytes: &[u8]) -> &[u8] {
-    let mut rest = bytes;
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let mut rest = bytes.strip_prefix(BOM).unwrap_or(bytes);
     while let Some(end) = rest.iter().position(|&b| b == b'\n') {
         if !rest[..end]
             .iter()
@@ -44,6 +47,7 @@ pub(crate) fn without_blank_lead(bytes: &[u8]) -> &[u8] {
         }
         rest = &rest[end + 1..];
     }
+    rest = rest.strip_prefix(BOM).unwrap_or(rest);
     let name_len = rest
         .iter()
         .take_while(|&&b| b.is_ascii_graphic() && b != b':')
@@ -52,5 +56,30 @@ pub(crate) fn without_blank_lead(bytes: &[u8]) -> &[u8] {
         rest
     } else {
         bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_blank_lead;
+
+    #[test]
+    fn junk_before_the_header_goes() {
+        assert_eq!(
+            without_blank_lead(b"\n \r\nFrom: a\n\nbody"),
+            b"From: a\n\nbody"
+        );
+        assert_eq!(
+            without_blank_lead(b"\xEF\xBB\xBFFrom: a\n\nbody"),
+            b"From: a\n\nbody"
+        );
+        assert_eq!(without_blank_lead(b"\n\xEF\xBB\xBFFrom: a\n"), b"From: a\n");
+        // A blank line before a body that is no header is kept: it is the
+        // message's empty header.
+        assert_eq!(without_blank_lead(b"\nplain text"), b"\nplain text");
+        assert_eq!(
+            without_blank_lead(b"\xEF\xBB\xBFplain"),
+            b"\xEF\xBB\xBFplain"
+        );
     }
 }

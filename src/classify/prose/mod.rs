@@ -18,6 +18,9 @@ use patterns::{
 };
 
 mod patterns;
+mod reason;
+
+use reason::{labelled_reason, permanent_reply_line, reason_paragraph};
 
 /// The lines of the report about one address, before they are joined
 /// into its diagnostic.
@@ -415,7 +418,9 @@ pub fn scan(
             best = super::text::truncate_chars(&collapse_ws(report), 600);
         } else if diagnostic_score(&best) < 2
             && !REASON_ANYWHERE.is_match(&best)
-            && let Some(paragraph) = reason_paragraph(report)
+            && let Some(paragraph) = labelled_reason(report)
+                .filter(|reason| !best.contains(reason.as_str()))
+                .or_else(|| reason_paragraph(report))
             // Another address's paragraph tells that address's cause.
             && super::text::addresses_in(&paragraph).all(|a| a.eq_ignore_ascii_case(&addr))
         {
@@ -450,43 +455,6 @@ fn belongs_to_another(reply: &str, addr: &str, named: &[String], blocks: &[Block
         || blocks
             .iter()
             .any(|b| other(&b.address) && b.diagnostic.contains(reply))
-}
-
-/// The first line of a report that carries a permanent (5xx) SMTP reply
-/// with its text. 4xx lines are the retries of a transcript, not the
-/// verdict.
-fn permanent_reply_line<'a>(lines: &[&'a str]) -> Option<&'a str> {
-    lines.iter().map(|l| l.trim()).find(|l| {
-        l.len() < 500
-            // Cheap test first: a reply line has a digit 5 at all.
-            && l.contains('5')
-            && find_smtp_code(l).is_some_and(|c| (500..600).contains(&c))
-            && l.chars().any(char::is_alphabetic)
-    })
-}
-
-/// The paragraph (between blank lines) of the report's first cause
-/// wording, whitespace collapsed, at most 600 characters.
-fn reason_paragraph(report: &str) -> Option<String> {
-    let found = REASON_ANYWHERE.find(report)?;
-    // A paragraph is a few lines; a report without blank lines is not
-    // read whole.
-    let floor = super::text::floor_char_boundary(report, found.start.saturating_sub(1000));
-    let ceiling = super::text::floor_char_boundary(report, found.end + 1000);
-    let report = &report[floor..ceiling];
-    let found = (found.start - floor)..(found.end - floor);
-    let before = &report[..found.start];
-    let start = before
-        .rfind("\n\n")
-        .or_else(|| before.rfind("\n\r\n"))
-        .map_or(0, |i| i + 1);
-    let after = &report[found.end..];
-    let end = after
-        .find("\n\n")
-        .or_else(|| after.find("\n\r\n"))
-        .map_or(report.len(), |i| found.end + i);
-    let paragraph = collapse_ws(&report[start..end]);
-    Some(super::text::truncate_chars(&paragraph, 600))
 }
 
 /// The lines around the first mention of an address (or of its local

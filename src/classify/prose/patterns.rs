@@ -113,6 +113,14 @@ pub(super) static REASON_ANYWHERE: LazyLock<Pattern> = LazyLock::new(|| {
     )
 });
 
+/// A line that states the cause under a label of its own ("reject reason:
+/// Mailbox full", "Failure reason: …", "Grund: …"): group `reason`.
+pub(super) static REASON_LABEL_LINE: LazyLock<Pattern> = LazyLock::new(|| {
+    super::super::text::regex(
+        r"(?im)^[ \t]*(?:(?:reject(?:ion)?|failure|error|bounce|delivery\s+failure)\s+)?(?:reason|grund|raison|motivo)[ \t]*:[ \t]*(?P<reason>\S[^\r\n]{2,200})\r?$",
+    )
+});
+
 /// Labels before an address that name the sender side or a header field.
 pub(super) static HEADER_LABEL: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
