@@ -24,13 +24,13 @@ pub(super) fn labelled_reason(report: &str) -> Option<String> {
     let start = REASON_LABEL_LINE.captures(report)?.name("reason")?.start();
     // The reason goes on to the end of its paragraph ("Reason: The email
     // you sent … / … is over disk quota.").
-    let rest = &report[start..];
+    // Only the next 1000 bytes are looked at, not the rest of a long report.
+    let rest = &report[start..floor_char_boundary(report, start + 1000)];
     let end = [rest.find("\n\n"), rest.find("\n\r\n")]
         .into_iter()
         .flatten()
         .min()
         .unwrap_or(rest.len());
-    let end = floor_char_boundary(rest, end.min(1000));
     Some(truncate_chars(&collapse_ws(&rest[..end]), 600))
 }
 
