@@ -27,9 +27,9 @@ pub(super) static RECIPIENT_LIST_LINE: LazyLock<Pattern> = LazyLock::new(|| {
 
 /// The groups of `ADDRESS_SENTENCE` that hold the address, one per
 /// alternative (a test checks the list against the pattern).
-pub(super) const SENTENCE_ADDRESS_GROUPS: [&str; 17] = [
+pub(super) const SENTENCE_ADDRESS_GROUPS: [&str; 18] = [
     "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12", "a13", "a14", "a15",
-    "a16", "a17",
+    "a16", "a17", "a18",
 ];
 
 /// Sentences that name the failed address inside the prose.
@@ -51,6 +51,9 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           | \bdda:SMTP=<?(?P<a13>[^\s<>"();]+@[^\s<>"(),;:]*[^\s<>"().,;:])
           # Exim under "an undisclosed address": where it was generated from.
           | ^\s*\(generated\s+from\s+<?(?P<a12>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)\s*$
+          # Exim under a file or pipe it failed to deliver to ("/var/mail/x"
+          # on one line): the address that led there.
+          | ^\s*generated\s+by\s+<?(?P<a18>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s*$
           | problem\s+delivering\s+(?:your\s+|the\s+)?(?:message|mail|e-?mail)\s+to\s+<?(?P<a8>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           | (?:recipient|user|address|mailbox)\s*:?\s*<(?P<a3>[^\s<>"()]+@[^\s<>"()]+?)>
           | (?:rcpt\s+to|to)\s*:\s*<(?P<a4>[^\s<>"()]+@[^\s<>"()]+?)>
