@@ -183,7 +183,15 @@ fn is_bounce_like(report: &Report) -> bool {
 /// The recipients and diagnostics the prose of a bounce gives, added to
 /// what the report formats read.
 fn read_prose(report: &mut Report, body_lower: &OnceCell<String>) {
-    let exclude: Vec<String> = report.from_address.iter().cloned().collect();
+    let mut exclude: Vec<String> = report.from_address.iter().cloned().collect();
+    // The mailbox a notice came to is ours. A notice in no MTA's format
+    // that returns nothing and names only its own addressee ("news@…, 3
+    // messages could not be delivered to your inbox") is about that
+    // mailbox, not a subscriber: most often a phishing lure. A known
+    // format's report may name it (a message sent to oneself).
+    if report.mta.is_none() && report.returned.is_none() && !report.has_dsn {
+        exclude.extend(super::text::addresses_in(&report.to));
+    }
     let unlikely = own_addresses(report);
     name_local_delivery(report);
     // A DSN that names every recipient with a diagnostic of its own leaves
