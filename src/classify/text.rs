@@ -220,7 +220,7 @@ pub fn find_smtp_code(text: &str) -> Option<u16> {
 }
 
 /// The first three-digit code of class 2, 4 or 5 that stands alone: not
-/// after a digit, a dot, `#`, `[` or `-`, and followed by a space, `-`,
+/// after a digit, a dot, `#`, `[`, `-` or `/` (a count: "250/250"), and followed by a space, `-`,
 /// `,`, `;`, the end of the text, or `: ` and a status.
 /// A success reply ("250 2.1.5 Ok" in a transcript) counts only when no
 /// failure follows it.
@@ -244,7 +244,7 @@ fn first_reply_code(text: &str) -> Option<u16> {
         let preceded = text[..at]
             .chars()
             .next_back()
-            .is_some_and(|c| matches!(c, '.' | '#' | '[' | '-') || is_digit(c));
+            .is_some_and(|c| matches!(c, '.' | '#' | '[' | '-' | '/') || is_digit(c));
         if digits && followed && !preceded {
             if b[at] != b'2' {
                 return text[at..at + 3].parse().ok();
@@ -485,7 +485,7 @@ mod tests {
     }
 
     fn reply_code_by_regex(text: &str) -> Option<u16> {
-        let re = regex(r"(?:^|[^\d.#\[\-])([245][0-9][0-9])(?:[ \-,;]|$|: [245]\.)");
+        let re = regex(r"(?:^|[^\d.#\[\-/])([245][0-9][0-9])(?:[ \-,;]|$|: [245]\.)");
         let mut codes: Vec<u16> = Vec::new();
         let mut rest = text;
         while let Some(m) = re.captures(rest).and_then(|c| c.get(1)) {
@@ -638,6 +638,11 @@ mod tests {
         assert_eq!(find_status("Mailman v2.0.13 (101270)"), None);
         assert_eq!(find_smtp_code("host said: 550-5.1.1 no"), Some(550));
         assert_eq!(find_smtp_code("192.0.2.250 x"), None);
+        // A count is no reply: cPanel's "max emails per hour (250/250 (100%))".
+        assert_eq!(
+            find_smtp_code("exceeded the max emails per hour (250/250 (100%))"),
+            None
+        );
         // A transcript's successes before the failure are not the outcome.
         let transcript = "Out: 250 2.1.5 Ok In: DATA Out: 354 End data Out: 451 4.3.0 Error";
         assert_eq!(find_smtp_code(transcript), Some(451));
