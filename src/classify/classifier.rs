@@ -323,6 +323,15 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
                 .or(named)
                 .or_else(original_to)
                 .or_else(|| verp_recipient(report))
+                // A person answering our mail with a complaint ("This is
+                // spam, I have reported it") is the subscriber who complains.
+                .or_else(|| {
+                    (report.feedback_type.is_none()
+                        && super::person::replying_subject(&report.subject))
+                    .then(|| report.from_address.clone())
+                    .flatten()
+                    .filter(|a| !is_robot_address(a))
+                })
         }
         // A change-of-address notice sent by the provider's robot is about
         // the subscriber our mail went to, not about the robot.
