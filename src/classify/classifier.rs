@@ -478,9 +478,13 @@ fn subscriber(report: &Report) -> Option<String> {
 }
 
 /// The new address a change-of-address notice gives: the first address
-/// after words that announce it ("my new address:"), else the first in its
-/// text, that is not the sender's own or the old one. A notice often names
-/// a colleague to write to first ("for orders contact sales@…").
+/// after words that announce the person's own new address ("my new
+/// address:", "my address has changed"), else, when the notice asks to
+/// update an address book, the first address it names; never the
+/// sender's own or the old one, and never one the notice refers us to
+/// instead ("for orders contact sales@…", "wenden Sie sich an info@…"):
+/// moving a subscription to a colleague or an office's shared mailbox
+/// would send the newsletter to someone who never asked for it.
 fn new_address(report: &Report, old: Option<&str>) -> Option<String> {
     let own: Vec<String> = text::addresses_in(&report.to).collect();
     let usable = |a: &String| {
@@ -490,25 +494,98 @@ fn new_address(report: &Report, old: Option<&str>) -> Option<String> {
                 .as_deref()
                 .is_some_and(|f| f.eq_ignore_ascii_case(a))
             && !own.iter().any(|o| o.eq_ignore_ascii_case(a))
+            && !is_role_mailbox(a)
     };
     let body = &report.body;
+    // Offsets in `lower` are offsets in `body`: only ASCII is folded.
+    let lower = body.to_ascii_lowercase();
+    // Whether referral words stand in the 80 bytes before the address's
+    // first place at or after `from`.
+    let referred = |address: &str, from: usize| {
+        let needle = address.to_ascii_lowercase();
+        lower[from..].find(&needle).is_some_and(|rel| {
+            let at = from + rel;
+            let start = text::floor_char_boundary(body, at.saturating_sub(80)).max(from);
+            REFERRAL.is_match(&body[start..at])
+        })
+    };
     NEW_ADDRESS_CUE
         .find_iter(body)
         .find_map(|cue| {
             let end = text::floor_char_boundary(body, cue.end() + 160);
-            text::addresses_in(&body[cue.end()..end]).find(usable)
+            text::addresses_in(&body[cue.end()..end]).find(|a| usable(a) && !referred(a, cue.end()))
         })
-        .or_else(|| text::addresses_in(body).find(usable))
+        .or_else(|| {
+            UPDATE_ADDRESS_BOOK
+                .is_match(body)
+                .then(|| text::addresses_in(body).find(|a| usable(a) && !referred(a, 0)))?
+        })
 }
 
-/// "new address", in the languages of the change-of-address rules.
+/// Shared and role mailboxes ("info@", "office@"): where a notice sends
+/// enquiries, never one person's new address.
+fn is_role_mailbox(address: &str) -> bool {
+    let local = address.split('@').next().unwrap_or("").to_ascii_lowercase();
+    matches!(
+        local.as_str(),
+        "info"
+            | "office"
+            | "hello"
+            | "contact"
+            | "kontakt"
+            | "sales"
+            | "support"
+            | "service"
+            | "admin"
+            | "enquiries"
+            | "inquiries"
+            | "reception"
+            | "accueil"
+            | "recepcion"
+            | "team"
+            | "help"
+            | "helpdesk"
+            | "orders"
+            | "billing"
+            | "accounts"
+            | "mail"
+            | "post"
+            | "postmaster"
+            | "webmaster"
+            | "hr"
+            | "jobs"
+            | "careers"
+            | "press"
+    )
+}
+
+/// The person's own new address is announced, in the languages of the
+/// change-of-address rules.
 static NEW_ADDRESS_CUE: std::sync::LazyLock<super::pattern::Pattern> = std::sync::LazyLock::new(
     || {
         text::regex(
-            r"(?i)\b(?:new|neue|nouvelle|nueva|nuevo|nuovo|nieuwe?|nova|novo|nowy)\s+(?:e-?mail[- ]?)?(?:address|adresse|adres|dirección|direccion|correo|indirizzo|endereço|adres)",
+            r"(?i)\b(?:new|neue|nouvelle|nueva|nuevo|nuovo|nieuwe?|nova|novo|nowy)\s+(?:e-?mail[- ]?)?(?:address|adresse|adres|dirección|direccion|correo|indirizzo|endereço|adres)|\b(?:my|our|his|her)\s+(?:own\s+)?(?:e-?mail\s+)?address\s+(?:has\s+)?(?:changed|moved)\b",
         )
     },
 );
+
+/// A notice that asks for an address book to be updated gives a
+/// replacement for the old address.
+static UPDATE_ADDRESS_BOOK: std::sync::LazyLock<super::pattern::Pattern> = std::sync::LazyLock::new(
+    || {
+        text::regex(
+            r"(?i)\bupdate\s+(?:your|the)\s+(?:records|address\s*book|contacts?|contact\s+list|distribution\s+list|mailing\s+list)|mettre\s+à\s+jour\s+votre\s+carnet|(?:adressbuch|verteiler)\s+(?:entsprechend\s+)?(?:ändern|anpassen|aktualisieren)|adresboek\s+(?:aanpassen|bijwerken)|aggiornare\s+(?:i\s+suoi|la\s+sua|la\s+vostra|i\s+vostri)\s+(?:contatti|rubrica)|actualice\s+su\s+(?:libreta|agenda)",
+        )
+    },
+);
+
+/// Words that send us to someone else: an address after them is whom
+/// to ask, not where the person went.
+static REFERRAL: std::sync::LazyLock<super::pattern::Pattern> = std::sync::LazyLock::new(|| {
+    text::regex(
+        r"(?i)\bcontact|kontaktier|wenden\s+sie\s+sich|wende\s+dich|adresser|contacte|contatt|neem\s+contact|enquir|inquir|consulta|questions|colleague|kolleg",
+    )
+});
 
 #[cfg(test)]
 mod tests {

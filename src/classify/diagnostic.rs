@@ -41,6 +41,28 @@ fn command_of(c: &super::pattern::Captures<'_, '_>) -> (String, bool) {
 static GMAIL_STATE: LazyLock<Pattern> =
     LazyLock::new(|| super::text::regex(r"\(state (\d{1,2})\)\.?(?:\s|$)"));
 
+/// Yahoo's and AOL's SMTP client ends the remote reply it quotes with the
+/// step it had reached ("... user not found [RCPT_TO]"), as Sisimai's
+/// Yahoo reader takes it.
+static STAGE_MARK: LazyLock<Pattern> =
+    LazyLock::new(|| super::text::regex(r"\[(RCPT_TO|MAIL_FROM|DATA|CONNECT|EHLO|HELO)\]\s*$"));
+
+/// The command a client's own mark after the reply names: Gmail's state
+/// number or Yahoo's bracketed step.
+fn stage_mark_command(text: &str) -> Option<String> {
+    if let Some(command) = gmail_state_command(text) {
+        return Some(command);
+    }
+    let mark = STAGE_MARK.captures(text.trim_end())?;
+    let command = match &mark[1] {
+        "RCPT_TO" => "RCPT",
+        "MAIL_FROM" => "MAIL",
+        "CONNECT" => "CONN",
+        other => other,
+    };
+    Some(command.into())
+}
+
 /// The command behind a Gmail state number, as Sisimai's Gmail reader
 /// maps them from Gmail's help threads: 6 MAIL, 13 greeting, 14
 /// recipient, 15, 17 and 18 message text. Other servers do not write
@@ -62,7 +84,7 @@ pub fn find_command(text: &str) -> Option<String> {
     COMMAND
         .captures(text)
         .map(|c| command_of(&c).0)
-        .or_else(|| gmail_state_command(text))
+        .or_else(|| stage_mark_command(text))
 }
 
 /// The SMTP command a reply's own words say it answered ("(in reply to
@@ -82,7 +104,7 @@ pub fn find_replied_command(text: &str) -> Option<String> {
         // A match is never empty, and ends on a character boundary.
         from += c.get(0).map_or(text.len(), |m| m.end().max(1));
     }
-    gmail_state_command(text)
+    stage_mark_command(text)
 }
 
 /// Status, reply code and SMTP command from a diagnostic text.
