@@ -8,7 +8,7 @@ use super::provenance::ProvenanceCheck;
 use super::report::{Delivery, Report};
 use super::rules::{Rule, RuleSet};
 use super::text::{self, collapse_ws, truncate_chars};
-use crate::record::{Category, Reason, is_placeholder_address};
+use crate::record::{Bounce, Category, Reason, is_placeholder_address};
 use crate::record::{RECORD_VERSION, Record};
 use crate::stream::RawMessage;
 use crate::tag::strip_batv;
@@ -244,6 +244,14 @@ fn build_record(
         .bounce
         .or_else(|| rule.reason.bounce(rule.category, r.status.as_deref()))
         .filter(|_| report.feedback_type.is_none());
+    // A host that does not take mail now (4.3.2) may take it later: the
+    // address is not dead, so the record must not say so.
+    if r.reason == Reason::NotAccept
+        && r.category == Category::Hard
+        && r.bounce == Some(Bounce::Soft)
+    {
+        r.category = Category::Soft;
+    }
     r
 }
 
