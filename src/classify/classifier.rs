@@ -8,7 +8,7 @@ use super::provenance::ProvenanceCheck;
 use super::report::{Delivery, Report};
 use super::rules::{Rule, RuleSet};
 use super::text::{self, collapse_ws, truncate_chars};
-use crate::record::{Bounce, Category, Reason, is_placeholder_address};
+use crate::record::{Category, Reason, is_placeholder_address};
 use crate::record::{RECORD_VERSION, Record};
 use crate::stream::RawMessage;
 use crate::tag::strip_batv;
@@ -244,14 +244,7 @@ fn build_record(
         .bounce
         .or_else(|| rule.reason.bounce(rule.category, r.status.as_deref()))
         .filter(|_| report.feedback_type.is_none());
-    // A host that does not take mail now (4.3.2) may take it later: the
-    // address is not dead, so the record must not say so.
-    if r.reason == Reason::NotAccept
-        && r.category == Category::Hard
-        && r.bounce == Some(Bounce::Soft)
-    {
-        r.category = Category::Soft;
-    }
+    r.category = r.reason.settled_category(r.category, r.bounce);
     r
 }
 
@@ -377,7 +370,9 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
             .first()
             .cloned()
             .or_else(|| verp_recipient(report))
-            .or_else(|| returned.and_then(|r| r.sole_recipient())),
+            .or_else(|| returned.and_then(|r| r.sole_recipient()))
+            // A list server refusing our post: the subscriber is the list.
+            .or_else(|| super::list_notice::list_address(report)),
     }
 }
 
@@ -502,7 +497,6 @@ fn new_address(report: &Report, old: Option<&str>) -> Option<String> {
                 .as_deref()
                 .is_some_and(|f| f.eq_ignore_ascii_case(a))
             && !own.iter().any(|o| o.eq_ignore_ascii_case(a))
-            && !is_role_mailbox(a)
     };
     let body = &report.body;
     // Offsets in `lower` are offsets in `body`: only ASCII is folded.
@@ -514,7 +508,16 @@ fn new_address(report: &Report, old: Option<&str>) -> Option<String> {
         lower[from..].find(&needle).is_some_and(|rel| {
             let at = from + rel;
             let start = text::floor_char_boundary(body, at.saturating_sub(80)).max(from);
-            REFERRAL.is_match(&body[start..at])
+            let window = &body[start..at];
+            let selves: Vec<_> = SELF_REFERENCE
+                .find_iter(window)
+                .map(|m| m.start()..m.end())
+                .collect();
+            REFERRAL.find_iter(window).any(|m| {
+                !selves
+                    .iter()
+                    .any(|own| own.start <= m.start() && m.end() <= own.end)
+            })
         })
     };
     NEW_ADDRESS_CUE
@@ -524,9 +527,10 @@ fn new_address(report: &Report, old: Option<&str>) -> Option<String> {
             text::addresses_in(&body[cue.end()..end]).find(|a| usable(a) && !referred(a, cue.end()))
         })
         .or_else(|| {
-            UPDATE_ADDRESS_BOOK
-                .is_match(body)
-                .then(|| text::addresses_in(body).find(|a| usable(a) && !referred(a, 0)))?
+            UPDATE_ADDRESS_BOOK.is_match(body).then(|| {
+                text::addresses_in(body)
+                    .find(|a| usable(a) && !is_role_mailbox(a) && !referred(a, 0))
+            })?
         })
 }
 
@@ -572,7 +576,7 @@ fn is_role_mailbox(address: &str) -> bool {
 static NEW_ADDRESS_CUE: std::sync::LazyLock<super::pattern::Pattern> = std::sync::LazyLock::new(
     || {
         text::regex(
-            r"(?i)\b(?:new|neue|nouvelle|nueva|nuevo|nuovo|nieuwe?|nova|novo|nowy)\s+(?:e-?mail[- ]?)?(?:address|adresse|adres|dirección|direccion|correo|indirizzo|endereço|adres)|\b(?:my|our|his|her)\s+(?:own\s+)?(?:e-?mail\s+)?address\s+(?:has\s+)?(?:changed|moved)\b",
+            r"(?i)\b(?:new|neue|nouvelle|nueva|nuevo|nuovo|nieuwe?|nova|novo|nowy)\s+(?:e-?mail[- ]?)?(?:address|adresse|adres|dirección|direccion|correo|indirizzo|endereço|adres)|\b(?:my|our|his|her)\s+(?:own\s+)?e-?mail\s+address\s+(?:has\s+)?(?:changed|moved)\b|\b(?:send|direct|forward)\s+(?:all\s+)?(?:future\s+|further\s+)?(?:e-?mails?|mails?|messages|correspondence|newsletters?)\s+to\b|\b(?:write\s+to|reach|contact|e-?mail)\s+me\s+(?:at|on|under|via)\b|\berreichen\s+sie\s+mich\s+(?:unter|an)\b|\bschreiben\s+sie\s+mir\s+(?:bitte\s+)?(?:an|unter)\b",
         )
     },
 );
@@ -587,11 +591,22 @@ static UPDATE_ADDRESS_BOOK: std::sync::LazyLock<super::pattern::Pattern> = std::
     },
 );
 
+/// The person pointing to themselves ("contact me at", "kontaktieren
+/// Sie mich") or to our address book ("update your contact list"): no
+/// referral to someone else.
+static SELF_REFERENCE: std::sync::LazyLock<super::pattern::Pattern> = std::sync::LazyLock::new(
+    || {
+        text::regex(
+            r"(?i)\b(?:contact(?:ez)?|kontaktieren\s+sie|contatta(?:re)?|contacte)[\s-]*(?:me|mich|moi|mi|mij)\b|\bupdate\s+(?:your|the)\s+contacts?(?:\s+list)?\b",
+        )
+    },
+);
+
 /// Words that send us to someone else: an address after them is whom
 /// to ask, not where the person went.
 static REFERRAL: std::sync::LazyLock<super::pattern::Pattern> = std::sync::LazyLock::new(|| {
     text::regex(
-        r"(?i)\bcontact|kontaktier|wenden\s+sie\s+sich|wende\s+dich|adresser|contacte|contatt|neem\s+contact|enquir|inquir|consulta|questions|colleague|kolleg",
+        r"(?i)\bcontact|kontaktier|wenden\s+sie\s+sich|wende\s+dich|adresser|contacte|contatt|enquir|inquir|questions|colleague|kolleg",
     )
 });
 

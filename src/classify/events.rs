@@ -158,6 +158,7 @@ pub fn records(rules: &RuleSet, n: &Notice, source: &Source) -> Vec<Record> {
                     .rule
                     .bounce
                     .or_else(|| dec.rule.reason.bounce(r.category, r.status.as_deref()));
+                r.category = r.reason.settled_category(r.category, r.bounce);
                 r.evidence = dec.evidence;
                 if !n.label.is_empty() && n.label_category.is_some_and(|c| c != r.category) {
                     // The provider said otherwise: show what it said.

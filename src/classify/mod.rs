@@ -21,6 +21,7 @@ pub mod events;
 #[cfg(test)]
 mod fixtures;
 mod formats;
+mod list_notice;
 mod original;
 mod parser;
 mod pattern;

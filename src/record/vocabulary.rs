@@ -191,6 +191,18 @@ impl Reason {
         }
     }
 
+    /// The category a record of this reason settles in once its bounce is
+    /// known: a host that does not take mail now (notaccept with a 4.x
+    /// status, a soft bounce) may take it later, so the address is not
+    /// dead and the record must not say so.
+    pub fn settled_category(self, category: Category, bounce: Option<Bounce>) -> Category {
+        if self == Reason::NotAccept && category == Category::Hard && bounce == Some(Bounce::Soft) {
+            Category::Soft
+        } else {
+            category
+        }
+    }
+
     /// bounce-tools(7), REASONS: hard for userunknown, hostunknown, hasmoved
     /// and notaccept (unless the status is temporary), soft for other
     /// delivery failures, none for what is not a failure.
@@ -222,6 +234,25 @@ mod tests {
             assert_eq!(r.as_str().parse::<Reason>().unwrap(), *r);
         }
         assert!("hardd".parse::<Category>().is_err());
+    }
+
+    #[test]
+    fn a_host_refusing_for_now_is_no_dead_address() {
+        let soft = Reason::NotAccept.bounce(Category::Hard, Some("4.3.2"));
+        assert_eq!(
+            Reason::NotAccept.settled_category(Category::Hard, soft),
+            Category::Soft
+        );
+        let hard = Reason::NotAccept.bounce(Category::Hard, Some("5.1.10"));
+        assert_eq!(
+            Reason::NotAccept.settled_category(Category::Hard, hard),
+            Category::Hard
+        );
+        // A suspended account stays hard with its soft bounce, as Sisimai has it.
+        assert_eq!(
+            Reason::Suspend.settled_category(Category::Hard, Some(Bounce::Soft)),
+            Category::Hard
+        );
     }
 
     #[test]

@@ -1,0 +1,79 @@
+//! The list a list server's notice is about. When a subscriber's address
+//! is itself a mailing list and the list refuses our post (Mailman, Sympa,
+//! groups.io), the notice names the list in its text ("Your request to the
+//! x@lists.example.org mailing list", "Your message for list x@…") or only
+//! through the robot address it comes from (`x-bounces@`, `x-owner@`).
+
+use super::pattern::Pattern;
+use super::report::Report;
+use super::text;
+use std::sync::LazyLock;
+
+/// The list's address as the notice names it, else its robot's address
+/// without the robot's suffix.
+pub fn list_address(report: &Report) -> Option<String> {
+    let body = &report.body[..text::floor_char_boundary(&report.body, 4000)];
+    NAMED_LIST
+        .captures(body)
+        .and_then(|c| text::clean_address(c.get(1)?.as_str()))
+        .or_else(|| {
+            let from = report.from_address.as_deref()?;
+            let (local, domain) = from.rsplit_once('@')?;
+            let lower = local.to_ascii_lowercase();
+            ROBOT_SUFFIXES.iter().find_map(|suffix| {
+                let list = &local[..lower.strip_suffix(suffix)?.len()];
+                (!list.is_empty()).then(|| format!("{list}@{domain}").to_ascii_lowercase())
+            })
+        })
+}
+
+/// The suffixes list servers give their robots' addresses.
+const ROBOT_SUFFIXES: [&str; 4] = ["-bounces", "-owner", "-request", "-admin"];
+
+/// "Your request to the x@… mailing list", "Your message for list x@…",
+/// "Your message to x@…, with the subject".
+static NAMED_LIST: LazyLock<Pattern> = LazyLock::new(|| {
+    text::regex(
+        r"(?i)\byour\s+(?:request|message|post(?:ing)?)\s+(?:to|for)\s+(?:the\s+)?(?:list\s+)?<?([^\s<>@]+@[^\s<>@,;]+?)>?(?:[\s,;]|\.\s|$)",
+    )
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice(from: &str, body: &str) -> Report {
+        Report {
+            from_address: Some(from.into()),
+            body: body.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_list_is_named_or_its_robot_speaks_for_it() {
+        let named = notice(
+            "gardening-bounces@lists.example.org",
+            "Your request to the gardening@lists.example.org mailing list\n    Posting of your message",
+        );
+        assert_eq!(
+            list_address(&named).as_deref(),
+            Some("gardening@lists.example.org")
+        );
+        let sympa = notice(
+            "sympa@lists.example.be",
+            "Your message for list chorale@lists.example.be has been rejected by the moderator.",
+        );
+        assert_eq!(
+            list_address(&sympa).as_deref(),
+            Some("chorale@lists.example.be")
+        );
+        let robot = notice(
+            "Rd-Bounces@lab.example.it",
+            "Your request to the Rd mailing list",
+        );
+        assert_eq!(list_address(&robot).as_deref(), Some("rd@lab.example.it"));
+        let person = notice("anna@example.org", "Thanks for the newsletter.");
+        assert_eq!(list_address(&person), None);
+    }
+}
