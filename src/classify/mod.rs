@@ -22,6 +22,7 @@ pub mod events;
 mod fixtures;
 mod formats;
 mod list_notice;
+mod notice;
 mod original;
 mod parser;
 mod pattern;

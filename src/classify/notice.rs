@@ -1,0 +1,65 @@
+//! Whether a message is a delivery notice at all: its structure, its
+//! sender, its subject or the opening words mail servers write.
+
+use super::pattern::Pattern;
+use super::person;
+use super::report::Report;
+use super::text::floor_char_boundary;
+use std::sync::LazyLock;
+
+/// Whether the sender is a mail system's (MAILER-DAEMON, postmaster, a
+/// null return path).
+pub fn from_a_daemon(report: &Report) -> bool {
+    BOUNCE_SENDER.is_match(&report.from)
+}
+
+/// Whether the message looks like a delivery report of some kind.
+pub fn is_bounce_like(report: &Report) -> bool {
+    if report.receipt && !report.has_dsn {
+        return false;
+    }
+    if report.has_report_structure() {
+        return true;
+    }
+    // A server's warning to a mailbox's owner that it is nearly full
+    // comes from the postmaster but returns nothing: no mail failed.
+    if report.returned.is_none() && QUOTA_WARNING_SUBJECT.is_match(&report.subject) {
+        return false;
+    }
+    if BOUNCE_SENDER.is_match(&report.from) {
+        return true;
+    }
+    let notice_subject = BOUNCE_SUBJECT.find(&report.subject);
+    (notice_subject.is_some()
+        || (BOUNCE_INTRO.is_match(&report.body[..floor_char_boundary(&report.body, 6000)])
+            && !person::answered_automatically(report)))
+        // A list's own mail that explains bounces returns no message; a
+        // bounce that a list passed on (or that kept the header of the list
+        // mail it returns) still does, or opens with a notice's subject.
+        && (!person::sent_to_a_list(report)
+            || report.returned.is_some()
+            || notice_subject.is_some_and(|m| report.subject[..m.start].trim().is_empty()))
+}
+
+static BOUNCE_SENDER: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)\bmail(?:er)?-?daemon\b|\bmdaemon@|post_?master|mail delivery (?:sub)?system|mail administrator|mmdf|\bsmtp gateway|\bdelivery[-_ ]?(?:notification|status)|^\s*<?>?\s*$|<\s*>\s*$",
+    )
+});
+/// The subject of a mailbox quota warning (Zimbra, Oracle Messaging
+/// Server, Dovecot's quota-warning scripts, hosting panels).
+static QUOTA_WARNING_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)\b(?:over ?)?quota[- ]?(?:warning|alert|notice|notification|reminder)\b|\b(?:warning|avertissement|avviso|aviso|warnung)\b.{0,20}\bquot[ae]\b|\bquote warnung\b|\bmailbox (?:is )?(?:almost|nearly) full\b|\bbo[iî]te aux lettres (?:est )?(?:bient[oô]t|presque) (?:pleine|satur[ée]e)|\bpostfach (?:ist )?fast voll",
+    )
+});
+static BOUNCE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)undeliver|undelivered|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|not delivered|delivery error|bounced|rejected|mail system error|permanent error|delayed mail|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|non recapitabile|no se puede entregar|error de entrega|\buser unknown\b",
+    )
+});
+static BOUNCE_INTRO: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(
+        r"(?i)this is the qmail-send program|created automatically by mail delivery software|this is the mail system at host|the following addresses had permanent fatal errors|delivery to the following recipients? failed|(?:could not|cannot|can not) be delivered to|your message (?:could not|couldn't|wasn't|was not) (?:be )?delivered|i'm afraid i wasn't able to deliver|delivery has failed to these recipients|your message did not reach some or all|the original message was received at|this is an automatically generated delivery status notification|unable to deliver (?:your )?message|message delivery failed|permanent error|the error that the other server returned|sorry, we were unable to deliver|undeliverable|smtp error from remote mail server|delivery status notification|requested action not taken:",
+    )
+});
