@@ -4,9 +4,13 @@
 use super::pattern::Pattern;
 use std::sync::LazyLock;
 
+/// An address as mail text writes it, internationalised parts included,
+/// but not CJK punctuation or full-width forms: Japanese and Chinese text
+/// runs straight on after an address ("「x@example.jp」は、登録されて
+/// いません。"), and no domain or local part contains them.
 pub static ADDRESS: LazyLock<Pattern> = LazyLock::new(|| {
     regex(
-        r#"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\x{80}-\x{10FFFF}]+@[A-Za-z0-9\-\x{80}-\x{10FFFF}]+(?:\.[A-Za-z0-9\-\x{80}-\x{10FFFF}]+)*"#,
+        r#"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\x{80}-\x{10FFFF}--[\x{3000}-\x{303F}\x{FF00}-\x{FF0F}\x{FF1A}-\x{FF20}\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}]]+@[A-Za-z0-9\-\x{80}-\x{10FFFF}--[\x{3000}-\x{303F}\x{FF00}-\x{FF0F}\x{FF1A}-\x{FF20}\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}]]+(?:\.[A-Za-z0-9\-\x{80}-\x{10FFFF}--[\x{3000}-\x{303F}\x{FF00}-\x{FF0F}\x{FF1A}-\x{FF20}\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}]]+)*"#,
     )
 });
 
@@ -370,6 +374,12 @@ const FULL_WIDTH_SEPARATORS: [char; 11] = [
     '：', '，', '；', '（', '）', '「', '」', '、', '【', '】', '\u{3000}',
 ];
 
+/// CJK symbols and punctuation and the full-width ASCII punctuation forms:
+/// no address contains them.
+fn is_cjk_punctuation(c: char) -> bool {
+    matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FF0F}' | '\u{FF1A}'..='\u{FF20}' | '\u{FF3B}'..='\u{FF40}' | '\u{FF5B}'..='\u{FF65}')
+}
+
 pub fn clean_address(raw: &str) -> Option<String> {
     let decoded = decode_utf8_escapes(raw.trim());
     let mut s = decoded.as_str();
@@ -424,6 +434,9 @@ pub fn clean_address(raw: &str) -> Option<String> {
         Some((i, c)) => &local[i + c.len_utf8()..],
         None => local,
     };
+    // ... and the text runs on after it ("x@example.jp」は、"): the
+    // domain ends at the first CJK punctuation or full-width form.
+    let domain = domain.split(is_cjk_punctuation).next().unwrap_or("");
     if local.is_empty()
         || domain.is_empty()
         || s.contains(char::is_whitespace)
@@ -452,6 +465,18 @@ pub fn addresses_in(text: &str) -> impl Iterator<Item = String> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cjk_punctuation_ends_an_address() {
+        let found: Vec<String> =
+            addresses_in("宛先「yuki_0413@i.example.ne.jp」は、登録されていません。（x@例え.jp）")
+                .collect();
+        assert_eq!(found, ["yuki_0413@i.example.ne.jp", "x@例え.jp"]);
+        assert_eq!(
+            clean_address("yuki_0413@i.example.ne.jp」は、登録されていません。").as_deref(),
+            Some("yuki_0413@i.example.ne.jp")
+        );
+    }
 
     #[test]
     fn a_stated_success_keeps_its_status() {
