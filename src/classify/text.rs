@@ -9,9 +9,10 @@ use std::sync::LazyLock;
 /// runs straight on after an address ("「x@example.jp」は、登録されて
 /// いません。"), and no domain or local part contains them.
 pub static ADDRESS: LazyLock<Pattern> = LazyLock::new(|| {
-    regex(
-        r#"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\x{80}-\x{10FFFF}--[\x{3000}-\x{303F}\x{FF00}-\x{FF0F}\x{FF1A}-\x{FF20}\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}]]+@[A-Za-z0-9\-\x{80}-\x{10FFFF}--[\x{3000}-\x{303F}\x{FF00}-\x{FF0F}\x{FF1A}-\x{FF20}\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}]]+(?:\.[A-Za-z0-9\-\x{80}-\x{10FFFF}--[\x{3000}-\x{303F}\x{FF00}-\x{FF0F}\x{FF1A}-\x{FF20}\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}]]+)*"#,
-    )
+    let part = r"\x{80}-\x{10FFFF}--[\x{3000}-\x{303F}\x{FF00}-\x{FF0F}\x{FF1A}-\x{FF20}\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}]";
+    regex(&format!(
+        r#"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.\-{part}]+@[A-Za-z0-9\-{part}]+(?:\.[A-Za-z0-9\-{part}]+)*"#
+    ))
 });
 
 /// `\b` and `\B` as ASCII word boundaries. A Unicode word boundary stops
