@@ -45,7 +45,7 @@ static GMAIL_STATE: LazyLock<Pattern> =
 /// step it had reached ("... user not found [RCPT_TO]"), as Sisimai's
 /// Yahoo reader takes it.
 static STAGE_MARK: LazyLock<Pattern> =
-    LazyLock::new(|| super::text::regex(r"\[(RCPT_TO|MAIL_FROM|DATA|CONNECT|EHLO|HELO)\]\s*$"));
+    LazyLock::new(|| super::text::regex(r"\[(RCPT_TO|MAIL_FROM|DATA|CONNECT|EHLO|HELO)\]$"));
 
 /// The command a client's own mark after the reply names: Gmail's state
 /// number or Yahoo's bracketed step.
@@ -53,7 +53,12 @@ fn stage_mark_command(text: &str) -> Option<String> {
     if let Some(command) = gmail_state_command(text) {
         return Some(command);
     }
-    let mark = STAGE_MARK.captures(text.trim_end())?;
+    // Most diagnostics end otherwise: no search for them.
+    let text = text.trim_end();
+    if !text.ends_with(']') {
+        return None;
+    }
+    let mark = STAGE_MARK.captures(text)?;
     let command = match &mark[1] {
         "RCPT_TO" => "RCPT",
         "MAIL_FROM" => "MAIL",
