@@ -316,14 +316,37 @@ fn is_alias_expansion(original: &str, final_recipient: &str) -> bool {
         return false;
     };
     let unquoted = |local: &str| local.trim_matches('"').to_ascii_lowercase();
+    // An MTA that copies ORCPT without decoding it leaves RFC 3461's xtext
+    // ("anna+2Bnews" for "anna+news"): the same mailbox, not an alias.
+    let original_local = xtext_decoded(original_local);
     let final_domain = final_domain.to_ascii_lowercase();
     let same_organisation = final_domain.eq_ignore_ascii_case(original_domain)
         || final_domain
             .strip_suffix(&original_domain.to_ascii_lowercase())
             .is_some_and(|host| host.ends_with('.'));
     is_routable(original)
-        && ((same_organisation && unquoted(original_local) != unquoted(final_local))
+        && ((same_organisation && unquoted(&original_local) != unquoted(final_local))
             || is_hosted_route(&final_domain))
+}
+
+/// RFC 3461 xtext decoded: "+" and two upper-case hex digits stand for
+/// one byte; anything else is kept as written.
+fn xtext_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| matches!(b, b'0'..=b'9' | b'A'..=b'F');
+        if bytes[i] == b'+' && i + 2 < bytes.len() && hex(bytes[i + 1]) && hex(bytes[i + 2]) {
+            let value = u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap_or(b'+');
+            out.push(value);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
 }
 
 /// A domain a hosted mail service gives a customer's domain for routing
@@ -575,5 +598,12 @@ mod tests {
             recipient("rfc822;fred@example.de", "fred@example.de"),
             "fred@example.de"
         );
+        // ORCPT left in xtext: the same mailbox, so the one that failed.
+        assert_eq!(
+            recipient("anna+2Bnews@example.fi", "anna+news@example.fi"),
+            "anna+news@example.fi"
+        );
+        assert_eq!(xtext_decoded("a+2Bb+3Dc"), "a+b=c");
+        assert_eq!(xtext_decoded("a+2b+"), "a+2b+");
     }
 }
