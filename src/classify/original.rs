@@ -52,12 +52,22 @@ pub struct SplitText<'a> {
     pub original: Option<&'a str>,
 }
 
+/// Whether a line could be an [`ORIGINAL_MARKER`]: every alternative
+/// starts with one of these characters (in either case). Most lines of a
+/// report start with another, and skip the automaton.
+fn may_be_marker(line: &str) -> bool {
+    line.trim_start()
+        .chars()
+        .next()
+        .is_some_and(|c| "-|*otacmOTACM".contains(c))
+}
+
 /// Splits a plain-text bounce into the report and the pasted original.
 pub fn split_original(text: &str) -> SplitText<'_> {
     let mut offset = 0;
     let mut after_blank = false;
     for line in text.split_inclusive('\n') {
-        if ORIGINAL_MARKER.is_match(line.trim_end()) {
+        if may_be_marker(line) && ORIGINAL_MARKER.is_match(line.trim_end()) {
             return SplitText {
                 report: &text[..offset],
                 original: Some(&text[offset + line.len()..]),

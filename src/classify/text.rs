@@ -208,6 +208,34 @@ static LABELLED_SMTP_CODE: LazyLock<Pattern> = LazyLock::new(|| {
     regex(r"(?i)\b(?:smtp\s+)?(?:error|reply|response|status)\s+code\s*[:=]?\s*([245][0-9][0-9])\b")
 });
 
+/// Whether the text holds an ASCII word in any ASCII case: a cheap test
+/// that rules a case-insensitive pattern out before its automaton is
+/// touched. `needle` is lowercase ASCII and must hold no `k` or `s` (a
+/// case-insensitive pattern also matches KELVIN SIGN and LONG S there).
+pub fn contains_ascii_ci(text: &str, needle: &str) -> bool {
+    debug_assert!(
+        needle
+            .bytes()
+            .all(|b| !b.is_ascii_uppercase() && b != b'k' && b != b's')
+    );
+    let (hay, needle) = (text.as_bytes(), needle.as_bytes());
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    let mut from = 0;
+    while let Some(at) = memchr::memchr2(first, first.to_ascii_uppercase(), &hay[from..]) {
+        let at = from + at;
+        if hay
+            .get(at..at + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+        {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
 /// The first SMTP reply code in the text (`550`, `550-`, `550 5.1.1`,
 /// Exchange's `#550 5.1.1`, a labelled `[SMTP Error Code 550]`).
 pub fn find_smtp_code(text: &str) -> Option<u16> {
@@ -218,8 +246,9 @@ pub fn find_smtp_code(text: &str) -> Option<u16> {
                 .and_then(|c| c[1].parse().ok())
         })
         .or_else(|| {
-            LABELLED_SMTP_CODE
-                .captures(text)
+            contains_ascii_ci(text, "code")
+                .then(|| LABELLED_SMTP_CODE.captures(text))
+                .flatten()
                 .and_then(|c| c[1].parse().ok())
         })
 }

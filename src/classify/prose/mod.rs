@@ -442,7 +442,9 @@ pub fn scan(
         fill_from_diagnostic(&mut d, &best);
         if d.command.is_none()
             && d.diagnostic.is_some()
-            && *rcpt_rejected.get_or_insert_with(|| RCPT_REJECTED.is_match(report))
+            && *rcpt_rejected.get_or_insert_with(|| {
+                super::text::contains_ascii_ci(report, "rejected") && RCPT_REJECTED.is_match(report)
+            })
         {
             d.command = Some("RCPT".into());
         }
