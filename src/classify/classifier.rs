@@ -576,7 +576,7 @@ fn is_role_mailbox(address: &str) -> bool {
 static NEW_ADDRESS_CUE: std::sync::LazyLock<super::pattern::Pattern> = std::sync::LazyLock::new(
     || {
         text::regex(
-            r"(?i)\b(?:new|neue|nouvelle|nueva|nuevo|nuovo|nieuwe?|nova|novo|nowy)\s+(?:e-?mail[- ]?)?(?:address|adresse|adres|dirección|direccion|correo|indirizzo|endereço|adres)|\b(?:my|our|his|her)\s+(?:own\s+)?e-?mail\s+address\s+(?:has\s+)?(?:changed|moved)\b|\b(?:send|direct|forward)\s+(?:all\s+)?(?:future\s+|further\s+)?(?:e-?mails?|mails?|messages|correspondence|newsletters?)\s+to\b|\b(?:write\s+to|reach|contact|e-?mail)\s+me\s+(?:at|on|under|via)\b|\berreichen\s+sie\s+mich\s+(?:unter|an)\b|\bschreiben\s+sie\s+mir\s+(?:bitte\s+)?(?:an|unter)\b",
+            r"(?i)\b(?:new|neue[nr]?|nouvelle|nueva|nuevo|nuovo|nieuwe?|nova|novo|nowy)\s+(?:e-?mail[- ]?)?(?:address|adresse|adres|dirección|direccion|correo|indirizzo|endereço|adres)|\b(?:my|our|his|her)\s+(?:own\s+)?e-?mail\s+address\s+(?:has\s+)?(?:changed|moved)\b|\b(?:send|direct|forward)\s+(?:all\s+)?(?:future\s+|further\s+)?(?:e-?mails?|mails?|messages|correspondence|newsletters?)\s+to\b|\b(?:write\s+to|reach|contact|e-?mail)\s+me\s+(?:at|on|under|via)\b|\berreichen\s+sie\s+mich\s+(?:unter|an)\b|\bschreiben\s+sie\s+mir\s+(?:bitte\s+)?(?:an|unter)\b",
         )
     },
 );
