@@ -270,12 +270,11 @@ fn fill_commands(report: &mut Report, body_lower: &OnceCell<String>) {
     // transcript, "in reply to RCPT TO command" in the prose) tells it for
     // recipients whose own diagnostic does not.
     // A transcript's "MAIL FROM:<sender>" says nothing about a recipient.
-    let report_command =
-        if report.bounce_like && report.deliveries.iter().any(|d| d.command.is_none()) {
-            diagnostic::find_command(&report.body).filter(|c| c != "MAIL")
-        } else {
-            None
-        };
+    // Searched for only when a delivery's own diagnostic names no command:
+    // the body is the longest text the command pattern would read.
+    let report_command: OnceCell<Option<String>> = OnceCell::new();
+    let body = &report.body;
+    let bounce_like = report.bounce_like;
     for d in &mut report.deliveries {
         if let Some(diag) = d.diagnostic.take() {
             diagnostic::fill_from_diagnostic(d, &diag);
@@ -285,13 +284,17 @@ fn fill_commands(report: &mut Report, body_lower: &OnceCell<String>) {
             // at that step.
             let asked = d.recipient.as_deref().is_some_and(|r| {
                 body_lower
-                    .get_or_init(|| report.body.to_ascii_lowercase())
+                    .get_or_init(|| body.to_ascii_lowercase())
                     .contains(&format!("rcpt to:<{}>", r.to_ascii_lowercase()))
             });
             d.command = if asked {
                 Some("RCPT".into())
+            } else if bounce_like {
+                report_command
+                    .get_or_init(|| diagnostic::find_command(body).filter(|c| c != "MAIL"))
+                    .clone()
             } else {
-                report_command.clone()
+                None
             };
         }
     }
