@@ -114,9 +114,27 @@ pub fn find_replied_command(text: &str) -> Option<String> {
     stage_mark_command(text)
 }
 
+/// The text without a notice's section heading in front of the reply
+/// ("----- Non-delivered information ----- …", "-------server message
+/// 550 …"): the dashes and the heading they close are the notice's layout,
+/// not what the remote side said.
+fn without_dashed_heading(text: &str) -> &str {
+    let rest = text.trim_start_matches('-');
+    if text.len() - rest.len() < 3 {
+        return text;
+    }
+    // A closing run of dashes within a short heading ends it.
+    let closed = rest
+        .char_indices()
+        .take(60)
+        .find(|&(i, _)| rest[i..].starts_with("---"))
+        .map(|(i, _)| rest[i..].trim_start_matches('-'));
+    closed.unwrap_or(rest).trim_start()
+}
+
 /// Status, reply code and SMTP command from a diagnostic text.
 pub fn fill_from_diagnostic(d: &mut Delivery, text: &str) {
-    let text = text.trim();
+    let text = without_dashed_heading(text.trim());
     if text.is_empty() {
         return;
     }
@@ -326,6 +344,29 @@ fn remote_host(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dashed_heading_is_not_part_of_the_diagnostic() {
+        assert_eq!(
+            without_dashed_heading(
+                "----- Non-delivered information ----- Mail Delivery Failed... User unknown"
+            ),
+            "Mail Delivery Failed... User unknown"
+        );
+        assert_eq!(
+            without_dashed_heading("-------server message 550 5.4.1 rejected"),
+            "server message 550 5.4.1 rejected"
+        );
+        assert_eq!(
+            without_dashed_heading("- Sorry, no mailbox here"),
+            "- Sorry, no mailbox here"
+        );
+        assert_eq!(
+            without_dashed_heading("550 no -- such user"),
+            "550 no -- such user"
+        );
+        assert_eq!(without_dashed_heading("--------"), "");
+    }
 
     #[test]
     fn a_multi_line_reply_is_read_to_its_last_line() {
