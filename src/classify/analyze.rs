@@ -76,6 +76,7 @@ fn analyze_one(bytes: &[u8], subscriber_header: &str) -> Report {
     report.bounce_like =
         notice::is_bounce_like(&report) && !person::written_by_a_person(&report, from_a_daemon);
     if report.kind() == "message" {
+        report.quoted_to = person::quoted_to(&report);
         report.body = person::own_words(&report.body);
     }
     // A format name only means something for a report; an ordinary message

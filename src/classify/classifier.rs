@@ -324,6 +324,9 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
                 .or(named)
                 .or_else(original_to)
                 .or_else(|| verp_recipient(report))
+                // A hosting provider's abuse ticket quotes the reported
+                // message with "> ": its To is the one who complained.
+                .or_else(|| report.quoted_to.clone())
                 // A person answering our mail with a complaint ("This is
                 // spam, I have reported it") is the subscriber who complains.
                 .or_else(|| {

@@ -16,6 +16,12 @@ pub fn list_address(report: &Report) -> Option<String> {
     NAMED_LIST
         .captures(body)
         .and_then(|c| text::clean_address(c.get(1)?.as_str()))
+        // LISTSERV names it in the subject: "Rejected posting to X-L@…".
+        .or_else(|| {
+            REJECTED_POSTING_SUBJECT
+                .captures(&report.subject)
+                .and_then(|c| text::clean_address(c.get(1)?.as_str()))
+        })
         .or_else(|| {
             let from = report.from_address.as_deref()?;
             let (local, domain) = from.rsplit_once('@')?;
@@ -37,6 +43,9 @@ static NAMED_LIST: LazyLock<Pattern> = LazyLock::new(|| {
         r"(?i)\byour\s+(?:request|message|post(?:ing)?)\s+(?:to|for)\s+(?:the\s+)?(?:list\s+)?<?([^\s<>@]+@[^\s<>@,;]+?)>?(?:[\s,;]|\.\s|$)",
     )
 });
+
+static REJECTED_POSTING_SUBJECT: LazyLock<Pattern> =
+    LazyLock::new(|| text::regex(r"(?i)\brejected\s+posting\s+to\s+<?([^\s<>@]+@[^\s<>@,;]+)>?"));
 
 #[cfg(test)]
 mod tests {
@@ -75,5 +84,16 @@ mod tests {
         assert_eq!(list_address(&robot).as_deref(), Some("rd@lab.example.it"));
         let person = notice("anna@example.org", "Thanks for the newsletter.");
         assert_eq!(list_address(&person), None);
+        let listserv = Report {
+            subject: "Rejected posting to CHEM-GRAD@LISTSERV.EXAMPLE.EDU".into(),
+            ..notice(
+                "LISTSERV@LISTSERV.EXAMPLE.EDU",
+                "You are not authorized to send mail to the CHEM-GRAD list.",
+            )
+        };
+        assert_eq!(
+            list_address(&listserv).as_deref(),
+            Some("CHEM-GRAD@listserv.example.edu")
+        );
     }
 }

@@ -86,6 +86,29 @@ static QUOTE_SEPARATOR: LazyLock<Pattern> = LazyLock::new(|| {
     ))
 });
 
+/// The To of a message quoted with "> " in the text (its first quoted To
+/// line), when it is not the notice's own sender or recipient.
+pub fn quoted_to(report: &Report) -> Option<String> {
+    let own = |a: &str| {
+        report
+            .from_address
+            .as_deref()
+            .is_some_and(|f| f.eq_ignore_ascii_case(a))
+            || super::text::addresses_in(&report.to).any(|t| t.eq_ignore_ascii_case(a))
+    };
+    report.body.lines().find_map(|line| {
+        let quoted = line
+            .trim_start()
+            .strip_prefix('>')?
+            .trim_start_matches(['>', ' ']);
+        let value = quoted
+            .get(..3)
+            .filter(|name| name.eq_ignore_ascii_case("to:"))
+            .map(|_| &quoted[3..])?;
+        super::text::addresses_in(value).find(|a| !own(a))
+    })
+}
+
 /// Whether a line is a mail client's attribution ("… wrote:"); the
 /// automaton runs only on a line that ends with ':', as every one does.
 fn is_attribution(line: &str) -> bool {

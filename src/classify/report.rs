@@ -63,6 +63,10 @@ pub struct Report {
     /// The text quotes or forwards a message the way mail clients do
     /// ("On … wrote:", "> " lines, "-----Original Message-----").
     pub quotes: bool,
+    /// The To of a message the text quotes with "> " (a hosting
+    /// provider's abuse ticket pasting the reported mail), read before a
+    /// message's quoted lines are dropped from `body`.
+    pub quoted_to: Option<String>,
     /// A DMARC aggregate or SMTP TLS report found in an attachment.
     pub aggregate: Option<crate::record::AggregateReport>,
 }
