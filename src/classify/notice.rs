@@ -26,7 +26,7 @@ pub fn is_bounce_like(report: &Report) -> bool {
     if report.returned.is_none() && QUOTA_WARNING_SUBJECT.is_match(&report.subject) {
         return false;
     }
-    if BOUNCE_SENDER.is_match(&report.from) {
+    if BOUNCE_SENDER.is_match(&report.from) && sender_is_a_daemon(report) {
         return true;
     }
     let notice_subject = BOUNCE_SUBJECT.find(&report.subject);
@@ -39,6 +39,21 @@ pub fn is_bounce_like(report: &Report) -> bool {
         && (!person::sent_to_a_list(report)
             || report.returned.is_some()
             || notice_subject.is_some_and(|m| report.subject[..m.start].trim().is_empty()))
+}
+
+/// A daemon's name on the From line is a notice's mark when its address
+/// is a daemon's too, or the mail returns a message or has a null return
+/// path: phishing ("Postmaster <no-reply@webmail-check.example>: your
+/// mailbox is full") borrows the name and nothing else.
+fn sender_is_a_daemon(report: &Report) -> bool {
+    report
+        .from_address
+        .as_deref()
+        .is_none_or(|address| BOUNCE_SENDER.is_match(address))
+        || report.returned.is_some()
+        || report
+            .header("Return-Path")
+            .is_some_and(|path| path.trim() == "<>")
 }
 
 static BOUNCE_SENDER: LazyLock<Pattern> = LazyLock::new(|| {

@@ -205,9 +205,14 @@ impl Reason {
 
     /// bounce-tools(7), REASONS: hard for userunknown, hostunknown, hasmoved
     /// and notaccept (unless the status is temporary), soft for other
-    /// delivery failures, none for what is not a failure.
+    /// delivery failures, none for what is not a failure. A change-of-address
+    /// notice is no failure report, but its reason is hasmoved (SPEC §4):
+    /// the old address is gone, a hard bounce in waiting.
     pub fn bounce(self, category: Category, status: Option<&str>) -> Option<Bounce> {
         use Reason::*;
+        if self == HasMoved && category == Category::AddressChange {
+            return Some(Bounce::Hard);
+        }
         if !category.is_failure() {
             return None;
         }
@@ -270,6 +275,10 @@ mod tests {
             Some(Bounce::Soft)
         );
         assert_eq!(Reason::Vacation.bounce(Category::Autoreply, None), None);
+        assert_eq!(
+            Reason::HasMoved.bounce(Category::AddressChange, None),
+            Some(Bounce::Hard)
+        );
         assert_eq!(Reason::Undefined.bounce(Category::Unknown, None), None);
     }
 }
