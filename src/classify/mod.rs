@@ -11,6 +11,7 @@
 //! and [`batch`]; `analyze` and [`rules`]; `formats` and `prose`;
 //! `report` and `original`; `text`, `pattern`, `prefilter` and `verdict`.
 
+mod address;
 mod aggregate;
 mod analyze;
 pub mod batch;
@@ -22,6 +23,7 @@ pub mod events;
 mod fixtures;
 mod formats;
 mod list_notice;
+mod new_address;
 mod notice;
 mod original;
 mod parser;

@@ -1,0 +1,193 @@
+//! Mail addresses as bounce text writes them: found in prose, cleaned of
+//! the brackets, quotes and punctuation around them, and cut where East
+//! Asian text runs on. Total: any input gives an answer.
+
+use super::pattern::Pattern;
+use std::sync::LazyLock;
+
+/// An address as mail text writes it, internationalised parts included,
+/// but not CJK punctuation or full-width forms: Japanese and Chinese text
+/// runs straight on after an address ("「x@example.jp」は、登録されて
+/// いません。"), and no domain or local part contains them.
+pub static ADDRESS: LazyLock<Pattern> = LazyLock::new(|| {
+    let part = r"\x{80}-\x{10FFFF}--[\x{3000}-\x{303F}\x{FF00}-\x{FF0F}\x{FF1A}-\x{FF20}\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}]";
+    // No word boundary to rewrite: built as written.
+    Pattern::new(
+        &format!(
+            r#"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.\-{part}]+@[A-Za-z0-9\-{part}]+(?:\.[A-Za-z0-9\-{part}]+)*"#
+        ),
+        false,
+        false,
+    )
+});
+
+/// Decodes RFC 6533 `\x{HEX}` escapes in utf-8 address types.
+fn decode_utf8_escapes(s: &str) -> String {
+    if !s.contains("\\x{") {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("\\x{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 3..];
+        match after.find('}') {
+            Some(j) => match u32::from_str_radix(&after[..j], 16)
+                .ok()
+                .and_then(char::from_u32)
+            {
+                Some(c) => {
+                    out.push(c);
+                    rest = &after[j + 1..];
+                }
+                None => {
+                    out.push_str("\\x{");
+                    rest = after;
+                }
+            },
+            None => {
+                out.push_str("\\x{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Normalises an address as written in a report: drops `<>`, quotes, a
+/// trailing dot or colon, lower-cases the domain. None when it is not an
+/// address.
+/// Punctuation of East Asian text that never stands in an address.
+const FULL_WIDTH_SEPARATORS: [char; 11] = [
+    '：', '，', '；', '（', '）', '「', '」', '、', '【', '】', '\u{3000}',
+];
+
+/// CJK symbols and punctuation and the full-width ASCII punctuation forms:
+/// no address contains them.
+fn is_cjk_punctuation(c: char) -> bool {
+    matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FF0F}' | '\u{FF1A}'..='\u{FF20}' | '\u{FF3B}'..='\u{FF40}' | '\u{FF5B}'..='\u{FF65}')
+}
+
+pub fn clean_address(raw: &str) -> Option<String> {
+    let decoded = decode_utf8_escapes(raw.trim());
+    let mut s = decoded.as_str();
+    if let (Some(a), Some(b)) = (s.find('<'), s.rfind('>'))
+        && a < b
+    {
+        s = &s[a + 1..b];
+    }
+    // A quoted local part that is not a valid dot-atom keeps its quotes:
+    // without them it would be another (or no) address.
+    if let Some(rest) = s.trim().strip_prefix('"')
+        && let Some((local, domain)) = rest.split_once("\"@")
+    {
+        let dot_atom = !local.is_empty()
+            && local.split('.').all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c))
+            });
+        let domain = domain.trim().trim_end_matches(['>', '.', ',', ';', ':']);
+        if !dot_atom && !domain.is_empty() && !domain.contains(char::is_whitespace) {
+            return Some(format!("\"{}\"@{}", local, domain.to_lowercase()));
+        }
+    }
+    let mut s = s.trim();
+    loop {
+        let t = s
+            .trim_matches(|c: char| {
+                matches!(
+                    c,
+                    '"' | '\'' | '<' | '>' | ',' | ';' | ':' | '(' | ')' | '[' | ']'
+                )
+            })
+            .trim_end_matches('.')
+            .trim();
+        if t.len() == s.len() {
+            break;
+        }
+        s = t;
+    }
+    let s = s.strip_prefix("mailto:").unwrap_or(s);
+    let (local, domain) = s.rsplit_once('@')?;
+    let local = local.trim_matches('"');
+    // East Asian text runs a label into the address with full-width
+    // punctuation and no space ("收件人：x@example.cn"): the address starts
+    // after it.
+    let local = match local
+        .char_indices()
+        .rev()
+        .find(|(_, c)| FULL_WIDTH_SEPARATORS.contains(c))
+    {
+        Some((i, c)) => &local[i + c.len_utf8()..],
+        None => local,
+    };
+    // ... and the text runs on after it ("x@example.jp」は、"): the
+    // domain ends at the first CJK punctuation or full-width form.
+    let domain = domain.split(is_cjk_punctuation).next().unwrap_or("");
+    if local.is_empty()
+        || domain.is_empty()
+        || s.contains(char::is_whitespace)
+        || domain.contains(['@', '<', '>', '"', '/', '\\'])
+        || domain.starts_with(['.', '-'])
+    {
+        return None;
+    }
+    let address = format!("{}@{}", local, domain.to_lowercase());
+    // A BATV-signed address is the mailbox it signs (`prvs=TAG=local@…`).
+    let plain = crate::tag::strip_batv(&address);
+    Some(if plain.len() == address.len() {
+        address
+    } else {
+        plain.to_string()
+    })
+}
+
+/// Every address-looking token in the text, cleaned, in order.
+pub fn addresses_in(text: &str) -> impl Iterator<Item = String> + '_ {
+    ADDRESS
+        .find_iter(text)
+        .filter_map(|m| clean_address(m.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cjk_punctuation_ends_an_address() {
+        let found: Vec<String> =
+            addresses_in("宛先「yuki_0413@i.example.ne.jp」は、登録されていません。（x@例え.jp）")
+                .collect();
+        assert_eq!(found, ["yuki_0413@i.example.ne.jp", "x@例え.jp"]);
+        assert_eq!(
+            clean_address("yuki_0413@i.example.ne.jp」は、登録されていません。").as_deref(),
+            Some("yuki_0413@i.example.ne.jp")
+        );
+    }
+
+    #[test]
+    fn cleans_addresses() {
+        assert_eq!(
+            clean_address("<Foo@Example.COM>").as_deref(),
+            Some("Foo@example.com")
+        );
+        assert_eq!(clean_address("\"a@b.c\".").as_deref(), Some("a@b.c"));
+        assert_eq!(clean_address("not an address"), None);
+        assert_eq!(
+            clean_address("rfc822; <\"a..b\"@Example.org>").as_deref(),
+            Some("\"a..b\"@example.org")
+        );
+        assert_eq!(clean_address("@b"), None);
+        assert_eq!(
+            clean_address("收件人：huang.li@Example.cn").as_deref(),
+            Some("huang.li@example.cn")
+        );
+        assert_eq!(clean_address("用户：@example.cn"), None);
+        assert_eq!(
+            clean_address("用户@example.cn").as_deref(),
+            Some("用户@example.cn")
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! The new address a change-of-address notice gives, and the words that
+//! tell the person's own new address from a colleague or an office the
+//! notice refers us to.
+
+use super::pattern::Pattern;
+use super::report::Report;
+use super::text;
+use std::sync::LazyLock;
+
+/// The new address a change-of-address notice gives: the first address
+/// after words that announce the person's own new address ("my new
+/// address:", "my address has changed"), else, when the notice asks to
+/// update an address book, the first address it names; never the
+/// sender's own or the old one, and never one the notice refers us to
+/// instead ("for orders contact sales@…", "wenden Sie sich an info@…"):
+/// moving a subscription to a colleague or an office's shared mailbox
+/// would send the newsletter to someone who never asked for it.
+pub(super) fn new_address(report: &Report, old: Option<&str>) -> Option<String> {
+    let own: Vec<String> = text::addresses_in(&report.to).collect();
+    let usable = |a: &String| {
+        !old.is_some_and(|o| o.eq_ignore_ascii_case(a))
+            && !report
+                .from_address
+                .as_deref()
+                .is_some_and(|f| f.eq_ignore_ascii_case(a))
+            && !own.iter().any(|o| o.eq_ignore_ascii_case(a))
+    };
+    let body = &report.body;
+    // Offsets in `lower` are offsets in `body`: only ASCII is folded.
+    let lower = body.to_ascii_lowercase();
+    // Whether referral words stand in the 80 bytes before the address's
+    // first place at or after `from`.
+    let referred = |address: &str, from: usize| {
+        let needle = address.to_ascii_lowercase();
+        lower[from..].find(&needle).is_some_and(|rel| {
+            let at = from + rel;
+            let start = text::floor_char_boundary(body, at.saturating_sub(80)).max(from);
+            let window = &body[start..at];
+            let selves: Vec<_> = SELF_REFERENCE
+                .find_iter(window)
+                .map(|m| m.start()..m.end())
+                .collect();
+            REFERRAL.find_iter(window).any(|m| {
+                !selves
+                    .iter()
+                    .any(|own| own.start <= m.start() && m.end() <= own.end)
+            })
+        })
+    };
+    NEW_ADDRESS_CUE
+        .find_iter(body)
+        .find_map(|cue| {
+            let end = text::floor_char_boundary(body, cue.end() + 160);
+            text::addresses_in(&body[cue.end()..end]).find(|a| usable(a) && !referred(a, cue.end()))
+        })
+        .or_else(|| {
+            UPDATE_ADDRESS_BOOK.is_match(body).then(|| {
+                text::addresses_in(body)
+                    .find(|a| usable(a) && !is_role_mailbox(a) && !referred(a, 0))
+            })?
+        })
+}
+
+/// Shared and role mailboxes ("info@", "office@"): where a notice sends
+/// enquiries, never one person's new address.
+fn is_role_mailbox(address: &str) -> bool {
+    let local = address.split('@').next().unwrap_or("").to_ascii_lowercase();
+    matches!(
+        local.as_str(),
+        "info"
+            | "office"
+            | "hello"
+            | "contact"
+            | "kontakt"
+            | "sales"
+            | "support"
+            | "service"
+            | "admin"
+            | "enquiries"
+            | "inquiries"
+            | "reception"
+            | "accueil"
+            | "recepcion"
+            | "team"
+            | "help"
+            | "helpdesk"
+            | "orders"
+            | "billing"
+            | "accounts"
+            | "mail"
+            | "post"
+            | "postmaster"
+            | "webmaster"
+            | "hr"
+            | "jobs"
+            | "careers"
+            | "press"
+    )
+}
+
+/// The person's own new address is announced, in the languages of the
+/// change-of-address rules.
+static NEW_ADDRESS_CUE: LazyLock<Pattern> = LazyLock::new(|| {
+    text::regex(
+        r"(?i)\b(?:new|neue[nr]?|nouvelle|nueva|nuevo|nuovo|nieuwe?|nova|novo|nowy)\s+(?:e-?mail[- ]?)?(?:address|adresse|adres|dirección|direccion|correo|indirizzo|endereço|adres)|\b(?:my|our|his|her)\s+(?:own\s+)?e-?mail\s+address\s+(?:has\s+)?(?:changed|moved)\b|\b(?:send|direct|forward)\s+(?:all\s+)?(?:future\s+|further\s+)?(?:e-?mails?|mails?|messages|correspondence|newsletters?)\s+to\b|\b(?:write\s+to|reach|contact|e-?mail)\s+me\s+(?:at|on|under|via)\b|\berreichen\s+sie\s+mich\s+(?:unter|an)\b|\bschreiben\s+sie\s+mir\s+(?:bitte\s+)?(?:an|unter)\b",
+    )
+});
+
+/// A notice that asks for an address book to be updated gives a
+/// replacement for the old address.
+static UPDATE_ADDRESS_BOOK: LazyLock<Pattern> = LazyLock::new(|| {
+    text::regex(
+        r"(?i)\bupdate\s+(?:your|the)\s+(?:records|address\s*book|contacts?|contact\s+list|distribution\s+list|mailing\s+list)|mettre\s+à\s+jour\s+votre\s+carnet|(?:adressbuch|verteiler)\s+(?:entsprechend\s+)?(?:ändern|anpassen|aktualisieren)|adresboek\s+(?:aanpassen|bijwerken)|aggiornare\s+(?:i\s+suoi|la\s+sua|la\s+vostra|i\s+vostri)\s+(?:contatti|rubrica)|actualice\s+su\s+(?:libreta|agenda)",
+    )
+});
+
+/// The person pointing to themselves ("contact me at", "kontaktieren
+/// Sie mich") or to our address book ("update your contact list"): no
+/// referral to someone else.
+static SELF_REFERENCE: LazyLock<Pattern> = LazyLock::new(|| {
+    text::regex(
+        r"(?i)\b(?:contact(?:ez)?|kontaktieren\s+sie|contatta(?:re)?|contacte)[\s-]*(?:me|mich|moi|mi|mij)\b|\bupdate\s+(?:your|the)\s+contacts?(?:\s+list)?\b",
+    )
+});
+
+/// Words that send us to someone else: an address after them is whom
+/// to ask, not where the person went.
+static REFERRAL: LazyLock<Pattern> = LazyLock::new(|| {
+    text::regex(
+        r"(?i)\bcontact|kontaktier|wenden\s+sie\s+sich|wende\s+dich|adresser|contacte|contatt|enquir|inquir|questions|colleague|kolleg",
+    )
+});
