@@ -11,7 +11,8 @@ use bounce_tools::record::Source;
 use bounce_tools::stream::RawMessage;
 use std::path::{Path, PathBuf};
 
-fn fixtures() -> Vec<PathBuf> {
+/// The files with this extension in the fixture folders, sorted.
+fn fixture_files(extension: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mut out = Vec::new();
     for dir in std::fs::read_dir(&root).unwrap() {
@@ -21,7 +22,7 @@ fn fixtures() -> Vec<PathBuf> {
         }
         for f in std::fs::read_dir(&dir).unwrap() {
             let f = f.unwrap().path();
-            if f.extension().is_some_and(|e| e == "eml") {
+            if f.extension().is_some_and(|e| e == extension) {
                 out.push(f);
             }
         }
@@ -30,32 +31,19 @@ fn fixtures() -> Vec<PathBuf> {
     out
 }
 
-/// Golden files whose message is gone: a fixture moved to another folder
-/// (or deleted) must not leave an expectation that nothing checks.
-fn orphaned_golden_files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let emls = fixtures();
-    let mut out = Vec::new();
-    for dir in std::fs::read_dir(&root).unwrap() {
-        let dir = dir.unwrap().path();
-        if !dir.is_dir() {
-            continue;
-        }
-        for f in std::fs::read_dir(&dir).unwrap() {
-            let f = f.unwrap().path();
-            if f.extension().is_some_and(|e| e == "json")
-                && !emls.contains(&f.with_extension("eml"))
-            {
-                out.push(f);
-            }
-        }
-    }
-    out
+fn fixtures() -> Vec<PathBuf> {
+    fixture_files("eml")
 }
 
+/// Golden files whose message is gone: a fixture moved to another folder
+/// (or deleted) must not leave an expectation that nothing checks.
 #[test]
 fn every_golden_file_has_its_message() {
-    let orphans = orphaned_golden_files();
+    let messages = fixtures();
+    let orphans: Vec<PathBuf> = fixture_files("json")
+        .into_iter()
+        .filter(|golden| !messages.contains(&golden.with_extension("eml")))
+        .collect();
     assert!(
         orphans.is_empty(),
         "golden files without a message: {orphans:?}"
