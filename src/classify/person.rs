@@ -148,9 +148,9 @@ pub fn replying_subject(subject: &str) -> bool {
 /// (Outlook quotes under a line of underscores and a "From: … Sent: …"
 /// block, with no ">" or "wrote:").
 pub fn quotes_a_message(text: &str) -> bool {
-    // Line by line: a '>' in the first column, or
-    // an attribution (which ends with ':'); one multi-line automaton with
-    // a bounded repetition is several times slower.
+    // Line by line, a '>' in the first column or an attribution: one
+    // multi-line automaton with a bounded repetition is several times
+    // slower.
     text.lines()
         .any(|line| line.starts_with('>') || is_attribution(line))
         || QUOTE_SEPARATOR.is_match(text)
