@@ -61,6 +61,8 @@ fn is_id_label(lower_line: &str) -> bool {
         && (label.ends_with("message id")
             || label.ends_with("message-id")
             || label.ends_with("token")
+            // Italian certified mail's own message id.
+            || label == "identificativo messaggio"
             || label == "mail from")
 }
 

@@ -70,10 +70,12 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
               | wiadomo(?:ś|s)(?:ć|c)\s+do | doru(?:č|c)it\s+na\s+adresu
               | livrat(?:ă|a)?\s+(?:c(?:ă|a)tre|la) | mensagem\s+para
               | recapitare(?:\s+il\s+messaggio)?\s+a | messaggio\s+per
+              # Italian certified mail (PEC): "ed indirizzato a \"x@y\"".
+              | indirizzat[oa]\s+a
               | à\s+destination\s+de | bericht\s+aan
               | meldingen(?:\s+din)?\s+til | meddelandet\s+till
               | 傳遞給 | 传递给 | 發送到 | 发送到 | 寄給 | 寄给
-            )\s*<?(?P<a7>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;。]|$)
+            )\s*["<]?(?P<a7>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])["'>]?(?:[\s.,:;。]|$)
           # Chinese notices label the original's recipient anywhere in a
           # line (NetEase's and Coremail's HTML tables run together into
           # one): "收件人： x@y".
