@@ -18,7 +18,7 @@ pub fn is_bounce_like(report: &Report) -> bool {
     if report.receipt && !report.has_dsn {
         return false;
     }
-    if report.has_report_structure() {
+    if report.has_report_structure() || is_pec_receipt(report) {
         return true;
     }
     // A server's warning to a mailbox's owner that it is nearly full
@@ -39,6 +39,19 @@ pub fn is_bounce_like(report: &Report) -> bool {
         && (!person::sent_to_a_list(report)
             || report.returned.is_some()
             || notice_subject.is_some_and(|m| report.subject[..m.start].trim().is_empty()))
+}
+
+/// Italian certified mail's (PEC) delivery receipts and non-delivery
+/// notices name their kind in a header of their own; its acceptance
+/// receipts (our provider took the message) are no report about a
+/// recipient.
+fn is_pec_receipt(report: &Report) -> bool {
+    report.header("X-Ricevuta").is_some_and(|kind| {
+        matches!(
+            kind.trim().to_ascii_lowercase().as_str(),
+            "avvenuta-consegna" | "errore-consegna" | "preavviso-errore-consegna"
+        )
+    })
 }
 
 /// A daemon's name on the From line is a notice's mark when its address
