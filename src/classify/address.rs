@@ -151,6 +151,82 @@ pub fn addresses_in(text: &str) -> impl Iterator<Item = String> + '_ {
         .filter_map(|m| clean_address(m.as_str()))
 }
 
+/// Shared, role and group mailboxes ("info@", "office@", "team-all@"):
+/// where a notice sends enquiries, never one person's new address; and an
+/// address that reaches several people, whose failed member is not the
+/// address itself.
+pub(crate) fn is_role_mailbox(address: &str) -> bool {
+    let local = address.split('@').next().unwrap_or("").to_ascii_lowercase();
+    let role = |word: &str| {
+        matches!(
+            word,
+            "info"
+                | "office"
+                | "hello"
+                | "contact"
+                | "kontakt"
+                | "sales"
+                | "support"
+                | "service"
+                | "admin"
+                | "enquiries"
+                | "inquiries"
+                | "reception"
+                | "accueil"
+                | "recepcion"
+                | "team"
+                | "help"
+                | "helpdesk"
+                | "orders"
+                | "billing"
+                | "accounts"
+                | "mail"
+                | "post"
+                | "postmaster"
+                | "webmaster"
+                | "hr"
+                | "jobs"
+                | "careers"
+                | "press"
+                | "secretaria"
+                | "secretariat"
+                | "sekretariat"
+                | "secretariaat"
+                | "segreteria"
+                | "obchod"
+                | "verkauf"
+                | "vertrieb"
+                | "ventas"
+                | "vendas"
+                | "comercial"
+        )
+    };
+    // A group is named for its members: "team-all", "all.staff",
+    // "alle-mitarbeiter", "everyone", "board-members".
+    let group = |word: &str| {
+        matches!(
+            word,
+            "all"
+                | "alle"
+                | "tous"
+                | "todos"
+                | "tutti"
+                | "everyone"
+                | "everybody"
+                | "staff"
+                | "members"
+                | "group"
+                | "groups"
+                | "list"
+                | "dl"
+                | "mitarbeiter"
+                | "personnel"
+                | "employees"
+        )
+    };
+    role(&local) || local.split(['.', '-', '_', '+']).any(group)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! tell the person's own new address from a colleague or an office the
 //! notice refers us to.
 
+use super::address::is_role_mailbox;
 use super::pattern::Pattern;
 use super::report::Report;
 use super::text;
@@ -59,43 +60,6 @@ pub(super) fn new_address(report: &Report, old: Option<&str>) -> Option<String> 
                     .find(|a| usable(a) && !is_role_mailbox(a) && !referred(a, 0))
             })?
         })
-}
-
-/// Shared and role mailboxes ("info@", "office@"): where a notice sends
-/// enquiries, never one person's new address.
-fn is_role_mailbox(address: &str) -> bool {
-    let local = address.split('@').next().unwrap_or("").to_ascii_lowercase();
-    matches!(
-        local.as_str(),
-        "info"
-            | "office"
-            | "hello"
-            | "contact"
-            | "kontakt"
-            | "sales"
-            | "support"
-            | "service"
-            | "admin"
-            | "enquiries"
-            | "inquiries"
-            | "reception"
-            | "accueil"
-            | "recepcion"
-            | "team"
-            | "help"
-            | "helpdesk"
-            | "orders"
-            | "billing"
-            | "accounts"
-            | "mail"
-            | "post"
-            | "postmaster"
-            | "webmaster"
-            | "hr"
-            | "jobs"
-            | "careers"
-            | "press"
-    )
 }
 
 /// The person's own new address is announced, in the languages of the

@@ -10,6 +10,7 @@
 //! instead of trusting the blank lines.
 
 use super::report_format::{Recognition, ReportFormat, ReportParts};
+use crate::classify::address::is_role_mailbox;
 use crate::classify::report::{Delivery, Report};
 use crate::classify::text::{
     clean_address, collapse_ws, find_smtp_code, find_status, floor_char_boundary,
@@ -324,8 +325,13 @@ fn is_alias_expansion(original: &str, final_recipient: &str) -> bool {
         || final_domain
             .strip_suffix(&original_domain.to_ascii_lowercase())
             .is_some_and(|host| host.ends_with('.'));
+    // A group or role address ("team-all@", "sales@") expanded to its
+    // members is no alias: the member's mailbox failed, and the group
+    // still reaches the others.
     is_routable(original)
-        && ((same_organisation && unquoted(&original_local) != unquoted(final_local))
+        && ((same_organisation
+            && unquoted(&original_local) != unquoted(final_local)
+            && !is_role_mailbox(original))
             || is_hosted_route(&final_domain))
 }
 
@@ -570,6 +576,15 @@ mod tests {
         assert_eq!(
             recipient("sandra.kessler@example.de", "sandra@mail.example.com"),
             "sandra@mail.example.com"
+        );
+        // A group expanded to its members: the member failed.
+        assert_eq!(
+            recipient("team-all@example.de", "d.fair@example.de"),
+            "d.fair@example.de"
+        );
+        assert_eq!(
+            recipient("vertrieb@example.de", "p.novak@example.de"),
+            "p.novak@example.de"
         );
         // A hosted service's routing address for the customer's domain,
         // with the local part rewritten or not.
