@@ -12,6 +12,7 @@ mod arf;
 mod dmarc_failure;
 mod dsn;
 mod hotmail_jmrp;
+mod listserv_monitor;
 mod mailman_hold;
 mod mdn;
 mod report_format;
@@ -76,6 +77,7 @@ pub(crate) static LIST: &[&dyn ReportFormat] = &[
     &hotmail_jmrp::HotmailJmrp,
     &dmarc_failure::DmarcFailure,
     &mailman_hold::MailmanHold,
+    &listserv_monitor::ListservMonitor,
     &arf::Arf,
     &mdn::Mdn,
     &ses::Ses,
