@@ -40,18 +40,38 @@ struct Walk {
 /// that cannot be parsed gives a report marked `unparsable`.
 pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
     let outer = analyze_one(bytes, subscriber_header);
+    let subject = outer.subject.trim();
     // qmail's double bounce has its fixed subject; nothing else is looked at.
-    if !outer.subject.trim().eq_ignore_ascii_case("failure notice") {
-        return outer;
-    }
-    let Some(inner) = bounced_bounce(bytes) else {
+    let inner = if subject.eq_ignore_ascii_case("failure notice") {
+        bounced_bounce(bytes).map(<[u8]>::to_vec)
+    } else if subject.eq_ignore_ascii_case("uncaught bounce notification")
+        && outer.deliveries.is_empty()
+        && outer.feedback_type.is_none()
+    {
+        // Mailman passes a list's owner what its bounce processor could not
+        // read, attached whole: most often an auto-reply. It is read as if
+        // it had come on its own.
+        forwarded_message(bytes)
+    } else {
+        None
+    };
+    let Some(inner) = inner else {
         return outer;
     };
-    let mut report = analyze_one(inner, subscriber_header);
+    let mut report = analyze_one(&inner, subscriber_header);
     // The record names the message in the mailbox, not the one inside it.
     report.message_id = outer.message_id;
     report.date = outer.date;
     report
+}
+
+/// The first message attached whole (`message/rfc822`), as it was sent.
+fn forwarded_message(bytes: &[u8]) -> Option<Vec<u8>> {
+    let msg = PARSER.parse(without_blank_lead(bytes))?;
+    msg.parts.iter().find_map(|part| match &part.body {
+        PartType::Message(inner) => Some(inner.raw_message().to_vec()),
+        _ => None,
+    })
 }
 
 fn analyze_one(bytes: &[u8], subscriber_header: &str) -> Report {

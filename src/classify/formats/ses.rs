@@ -32,7 +32,16 @@ impl ReportFormat for Ses {
 
 /// Amazon SES notifications carry everything as JSON in the body.
 fn read_notification(report: &mut Report) {
-    if !report.body.contains("\"notificationType\"") && !report.body.contains("\"eventType\"") {
+    // In an SNS envelope ("email-json" subscriptions) the SES object is a
+    // JSON string, its quotes escaped.
+    if ![
+        "\"notificationType\"",
+        "\"eventType\"",
+        "\\\"notificationType\\\"",
+    ]
+    .iter()
+    .any(|key| report.body.contains(key))
+    {
         return;
     }
     let Some(n) = parse(&report.body) else {
@@ -90,10 +99,14 @@ pub(crate) struct Notification {
 
 /// The notification in a message body, if there is one.
 pub(crate) fn parse(body: &str) -> Option<Notification> {
-    let at = body
+    let start = match body
         .find("\"notificationType\"")
-        .or_else(|| body.find("\"eventType\""))?;
-    let start = body[..at].rfind('{')?;
+        .or_else(|| body.find("\"eventType\""))
+    {
+        Some(at) => body[..at].rfind('{')?,
+        // An SNS envelope: the object that holds the SES one in "Message".
+        None => body[..body.find("\"Message\"")?].rfind('{')?,
+    };
     let value: Value = match serde_json::Deserializer::from_str(&body[start..])
         .into_iter::<Value>()
         .next()
@@ -260,6 +273,14 @@ mod tests {
         let c = super::parse(r#"{"notificationType":"Complaint","complaint":{"complainedRecipients":[{"emailAddress":"c@example.com"}],"complaintFeedbackType":"abuse"}}"#).unwrap();
         assert_eq!(c.complaint_recipients, vec!["c@example.com"]);
         assert!(super::parse("no json here").is_none());
+        let envelope = r#"{
+  "Type" : "Notification",
+  "TopicArn" : "arn:aws:sns:eu-west-1:1:ses",
+  "Message" : "{\"notificationType\":\"Bounce\",\"bounce\":{\"bounceType\":\"Permanent\",\"bouncedRecipients\":[{\"emailAddress\":\"e@example.com\",\"action\":\"failed\",\"status\":\"5.1.1\"}]}}",
+  "Timestamp" : "2024-05-25T13:08:32.517Z"
+}"#;
+        let e = super::parse(envelope).unwrap();
+        assert_eq!(e.deliveries[0].recipient.as_deref(), Some("e@example.com"));
         // A relay cut the line: the recipient is still read.
         let cut = super::parse("{\"notificationType\":\"Bounce\",\"bounce\":{\"bouncedRecipients\":[{\"emailAddress\":\"d@example.com\",\"action\":\"failed\",\"status\":\"5.1.1\",\"diagnosticCode\":\"smtp; 550 5.1.1 no\"}],\"feedb\n rest").unwrap();
         assert_eq!(
