@@ -110,6 +110,9 @@ pub struct Returned {
     pub subscriber: Option<String>,
     pub return_path: Option<String>,
     pub list_unsubscribe: Option<String>,
+    /// The Hotmail user a JMRP complaint is about, as Microsoft writes it
+    /// into the complained-of message (`X-HmXmrOriginalRecipient`).
+    pub hotmail_recipient: Option<String>,
 }
 
 impl Returned {
@@ -163,6 +166,9 @@ pub fn from_message(msg: &Message<'_>, subscriber_header: &str) -> Returned {
         .filter(|s| !s.is_empty());
     r.return_path = msg.header_raw("Return-Path").and_then(clean_address);
     r.list_unsubscribe = msg.header_raw("List-Unsubscribe").map(collapse_ws);
+    r.hotmail_recipient = msg
+        .header_raw("X-HmXmrOriginalRecipient")
+        .and_then(clean_address);
     r
 }
 

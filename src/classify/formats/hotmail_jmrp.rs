@@ -46,9 +46,19 @@ impl ReportFormat for HotmailJmrp {
     }
 }
 
-/// The address in the message's own `X-HmXmrOriginalRecipient` header.
+/// The address in the message's own `X-HmXmrOriginalRecipient` header,
+/// or, in a report Hotmail's staff address sends with the complained-of
+/// message attached, in that message's header.
 fn original_recipient(report: &Report) -> Option<String> {
-    report.header(HEADER).and_then(clean_address)
+    report.header(HEADER).and_then(clean_address).or_else(|| {
+        let from_staff = report
+            .from_address
+            .as_deref()
+            .is_some_and(|from| from.eq_ignore_ascii_case("staff@hotmail.com"));
+        from_staff
+            .then(|| report.returned.as_ref()?.hotmail_recipient.clone())
+            .flatten()
+    })
 }
 
 #[cfg(test)]
