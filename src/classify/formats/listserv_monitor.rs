@@ -40,15 +40,23 @@ impl ReportFormat for ListservMonitor {
 /// "LIST: Daily error monitoring report", with the table in its body; not
 /// a person's reply or forward of one ("Re: …").
 fn is_monitoring_report(report: &Report) -> bool {
-    let subject = report.subject.trim().to_ascii_lowercase();
-    let Some(list) = subject.strip_suffix(": daily error monitoring report") else {
+    // Asked of every message (by `read` and `recognizes`): no allocation.
+    const SUFFIX: &str = ": daily error monitoring report";
+    let subject = report.subject.trim();
+    let Some(cut) = subject.len().checked_sub(SUFFIX.len()) else {
         return false;
     };
-    !list.is_empty()
+    let (Some(list), Some(tail)) = (subject.get(..cut), subject.get(cut..)) else {
+        return false;
+    };
+    tail.eq_ignore_ascii_case(SUFFIX)
+        && !list.is_empty()
         && list
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        && !matches!(list, "re" | "fw" | "fwd" | "aw" | "wg" | "sv" | "tr")
+        && !["re", "fw", "fwd", "aw", "wg", "sv", "tr"]
+            .iter()
+            .any(|prefix| list.eq_ignore_ascii_case(prefix))
         && report.body.contains(HEADING)
 }
 
