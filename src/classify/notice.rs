@@ -29,6 +29,18 @@ pub fn is_bounce_like(report: &Report) -> bool {
     if BOUNCE_SENDER.is_match(&report.from) && sender_is_a_daemon(report) {
         return true;
     }
+    // Mail that carries an unsubscribe link and a return path of its own,
+    // and returns nothing (a courier's "delivery attempt failed", a lure
+    // styled as a bounce), is a sender's mailing, not a report: notices
+    // come from a null or daemon return path, or return our message.
+    if report.returned.is_none()
+        && report.header("List-Unsubscribe").is_some()
+        && report
+            .header("Return-Path")
+            .is_some_and(|path| path.trim().trim_matches(['<', '>']).contains('@'))
+    {
+        return false;
+    }
     let notice_subject = BOUNCE_SUBJECT.find(&report.subject);
     (notice_subject.is_some()
         || (BOUNCE_INTRO.is_match(&report.body[..floor_char_boundary(&report.body, 6000)])
