@@ -17,7 +17,7 @@ pub fn written_by_a_person(report: &Report, from_a_daemon: bool) -> bool {
         report.header_values("in-reply-to").next().is_some()
             || report.header_values("references").next().is_some()
     };
-    report.quotes
+    (report.quotes || composed_in_a_mail_client(report) && report.returned.is_none())
         && !from_a_daemon
         && !report.has_report_structure()
         && report.feedback_type.is_none()
@@ -26,6 +26,38 @@ pub fn written_by_a_person(report: &Report, from_a_daemon: bool) -> bool {
             None => false,
         }
         && !sent_automatically(report)
+}
+
+/// Whether the message names a mail client people write with as its
+/// agent (User-Agent, X-Mailer): a reply from one that quotes nothing ("my
+/// first email came back with 550 user unknown, I am writing again") is
+/// still a person's. Servers that write reports name no such client.
+fn composed_in_a_mail_client(report: &Report) -> bool {
+    const CLIENTS: [&str; 16] = [
+        "thunderbird",
+        "microsoft outlook",
+        "apple mail",
+        "iphone mail",
+        "ipad mail",
+        "ymailnorrin",
+        "yahoomail",
+        "roundcube",
+        "squirrelmail",
+        "horde",
+        "em client",
+        "evolution",
+        "kmail",
+        "mutt",
+        "mailbird",
+        "the bat!",
+    ];
+    report
+        .header_values("user-agent")
+        .chain(report.header_values("x-mailer"))
+        .any(|agent| {
+            let agent = agent.to_ascii_lowercase();
+            CLIENTS.iter().any(|client| agent.contains(client))
+        })
 }
 
 /// Whether the header or the subject marks an automatic answer from a
