@@ -411,6 +411,7 @@ fn is_robot_address(address: &str) -> bool {
             | "filter"
             | "spamfilter"
             | "quarantine"
+            | "antispam"
     )
 }
 
@@ -447,10 +448,14 @@ fn challenged_in(report: &Report, text: &str) -> Option<String> {
             || a.strip_suffix(b).is_some_and(|p| p.ends_with('.'))
             || b.strip_suffix(a).is_some_and(|p| p.ends_with('.'))
     };
+    // A provider's own filter robot (antispam@provider) guards that
+    // provider's users: a person on its domain is the one it protects.
+    let robot_sender = report.from_address.as_deref().is_some_and(is_robot_address);
     text::addresses_in(text).find(|a| {
         let domain = domain_of(a);
         !is_robot_address(a)
-            && sender.as_deref() != Some(domain.as_str())
+            && (sender.as_deref() != Some(domain.as_str())
+                || robot_sender && !super::address::is_role_mailbox(a))
             && !ours.iter().any(|o| related(o, &domain))
     })
 }
@@ -567,6 +572,18 @@ mod tests {
         assert_eq!(
             fallback_recipient(&report, Category::Challenge).as_deref(),
             Some("anna.berg@example.org")
+        );
+    }
+
+    /// A provider's own filter robot names its user on its own domain; its
+    /// help address there is no subscriber.
+    #[test]
+    fn challenge_from_a_providers_robot_names_its_user() {
+        let mail = b"From: AntiSpam <antispam@isp.example.br>\r\nTo: news@lists.example.com\r\nSubject: Confirme o envio da sua mensagem\r\nMessage-ID: <c2@isp.example.br>\r\nAuto-Submitted: auto-replied\r\n\r\nDuvidas: suporte@isp.example.br.\r\nVoce enviou uma mensagem para ricardo.m@isp.example.br, que utiliza o AntiSpam.\r\n";
+        let report = analyze(mail, "X-Subscriber-Id");
+        assert_eq!(
+            fallback_recipient(&report, Category::Challenge).as_deref(),
+            Some("ricardo.m@isp.example.br")
         );
     }
 }

@@ -12,6 +12,7 @@ mod arf;
 mod dmarc_failure;
 mod dsn;
 mod hotmail_jmrp;
+mod list_removals;
 mod listserv_monitor;
 mod mailman_hold;
 mod mdn;
@@ -78,6 +79,8 @@ pub(crate) static LIST: &[&dyn ReportFormat] = &[
     &dmarc_failure::DmarcFailure,
     &mailman_hold::MailmanHold,
     &listserv_monitor::ListservMonitor,
+    &list_removals::MailmanRemoval,
+    &list_removals::SympaBounceManagement,
     &arf::Arf,
     &mdn::Mdn,
     &ses::Ses,
