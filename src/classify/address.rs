@@ -5,7 +5,9 @@
 use super::pattern::Pattern;
 use std::sync::LazyLock;
 
-/// An address as mail text writes it, internationalised parts included,
+/// An address as mail text writes it, internationalised parts included
+/// and a quoted local part (`"jan novak"@example.cz`, qmail's
+/// `<"olena.k"@example.ua>:`),
 /// but not CJK punctuation or full-width forms: Japanese and Chinese text
 /// runs straight on after an address ("「x@example.jp」は、登録されて
 /// いません。"), and no domain or local part contains them.
@@ -14,7 +16,7 @@ pub static ADDRESS: LazyLock<Pattern> = LazyLock::new(|| {
     // No word boundary to rewrite: built as written.
     Pattern::new(
         &format!(
-            r#"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.\-{part}]+@[A-Za-z0-9\-{part}]+(?:\.[A-Za-z0-9\-{part}]+)*"#
+            r#"(?:"[^"\r\n<>@]{{1,64}}"|[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.\-{part}]+)@[A-Za-z0-9\-{part}]+(?:\.[A-Za-z0-9\-{part}]+)*"#
         ),
         false,
         false,
@@ -235,6 +237,18 @@ pub(crate) fn is_role_mailbox(address: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_local_parts_are_addresses() {
+        let found: Vec<String> = addresses_in(
+            "<\"olena.k\"@Example.UA>:\nRemote host said: 550 Mailbox \"jan novak\"@example.cz unavailable",
+        )
+        .collect();
+        assert_eq!(found, ["olena.k@example.ua", "\"jan novak\"@example.cz"]);
+        // A quoted display name is no local part.
+        let named: Vec<String> = addresses_in("From: \"Jan\" <jan@example.cz>").collect();
+        assert_eq!(named, ["jan@example.cz"]);
+    }
 
     #[test]
     fn cjk_punctuation_ends_an_address() {

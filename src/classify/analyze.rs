@@ -9,7 +9,7 @@ use super::diagnostic;
 use super::formats::{self, ReportParts};
 use super::notice;
 use super::original::{self, Returned};
-use super::parser::{PARSER, bounced_bounce, without_blank_lead};
+use super::parser::{PARSER, bounced_bounce, undeclared_utf8, without_blank_lead};
 use super::person;
 use super::prose;
 use super::report::{Delivery, Report};
@@ -501,7 +501,7 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                 // A multipart whose boundary never appears is read as text:
                 // the report is still in there.
                 ("text", _) | ("", _) | ("multipart", _) => {
-                    if let Some(t) = part.text_contents() {
+                    if let Some(t) = undeclared_utf8(msg, part).or_else(|| part.text_contents()) {
                         append(&mut walk.text, &undeclared_iso2022jp(t));
                     } else {
                         append(

@@ -67,7 +67,7 @@ pub(super) fn new_address(report: &Report, old: Option<&str>) -> Option<String> 
 /// "yeni adresim", "عنواني الجديد").
 static NEW_ADDRESS_CUE: LazyLock<Pattern> = LazyLock::new(|| {
     text::regex(
-        r"(?i)\b(?:new|neue[nr]?|nouvelle|nueva|nuevo|nuovo|nieuwe?|nova|novo|nowy)\s+(?:e-?mail[- ]?)?(?:address|adresse|adres|dirección|direccion|correo|indirizzo|endereço|adres)|\b(?:my|our|his|her)\s+(?:own\s+)?e-?mail\s+address\s+(?:has\s+)?(?:changed|moved)\b|\b(?:send|direct|redirect|forward)\s+(?:all\s+)?(?:future\s+|further\s+)?(?:your\s+)?(?:e-?mails?|mails?|messages|correspondence|newsletters?)\s+to\b|\b(?:write\s+to|reach|contact|e-?mail)\s+me\s+(?:at|on|under|via)\b|\berreichen\s+sie\s+mich\s+(?:unter|an)\b|\bschreiben\s+sie\s+mir\s+(?:bitte\s+)?(?:an|unter)\b|כתובת(?:י|ה)?\s+החדשה|\byeni\s+(?:e-?posta\s+)?adres(?:im|i)?\b|\b(?:novo|nuevo)\s+e-?mail\b|عنوان(?:ي)?\s+(?:البريد\s+)?الجديد|بريدي\s+الجديد",
+        r"(?i)\b(?:new|neue[nr]?|nouvelle|nueva|nuevo|nuovo|nieuwe?|nova|novo|nowy)\s+(?:e-?mail[- ]?)?(?:address|adresse|adres|dirección|direccion|correo|indirizzo|endereço|adres)|\b(?:my|our|his|her)\s+(?:own\s+)?e-?mail\s+address\s+(?:has\s+)?(?:changed|moved)\b|\b(?:send|direct|redirect|forward)\s+(?:all\s+)?(?:future\s+|further\s+)?(?:your\s+)?(?:e-?mails?|mails?|messages|correspondence|newsletters?)\s+to\b|\b(?:write\s+to|reach|contact|e-?mail)\s+me\s+(?:at|on|under|via)\b|\berreichen\s+sie\s+mich\s+(?:unter|an)\b|\bschreiben\s+sie\s+mir\s+(?:bitte\s+)?(?:an|unter)\b|כתובת(?:י|ה)?\s+החדשה|\byeni\s+(?:e-?posta\s+)?adres(?:im|i)?\b|\b(?:novo|nuevo)\s+e-?mail\b|(?:个人|個人|新的?)(?:邮箱|信箱|郵箱|邮件地址)[:：]?|새\s*(?:메일\s*)?주소|عنوان(?:ي)?\s+(?:البريد\s+)?الجديد|بريدي\s+الجديد",
     )
 });
 

@@ -2,6 +2,7 @@
 //! and where in the bytes the message to parse starts.
 
 use mail_parser::MessageParser;
+use mail_parser::{Encoding, Message, MessagePart, MimeHeaders};
 use std::sync::LazyLock;
 
 /// Only the headers read as typed values are parsed. Every other header
@@ -14,6 +15,31 @@ pub(crate) static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
         .with_message_ids()
         .default_header_ignore()
 });
+
+/// A text part that declares us-ascii but whose bytes are UTF-8 with
+/// characters beyond ASCII, as it stands in the message (no transfer
+/// encoding): an MTA's notice about an SMTPUTF8 address ("山田太郎@例え.jp")
+/// under a stock "charset=us-ascii" header. mail-parser reads us-ascii as
+/// Windows-1252, which would turn every such address into mojibake.
+pub(crate) fn undeclared_utf8<'x>(msg: &'x Message<'_>, part: &MessagePart<'_>) -> Option<&'x str> {
+    if part.encoding != Encoding::None {
+        return None;
+    }
+    let charset = part.content_type()?.attribute("charset")?;
+    if !["us-ascii", "ascii", "ansi_x3.4-1968"]
+        .iter()
+        .any(|ascii| charset.eq_ignore_ascii_case(ascii))
+    {
+        return None;
+    }
+    let raw = msg
+        .raw_message()
+        .get(part.offset_body as usize..part.offset_end as usize)?;
+    if raw.is_ascii() {
+        return None;
+    }
+    std::str::from_utf8(raw).ok()
+}
 
 /// The report inside qmail's double bounce ("I tried to deliver a bounce
 /// message to this address, but the bounce bounced!"): the failure is the

@@ -394,7 +394,18 @@ pub fn scan(
         {
             best = t;
         }
-        if diagnostic_score(&best) < 2 && diagnostic_score(&shared) >= 2 {
+        // The text after the last address is that address's own block when
+        // it has one ("  x@y\n    host …: 452-4.2.2 …"): not a reason
+        // shared by the addresses above it.
+        let shared_is_anothers = || {
+            blocks.iter().any(|b| {
+                !b.address.eq_ignore_ascii_case(&addr)
+                    && diagnostic_score(&b.diagnostic) >= 2
+                    && (b.diagnostic.contains(shared.as_str())
+                        || shared.contains(b.diagnostic.as_str()))
+            })
+        };
+        if diagnostic_score(&best) < 2 && diagnostic_score(&shared) >= 2 && !shared_is_anothers() {
             // The text after the last address often starts with that
             // address's own block: take it once.
             if shared.contains(best.as_str()) {
@@ -611,67 +622,4 @@ fn diagnostic_score(text: &str) -> u8 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn qmail_style() {
-        let text = "Hi. This is the qmail-send program at mx.example.org.\nI'm afraid I wasn't able to deliver your message to the following addresses.\n\n<nobody@example.net>:\n192.0.2.1 does not like recipient.\nRemote host said: 550 5.1.1 No such user\nGiving up on 192.0.2.1.\n\n";
-        let d = scan(text, &[], &[], &[]);
-        assert_eq!(d.len(), 1);
-        assert_eq!(d[0].recipient.as_deref(), Some("nobody@example.net"));
-        assert_eq!(d[0].smtp_code, Some(550));
-        assert_eq!(d[0].status.as_deref(), Some("5.1.1"));
-    }
-
-    #[test]
-    fn reply_quoted_above_the_address_is_the_diagnostic() {
-        let text = "Error: Invalid user address\n\nError message below:\n550 - Requested action not taken: no such user here\n\nMessage details:\n  RCPT TO: mateo@example.org\n  To: mateo@example.org\n  Size (in bytes): 1824\n";
-        let d = scan(text, &[], &[], &[]);
-        assert_eq!(d[0].recipient.as_deref(), Some("mateo@example.org"));
-        assert_eq!(d[0].smtp_code, Some(550));
-        assert!(
-            d[0].diagnostic
-                .as_deref()
-                .unwrap()
-                .contains("no such user here")
-        );
-    }
-
-    #[test]
-    fn exim_style_with_failed_header() {
-        let text = "This message was created automatically by mail delivery software.\n\nA message that you sent could not be delivered to one or more of its\nrecipients. This is a permanent error. The following address(es) failed:\n\n  bob@example.net\n    SMTP error from remote mail server after RCPT TO:<bob@example.net>:\n    host mx.example.net [192.0.2.9]: 550 5.1.1 unknown user\n";
-        let d = scan(text, &["bob@example.net".into()], &[], &[]);
-        assert_eq!(d.len(), 1);
-        assert_eq!(d[0].command.as_deref(), Some("RCPT"));
-        assert_eq!(d[0].remote_mta.as_deref(), Some("mx.example.net"));
-        assert_eq!(d[0].status.as_deref(), Some("5.1.1"));
-    }
-
-    #[test]
-    fn reason_below_a_bare_address_is_taken_once() {
-        let text = "Votre message n'a pas pu être remis :\n\n    ana@example.org\n\nRaison : adresse introuvable.\n\nRéponse du serveur : 550 5.1.1 Adresse inconnue\n";
-        let d = scan(text, &[], &[], &[]);
-        let diagnostic = d[0].diagnostic.as_deref().unwrap();
-        assert_eq!(diagnostic.matches("adresse introuvable").count(), 1);
-        assert_eq!(d[0].smtp_code, Some(550));
-    }
-
-    #[test]
-    fn names_the_address_in_sentences_of_many_languages() {
-        let cases = [
-            "Votre message n'a pas pu être remis à ana@example.fr.\n\nMotif : adresse inexistante.\n",
-            "Empfänger: ana@example.de\nGrund:     Der Empfänger ist unbekannt.\n",
-            "Не удалось доставить ваше письмо по адресу ana@example.ru:\nтакого почтового ящика нет.\n",
-            "No se ha podido entregar el mensaje a ana@example.es.\n\nEl buzón no existe.\n",
-            "Não foi possível entregar a sua mensagem para ana@example.com.br.\n\nMotivo: usuário desconhecido.\n",
-            "There was a problem delivering your message to ana@example.org. See the technical details below.\n",
-        ];
-        for text in cases {
-            let d = scan(text, &[], &[], &[]);
-            assert_eq!(d.len(), 1, "{text}");
-            assert!(d[0].recipient.as_deref().unwrap().starts_with("ana@"));
-            assert!(d[0].diagnostic.is_some(), "{text}");
-        }
-    }
-}
+mod tests;

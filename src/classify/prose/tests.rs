@@ -1,0 +1,100 @@
+use super::*;
+
+/// Exim lists each address with its own block; the last block's reply
+/// is not the reason of an address above it whose block has no code.
+#[test]
+fn last_address_block_is_not_shared() {
+    let text = "The following address(es) failed:\n\n  a@example.ie\n    Unrouteable address\n\n  b@example.com\n    host mx.example.com [192.0.2.9]\n    SMTP error from remote mail server after RCPT TO:<b@example.com>:\n    452-4.2.2 The recipient's inbox is out of storage space.\n    452 4.2.2 Please direct the recipient to the help page\n";
+    let d = scan(text, &[], &[], &[]);
+    let a = d
+        .iter()
+        .find(|d| d.recipient.as_deref() == Some("a@example.ie"))
+        .unwrap();
+    assert_eq!(a.diagnostic.as_deref(), Some("Unrouteable address"));
+    let b = d
+        .iter()
+        .find(|d| d.recipient.as_deref() == Some("b@example.com"))
+        .unwrap();
+    assert!(
+        b.diagnostic
+            .as_deref()
+            .unwrap()
+            .contains("inbox is out of storage")
+    );
+}
+
+#[test]
+fn qmail_style() {
+    let text = "Hi. This is the qmail-send program at mx.example.org.\nI'm afraid I wasn't able to deliver your message to the following addresses.\n\n<nobody@example.net>:\n192.0.2.1 does not like recipient.\nRemote host said: 550 5.1.1 No such user\nGiving up on 192.0.2.1.\n\n";
+    let d = scan(text, &[], &[], &[]);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].recipient.as_deref(), Some("nobody@example.net"));
+    assert_eq!(d[0].smtp_code, Some(550));
+    assert_eq!(d[0].status.as_deref(), Some("5.1.1"));
+}
+
+#[test]
+fn reply_quoted_above_the_address_is_the_diagnostic() {
+    let text = "Error: Invalid user address\n\nError message below:\n550 - Requested action not taken: no such user here\n\nMessage details:\n  RCPT TO: mateo@example.org\n  To: mateo@example.org\n  Size (in bytes): 1824\n";
+    let d = scan(text, &[], &[], &[]);
+    assert_eq!(d[0].recipient.as_deref(), Some("mateo@example.org"));
+    assert_eq!(d[0].smtp_code, Some(550));
+    assert!(
+        d[0].diagnostic
+            .as_deref()
+            .unwrap()
+            .contains("no such user here")
+    );
+}
+
+#[test]
+fn exim_style_with_failed_header() {
+    let text = "This message was created automatically by mail delivery software.\n\nA message that you sent could not be delivered to one or more of its\nrecipients. This is a permanent error. The following address(es) failed:\n\n  bob@example.net\n    SMTP error from remote mail server after RCPT TO:<bob@example.net>:\n    host mx.example.net [192.0.2.9]: 550 5.1.1 unknown user\n";
+    let d = scan(text, &["bob@example.net".into()], &[], &[]);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].command.as_deref(), Some("RCPT"));
+    assert_eq!(d[0].remote_mta.as_deref(), Some("mx.example.net"));
+    assert_eq!(d[0].status.as_deref(), Some("5.1.1"));
+}
+
+#[test]
+fn reason_below_a_bare_address_is_taken_once() {
+    let text = "Votre message n'a pas pu être remis :\n\n    ana@example.org\n\nRaison : adresse introuvable.\n\nRéponse du serveur : 550 5.1.1 Adresse inconnue\n";
+    let d = scan(text, &[], &[], &[]);
+    let diagnostic = d[0].diagnostic.as_deref().unwrap();
+    assert_eq!(diagnostic.matches("adresse introuvable").count(), 1);
+    assert_eq!(d[0].smtp_code, Some(550));
+}
+
+#[test]
+fn names_the_address_in_sentences_of_many_languages() {
+    let cases = [
+        "Votre message n'a pas pu être remis à ana@example.fr.\n\nMotif : adresse inexistante.\n",
+        "Empfänger: ana@example.de\nGrund:     Der Empfänger ist unbekannt.\n",
+        "Не удалось доставить ваше письмо по адресу ana@example.ru:\nтакого почтового ящика нет.\n",
+        "No se ha podido entregar el mensaje a ana@example.es.\n\nEl buzón no existe.\n",
+        "Não foi possível entregar a sua mensagem para ana@example.com.br.\n\nMotivo: usuário desconhecido.\n",
+        "There was a problem delivering your message to ana@example.org. See the technical details below.\n",
+    ];
+    for text in cases {
+        let d = scan(text, &[], &[], &[]);
+        assert_eq!(d.len(), 1, "{text}");
+        assert!(d[0].recipient.as_deref().unwrap().starts_with("ana@"));
+        assert!(d[0].diagnostic.is_some(), "{text}");
+    }
+}
+
+#[test]
+fn tmp_debug_cjk() {
+    let text = "The following address(es) failed:\n\n  山田太郎@例え.jp\n    host mx.例え.jp [192.0.2.121]\n    SMTP error from remote mail server after RCPT TO:<山田太郎@例え.jp>:\n    550 5.1.1 <山田太郎@例え.jp>: Recipient address rejected: User unknown in local recipient table\n\n  hanako@ドメイン.テスト\n    Unrouteable address\n\n  info@sakura-partner.co.jp\n    host mx01.sakura-partner.co.jp [192.0.2.122]\n    552 5.2.2 <info@sakura-partner.co.jp>: Mailbox full\n";
+    let found: Vec<String> = crate::classify::text::addresses_in(text).collect();
+    eprintln!("ADDR {found:?}");
+    let failed = vec![
+        "山田太郎@例え.jp".to_string(),
+        "hanako@ドメイン.テスト".to_string(),
+        "info@sakura-partner.co.jp".to_string(),
+    ];
+    for d in scan(text, &failed, &[], &[]) {
+        eprintln!("DEL {:?} {:?}", d.recipient, d.diagnostic);
+    }
+}
