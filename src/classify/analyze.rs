@@ -56,6 +56,18 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
         None
     };
     let Some(inner) = inner else {
+        // A notice a colleague forwarded inline: read as the notice.
+        if outer.deliveries.is_empty()
+            && outer.feedback_type.is_none()
+            && let Some(notice) = super::forwarded::inline_notice(bytes, subject, &outer.to)
+        {
+            let mut report = analyze_one(&notice, subscriber_header);
+            if !report.deliveries.is_empty() || person::answered_automatically(&report) {
+                report.message_id = outer.message_id;
+                report.date = outer.date;
+                return report;
+            }
+        }
         return outer;
     };
     let mut report = analyze_one(&inner, subscriber_header);

@@ -22,6 +22,7 @@ pub mod events;
 #[cfg(test)]
 mod fixtures;
 mod formats;
+mod forwarded;
 mod list_notice;
 mod new_address;
 mod notice;

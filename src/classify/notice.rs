@@ -93,6 +93,12 @@ static QUOTA_WARNING_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
         r"(?i)\b(?:over ?)?quota[- ]?(?:warning|alert|notice|notification|reminder)\b|\b(?:warning|avertissement|avviso|aviso|warnung)\b.{0,20}\bquot[ae]\b|\bquote warnung\b|\bmailbox (?:is )?(?:almost|nearly) full\b|\bbo[iî]te aux lettres (?:est )?(?:bient[oô]t|presque) (?:pleine|satur[ée]e)|\bpostfach (?:ist )?fast voll",
     )
 });
+/// Whether a subject is a failure notice's ("Undeliverable: …",
+/// "Returned mail", "Unzustellbar").
+pub fn is_bounce_subject(subject: &str) -> bool {
+    BOUNCE_SUBJECT.is_match(subject)
+}
+
 static BOUNCE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
         r"(?i)undeliver|undelivered|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|not delivered|delivery error|bounced|rejected|mail system error|permanent error|delayed mail|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|non recapitabile|mancata consegna|no se puede entregar|error de entrega|\buser unknown\b",

@@ -170,6 +170,11 @@ static AUTO_REPLY_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
     )
 });
 
+/// Whether a subject is an out-of-office answer's ("Automatic reply: …").
+pub fn is_auto_reply_subject(subject: &str) -> bool {
+    AUTO_REPLY_SUBJECT.is_match(subject)
+}
+
 /// Whether a subject is a reply's or a forward's.
 pub fn replying_subject(subject: &str) -> bool {
     PERSON_SUBJECT.is_match(subject)

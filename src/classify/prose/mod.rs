@@ -27,6 +27,11 @@ use reason::{labelled_reason, permanent_reply_line, reason_paragraph};
 struct Block {
     address: String,
     diagnostic: String,
+    /// The line that names the address.
+    line: usize,
+    /// The address stands alone with another address on the very next
+    /// line: one of a list whose reason follows the last of them.
+    listed: bool,
 }
 
 struct Candidate {
@@ -278,6 +283,11 @@ pub fn scan(
         } else {
             own_line.to_string()
         };
+        let listed = bare
+            && c.rest.trim().is_empty()
+            && candidates.get(k + 1).is_some_and(|n| {
+                n.line == c.line + 1 && !n.address.eq_ignore_ascii_case(&c.address)
+            });
         let mut next = k + 1;
         let mut j = c.line + 1;
         let mut after_subject = false;
@@ -325,7 +335,8 @@ pub fn scan(
             }
             j += 1;
         }
-        if text.trim().is_empty() || text.trim_end().ends_with(':') && text.len() < 40 {
+        if !listed && (text.trim().is_empty() || text.trim_end().ends_with(':') && text.len() < 40)
+        {
             // Nothing after the address: some reports give the reason in
             // the lines just above it (Lotus Notes, "Failure Reasons").
             let before = preceding_paragraph(&lines, c.line);
@@ -337,12 +348,27 @@ pub fn scan(
         blocks.push(Block {
             address: c.address.clone(),
             diagnostic: diagnostic.clone(),
+            line: c.line,
+            listed,
         });
         for address in aliases {
             blocks.push(Block {
                 address,
                 diagnostic: diagnostic.clone(),
+                line: c.line,
+                listed: false,
             });
+        }
+    }
+    // "Delivery to the following recipients failed permanently: a, b, c
+    // (one per line), Technical details: …": the reason under the last
+    // address of a list is every listed address's.
+    for i in (0..blocks.len().saturating_sub(1)).rev() {
+        if blocks[i].listed
+            && blocks[i].diagnostic.is_empty()
+            && blocks[i + 1].line == blocks[i].line + 1
+        {
+            blocks[i].diagnostic = blocks[i + 1].diagnostic.clone();
         }
     }
 
@@ -377,6 +403,7 @@ pub fn scan(
         for Block {
             address,
             diagnostic: text,
+            ..
         } in &blocks
         {
             if address.eq_ignore_ascii_case(&addr)
@@ -397,12 +424,14 @@ pub fn scan(
         // The text after the last address is that address's own block when
         // it has one ("  x@y\n    host …: 452-4.2.2 …"): not a reason
         // shared by the addresses above it.
+        // It starts inside that block, and may run on into the notice's
+        // closing words: its opening is what the block holds.
         let shared_is_anothers = || {
+            let opening = &shared[..super::text::floor_char_boundary(&shared, 40)];
             blocks.iter().any(|b| {
                 !b.address.eq_ignore_ascii_case(&addr)
                     && diagnostic_score(&b.diagnostic) >= 2
-                    && (b.diagnostic.contains(shared.as_str())
-                        || shared.contains(b.diagnostic.as_str()))
+                    && (b.diagnostic.contains(opening) || shared.contains(b.diagnostic.as_str()))
             })
         };
         if diagnostic_score(&best) < 2 && diagnostic_score(&shared) >= 2 && !shared_is_anothers() {

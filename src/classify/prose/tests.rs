@@ -23,6 +23,25 @@ fn last_address_block_is_not_shared() {
     );
 }
 
+/// Gmail's older notice lists the addresses, one per line, above one
+/// reason for all of them.
+#[test]
+fn reason_under_a_list_of_addresses_is_each_ones() {
+    let text = "Delivery to the following recipients failed permanently:\n\n     a@example.pl\n     b@example.pl\n     C@Example.PL\n\nTechnical details of permanent failure:\nDNS Error: Domain name not found\n";
+    let d = scan(text, &[], &[], &[]);
+    assert_eq!(d.len(), 3);
+    for delivery in &d {
+        assert!(
+            delivery
+                .diagnostic
+                .as_deref()
+                .unwrap()
+                .contains("Domain name not found"),
+            "{delivery:?}"
+        );
+    }
+}
+
 #[test]
 fn qmail_style() {
     let text = "Hi. This is the qmail-send program at mx.example.org.\nI'm afraid I wasn't able to deliver your message to the following addresses.\n\n<nobody@example.net>:\n192.0.2.1 does not like recipient.\nRemote host said: 550 5.1.1 No such user\nGiving up on 192.0.2.1.\n\n";
