@@ -9,11 +9,13 @@ use super::diagnostic;
 use super::formats::{self, ReportParts};
 use super::notice;
 use super::original::{self, Returned};
-use super::parser::{PARSER, bounced_bounce, undeclared_utf8, without_blank_lead};
+use super::parser::{
+    PARSER, bounced_bounce, undeclared_iso2022jp, undeclared_utf8, without_blank_lead,
+};
 use super::person;
 use super::prose;
 use super::report::{Delivery, Report};
-use super::text::{clean_address, collapse_ws, truncate_chars};
+use super::text::{clean_address, collapse_ws, contains_ascii_ci, truncate_chars};
 use mail_parser::{HeaderName, Message, MimeHeaders, PartType};
 use std::cell::OnceCell;
 
@@ -438,24 +440,33 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
             // A forwarded bounce: the attached message is itself a report
             // (or Exim's plain one with X-Failed-Recipients, as Mailman's
             // "Uncaught bounce notification" attaches it): that one counts.
-            let inner_is_report = inner.content_type().is_some_and(|ct| {
+            let structured = inner.content_type().is_some_and(|ct| {
                 ct.ctype().eq_ignore_ascii_case("multipart")
                     && ct
                         .attribute("report-type")
                         .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
             }) || inner.header_raw("X-Failed-Recipients").is_some();
+            let inner_is_report = structured
+                || inner.subject().is_some_and(notice::is_bounce_subject)
+                    && super::original::from_a_daemon(inner);
             // A double bounce: the report that came back could not be
             // delivered to the return path it was sent to. That failure is
             // the sender's own mailbox; the report inside is about the
             // subscriber.
-            let double = inner_is_report && !walk.dsn.is_empty() && {
-                let outer = walk.dsn.to_ascii_lowercase();
-                inner.to().is_some_and(|to| {
-                    to.iter()
-                        .filter_map(|a| a.address())
-                        .any(|a| a.contains('@') && outer.contains(&a.to_ascii_lowercase()))
-                })
-            };
+            // A plain daemon's notice inside counts only in a postmaster's
+            // copy ("Postmaster Copy: Undelivered Mail", "Postmaster notify").
+            let postmaster_copy = msg
+                .subject()
+                .is_some_and(|s| contains_ascii_ci(s, "postmaster"));
+            let double =
+                inner_is_report && !walk.dsn.is_empty() && (structured || postmaster_copy) && {
+                    let outer = walk.dsn.to_ascii_lowercase();
+                    inner.to().is_some_and(|to| {
+                        to.iter()
+                            .filter_map(|a| a.address())
+                            .any(|a| a.contains('@') && outer.contains(&a.to_ascii_lowercase()))
+                    })
+                };
             if double {
                 walk.dsn.clear();
                 walk.text.clear();
@@ -525,19 +536,6 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                 _ => {}
             }
         }
-    }
-}
-
-/// Japanese reports are often ISO-2022-JP without saying so (a 7-bit
-/// charset that passes for ASCII): decode them when the escape sequences
-/// are there, so the rules see the words.
-fn undeclared_iso2022jp(text: &str) -> std::borrow::Cow<'_, str> {
-    if !(text.contains("\x1b$B") || text.contains("\x1b$@") || text.contains("\x1b(J")) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    match mail_parser::decoders::charsets::map::charset_decoder(b"iso-2022-jp") {
-        Some(decode) => std::borrow::Cow::Owned(decode(text.as_bytes())),
-        None => std::borrow::Cow::Borrowed(text),
     }
 }
 

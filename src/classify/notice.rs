@@ -42,6 +42,20 @@ pub fn is_bounce_like(report: &Report) -> bool {
         return false;
     }
     let notice_subject = BOUNCE_SUBJECT.find(&report.subject);
+    // A company's own mail about an account, from no mail daemon and with
+    // a return path of its own, that returns nothing and whose subject
+    // names no failed delivery (a billing reminder that mail "will be
+    // rejected (undeliverable, mailbox disabled)"): its words are news,
+    // not a report.
+    if notice_subject.is_none()
+        && report.returned.is_none()
+        && !sender_is_a_daemon(report)
+        && report
+            .header("Return-Path")
+            .is_some_and(|path| path.trim().trim_matches(['<', '>']).contains('@'))
+    {
+        return false;
+    }
     (notice_subject.is_some()
         || (BOUNCE_INTRO.is_match(&report.body[..floor_char_boundary(&report.body, 6000)])
             && !person::answered_automatically(report)))
@@ -101,7 +115,7 @@ pub fn is_bounce_subject(subject: &str) -> bool {
 
 static BOUNCE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)undeliver|undelivered|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|not delivered|delivery error|bounced|rejected|mail system error|permanent error|delayed mail|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|non recapitabile|mancata consegna|no se puede entregar|error de entrega|\buser unknown\b",
+        r"(?i)undeliver|undelivered|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|not delivered|delivery error|bounced|bounce action notification|rejected|mail system error|permanent error|delayed mail|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|non recapitabile|mancata consegna|no se puede entregar|error de entrega|\buser unknown\b",
     )
 });
 static BOUNCE_INTRO: LazyLock<Pattern> = LazyLock::new(|| {

@@ -133,6 +133,19 @@ impl Returned {
     }
 }
 
+/// Whether a message comes from a mail system's own address
+/// (MAILER-DAEMON, postmaster, "Mail Delivery System"): a returned message
+/// from one is itself a bounce.
+pub fn from_a_daemon(msg: &Message<'_>) -> bool {
+    msg.from().and_then(|a| a.first()).is_some_and(|a| {
+        let local = a.address().and_then(|x| x.split('@').next()).unwrap_or("");
+        local.eq_ignore_ascii_case("mailer-daemon")
+            || local.eq_ignore_ascii_case("postmaster")
+            || a.name()
+                .is_some_and(|n| n.to_ascii_lowercase().contains("mail delivery"))
+    })
+}
+
 pub fn from_message(msg: &Message<'_>, subscriber_header: &str) -> Returned {
     let mut r = Returned::default();
     let o = &mut r.original;

@@ -41,6 +41,19 @@ pub(crate) fn undeclared_utf8<'x>(msg: &'x Message<'_>, part: &MessagePart<'_>) 
     std::str::from_utf8(raw).ok()
 }
 
+/// Japanese reports are often ISO-2022-JP without saying so (a 7-bit
+/// charset that passes for ASCII): decode them when the escape sequences
+/// are there, so the rules see the words.
+pub(crate) fn undeclared_iso2022jp(text: &str) -> std::borrow::Cow<'_, str> {
+    if !(text.contains("\x1b$B") || text.contains("\x1b$@") || text.contains("\x1b(J")) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    match mail_parser::decoders::charsets::map::charset_decoder(b"iso-2022-jp") {
+        Some(decode) => std::borrow::Cow::Owned(decode(text.as_bytes())),
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
 /// The report inside qmail's double bounce ("I tried to deliver a bounce
 /// message to this address, but the bounce bounced!"): the failure is the
 /// sender's own return path; the bounce below the marker line is about the
