@@ -15,7 +15,7 @@ use super::parser::{
 use super::person;
 use super::prose;
 use super::report::{Delivery, Report};
-use super::text::{clean_address, collapse_ws, contains_ascii_ci, truncate_chars};
+use super::text::{clean_address, collapse_ws, truncate_chars};
 use mail_parser::{HeaderName, Message, MimeHeaders, PartType};
 use std::cell::OnceCell;
 
@@ -457,7 +457,7 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
             // copy ("Postmaster Copy: Undelivered Mail", "Postmaster notify").
             let postmaster_copy = msg
                 .subject()
-                .is_some_and(|s| contains_ascii_ci(s, "postmaster"));
+                .is_some_and(|s| s.to_ascii_lowercase().contains("postmaster"));
             let double =
                 inner_is_report && !walk.dsn.is_empty() && (structured || postmaster_copy) && {
                     let outer = walk.dsn.to_ascii_lowercase();

@@ -6,5 +6,7 @@ use super::report_format::MtaSignature;
 
 pub(crate) static FORMAT: MtaSignature = MtaSignature {
     name: "googlegroups",
-    signature: r"(?mi)groups\.google\.com/support|^Google Groups\s*$",
+    // A Workspace group signs off as its domain's admins, not "Google
+    // Groups": the fixed sentence tells it then.
+    signature: r"(?mi)groups\.google\.com/support|^Google Groups\s*$|the group you tried to contact \(",
 };
