@@ -35,6 +35,9 @@ struct Walk {
     aggregate: Option<crate::record::AggregateReport>,
     /// Attachments tried as aggregate reports (a few at most).
     aggregate_tries: u8,
+    /// Inside a message attached to the one parsed, whose parts' offsets
+    /// do not index the bytes its `raw_message` gives.
+    nested: bool,
 }
 
 /// What the message says: its headers, the report formats' parts, the
@@ -473,7 +476,9 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                 walk.html.clear();
             }
             if inner_is_report && walk.dsn.is_empty() {
+                let nested = std::mem::replace(&mut walk.nested, true);
                 visit(inner, 0, depth + 1, walk, subscriber_header);
+                walk.nested = nested;
             } else if walk.returned.is_none() {
                 walk.returned = Some(original::from_message(inner, subscriber_header));
             }
@@ -524,7 +529,8 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                 // A multipart whose boundary never appears is read as text:
                 // the report is still in there.
                 ("text", _) | ("", _) | ("multipart", _) => {
-                    if let Some(t) = undeclared_utf8(msg, part).or_else(|| part.text_contents()) {
+                    let utf8 = (!walk.nested).then(|| undeclared_utf8(msg, part)).flatten();
+                    if let Some(t) = utf8.or_else(|| part.text_contents()) {
                         append(&mut walk.text, &undeclared_iso2022jp(t));
                     } else {
                         append(

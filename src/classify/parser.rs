@@ -1,8 +1,7 @@
 //! The one mail-parser configuration for reports and returned headers,
 //! and where in the bytes the message to parse starts.
 
-use mail_parser::MessageParser;
-use mail_parser::{Encoding, Message, MessagePart, MimeHeaders};
+use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders};
 use std::sync::LazyLock;
 
 /// Only the headers read as typed values are parsed. Every other header
@@ -21,6 +20,9 @@ pub(crate) static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
 /// encoding): an MTA's notice about an SMTPUTF8 address ("山田太郎@例え.jp")
 /// under a stock "charset=us-ascii" header. mail-parser reads us-ascii as
 /// Windows-1252, which would turn every such address into mojibake.
+/// Only for the message as parsed, not one attached to it: mail-parser
+/// gives an attached message's parts offsets that do not index the bytes
+/// its `raw_message` returns.
 pub(crate) fn undeclared_utf8<'x>(msg: &'x Message<'_>, part: &MessagePart<'_>) -> Option<&'x str> {
     if part.encoding != Encoding::None {
         return None;
