@@ -45,9 +45,10 @@ pub fn is_bounce_like(report: &Report) -> bool {
     // A company's own mail about an account, from no mail daemon and with
     // a return path of its own, that returns nothing and whose subject
     // names no failed delivery (a billing reminder that mail "will be
-    // rejected (undeliverable, mailbox disabled)"): its words are news,
+    // rejected (undeliverable, mailbox disabled)"), or a person's reply
+    // about one ("Re: Invoice … delivery failed?"): its words are news,
     // not a report.
-    if notice_subject.is_none()
+    if (notice_subject.is_none() || person::replying_subject(&report.subject))
         && report.returned.is_none()
         && !sender_is_a_daemon(report)
         && report
