@@ -67,7 +67,7 @@ fn read_block(lines: &[&str], start: usize) -> (Header, usize) {
             continue;
         };
         let value = value.trim().to_string();
-        match label(&format!("{name}:")) {
+        match field_named(name) {
             Some(Field::From) => header.from = value,
             Some(Field::To) => header.to = value,
             Some(Field::Subject) => header.subject = value,
@@ -132,7 +132,11 @@ fn strip_quotes(line: &str, depth: usize) -> &str {
 /// The field a forwarded header block's label names, in the languages of
 /// Outlook, Gmail, Thunderbird and Apple Mail.
 fn label(line: &str) -> Option<Field> {
-    let (name, _) = line.split_once(':')?;
+    field_named(line.split_once(':')?.0)
+}
+
+/// The field a label's name (before its colon) stands for.
+fn field_named(name: &str) -> Option<Field> {
     let name = name.trim().to_lowercase();
     let field = match name.as_str() {
         "from" | "von" | "de" | "da" | "van" | "od" | "fra" | "från" | "от" | "差出人"
