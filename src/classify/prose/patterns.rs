@@ -97,10 +97,12 @@ pub(super) static TRANSCRIPT_STAMP: LazyLock<Pattern> = LazyLock::new(|| {
     )
 });
 
-/// What follows an address when the line only adds the time of the attempt.
+/// What follows an address when the line only adds the time of the attempt
+/// ("addr on 3/14/2025", and Exchange's translations: "am 14.03.2025",
+/// "le 18/03/2024", "den 2025-03-14", "op 8-10-2025", "il", "el", "em").
 pub(super) static DATED_REST: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
-        r"(?i)^on\s+(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?\d{1,4}[\s/.-]",
+        r"(?i)^(?:on|am|le|den|op|il|el|em|dnia)\s+(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?\d{1,4}[\s/.-]",
     )
 });
 
