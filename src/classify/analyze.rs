@@ -15,7 +15,7 @@ use super::parser::{
 use super::person;
 use super::prose;
 use super::report::{Delivery, Report};
-use super::text::{clean_address, collapse_ws, truncate_chars};
+use super::text::{clean_address, collapse_ws, floor_char_boundary, truncate_chars};
 use mail_parser::{HeaderName, Message, MimeHeaders, PartType};
 use std::cell::OnceCell;
 
@@ -521,6 +521,12 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                     walk.returned_text =
                         Some(String::from_utf8_lossy(part.contents()).into_owned());
                 }
+                ("application" | "text", "xml") if walk.dsn.is_empty() => {
+                    let xml = String::from_utf8_lossy(part.contents());
+                    if let Some(dsn) = formats::pec::daticert_delivery_status(&xml) {
+                        walk.dsn = dsn;
+                    }
+                }
                 ("text", "html") => {
                     if let Some(t) = part.text_contents() {
                         append(&mut walk.html, t);
@@ -552,26 +558,11 @@ fn append(buf: &mut String, text: &str) {
     if !buf.is_empty() {
         buf.push('\n');
     }
-    let room = MAX_TEXT - buf.len();
-    if text.len() <= room {
-        buf.push_str(text);
-    } else {
-        let mut cut = room;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        buf.push_str(&text[..cut]);
-    }
+    buf.push_str(&text[..floor_char_boundary(text, MAX_TEXT - buf.len())]);
 }
 
 fn truncate(s: &mut String, max: usize) {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
+    s.truncate(floor_char_boundary(s, max));
 }
 
 /// Addresses that belong to the sender side and never are the subscriber.

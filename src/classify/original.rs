@@ -31,6 +31,7 @@ static ORIGINAL_MARKER: LazyLock<Pattern> = LazyLock::new(|| {
               |message\s+d'origine|mensaje\s+original|messaggio\s+originale
               |元の(?:メッセージ|メール))
         | original\s+message(?:\s+follows)?\s*[:.]?\s*$
+        | possibly\s+truncated\s+original\s+message\s+follows
         | original\s+(?:message\s+)?headers?\s*(?:follow|are\s+below)?\s*:?\s*$
         | \|?-+\s*(?:message\s+text|original\s+text|text\s+of\s+(?:the\s+)?message)\s+follows
         | the\s+original\s+message\s+(?:headers?\s+)?(?:was|were|is|follows?)\s*:?\s*$
@@ -59,7 +60,7 @@ fn may_be_marker(line: &str) -> bool {
     line.trim_start()
         .chars()
         .next()
-        .is_some_and(|c| "-|*otacmOTACM".contains(c))
+        .is_some_and(|c| "-|*otacmpOTACMP".contains(c))
 }
 
 /// Splits a plain-text bounce into the report and the pasted original.

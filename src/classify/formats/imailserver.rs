@@ -6,5 +6,5 @@ use super::report_format::MtaSignature;
 
 pub(crate) static FORMAT: MtaSignature = MtaSignature {
     name: "imailserver",
-    signature: r"(?mi)^X-Mailer: <SMTP32 v|IMail Server",
+    signature: r"(?mi)^X-Mailer: <(?:SMTP32|IMail) v|IMail Server",
 };

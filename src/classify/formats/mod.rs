@@ -16,6 +16,7 @@ mod list_removals;
 mod listserv_monitor;
 mod mailman_hold;
 mod mdn;
+pub(crate) mod pec;
 mod report_format;
 mod ses;
 
@@ -84,6 +85,7 @@ pub(crate) static LIST: &[&dyn ReportFormat] = &[
     &arf::Arf,
     &mdn::Mdn,
     &ses::Ses,
+    &pec::FORMAT,
     &amazonworkmail::FORMAT,
     &sendgrid::FORMAT,
     &googlegroups::FORMAT,
