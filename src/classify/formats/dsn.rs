@@ -36,7 +36,25 @@ impl ReportFormat for Dsn {
             return;
         };
         let head = text[..floor_char_boundary(text, HEAD)].to_string();
-        let dsn = parse(text);
+        let mut dsn = parse(text);
+        // Sendmail writes the Final-Recipient in RFC 3461's xtext too
+        // ("anna+2Bnews@" for "anna+news@"): the decoded form is the
+        // address when the report's own text names it so.
+        for d in &mut dsn.deliveries {
+            if let Some(r) = d.recipient.as_mut()
+                && r.contains('+')
+            {
+                let decoded = xtext_decoded(r);
+                if decoded != *r
+                    && report
+                        .body
+                        .to_ascii_lowercase()
+                        .contains(&decoded.to_ascii_lowercase())
+                {
+                    *r = decoded;
+                }
+            }
+        }
         report.dsn_head = head;
         report.has_dsn = !dsn.deliveries.is_empty();
         report.reporting_mta = dsn.reporting_mta;
@@ -620,5 +638,29 @@ mod tests {
         );
         assert_eq!(xtext_decoded("a+2Bb+3Dc"), "a+b=c");
         assert_eq!(xtext_decoded("a+2b+"), "a+2b+");
+    }
+
+    #[test]
+    fn a_final_recipient_in_xtext_is_decoded_when_the_report_names_it_so() {
+        let dsn =
+            "Final-Recipient: rfc822; lena+2Bchor@example.de\nAction: failed\nStatus: 5.1.1\n";
+        let read = |body: &str| {
+            let mut report = Report {
+                body: body.into(),
+                ..Report::default()
+            };
+            let parts = ReportParts {
+                delivery_status: dsn,
+                ..ReportParts::default()
+            };
+            Dsn.read(&parts, &mut report);
+            report.deliveries[0].recipient.clone().unwrap()
+        };
+        assert_eq!(
+            read("<Lena+chor@example.de>: User unknown"),
+            "lena+chor@example.de"
+        );
+        // A tag that only looks like xtext stays as written.
+        assert_eq!(read("User unknown"), "lena+2Bchor@example.de");
     }
 }

@@ -148,7 +148,7 @@ pub(super) static RCPT_REJECTED: LazyLock<Pattern> = LazyLock::new(|| {
 /// Boilerplate lines that carry no diagnostic value.
 pub(super) static BOILERPLATE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
-        r"(?i)^\s*(?:-+\s*transcript\s+of\s+session|-+\s*the\s+following\s+address|\(?other\s+mxes\s+tried|for\s+further\s+assistance|if\s+you\s+do\s+so|you\s+can\s+delete\s+your\s+own\s+text|the\s+mail\s+system\s*$|this\s+is\s+a\s+permanent\s+error|i'm\s+sorry\s+to\s+have\s+to\s+inform|i'm\s+afraid\s+i\s+wasn't\s+able|this\s+is\s+an\s+automatically\s+generated\s+delivery\s+status\s+notification)",
+        r"(?i)^\s*(?:-+\s*transcript\s+of\s+session|-+\s*the\s+following\s+address|\(?other\s+mxes\s+tried|for\s+further\s+assistance|if\s+you\s+do\s+so|you\s+can\s+delete\s+your\s+own\s+text|the\s+mail\s+system\s*$|this\s+is\s+a\s+permanent\s+error|i'm\s+sorry\s+to\s+have\s+to\s+inform|i'm\s+afraid\s+i\s+wasn't\s+able|this\s+is\s+an\s+automatically\s+generated\s+delivery\s+status\s+notification|please\s+reply\s+to\s+<?postmaster@\S+>?\s*$|if\s+you\s+feel\s+this\s+message\s+to\s+be\s+in\s+error)",
     )
 });
 
