@@ -31,16 +31,30 @@ pub fn list_address(report: &Report) -> Option<String> {
                 (!list.is_empty()).then(|| format!("{list}@{domain}").to_ascii_lowercase())
             })
         })
+        // "not distributed to the district-news mailing list", from the
+        // list server's own domain (Lyris, Majordomo).
+        .or_else(|| {
+            let (_, domain) = report.from_address.as_deref()?.rsplit_once('@')?;
+            let name = LIST_BY_NAME.captures(body)?.get(1)?.as_str();
+            let generic = ["following", "same", "whole", "entire", "above", "moderated"];
+            (!generic.iter().any(|g| name.eq_ignore_ascii_case(g)))
+                .then(|| format!("{name}@{domain}").to_ascii_lowercase())
+        })
 }
 
+/// A list named without its domain: "to the district-news mailing list".
+static LIST_BY_NAME: LazyLock<Pattern> = LazyLock::new(|| {
+    text::regex(r"(?i)\b(?:to|for|on)\s+the\s+([a-z0-9][a-z0-9._-]{0,63})\s+mailing\s+list\b")
+});
+
 /// The suffixes list servers give their robots' addresses.
-const ROBOT_SUFFIXES: [&str; 4] = ["-bounces", "-owner", "-request", "-admin"];
+const ROBOT_SUFFIXES: [&str; 5] = ["-bounces", "-owner", "-request", "-admin", "+owner"];
 
 /// "Your request to the x@… mailing list", "Your message for list x@…",
 /// "Your message to x@…, with the subject".
 static NAMED_LIST: LazyLock<Pattern> = LazyLock::new(|| {
     text::regex(
-        r"(?i)\byour\s+(?:request|message|post(?:ing)?)\s+(?:to|for)\s+(?:the\s+)?(?:list\s+)?<?([^\s<>@]+@[^\s<>@,;]+?)>?(?:[\s,;]|\.\s|$)",
+        r#"(?i)\byour\s+(?:e-?mail\s+)?(?:request|message|post(?:ing)?)\s+(?:to|for)\s+(?:the\s+)?(?:list\s+)?(?:<|\[?")?([^\s<>@"\[\]]+@[^\s<>@,;"\[\]]+?)(?:>|"\]?)?(?:[\s,;]|\.\s|$)"#,
     )
 });
 
@@ -82,6 +96,14 @@ mod tests {
             "Your request to the Rd mailing list",
         );
         assert_eq!(list_address(&robot).as_deref(), Some("rd@lab.example.it"));
+        let lyris = notice(
+            "lyris@lists.example.org",
+            "Your message was not distributed to the district-news mailing list\nbecause you are not a member.",
+        );
+        assert_eq!(
+            list_address(&lyris).as_deref(),
+            Some("district-news@lists.example.org")
+        );
         let person = notice("anna@example.org", "Thanks for the newsletter.");
         assert_eq!(list_address(&person), None);
         let listserv = Report {
