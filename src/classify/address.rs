@@ -206,6 +206,13 @@ pub(crate) fn is_role_mailbox(address: &str) -> bool {
                 | "ventas"
                 | "vendas"
                 | "comercial"
+                | "purchasing"
+                | "procurement"
+                | "einkauf"
+                | "achats"
+                | "compras"
+                | "acquisti"
+                | "marketing"
         )
     };
     // A group is named for its members: "team-all", "all.staff",
