@@ -365,10 +365,16 @@ fn read_headers(msg: &Message<'_>, report: &mut Report) {
         .date()
         .map(|d| crate::record::date::rfc3339_utc(d.to_timestamp()));
     report.subject = msg.subject().map(collapse_ws).unwrap_or_default();
-    if let Some(addr) = msg.from().and_then(|a| a.first()) {
-        report.from_address = addr.address().and_then(clean_address);
-    }
     report.from = raw_header_lossy(msg, HeaderName::From);
+    // "Wagner, Markus <m@x>" with the comma unquoted parses as two
+    // entries, the first without an address: the one with it is the sender.
+    report.from_address = msg
+        .from()
+        .and_then(|list| {
+            list.iter()
+                .find_map(|a| a.address().and_then(clean_address))
+        })
+        .or_else(|| super::text::addresses_in(&report.from).next());
     report.to = raw_header_lossy(msg, HeaderName::To);
     if let Some(ct) = msg.content_type() {
         report.content_type = match ct.subtype() {
