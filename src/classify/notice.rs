@@ -116,7 +116,7 @@ pub fn is_bounce_subject(subject: &str) -> bool {
 
 static BOUNCE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)undeliver|undelivered|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|not delivered|delivery error|bounced|bounce action notification|rejected|mail system error|permanent error|delayed mail|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|non recapitabile|mancata consegna|no se puede entregar|error de entrega|\buser unknown\b",
+        r"(?i)undeliver|undelivered|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|not delivered|delivery error|bounced|bounce action notification|rejected|mail system error|permanent error|delayed mail|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|non recapitabile|mancata consegna|no se puede entregar|non remis|onbestelbaar|ej levererbart|kan ikke leveres|nie można dostarczyć|não é possível entregar|nedoručitelné|kézbesíthetetlen|teslim edilemedi|не удается доставить|error de entrega|\buser unknown\b",
     )
 });
 static BOUNCE_INTRO: LazyLock<Pattern> = LazyLock::new(|| {

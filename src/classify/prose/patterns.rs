@@ -28,9 +28,9 @@ pub(super) static RECIPIENT_LIST_LINE: LazyLock<Pattern> = LazyLock::new(|| {
 
 /// The groups of `ADDRESS_SENTENCE` that hold the address, one per
 /// alternative (a test checks the list against the pattern).
-pub(super) const SENTENCE_ADDRESS_GROUPS: [&str; 18] = [
+pub(super) const SENTENCE_ADDRESS_GROUPS: [&str; 19] = [
     "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12", "a13", "a14", "a15",
-    "a16", "a17", "a18",
+    "a16", "a17", "a18", "a19",
 ];
 
 /// Sentences that name the failed address inside the prose.
@@ -38,6 +38,8 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
         r#"(?ix)(?:
             (?:delivery|message|mail|e-?mail)\s+(?:from\s+\S+\s+)?(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|cannot|can't|can\s+not|was\s+not|wasn't|has\s+been|is\s+|was\s+(?:automatically\s+)?(?:rejected|refused|returned|bounced)|bounced|returned)
+          # Gmail: "Your message wasn't delivered to x@y because …"
+          | (?:message|mail|e-?mail)\s+(?:wasn't|was\s+not|couldn't\s+be|could\s+not\s+be)\s+delivered\s+to\s+<?(?P<a19>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s+because\b
           # "user x@y unknown", "the address x@y does not exist", "mailbox
           # x@y is full": the address between its noun and the verdict.
           | \b(?:user|address|account|mailbox|recipient)\s+<?(?P<a10>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s+(?:unknown|not\s+found|not\s+known|does\s+not|doesn't|is\s+not|isn't|was\s+not|wasn't|no\s+longer|has\s+been|is\s+(?:unknown|invalid|disabled|inactive|suspended|full|over|blocked|unavailable))
