@@ -54,13 +54,17 @@ pub struct SplitText<'a> {
 }
 
 /// Whether a line could be an [`ORIGINAL_MARKER`]: every alternative
-/// starts with one of these characters (in either case). Most lines of a
-/// report start with another, and skip the automaton.
+/// starts with one of these characters (in either case), or with
+/// GroupWise's "Possibly". Most lines of a report start otherwise, and
+/// skip the automaton.
 fn may_be_marker(line: &str) -> bool {
-    line.trim_start()
-        .chars()
+    let line = line.trim_start();
+    line.chars()
         .next()
-        .is_some_and(|c| "-|*otacmpOTACMP".contains(c))
+        .is_some_and(|c| "-|*otacmOTACM".contains(c))
+        || line
+            .get(..8)
+            .is_some_and(|w| w.eq_ignore_ascii_case("possibly"))
 }
 
 /// Splits a plain-text bounce into the report and the pasted original.
