@@ -137,6 +137,41 @@ fn analyze_one(bytes: &[u8], subscriber_header: &str) -> Report {
     report
 }
 
+/// The markup with a line break before each row, paragraph, list item or
+/// table, and a space before each cell: the text converter runs a table's
+/// cells together ("x@y.ruОтвет сервера:"), and a notice's recipient and
+/// reason often stand in a table.
+fn with_line_breaks(html: &str) -> String {
+    const BLOCKS: [&str; 5] = ["tr", "p", "div", "li", "table"];
+    let mut out = String::with_capacity(html.len() + html.len() / 16);
+    let mut last = 0;
+    for (at, _) in html.match_indices('<') {
+        let rest = &html.as_bytes()[at + 1..];
+        let name_len = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        let name = &rest[..name_len];
+        // The converter keeps what a browser shows: a break or a
+        // non-breaking space, not white space between tags.
+        let sep = if BLOCKS
+            .iter()
+            .any(|b| b.as_bytes().eq_ignore_ascii_case(name))
+        {
+            "<br>"
+        } else if name.eq_ignore_ascii_case(b"td") || name.eq_ignore_ascii_case(b"th") {
+            "&nbsp;"
+        } else {
+            continue;
+        };
+        out.push_str(&html[last..at]);
+        out.push_str(sep);
+        last = at;
+    }
+    out.push_str(&html[last..]);
+    out
+}
+
 /// Whether a text/html part holds markup: a closing tag, a comment or
 /// doctype, or a common element ("<user@host>" in a notice is none).
 fn looks_like_html(text: &str) -> bool {
@@ -164,11 +199,16 @@ fn looks_like_html(text: &str) -> bool {
 /// The report's text, without the returned message, and the returned
 /// message (a part of its own, or inline after a marker line).
 fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
-    if walk.text.trim().is_empty() && !walk.html.is_empty() {
+    // A short plain part with no address and no reply code beside an HTML
+    // one is a pointer to it ("Please view this message in HTML").
+    let placeholder = walk.text.trim().len() < 400
+        && !walk.text.contains('@')
+        && super::text::find_smtp_code(&walk.text).is_none();
+    if placeholder && !walk.html.is_empty() {
         // Some MTAs label a plain-text notice text/html; read as HTML its
         // lines would run together.
         walk.text = if looks_like_html(&walk.html) {
-            mail_parser::decoders::html::html_to_text(&walk.html)
+            mail_parser::decoders::html::html_to_text(&with_line_breaks(&walk.html))
         } else {
             std::mem::take(&mut walk.html)
         };
@@ -634,8 +674,19 @@ fn recipient_paragraphs<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_html;
+    use super::{looks_like_html, with_line_breaks};
     use crate::classify::parser::without_blank_lead;
+
+    #[test]
+    fn table_cells_and_rows_stay_apart_in_html_text() {
+        let html = "<table><tr><td>To</td><td>a@b.ru</td></tr><TR><td>Reply</td></tr></table>";
+        assert_eq!(
+            with_line_breaks(html),
+            "<br><table><br><tr>&nbsp;<td>To</td>&nbsp;<td>a@b.ru</td></tr><br><TR>&nbsp;<td>Reply</td></tr></table>"
+        );
+        let text = mail_parser::decoders::html::html_to_text(&with_line_breaks(html));
+        assert!(text.contains("a@b.ru\n"), "{text:?}");
+    }
 
     #[test]
     fn blank_lines_before_a_header_are_skipped() {
