@@ -20,6 +20,7 @@ use mail_parser::{HeaderName, Message, MimeHeaders, PartType};
 use std::cell::OnceCell;
 
 mod attached;
+mod html;
 
 /// Body text kept per message: reports are short, and rules must not scan
 /// megabytes of attachments.
@@ -137,65 +138,6 @@ fn analyze_one(bytes: &[u8], subscriber_header: &str) -> Report {
     report
 }
 
-/// The markup with a line break before each row, paragraph, list item or
-/// table, and a space before each cell: the text converter runs a table's
-/// cells together ("x@y.ruОтвет сервера:"), and a notice's recipient and
-/// reason often stand in a table.
-fn with_line_breaks(html: &str) -> String {
-    const BLOCKS: [&str; 5] = ["tr", "p", "div", "li", "table"];
-    let mut out = String::with_capacity(html.len() + html.len() / 16);
-    let mut last = 0;
-    for (at, _) in html.match_indices('<') {
-        let rest = &html.as_bytes()[at + 1..];
-        let name_len = rest
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric())
-            .count();
-        let name = &rest[..name_len];
-        // The converter keeps what a browser shows: a break or a
-        // non-breaking space, not white space between tags.
-        let sep = if BLOCKS
-            .iter()
-            .any(|b| b.as_bytes().eq_ignore_ascii_case(name))
-        {
-            "<br>"
-        } else if name.eq_ignore_ascii_case(b"td") || name.eq_ignore_ascii_case(b"th") {
-            "&nbsp;"
-        } else {
-            continue;
-        };
-        out.push_str(&html[last..at]);
-        out.push_str(sep);
-        last = at;
-    }
-    out.push_str(&html[last..]);
-    out
-}
-
-/// Whether a text/html part holds markup: a closing tag, a comment or
-/// doctype, or a common element ("<user@host>" in a notice is none).
-fn looks_like_html(text: &str) -> bool {
-    const ELEMENTS: [&str; 12] = [
-        "html", "head", "body", "p", "br", "div", "span", "table", "tr", "td", "font", "pre",
-    ];
-    text.match_indices('<').any(|(at, _)| {
-        let rest = &text.as_bytes()[at + 1..];
-        if matches!(rest.first(), Some(b'/' | b'!')) {
-            return true;
-        }
-        let name_len = rest
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric())
-            .count();
-        let ends = rest
-            .get(name_len)
-            .is_some_and(|b| matches!(b, b'>' | b'/') || b.is_ascii_whitespace());
-        ends && ELEMENTS
-            .iter()
-            .any(|e| e.as_bytes().eq_ignore_ascii_case(&rest[..name_len]))
-    })
-}
-
 /// The report's text, without the returned message, and the returned
 /// message (a part of its own, or inline after a marker line).
 fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
@@ -207,8 +149,8 @@ fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
     if placeholder && !walk.html.is_empty() {
         // Some MTAs label a plain-text notice text/html; read as HTML its
         // lines would run together.
-        walk.text = if looks_like_html(&walk.html) {
-            mail_parser::decoders::html::html_to_text(&with_line_breaks(&walk.html))
+        walk.text = if html::looks_like_html(&walk.html) {
+            html::to_text(&walk.html)
         } else {
             std::mem::take(&mut walk.html)
         };
@@ -674,19 +616,8 @@ fn recipient_paragraphs<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::{looks_like_html, with_line_breaks};
+    use super::html::looks_like_html;
     use crate::classify::parser::without_blank_lead;
-
-    #[test]
-    fn table_cells_and_rows_stay_apart_in_html_text() {
-        let html = "<table><tr><td>To</td><td>a@b.ru</td></tr><TR><td>Reply</td></tr></table>";
-        assert_eq!(
-            with_line_breaks(html),
-            "<br><table><br><tr>&nbsp;<td>To</td>&nbsp;<td>a@b.ru</td></tr><br><TR>&nbsp;<td>Reply</td></tr></table>"
-        );
-        let text = mail_parser::decoders::html::html_to_text(&with_line_breaks(html));
-        assert!(text.contains("a@b.ru\n"), "{text:?}");
-    }
 
     #[test]
     fn blank_lines_before_a_header_are_skipped() {
