@@ -98,7 +98,7 @@ fn sender_is_a_daemon(report: &Report) -> bool {
 
 static BOUNCE_SENDER: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)\bmail(?:er)?-?daemon\b|\bmdaemon@|post_?master|mail delivery (?:sub)?system|mail administrator|mmdf|\bsmtp gateway|\bdelivery[-_ ]?(?:notification|status)|^\s*<?>?\s*$|<\s*>\s*$",
+        r"(?i)\bmail(?:er)?-?daemon\b|\bmdaemon@|post_?master|mail delivery (?:sub)?system|mail administrator|mmdf|\bsmtp gateway|\bdelivery[-_ ]?(?:notification|status)|\bbounce[-_ ]?notification|^\s*<?>?\s*$|<\s*>\s*$",
     )
 });
 /// The subject of a mailbox quota warning (Zimbra, Oracle Messaging
@@ -116,7 +116,7 @@ pub fn is_bounce_subject(subject: &str) -> bool {
 
 static BOUNCE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)undeliver|undelivered|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|not delivered|delivery error|bounced|bounce action notification|rejected|mail system error|permanent error|delayed mail|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|non recapitabile|mancata consegna|no se puede entregar|non remis|onbestelbaar|ej levererbart|kan ikke leveres|nie można dostarczyć|não é possível entregar|nedoručitelné|kézbesíthetetlen|teslim edilemedi|не удается доставить|error de entrega|\buser unknown\b",
+        r"(?i)undeliver|undelivered|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|not delivered|delivery error|bounced|bounce action notification|\b(?:(?:hard|soft) bounce|bounce notification):|rejected|mail system error|permanent error|delayed mail|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|non recapitabile|mancata consegna|no se puede entregar|non remis|onbestelbaar|ej levererbart|kan ikke leveres|nie można dostarczyć|não é possível entregar|nedoručitelné|kézbesíthetetlen|teslim edilemedi|не удается доставить|error de entrega|\buser unknown\b|(?:配信|配送|送信)(?:エラー|失敗|不能)|受信拒否|未達|退信|投递失败|发送失败|반송|전송\s*실패",
     )
 });
 static BOUNCE_INTRO: LazyLock<Pattern> = LazyLock::new(|| {

@@ -119,7 +119,7 @@ pub(super) static REASON_WORDS: LazyLock<Pattern> = LazyLock::new(|| {
 /// Words that give a reason wherever they stand in a notice.
 pub(super) static REASON_ANYWHERE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
-        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|not\s+reachable|not\s+responding|space\s+not\s+enough|not\s+enough\s+space|insufficient\s+(?:disk\s+)?space|queue\s+period|spam|(?:user|recipient|address|mailbox)\s+not\s+(?:known|found)|encountered\s+an\s+error)\b",
+        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|not\s+reachable|not\s+responding|space\s+not\s+enough|not\s+enough\s+space|insufficient\s+(?:disk\s+)?space|queue\s+period|spam|(?:user|recipient|address|mailbox)\s+not\s+(?:known|found)|encountered\s+an\s+error)\b|拒否|存在しません|存在しない|宛先不明|容量|超過|迷惑メール|拒收|拒绝|不存在|已满|退信|垃圾邮件|거부|존재하지|용량|초과",
     )
 });
 
