@@ -105,7 +105,7 @@ static BOUNCE_SENDER: LazyLock<Pattern> = LazyLock::new(|| {
 /// Server, Dovecot's quota-warning scripts, hosting panels).
 static QUOTA_WARNING_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)\b(?:over ?)?quota[- ]?(?:warning|alert|notice|notification|reminder)\b|\b(?:warning|avertissement|avviso|aviso|warnung)\b.{0,20}\bquot[ae]\b|\bquote warnung\b|\bmailbox (?:is )?(?:almost|nearly) full\b|\bbo[iî]te aux lettres (?:est )?(?:bient[oô]t|presque) (?:pleine|satur[ée]e)|\bpostfach (?:ist )?fast voll",
+        r"(?i)\b(?:over ?)?quota[- ]?(?:warning|alert|notice|notification|reminder)\b|\b(?:warning|avertissement|avviso|aviso|warnung)\b.{0,20}\bquot[ae]\b|\bquote warnung\b|\bmailbox (?:is )?(?:almost|nearly) full\b|\bbo[iî]te aux lettres (?:est )?(?:bient[oô]t|presque) (?:pleine|satur[ée]e)|\bpostfach (?:ist )?fast voll|\bbrevl[åa]da (?:är )?n[äa]stan full|\bpostkasse (?:er )?n(?:æ|e)sten full?d?|\bbuz[oó]n (?:est[aá] )?casi lleno|\bcasella (?:è )?quasi piena|\bmailbox (?:is )?bijna vol|\bpostvak (?:is )?bijna vol|\bcaixa (?:postal )?(?:est[aá] )?quase cheia",
     )
 });
 /// Whether a subject is a failure notice's ("Undeliverable: …",

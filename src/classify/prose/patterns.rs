@@ -37,7 +37,7 @@ pub(super) const SENTENCE_ADDRESS_GROUPS: [&str; 19] = [
 pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
         r#"(?ix)(?:
-            (?:delivery|message|mail|e-?mail)\s+(?:from\s+\S+\s+)?(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:failed|has\s+failed|could\s+not|couldn't|cannot|can't|can\s+not|was\s+not|wasn't|has\s+been|is\s+|was\s+(?:automatically\s+)?(?:rejected|refused|returned|bounced)|bounced|returned)
+            (?:delivery|message|mail|e-?mail)\s+(?:from\s+\S+\s+)?(?:to|for)\s+(?:the\s+following\s+recipients?\s+)?<?(?P<a1>[^\s<>"()]+@[^\s<>"()]+?)>?\s+(?:from\s+\d\S*\s+)?(?:failed|has\s+failed|could\s+not|couldn't|cannot|can't|can\s+not|was\s+not|wasn't|has\s+been|is\s+|was\s+(?:automatically\s+)?(?:rejected|refused|returned|bounced)|bounced|returned)
           # Gmail: "Your message wasn't delivered to x@y because …"
           | (?:message|mail|e-?mail)\s+(?:wasn't|was\s+not|couldn't\s+be|could\s+not\s+be)\s+delivered\s+to\s+<?(?P<a19>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s+because\b
           # "user x@y unknown", "the address x@y does not exist", "mailbox
