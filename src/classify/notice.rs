@@ -47,13 +47,15 @@ pub fn is_bounce_like(report: &Report) -> bool {
     // names no failed delivery (a billing reminder that mail "will be
     // rejected (undeliverable, mailbox disabled)"), or a person's reply
     // about one ("Re: Invoice … delivery failed?"): its words are news,
-    // not a report.
+    // not a report. A saved copy without the Return-Path the final
+    // delivery adds says nothing either way: a notice comes from a
+    // daemon, so a person's From decides.
     if (notice_subject.is_none() || person::replying_subject(&report.subject))
         && report.returned.is_none()
         && !sender_is_a_daemon(report)
         && report
             .header("Return-Path")
-            .is_some_and(|path| path.trim().trim_matches(['<', '>']).contains('@'))
+            .is_none_or(|path| path.trim().trim_matches(['<', '>']).contains('@'))
     {
         return false;
     }
@@ -116,7 +118,7 @@ pub fn is_bounce_subject(subject: &str) -> bool {
 
 static BOUNCE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)undeliver|undelivered|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|not delivered|delivery error|bounced|bounce action notification|\b(?:(?:hard|soft) bounce|bounce notification):|rejected|mail system error|permanent error|delayed mail|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|non recapitabile|mancata consegna|no se puede entregar|non remis|onbestelbaar|ej levererbart|kan ikke leveres|nie można dostarczyć|não é possível entregar|nedoručitelné|kézbesíthetetlen|teslim edilemedi|не удается доставить|error de entrega|\buser unknown\b|(?:配信|配送|送信)(?:エラー|失敗|不能)|受信拒否|未達|退信|投递失败|发送失败|반송|전송\s*실패",
+        r"(?i)undeliver|undelivered|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|could(?:n't| not) deliver|not delivered|delivery error|bounced|bounce action notification|\b(?:(?:hard|soft) bounce|bounce notification):|rejected|mail system error|permanent error|delayed mail|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|non recapitabile|mancata consegna|no se puede entregar|non remis|onbestelbaar|ej levererbart|kan ikke leveres|nie można dostarczyć|não é possível entregar|nedoručitelné|kézbesíthetetlen|teslim edilemedi|не удается доставить|error de entrega|\buser unknown\b|(?:配信|配送|送信)(?:エラー|失敗|不能)|受信拒否|未達|退信|投递失败|发送失败|반송|전송\s*실패",
     )
 });
 static BOUNCE_INTRO: LazyLock<Pattern> = LazyLock::new(|| {

@@ -311,6 +311,11 @@ pub fn scan(
                     break;
                 }
             }
+            // Sendmail's transcript goes on with the next host's session:
+            // what follows is about other recipients.
+            if l.starts_with("... while talking to") && !text.trim().is_empty() {
+                break;
+            }
             if l.trim().is_empty() || is_separator(l) {
                 // Skip blank lines before the text starts and after a
                 // lead-in such as "because:" or "Reason:".

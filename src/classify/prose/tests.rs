@@ -117,3 +117,18 @@ fn tmp_debug_cjk() {
         eprintln!("DEL {:?} {:?}", d.recipient, d.diagnostic);
     }
 }
+
+/// Sendmail's transcript runs on with the next host's session; a reply
+/// in it (at DATA, naming no address) is not the address above it.
+#[test]
+fn next_host_session_ends_a_transcript_block() {
+    let text = "   ----- Transcript of session follows -----\n... while talking to mx.a.example.:\n>>> RCPT To:<p@a.example>\n<<< 550 5.1.1 <p@a.example>... User unknown\n550 5.1.1 <p@a.example>... User unknown\n... while talking to mx.b.example.:\n>>> DATA\n<<< 552 5.3.4 Message size exceeds fixed limit\n554 5.0.0 Service unavailable\n";
+    let d = scan(text, &[], &[], &[]);
+    let p = d
+        .iter()
+        .find(|d| d.recipient.as_deref() == Some("p@a.example"))
+        .unwrap();
+    let diagnostic = p.diagnostic.as_deref().unwrap();
+    assert!(diagnostic.contains("User unknown"), "{diagnostic}");
+    assert!(!diagnostic.contains("5.3.4"), "{diagnostic}");
+}
