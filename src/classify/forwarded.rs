@@ -9,7 +9,10 @@
 //! Only a notice sent to our own organisation counts: the block's To: is
 //! on the domain the forward was sent to. A subscriber who forwards a
 //! bounce of their own mail to ask about it ("it came back, did Gordon
-//! change his address?") is a person writing, and stays one.
+//! change his address?") is a person writing, and stays one. When the
+//! block's To names no address (Outlook writes the display name alone,
+//! "A: Prenotazioni"; some clients leave it out), the forwarder or the
+//! notice's sender being on that domain tells the same.
 
 use super::address::addresses_in;
 use super::parser::PARSER;
@@ -17,13 +20,24 @@ use super::parser::PARSER;
 /// The notice a forward carries inline, as message bytes, when the
 /// message's subject is a forward's and its text holds a forwarded header
 /// block from a mail daemon (or an auto-reply) addressed to the domain of
-/// `outer_to`.
-pub(super) fn inline_notice(bytes: &[u8], subject: &str, outer_to: &str) -> Option<Vec<u8>> {
+/// `outer_to` (or, when it names no address, forwarded by `outer_from`
+/// or sent by a server on that domain).
+pub(super) fn inline_notice(
+    bytes: &[u8],
+    subject: &str,
+    outer_to: &str,
+    outer_from: &str,
+) -> Option<Vec<u8>> {
     if !is_forward_subject(subject) {
         return None;
     }
     let msg = PARSER.parse(bytes)?;
-    let text = msg.body_text(0)?;
+    // An HTML-only forward is read with its rows and line breaks kept
+    // apart, as the notice's own HTML would be.
+    let text = match &msg.text_part(0)?.body {
+        mail_parser::PartType::Html(html) => super::analyze::html_text(html).into(),
+        _ => msg.body_text(0)?,
+    };
     let lines: Vec<&str> = text.lines().collect();
     // A forward of a forward holds several blocks: the notice's is the one
     // from a daemon (or an auto-reply) to us.
@@ -33,8 +47,12 @@ pub(super) fn inline_notice(bytes: &[u8], subject: &str, outer_to: &str) -> Opti
             return None;
         }
         let (header, end) = read_block(&lines, i);
-        (addressed_to_us(&header.to, outer_to) && is_notice(&header))
-            .then_some((depth, header, end))
+        let ours = if addresses_in(&header.to).next().is_some() {
+            addressed_to_us(&header.to, outer_to)
+        } else {
+            addressed_to_us(outer_from, outer_to) || addressed_to_us(&header.from, outer_to)
+        };
+        (ours && is_notice(&header)).then_some((depth, header, end))
     })?;
     let body: Vec<&str> = lines[end..]
         .iter()
@@ -60,6 +78,11 @@ fn read_block(lines: &[&str], start: usize) -> (Header, usize) {
         let (_, rest) = unquoted(line);
         let rest = rest.trim();
         if rest.is_empty() {
+            break;
+        }
+        // HTML text may run the notice's first lines on under its
+        // header: a complete block ends at a line that is no field.
+        if !header.from.is_empty() && !header.subject.is_empty() && label(rest).is_none() {
             break;
         }
         end += 1;
@@ -214,6 +237,7 @@ mod tests {
             OUTLOOK.as_bytes(),
             "FW: Undeliverable: Spring newsletter",
             "bounces@events.example.co.uk",
+            "c.d@events.example.co.uk",
         )
         .unwrap();
         let inner = String::from_utf8(inner).unwrap();
@@ -224,8 +248,13 @@ mod tests {
     #[test]
     fn quoted_german_block() {
         let mail = "From: S <s@bib.example.de>\r\nTo: rueck@bib.example.de\r\nSubject: WG: Unzustellbar\r\n\r\n> Von: Mail Delivery System <MAILER-DAEMON@mx.bib.example.de>\r\n> An: Rundbrief <rundbrief@bib.example.de>\r\n> Betreff: Unzustellbar\r\n>\r\n> <x@example.org>: host said: 550 5.1.1 unknown\r\n";
-        let inner =
-            inline_notice(mail.as_bytes(), "WG: Unzustellbar", "rueck@bib.example.de").unwrap();
+        let inner = inline_notice(
+            mail.as_bytes(),
+            "WG: Unzustellbar",
+            "rueck@bib.example.de",
+            "s@bib.example.de",
+        )
+        .unwrap();
         let inner = String::from_utf8(inner).unwrap();
         assert!(inner.contains("\r\n\r\n<x@example.org>: host said: 550 5.1.1 unknown"));
     }
@@ -237,6 +266,7 @@ mod tests {
             mail.as_bytes(),
             "Fwd: Undelivered Mail Returned to Sender",
             "bounce@birds.example.org",
+            "ops@birds.example.org",
         )
         .unwrap();
         let inner = String::from_utf8(inner).unwrap();
@@ -250,7 +280,8 @@ mod tests {
             inline_notice(
                 mail.as_bytes(),
                 "Fwd: Delivery Status Notification (Failure)",
-                "secretary@club.example.org"
+                "secretary@club.example.org",
+                "helen@mail.example.com"
             )
             .is_none()
         );
@@ -258,7 +289,40 @@ mod tests {
             inline_notice(
                 OUTLOOK.as_bytes(),
                 "Undeliverable: Spring newsletter",
-                "bounces@events.example.co.uk"
+                "bounces@events.example.co.uk",
+                "c.d@events.example.co.uk"
+            )
+            .is_none()
+        );
+    }
+
+    /// Outlook names the notice's To by display name alone: the
+    /// colleague who forwards it is on our domain, and so is the server
+    /// that sent it; a subscriber's forward with no To stays a person's.
+    #[test]
+    fn a_block_without_a_to_address_is_ours_through_the_forwarder() {
+        let mail = "From: Marco <m.b@hotel.example.it>\r\nTo: crm@hotel.example.it\r\nSubject: I: Undeliverable: Conferma\r\n\r\nvedi sotto\r\n\r\nDa: Microsoft Outlook <postmaster@hotel.example.it>\r\nInviato: 17 novembre 2025 10:02\r\nA: Prenotazioni\r\nOggetto: Undeliverable: Conferma\r\n\r\nYour message to g.f@studio.example.it couldn't be delivered.\r\n";
+        for forwarder in ["m.b@hotel.example.it", "someone@elsewhere.example"] {
+            let inner = inline_notice(
+                mail.as_bytes(),
+                "I: Undeliverable: Conferma",
+                "crm@hotel.example.it",
+                forwarder,
+            )
+            .unwrap();
+            assert!(
+                String::from_utf8(inner)
+                    .unwrap()
+                    .contains("g.f@studio.example.it")
+            );
+        }
+        let theirs = mail.replace("postmaster@hotel.example.it", "postmaster@isp.example.net");
+        assert!(
+            inline_notice(
+                theirs.as_bytes(),
+                "I: Undeliverable: Conferma",
+                "crm@hotel.example.it",
+                "someone@elsewhere.example"
             )
             .is_none()
         );

@@ -22,6 +22,11 @@ use std::cell::OnceCell;
 mod attached;
 mod html;
 
+/// The text of an HTML part, its rows, cells and paragraphs kept apart.
+pub(super) fn html_text(html: &str) -> String {
+    html::to_text(html)
+}
+
 /// Body text kept per message: reports are short, and rules must not scan
 /// megabytes of attachments.
 const MAX_TEXT: usize = 256 << 10;
@@ -64,13 +69,19 @@ pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
         None
     };
     let Some(inner) = inner else {
-        // A notice a colleague forwarded inline: read as the notice.
-        if outer.deliveries.is_empty()
+        // A notice a colleague forwarded inline: read as the notice (the
+        // forward's own words may give a reason but name nobody).
+        if outer.deliveries.iter().all(|d| d.recipient.is_none())
             && outer.feedback_type.is_none()
-            && let Some(notice) = super::forwarded::inline_notice(bytes, subject, &outer.to)
+            && let Some(notice) =
+                super::forwarded::inline_notice(bytes, subject, &outer.to, &outer.from)
         {
             let mut report = analyze_one(&notice, subscriber_header);
-            if !report.deliveries.is_empty() || person::answered_automatically(&report) {
+            let names_someone = report.deliveries.iter().any(|d| d.recipient.is_some());
+            if names_someone
+                || outer.deliveries.is_empty()
+                    && (!report.deliveries.is_empty() || person::answered_automatically(&report))
+            {
                 report.message_id = outer.message_id;
                 report.date = outer.date;
                 return report;
@@ -180,9 +191,14 @@ fn read_prose(report: &mut Report, body_lower: &OnceCell<String>) {
     // The mailbox a notice came to is ours. A notice in no MTA's format
     // that returns nothing and names only its own addressee ("news@…, 3
     // messages could not be delivered to your inbox") is about that
-    // mailbox, not a subscriber: most often a phishing lure. A known
-    // format's report may name it (a message sent to oneself).
-    if report.mta.is_none() && report.returned.is_none() && !report.has_dsn {
+    // mailbox, not a subscriber: most often a phishing lure, which may copy
+    // a known format's words. A report with a DSN or the returned message
+    // may name it (a message sent to oneself), and so may a known format's
+    // from our own domain's server.
+    if report.returned.is_none()
+        && !report.has_dsn
+        && (report.mta.is_none() || !from_our_domain(report))
+    {
         exclude.extend(super::text::addresses_in(&report.to));
     }
     let unlikely = own_addresses(report);
@@ -259,6 +275,25 @@ fn read_prose(report: &mut Report, body_lower: &OnceCell<String>) {
             });
         }
     }
+}
+
+/// Whether the notice's sender is on the domain (or a parent or subdomain
+/// of it) of an address it was sent to.
+fn from_our_domain(report: &Report) -> bool {
+    let domain = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+    let Some(from) = report.from_address.as_deref().map(domain) else {
+        return false;
+    };
+    super::text::addresses_in(&report.to).any(|to| {
+        let to = domain(&to);
+        to == from
+            || to
+                .strip_suffix(from.as_str())
+                .is_some_and(|p| p.ends_with('.'))
+            || from
+                .strip_suffix(to.as_str())
+                .is_some_and(|p| p.ends_with('.'))
+    })
 }
 
 /// Exim's DSN names a pipe or a file as the Final-Recipient of a local
