@@ -18,7 +18,9 @@ pub fn is_bounce_like(report: &Report) -> bool {
     if report.receipt && !report.has_dsn {
         return false;
     }
-    if report.has_report_structure() || is_pec_receipt(report) {
+    // A notice a tool passes on attached whole, under a subject of its
+    // own (Sympa's "A bounce message from list x", a help desk's).
+    if report.has_report_structure() || is_pec_receipt(report) || report.attached_notice {
         return true;
     }
     // A server's warning to a mailbox's owner that it is nearly full

@@ -57,6 +57,9 @@ pub struct Report {
     pub unparsable: bool,
     /// The message looks like a delivery report of some kind.
     pub bounce_like: bool,
+    /// A mail system's notice is attached whole and was read as the
+    /// report's text.
+    pub attached_notice: bool,
     /// A disposition notification that says the message reached the
     /// person (displayed, processed): a receipt, never a failure.
     pub receipt: bool,

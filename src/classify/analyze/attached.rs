@@ -48,6 +48,7 @@ pub(super) fn visit_attached(
         walk.html.clear();
     }
     if inner_is_report && walk.dsn.is_empty() {
+        walk.attached_notice = true;
         let nested = std::mem::replace(&mut walk.nested, true);
         visit(inner, 0, depth + 1, walk, subscriber_header);
         walk.nested = nested;

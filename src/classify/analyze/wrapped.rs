@@ -1,0 +1,68 @@
+//! Notices that arrive inside another message: qmail's double bounce,
+//! what a list's bounce processor passes on, a colleague's inline
+//! forward, a notice attached whole by a tool that passes it on under a
+//! subject of its own. Each is read as if it had come by itself, and the
+//! record keeps the outer message's identity.
+
+use super::super::parser::{PARSER, bounced_bounce, without_blank_lead};
+use super::super::person;
+use super::super::report::Report;
+use super::analyze_one;
+use mail_parser::PartType;
+
+/// What the message says: its headers, the report formats' parts, the
+/// prose of the report and the returned original. Never fails: a message
+/// that cannot be parsed gives a report marked `unparsable`.
+pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
+    let outer = analyze_one(bytes, subscriber_header);
+    let subject = outer.subject.trim();
+    // qmail's double bounce has its fixed subject; nothing else is looked at.
+    let inner = if subject.eq_ignore_ascii_case("failure notice") {
+        bounced_bounce(bytes).map(<[u8]>::to_vec)
+    } else if subject.eq_ignore_ascii_case("uncaught bounce notification")
+        && outer.deliveries.is_empty()
+        && outer.feedback_type.is_none()
+    {
+        // Mailman passes a list's owner what its bounce processor could not
+        // read, attached whole: most often an auto-reply. It is read as if
+        // it had come on its own.
+        forwarded_message(bytes)
+    } else {
+        None
+    };
+    let Some(inner) = inner else {
+        // A notice a colleague forwarded inline: read as the notice (the
+        // forward's own words may give a reason but name nobody).
+        if outer.deliveries.iter().all(|d| d.recipient.is_none())
+            && outer.feedback_type.is_none()
+            && let Some(notice) =
+                super::super::forwarded::inline_notice(bytes, subject, &outer.to, &outer.from)
+        {
+            let mut report = analyze_one(&notice, subscriber_header);
+            let names_someone = report.deliveries.iter().any(|d| d.recipient.is_some());
+            if names_someone
+                || outer.deliveries.is_empty()
+                    && (!report.deliveries.is_empty() || person::answered_automatically(&report))
+            {
+                report.message_id = outer.message_id;
+                report.date = outer.date;
+                return report;
+            }
+        }
+        return outer;
+    };
+    let mut report = analyze_one(&inner, subscriber_header);
+    // The record names the message in the mailbox, not the one inside it.
+    report.message_id = outer.message_id;
+    report.date = outer.date;
+    report
+}
+
+/// The first message attached whole (`message/rfc822`), as it was sent.
+fn forwarded_message(bytes: &[u8]) -> Option<Vec<u8>> {
+    let msg = PARSER.parse(without_blank_lead(bytes))?;
+    msg.parts.iter().find_map(|part| match &part.body {
+        PartType::Message(inner) => Some(inner.raw_message().to_vec()),
+        _ => None,
+    })
+}
