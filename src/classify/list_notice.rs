@@ -35,20 +35,26 @@ pub fn list_address(report: &Report) -> Option<String> {
         // list server's own domain (Lyris, Majordomo).
         .or_else(|| {
             let (_, domain) = report.from_address.as_deref()?.rsplit_once('@')?;
-            let name = LIST_BY_NAME.captures(body)?.get(1)?.as_str();
+            let found = LIST_BY_NAME.captures(body)?;
+            let name = found.get(1).or_else(|| found.get(2))?.as_str();
             let generic = ["following", "same", "whole", "entire", "above", "moderated"];
             (!generic.iter().any(|g| name.eq_ignore_ascii_case(g)))
                 .then(|| format!("{name}@{domain}").to_ascii_lowercase())
         })
 }
 
-/// A list named without its domain: "to the district-news mailing list".
+/// A list named without its domain: "to the district-news mailing list",
+/// "Your message for list club-photo (attached below)".
 static LIST_BY_NAME: LazyLock<Pattern> = LazyLock::new(|| {
-    text::regex(r"(?i)\b(?:to|for|on)\s+the\s+([a-z0-9][a-z0-9._-]{0,63})\s+mailing\s+list\b")
+    text::regex(
+        r"(?i)\b(?:(?:to|for|on)\s+the\s+([a-z0-9][a-z0-9._-]{0,63})\s+mailing\s+list\b|message\s+for\s+list\s+([a-z0-9][a-z0-9._-]{0,63})[\s.,(])",
+    )
 });
 
 /// The suffixes list servers give their robots' addresses.
-const ROBOT_SUFFIXES: [&str; 5] = ["-bounces", "-owner", "-request", "-admin", "+owner"];
+const ROBOT_SUFFIXES: [&str; 6] = [
+    "-bounces", "-owner", "-request", "-admin", "+owner", "-help",
+];
 
 /// "Your request to the x@… mailing list", "Your message for list x@…",
 /// "Your message to x@…, with the subject".
