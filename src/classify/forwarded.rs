@@ -35,7 +35,7 @@ pub(super) fn inline_notice(
     // An HTML-only forward is read with its rows and line breaks kept
     // apart, as the notice's own HTML would be.
     let text = match &msg.text_part(0)?.body {
-        mail_parser::PartType::Html(html) => super::analyze::html_text(html).into(),
+        mail_parser::PartType::Html(html) => super::html::to_text(html).into(),
         _ => msg.body_text(0)?,
     };
     let lines: Vec<&str> = text.lines().collect();

@@ -23,6 +23,7 @@ pub mod events;
 mod fixtures;
 mod formats;
 mod forwarded;
+mod html;
 mod list_notice;
 mod new_address;
 mod notice;

@@ -7,6 +7,7 @@
 use super::aggregate;
 use super::diagnostic;
 use super::formats::{self, ReportParts};
+use super::html;
 use super::notice;
 use super::original::{self, Returned};
 use super::parser::{PARSER, undeclared_iso2022jp, undeclared_utf8, without_blank_lead};
@@ -18,14 +19,14 @@ use mail_parser::{HeaderName, Message, MimeHeaders, PartType};
 use std::cell::OnceCell;
 
 mod attached;
-mod html;
 mod wrapped;
 
-pub use wrapped::analyze;
-
-/// The text of an HTML part, its rows, cells and paragraphs kept apart.
-pub(super) fn html_text(html: &str) -> String {
-    html::to_text(html)
+/// What the message says: its headers, the report formats' parts, the
+/// prose of the report and the returned original; a notice that came
+/// inside another message is read as itself. Never fails: a message that
+/// cannot be parsed gives a report marked `unparsable`.
+pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
+    wrapped::read(bytes, subscriber_header)
 }
 
 /// Body text kept per message: reports are short, and rules must not scan
@@ -598,7 +599,7 @@ fn recipient_paragraphs<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::html::looks_like_html;
+    use crate::classify::html::looks_like_html;
     use crate::classify::parser::without_blank_lead;
 
     #[test]

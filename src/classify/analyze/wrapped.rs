@@ -10,10 +10,8 @@ use super::super::report::Report;
 use super::analyze_one;
 use mail_parser::PartType;
 
-/// What the message says: its headers, the report formats' parts, the
-/// prose of the report and the returned original. Never fails: a message
-/// that cannot be parsed gives a report marked `unparsable`.
-pub fn analyze(bytes: &[u8], subscriber_header: &str) -> Report {
+/// The report of a message, or of the notice it carries.
+pub(super) fn read(bytes: &[u8], subscriber_header: &str) -> Report {
     let outer = analyze_one(bytes, subscriber_header);
     let subject = outer.subject.trim();
     // qmail's double bounce has its fixed subject; nothing else is looked at.
