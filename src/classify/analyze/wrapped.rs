@@ -1,8 +1,8 @@
-//! Notices that arrive inside another message: qmail's double bounce,
-//! what a list's bounce processor passes on, a colleague's inline
-//! forward, a notice attached whole by a tool that passes it on under a
-//! subject of its own. Each is read as if it had come by itself, and the
-//! record keeps the outer message's identity.
+//! Notices that arrive inside another message and are read as if they had
+//! come by themselves: qmail's double bounce, what Mailman's bounce
+//! processor passes on, a colleague's inline forward. The record keeps the
+//! outer message's identity. (A notice attached whole under another
+//! tool's subject is read where the MIME tree is walked: `attached.rs`.)
 
 use super::super::parser::{PARSER, bounced_bounce, without_blank_lead};
 use super::super::person;
