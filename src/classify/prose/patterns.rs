@@ -43,7 +43,8 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           # "user x@y unknown", "the address x@y does not exist", "mailbox
           # x@y is full": the address between its noun and the verdict.
           | \b(?:user|address|account|mailbox|recipient)\s+<?(?P<a10>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s+(?:unknown|not\s+found|not\s+known|does\s+not|doesn't|is\s+not|isn't|was\s+not|wasn't|no\s+longer|has\s+been|is\s+(?:unknown|invalid|disabled|inactive|suspended|full|over|blocked|unavailable))
-          | (?:could\s+not|couldn't|cannot|can't|unable\s+to)\s+(?:be\s+)?deliver(?:ed)?\s+(?:(?:your\s+|the\s+|this\s+)?(?:message|mail|e-?mail)\s+)?to\s+(?:the\s+following\s+(?:recipients?|address(?:es)?)\s*:?\s*)?<?(?P<a2>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
+          # CommuniGate Pro: "Failed to deliver to '<x@y>'".
+          | (?:could\s+not|couldn't|cannot|can't|unable\s+to|failed\s+to)\s+(?:be\s+)?deliver(?:ed)?\s+(?:(?:your\s+|the\s+|this\s+)?(?:message|mail|e-?mail)\s+)?to\s+(?:the\s+following\s+(?:recipients?|address(?:es)?)\s*:?\s*)?'?<?(?P<a2>[^\s<>"()']+@[^\s<>"(),;:']*[^\s<>"().,;:'])>?'?(?:[\s.,:;]|$)
           | \bundeliverable\s+to\s+(?:the\s+following\s*:?\s*)?<?(?P<a9>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           # "to local user x. (Originally addressed to x@y)"
           | \(originally\s+addressed\s+to\s+<?(?P<a11>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)
