@@ -153,6 +153,22 @@ pub fn addresses_in(text: &str) -> impl Iterator<Item = String> + '_ {
         .filter_map(|m| clean_address(m.as_str()))
 }
 
+/// Whether an address in `a` is on the domain of an address in `b`, or on
+/// a parent or subdomain of it ("mx.example.org", "example.org"): the same
+/// organisation's mail.
+pub(crate) fn share_a_domain(a: &str, b: &str) -> bool {
+    let domain = |x: &str| x.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+    let theirs: Vec<String> = addresses_in(b).map(|x| domain(&x)).collect();
+    addresses_in(a).any(|x| {
+        let d = domain(&x);
+        theirs.iter().any(|o| {
+            *o == d
+                || o.strip_suffix(d.as_str()).is_some_and(|p| p.ends_with('.'))
+                || d.strip_suffix(o.as_str()).is_some_and(|p| p.ends_with('.'))
+        })
+    })
+}
+
 /// Shared, role and group mailboxes ("info@", "office@", "team-all@"):
 /// where a notice sends enquiries, never one person's new address; and an
 /// address that reaches several people, whose failed member is not the
@@ -244,6 +260,23 @@ pub(crate) fn is_role_mailbox(address: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parent_or_subdomain_is_the_same_organisation() {
+        assert!(share_a_domain(
+            "MAILER-DAEMON@mx.example.org",
+            "news@example.org"
+        ));
+        assert!(share_a_domain(
+            "a@example.org",
+            "Team <b@lists.example.org>"
+        ));
+        assert!(!share_a_domain(
+            "postmaster@notexample.org",
+            "news@example.org"
+        ));
+        assert!(!share_a_domain("Prenotazioni", "news@example.org"));
+    }
 
     #[test]
     fn quoted_local_parts_are_addresses() {

@@ -192,16 +192,7 @@ fn is_header_block(lines: &[&str], depth: usize) -> bool {
 /// The notice went to an address on the domain (or a parent or subdomain
 /// of it) the forward was sent to.
 fn addressed_to_us(to: &str, outer_to: &str) -> bool {
-    let domain = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
-    let ours: Vec<String> = addresses_in(outer_to).map(|a| domain(&a)).collect();
-    addresses_in(to).any(|a| {
-        let d = domain(&a);
-        ours.iter().any(|o| {
-            *o == d
-                || o.strip_suffix(&d).is_some_and(|p| p.ends_with('.'))
-                || d.strip_suffix(o.as_str()).is_some_and(|p| p.ends_with('.'))
-        })
-    })
+    super::address::share_a_domain(to, outer_to)
 }
 
 /// A mail daemon's notice, or an automatic answer; not a forward of one

@@ -228,20 +228,10 @@ fn read_prose(report: &mut Report, body_lower: &OnceCell<String>) {
 /// Whether the notice's sender is on the domain (or a parent or subdomain
 /// of it) of an address it was sent to.
 fn from_our_domain(report: &Report) -> bool {
-    let domain = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
-    let Some(from) = report.from_address.as_deref().map(domain) else {
-        return false;
-    };
-    super::text::addresses_in(&report.to).any(|to| {
-        let to = domain(&to);
-        to == from
-            || to
-                .strip_suffix(from.as_str())
-                .is_some_and(|p| p.ends_with('.'))
-            || from
-                .strip_suffix(to.as_str())
-                .is_some_and(|p| p.ends_with('.'))
-    })
+    report
+        .from_address
+        .as_deref()
+        .is_some_and(|from| super::address::share_a_domain(from, &report.to))
 }
 
 /// Exim's DSN names a pipe or a file as the Final-Recipient of a local
