@@ -8,6 +8,9 @@ use super::original::Returned;
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Delivery {
     pub recipient: Option<String>,
+    /// The Original-Recipient field; when the recipient was taken from it
+    /// (an alias or internal route of the same mailbox), the
+    /// Final-Recipient instead. Either way the other name of the mailbox.
     pub original_recipient: Option<String>,
     pub action: Option<String>,
     pub status: Option<String>,

@@ -313,7 +313,10 @@ pub(crate) fn parse(text: &str) -> DsnReport {
                 !is_routable(r) && is_routable(&original) || is_alias_expansion(&original, r)
             })
         {
-            d.recipient = Some(original);
+            // The two fields trade places: the report's own text may name
+            // the mailbox by its Final-Recipient only, and the prose is
+            // joined to the delivery through either address.
+            d.original_recipient = d.recipient.replace(original);
         }
     }
     report
@@ -376,12 +379,18 @@ fn xtext_decoded(text: &str) -> String {
 /// A domain a hosted mail service gives a customer's domain for routing
 /// mail to it, never an address anyone subscribes with: Exchange Online's
 /// "<tenant>.mail.protection.outlook.com" (a gateway in front of Microsoft
-/// 365 rewrites the recipient to it) and Google Workspace's
+/// 365 rewrites the recipient to it), its tenant domain
+/// "<tenant>.mail.onmicrosoft.com" (an Exchange hybrid's route to the cloud
+/// mailbox) and Google Workspace's
 /// "<domain>.test-google-a.com" (dual delivery). Lowercase.
 fn is_hosted_route(domain: &str) -> bool {
-    [".mail.protection.outlook.com", ".test-google-a.com"]
-        .iter()
-        .any(|suffix| domain.ends_with(suffix))
+    [
+        ".mail.protection.outlook.com",
+        ".mail.onmicrosoft.com",
+        ".test-google-a.com",
+    ]
+    .iter()
+    .any(|suffix| domain.ends_with(suffix))
 }
 
 /// Whether an address can be mail to someone outside the server that
