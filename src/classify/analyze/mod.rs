@@ -115,6 +115,11 @@ fn read_text(walk: &mut Walk, report: &mut Report, subscriber_header: &str) {
     }
     let mut body = std::mem::take(&mut walk.text);
     truncate(&mut body, MAX_TEXT);
+    // A notice saved with CRLF line ends reads as the same notice with LF:
+    // paragraphs end at "\n\n" wherever the text is searched.
+    if body.contains('\r') {
+        body = body.replace("\r\n", "\n");
+    }
     // Only a reply's or forward's text is looked at for a quote: most
     // messages are reports, and the look reads the whole text.
     report.quotes = person::replying_subject(&report.subject) && person::quotes_a_message(&body);
