@@ -8,12 +8,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A free loopback port below Linux's ephemeral range (32768-60999): a
+/// port the kernel handed out for `bind(0)` can be given to another
+/// test's outgoing connection before the server binds it.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+    use std::hash::{BuildHasher, RandomState};
+    let seed = RandomState::new();
+    (0u32..)
+        .map(|i| 10_000 + (seed.hash_one(i) % 22_000) as u16)
+        .find(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok())
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn is_root() -> bool {
