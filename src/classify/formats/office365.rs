@@ -6,5 +6,5 @@ use super::report_format::MtaSignature;
 
 pub(crate) static FORMAT: MtaSignature = MtaSignature {
     name: "office365",
-    signature: r"(?mi)^X-MS-Exchange-Message-Is-Ndr:|outlook\.com|Office ?365|protection\.outlook",
+    signature: r"(?mi)^X-MS-Exchange-Message-Is-Ndr:|Office ?365|Microsoft 365|Exchange Online|^From:.*@\S*onmicrosoft\.com|^Message-ID:\s*<[^>]*\.outlook\.com>|Generating server:\s*\S+\.outlook\.com|Message rejected by:\s*\S+\.outlook\.com|^Received: from \S+\.outlook\.com|^Reporting-MTA: dns; ?\S+\.outlook\.com",
 };

@@ -6,5 +6,5 @@ use super::report_format::MtaSignature;
 
 pub(crate) static FORMAT: MtaSignature = MtaSignature {
     name: "yahoo",
-    signature: r"(?mi)^From: .*@yahoo(?:-inc)?\.|Sorry, we were unable to deliver your message to the following address|yahoo\.com",
+    signature: r"(?mi)^From: .*@yahoo(?:-inc)?\.|Sorry, we were unable to deliver your message to the following address|^Received: from \S+\.yahoo\.com|^Reporting-MTA: dns; ?\S+\.yahoo(?:dns)?\.(?:com|net)",
 };
