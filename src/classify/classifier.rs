@@ -320,6 +320,9 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
             named
                 .clone()
                 .filter(|a| !is_placeholder_address(a))
+                // Microsoft's reports stamp the complaining mailbox on the
+                // message they return, whatever its To (often a Bcc).
+                .or_else(|| returned.and_then(|r| r.hotmail_recipient.clone()))
                 .or_else(|| original_to().filter(|a| !is_placeholder_address(a)))
                 .or(named)
                 .or_else(original_to)

@@ -37,6 +37,7 @@ mod gmx;
 mod googlegroups;
 mod groupwise;
 mod gsuite;
+mod hmailserver;
 mod imailserver;
 mod interscanmss;
 mod mailfoundry;
@@ -93,6 +94,7 @@ pub(crate) static LIST: &[&dyn ReportFormat] = &[
     &gmail::FORMAT,
     &office365::FORMAT,
     &outlook::FORMAT,
+    &hmailserver::FORMAT,
     &exchange::FORMAT,
     &yahoo::FORMAT,
     &aol::FORMAT,
