@@ -280,7 +280,7 @@ fn smtp_replies_one_record_each_multi_line_joined() {
 /// the address, in English as in other languages, with or without a status.
 #[test]
 fn smtp_replies_without_a_status_say_what_they_say() {
-    let input = "ann@example.com\t550 Benutzer unbekannt\nbo@example.org\t550 no such user here\ncy@example.net\t550 Der Empf\u{e4}nger ist unbekannt\ndee@example.com\t452 Mailbox full\n";
+    let input = "ann@example.com\t550 Benutzer unbekannt\nbo@example.org\t550 no such user here\ncy@example.net\t550 Der Empf\u{e4}nger ist unbekannt\ndee@example.com\t452 Mailbox full\neva@example.es\t550 la cuenta no existe en este servidor\nfe@example.es\t550 la direcci\u{f3}n de correo electr\u{f3}nico no existe\ngil@example.es\t550 5.2.1 buz\u{f3}n deshabilitado\n";
     let dir = tempfile::tempdir().unwrap();
     let run = bclassify(
         &["--input", "reply", "-"],
@@ -296,6 +296,9 @@ fn smtp_replies_without_a_status_say_what_they_say() {
             "bo@example.org\thard\thard\tuserunknown",
             "cy@example.net\thard\thard\tuserunknown",
             "dee@example.com\tsoft\tsoft\tmailboxfull",
+            "eva@example.es\thard\thard\tuserunknown",
+            "fe@example.es\thard\thard\tuserunknown",
+            "gil@example.es\thard\tsoft\tsuspend",
         ],
         "{run}"
     );
