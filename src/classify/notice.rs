@@ -23,6 +23,11 @@ pub fn is_bounce_like(report: &Report) -> bool {
     if report.has_report_structure() || is_pec_receipt(report) || report.attached_notice {
         return true;
     }
+    // Exchange marks every notice it writes, whatever the language of its
+    // subject and text (and sets Auto-Submitted: auto-replied on it too).
+    if report.header("X-MS-Exchange-Message-Is-Ndr").is_some() {
+        return true;
+    }
     // A server's warning to a mailbox's owner that it is nearly full
     // comes from the postmaster but returns nothing: no mail failed.
     if report.returned.is_none() && QUOTA_WARNING_SUBJECT.is_match(&report.subject) {

@@ -65,7 +65,7 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           | ^\s*[A-Za-z][A-Za-z0-9'.,-]*(?:\s+[A-Za-z0-9'.,()-]+){1,7}\s*:\s*<?(?P<a6>[^\s<>"()]+@[^\s<>"():;,]+?)>?\s*$
           # The same sentences in the languages of the notices we see:
           # French, German, Spanish, Portuguese, Russian.
-          | (?:(?:remis|délivré|distribué|livré)\s+(?:à|au\s+destinataire)
+          | (?:(?:(?:remis|délivré|distribué|livré)\s+(?:à|au\s+destinataire)
               | zugestellt\s+werden\s+an | (?:zustellung|nachricht)\s+an
               | (?:entregar|entregado|entregue)(?:\s+(?:el|la|o|a|su|sua|seu|tu))*(?:\s+(?:mensaje|mensagem|correo|e-?mail))?\s+(?:a|ao|para)
               | по\s+адресу | (?:адресату|получателю)
@@ -78,8 +78,11 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
               | indirizzat[oa]\s+a
               | à\s+destination\s+de | bericht\s+aan
               | meldingen(?:\s+din)?\s+til | meddelandet\s+till
-              | 傳遞給 | 传递给 | 發送到 | 发送到 | 寄給 | 寄给
-            )\s*["<]?(?P<a7>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])["'>]?(?:[\s.,:;。]|$)
+              # The last word stands apart from the address: "entregue a
+              # agenda@x" must not read the address as "genda@x".
+            )(?:\s*["<]|\s+)
+            | (?:傳遞給 | 传递给 | 發送到 | 发送到 | 寄給 | 寄给)\s*["<]?
+            )(?P<a7>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])["'>]?(?:[\s.,:;。]|$)
           # Chinese notices label the original's recipient anywhere in a
           # line (NetEase's and Coremail's HTML tables run together into
           # one): "收件人： x@y".
