@@ -20,7 +20,7 @@ use patterns::{
 mod patterns;
 mod reason;
 
-use reason::{labelled_reason, permanent_reply_line, reason_paragraph};
+use reason::{labelled_reason, permanent_reply_line, quoted_response, reason_paragraph};
 
 /// The lines of the report about one address, before they are joined
 /// into its diagnostic.
@@ -462,6 +462,18 @@ pub fn scan(
                 best.push(' ');
             }
             best.push_str(reply);
+        }
+        // Gmail's sentence in the sender's language gives no code; the
+        // remote server's own words follow it in English.
+        if diagnostic_score(&best) < 2
+            && let Some(response) = quoted_response(&lines)
+            && !best.contains(response.as_str())
+            && !belongs_to_another(&response, &addr, &named, &blocks)
+        {
+            if !best.is_empty() {
+                best.push(' ');
+            }
+            best.push_str(&response);
         }
         // Nothing near the address says why, but the notice does ("The
         // user(s) account is disabled." a paragraph above): the notice as a

@@ -57,3 +57,48 @@ pub(super) fn reason_paragraph(report: &str) -> Option<String> {
     let paragraph = collapse_ws(&report[start..end]);
     Some(truncate_chars(&paragraph, 600))
 }
+
+/// The remote server's answer that Gmail and Google Workspace quote in
+/// English under "The response was:" (or "The response from the remote
+/// server was:") below a sentence in the sender's language: the lines up
+/// to the next blank line, whitespace collapsed, at most 600 characters.
+pub(super) fn quoted_response(lines: &[&str]) -> Option<String> {
+    let label = lines.iter().position(|l| {
+        let t = l.trim().to_ascii_lowercase();
+        t == "the response was:" || t == "the response from the remote server was:"
+    })?;
+    let text: Vec<&str> = lines[label + 1..]
+        .iter()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
+        .take(12)
+        .copied()
+        .collect();
+    (!text.is_empty()).then(|| truncate_chars(&collapse_ws(&text.join(" ")), 600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gmail_quotes_the_remote_answer_under_its_label() {
+        let lines = [
+            "Sua mensagem não foi entregue a ana@example.br porque o domínio não foi encontrado.",
+            "",
+            "The response was:",
+            "",
+            "DNS Error: DNS type 'mx' lookup of example.br responded with code NXDOMAIN",
+            "Domain name not found: example.br",
+            "",
+            "For more information, go to https://support.google.com/mail/",
+        ];
+        assert_eq!(
+            quoted_response(&lines).as_deref(),
+            Some(
+                "DNS Error: DNS type 'mx' lookup of example.br responded with code NXDOMAIN Domain name not found: example.br"
+            )
+        );
+        assert_eq!(quoted_response(&lines[..2]), None);
+    }
+}
