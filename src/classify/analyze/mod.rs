@@ -18,6 +18,7 @@ use super::text::{clean_address, collapse_ws, floor_char_boundary, truncate_char
 use mail_parser::{HeaderName, Message, MimeHeaders, PartType};
 use std::cell::OnceCell;
 
+mod aliases;
 mod attached;
 mod wrapped;
 
@@ -195,6 +196,7 @@ fn read_prose(report: &mut Report, body_lower: &OnceCell<String>) {
         report.has_dsn,
         &report.body,
     );
+    aliases::report_generating_addresses(report);
     // A DSN that quotes only the first line of a multi-line reply: the
     // transcript in the prose has the rest.
     for d in &mut report.deliveries {

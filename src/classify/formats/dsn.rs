@@ -331,7 +331,7 @@ pub(crate) fn parse(text: &str) -> DsnReport {
 /// internal name on one of its hosts ("sandra.kessler@example.de" to
 /// "sandra.k@mailhost.example.de"). A forward to another domain is not one:
 /// there the final mailbox is the one that failed, and Sisimai reports it.
-fn is_alias_expansion(original: &str, final_recipient: &str) -> bool {
+pub(crate) fn is_alias_expansion(original: &str, final_recipient: &str) -> bool {
     let (Some((original_local, original_domain)), Some((final_local, final_domain))) =
         (original.rsplit_once('@'), final_recipient.rsplit_once('@'))
     else {

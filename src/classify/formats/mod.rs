@@ -62,6 +62,7 @@ mod yahoo;
 mod yandex;
 mod zoho;
 
+pub(crate) use dsn::is_alias_expansion;
 pub(crate) use report_format::{Recognition, ReportFormat, ReportParts};
 
 use crate::classify::pattern::Pattern;
