@@ -402,6 +402,8 @@ pub fn scan(
     // Looked for only when an address's own text has no code: most
     // reports never need it, and it reads every line.
     let mut reply_line: Option<Option<&str>> = None;
+    // Gmail's quoted answer, looked for once per report.
+    let mut response_block: Option<Option<String>> = None;
     let mut out = Vec::new();
     for addr in wanted {
         let mut best = String::new();
@@ -466,14 +468,14 @@ pub fn scan(
         // Gmail's sentence in the sender's language gives no code; the
         // remote server's own words follow it in English.
         if diagnostic_score(&best) < 2
-            && let Some(response) = quoted_response(&lines)
+            && let Some(response) = response_block.get_or_insert_with(|| quoted_response(&lines))
             && !best.contains(response.as_str())
-            && !belongs_to_another(&response, &addr, &named, &blocks)
+            && !belongs_to_another(response, &addr, &named, &blocks)
         {
             if !best.is_empty() {
                 best.push(' ');
             }
-            best.push_str(&response);
+            best.push_str(response);
         }
         // Nothing near the address says why, but the notice does ("The
         // user(s) account is disabled." a paragraph above): the notice as a
