@@ -232,7 +232,8 @@ pub(crate) fn is_role_mailbox(address: &str) -> bool {
         )
     };
     // A group is named for its members: "team-all", "all.staff",
-    // "alle-mitarbeiter", "everyone", "board-members".
+    // "alle-mitarbeiter", "everyone", "board-members",
+    // "training-coordinators", "sales-team".
     let group = |word: &str| {
         matches!(
             word,
@@ -252,6 +253,22 @@ pub(crate) fn is_role_mailbox(address: &str) -> bool {
                 | "mitarbeiter"
                 | "personnel"
                 | "employees"
+                | "team"
+                | "teams"
+                | "committee"
+                | "board"
+                | "council"
+                | "coordinators"
+                | "managers"
+                | "officers"
+                | "leads"
+                | "faculty"
+                | "teachers"
+                | "students"
+                | "volunteers"
+                | "trustees"
+                | "department"
+                | "dept"
         )
     };
     role(&local) || local.split(['.', '-', '_', '+']).any(group)
