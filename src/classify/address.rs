@@ -271,12 +271,24 @@ pub(crate) fn is_role_mailbox(address: &str) -> bool {
                 | "dept"
         )
     };
-    role(&local) || local.split(['.', '-', '_', '+']).any(group)
+    // "alice+board@": a personal address with a detail, not a group.
+    let mailbox = local.split('+').next().unwrap_or("");
+    role(&local) || mailbox.split(['.', '-', '_']).any(group)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_are_named_for_their_members_not_for_a_detail() {
+        assert!(is_role_mailbox("site-coordinators@example.org"));
+        assert!(is_role_mailbox("sales-team@example.org"));
+        assert!(is_role_mailbox("board.members@example.org"));
+        assert!(!is_role_mailbox("alice+board@example.org"));
+        assert!(!is_role_mailbox("bob+team@example.org"));
+        assert!(!is_role_mailbox("priya.menon7@example.org"));
+    }
 
     #[test]
     fn a_parent_or_subdomain_is_the_same_organisation() {
