@@ -43,6 +43,75 @@ pub(crate) fn undeclared_utf8<'x>(msg: &'x Message<'_>, part: &MessagePart<'_>) 
     std::str::from_utf8(raw).ok()
 }
 
+/// A text part that declares a Western single-byte charset (ISO-8859-1,
+/// Windows-1252, US-ASCII) whose bytes are really UTF-8: a mail client or
+/// gateway that stamps its default charset on whatever it sends. Decoded
+/// as declared, "désinscrire" reads "dÃ©sinscrire" and no wording
+/// matches. The decoded text is mapped back to the bytes it came from;
+/// when those are valid UTF-8 with characters beyond ASCII, that is what
+/// the part says. Text really written in Latin-1 almost never is valid
+/// UTF-8 (an accented letter would have to be followed by one to three
+/// symbols from the 0x80-0xBF range), so this never garbles a correct part.
+pub(crate) fn misdeclared_utf8(part: &MessagePart<'_>, text: &str) -> Option<String> {
+    if text.is_ascii() {
+        return None;
+    }
+    let charset = part.content_type()?.attribute("charset")?;
+    if ![
+        "iso-8859-1",
+        "iso8859-1",
+        "latin1",
+        "iso-8859-15",
+        "windows-1252",
+        "cp1252",
+        "us-ascii",
+        "ascii",
+    ]
+    .iter()
+    .any(|western| charset.eq_ignore_ascii_case(western))
+    {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = text.chars().map(windows_1252_byte).collect();
+    let utf8 = String::from_utf8(bytes?).ok()?;
+    (!utf8.is_ascii()).then_some(utf8)
+}
+
+/// The byte a Windows-1252 (or ISO-8859-1) decoder read as this character.
+fn windows_1252_byte(c: char) -> Option<u8> {
+    let byte = match c {
+        '\u{20AC}' => 0x80,
+        '\u{201A}' => 0x82,
+        '\u{0192}' => 0x83,
+        '\u{201E}' => 0x84,
+        '\u{2026}' => 0x85,
+        '\u{2020}' => 0x86,
+        '\u{2021}' => 0x87,
+        '\u{02C6}' => 0x88,
+        '\u{2030}' => 0x89,
+        '\u{0160}' => 0x8A,
+        '\u{2039}' => 0x8B,
+        '\u{0152}' => 0x8C,
+        '\u{017D}' => 0x8E,
+        '\u{2018}' => 0x91,
+        '\u{2019}' => 0x92,
+        '\u{201C}' => 0x93,
+        '\u{201D}' => 0x94,
+        '\u{2022}' => 0x95,
+        '\u{2013}' => 0x96,
+        '\u{2014}' => 0x97,
+        '\u{02DC}' => 0x98,
+        '\u{2122}' => 0x99,
+        '\u{0161}' => 0x9A,
+        '\u{203A}' => 0x9B,
+        '\u{0153}' => 0x9C,
+        '\u{017E}' => 0x9E,
+        '\u{0178}' => 0x9F,
+        c => return u8::try_from(u32::from(c)).ok(),
+    };
+    Some(byte)
+}
+
 /// Japanese reports are often ISO-2022-JP without saying so (a 7-bit
 /// charset that passes for ASCII): decode them when the escape sequences
 /// are there, so the rules see the words.
@@ -102,7 +171,37 @@ pub(crate) fn without_blank_lead(bytes: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::without_blank_lead;
+    use super::{PARSER, misdeclared_utf8, without_blank_lead};
+
+    fn repaired(raw: &[u8]) -> Option<String> {
+        let msg = PARSER.parse(raw).expect("parses");
+        let part = &msg.parts[0];
+        misdeclared_utf8(part, part.text_contents().expect("text"))
+    }
+
+    #[test]
+    fn utf8_under_a_western_label_is_read_as_utf8() {
+        let latin1 = "Content-Type: text/plain; charset=iso-8859-1\n\nme désinscrire\n";
+        assert_eq!(
+            repaired(latin1.as_bytes()).as_deref(),
+            Some("me désinscrire\n")
+        );
+        // Windows-1252 reads UTF-8's continuation bytes 0x80-0x9F as
+        // typographic signs ("l’adresse" as "lâ€™adresse").
+        let cp1252 = "Content-Type: text/plain; charset=windows-1252\n\nl’adresse\n";
+        assert_eq!(repaired(cp1252.as_bytes()).as_deref(), Some("l’adresse\n"));
+        // Real Latin-1, plain ASCII, and another charset are left alone.
+        assert_eq!(
+            repaired(b"Content-Type: text/plain; charset=iso-8859-1\n\nme d\xe9sinscrire\n"),
+            None
+        );
+        assert_eq!(
+            repaired(b"Content-Type: text/plain; charset=iso-8859-1\n\nplain\n"),
+            None
+        );
+        let koi8 = "Content-Type: text/plain; charset=koi8-r\n\nme désinscrire\n";
+        assert_eq!(repaired(koi8.as_bytes()), None);
+    }
 
     #[test]
     fn junk_before_the_header_goes() {

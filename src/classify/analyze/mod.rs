@@ -10,7 +10,9 @@ use super::formats::{self, ReportParts};
 use super::html;
 use super::notice;
 use super::original::{self, Returned};
-use super::parser::{PARSER, undeclared_iso2022jp, undeclared_utf8, without_blank_lead};
+use super::parser::{
+    PARSER, misdeclared_utf8, undeclared_iso2022jp, undeclared_utf8, without_blank_lead,
+};
 use super::person;
 use super::prose;
 use super::report::{Delivery, Report};
@@ -476,6 +478,8 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                 ("text", _) | ("", _) | ("multipart", _) => {
                     let utf8 = (!walk.nested).then(|| undeclared_utf8(msg, part)).flatten();
                     if let Some(t) = utf8.or_else(|| part.text_contents()) {
+                        let repaired = misdeclared_utf8(part, t);
+                        let t = repaired.as_deref().unwrap_or(t);
                         append(&mut walk.text, &undeclared_iso2022jp(t));
                     } else {
                         append(
