@@ -345,6 +345,7 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
         Category::AddressChange if report.from_address.as_deref().is_none_or(is_robot_address) => {
             verp_recipient(report)
                 .or_else(original_to)
+                .or_else(|| retired_address_named(report))
                 .or_else(|| report.from_address.clone())
         }
         Category::Autoreply
@@ -382,6 +383,24 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
     }
 }
 
+/// The old address a provider's robot names in its notice ("the address
+/// x was retired on 31 March; from now on write to y", an alumni
+/// forwarder closed): the first one the text names that is neither the
+/// robot's, nor ours, nor the new address the notice gives.
+fn retired_address_named(report: &Report) -> Option<String> {
+    let new = super::new_address::new_address(report, None);
+    let ours: Vec<String> = text::addresses_in(&report.to).collect();
+    text::addresses_in(&report.body).find(|a| {
+        !is_robot_address(a)
+            && new.as_deref().is_none_or(|n| !n.eq_ignore_ascii_case(a))
+            && !ours.iter().any(|o| o.eq_ignore_ascii_case(a))
+            && report
+                .from_address
+                .as_deref()
+                .is_none_or(|f| !f.eq_ignore_ascii_case(a))
+    })
+}
+
 /// An address that a program writes from, not a person
 /// (`no-reply@`, `verify@`, `notifications@`, `confirm+x@`).
 fn is_robot_address(address: &str) -> bool {
@@ -397,6 +416,9 @@ fn is_robot_address(address: &str) -> bool {
             | "do"
             | "verify"
             | "verification"
+            | "verificatie"
+            | "verifizierung"
+            | "verifica"
             | "confirm"
             | "confirmation"
             | "challenge"
@@ -454,13 +476,39 @@ fn challenged_in(report: &Report, text: &str) -> Option<String> {
     // A provider's own filter robot (antispam@provider) guards that
     // provider's users: a person on its domain is the one it protects.
     let robot_sender = report.from_address.as_deref().is_some_and(is_robot_address);
-    text::addresses_in(text).find(|a| {
-        let domain = domain_of(a);
-        !is_robot_address(a)
-            && (sender.as_deref() != Some(domain.as_str())
-                || robot_sender && !super::address::is_role_mailbox(a))
-            && !ours.iter().any(|o| related(o, &domain))
-    })
+    let named = |accept_on_sender_domain: &dyn Fn(&str) -> bool| {
+        text::addresses_in(text).find(|a| {
+            let domain = domain_of(a);
+            !is_robot_address(a)
+                && (sender.as_deref() != Some(domain.as_str())
+                    || robot_sender && accept_on_sender_domain(a))
+                && !ours.iter().any(|o| related(o, &domain))
+        })
+    };
+    // A person first; else the shared mailbox the robot guards ("You sent
+    // mail to info@x"), but never the provider's own help addresses.
+    named(&|a| !super::address::is_role_mailbox(a)).or_else(|| named(&|a| !is_service_mailbox(a)))
+}
+
+/// Where a provider's notice sends questions: never the one it protects.
+fn is_service_mailbox(address: &str) -> bool {
+    let local = address.split('@').next().unwrap_or("").to_ascii_lowercase();
+    matches!(
+        local.as_str(),
+        "postmaster"
+            | "abuse"
+            | "support"
+            | "help"
+            | "helpdesk"
+            | "webmaster"
+            | "hostmaster"
+            | "admin"
+            | "administrator"
+            | "security"
+            | "noc"
+            | "soporte"
+            | "suporte"
+    )
 }
 
 /// The subscriber address encoded in a VERP address the bounce was sent to.

@@ -78,6 +78,10 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
               | indirizzat[oa]\s+a
               | à\s+destination\s+de | bericht\s+aan
               | meldingen(?:\s+din)?\s+til | meddelandet\s+till
+              # Bulgarian, Serbian and Croatian, Greek: "писмо до x",
+              # "poruka za x", "μήνυμα προς x".
+              | (?:писмо(?:то)?|съобщение(?:то)?)\s+до | порук[уае]\s+(?:за|на\s+адресу)
+              | \bporuk[uae]\s+(?:za|na\s+adresu) | μήνυμ(?:α|ά)(?:\s+σας)?\s+(?:προς|στη\s+διεύθυνση)
               # The last word stands apart from the address: "entregue a
               # agenda@x" must not read the address as "genda@x".
             )(?:\s*["<]|\s+)
@@ -131,7 +135,7 @@ pub(super) static REASON_ANYWHERE: LazyLock<Pattern> = LazyLock::new(|| {
 /// Mailbox full", "Failure reason: …", "Grund: …"): group `reason`.
 pub(super) static REASON_LABEL_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
-        r"(?im)^[ \t]*(?:(?:reject(?:ion)?|failure|error|bounce|delivery\s+failure)\s+)?(?:reason|grund|raison|motivo)[ \t]*:[ \t]*(?P<reason>\S[^\r\n]{2,200})\r?$",
+        r"(?im)^[ \t]*(?:(?:reject(?:ion)?|failure|error|bounce|delivery\s+failure)\s+)?(?:reason|grund|raison|motivo|reden|oorzaak|orsak|årsak|årsag|powód|důvod|dôvod|razlog|cauza|motiv|причина|sebep|neden)[ \t]*:[ \t]*(?P<reason>\S[^\r\n]{2,200})\r?$",
     )
 });
 
