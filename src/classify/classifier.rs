@@ -417,6 +417,8 @@ fn is_robot_address(address: &str) -> bool {
             | "verify"
             | "verification"
             | "verificatie"
+            | "verificacion"
+            | "verificacao"
             | "verifizierung"
             | "verifica"
             | "confirm"

@@ -41,7 +41,7 @@ pub(super) fn inline_notice(
     let lines: Vec<&str> = text.lines().collect();
     // A forward of a forward holds several blocks: the notice's is the one
     // from a daemon (or an auto-reply) to us.
-    let (depth, header, end) = lines.iter().enumerate().find_map(|(i, line)| {
+    let found = lines.iter().enumerate().find_map(|(i, line)| {
         let (depth, rest) = unquoted(line);
         if label(rest).is_none() || !is_header_block(&lines[i..], depth) {
             return None;
@@ -53,7 +53,9 @@ pub(super) fn inline_notice(
             addressed_to_us(outer_from, outer_to) || addressed_to_us(&header.from, outer_to)
         };
         (ours && is_notice(&header)).then_some((depth, header, end))
-    })?;
+    });
+    let (depth, header, end) =
+        found.or_else(|| attributed_notice(&lines, subject, outer_to, outer_from))?;
     let body: Vec<&str> = lines[end..]
         .iter()
         .map(|line| strip_quotes(line, depth))
@@ -68,6 +70,69 @@ pub(super) fn inline_notice(
         )
         .into_bytes(),
     )
+}
+
+/// A daemon's notice quoted the way a reply quotes ("On Wed, 20 Mar 2024,
+/// Mail Delivery System <mailer-daemon@x> wrote:" over the notice's lines
+/// behind '>'), as help desks and mail clients that answer instead of
+/// forwarding send it on: the quoting depth, a header made of the daemon's
+/// address and the forward's own subject, and the first quoted line.
+/// Only when the forward comes from our own domain or the daemon's notice
+/// did: a subscriber quoting a bounce of their own mail is a person
+/// writing.
+fn attributed_notice(
+    lines: &[&str],
+    subject: &str,
+    outer_to: &str,
+    outer_from: &str,
+) -> Option<(usize, Header, usize)> {
+    const ATTRIBUTION_ENDS: [&str; 12] = [
+        "wrote:",
+        "schrieb:",
+        "a écrit :",
+        "a écrit:",
+        "escribió:",
+        "escreveu:",
+        "ha scritto:",
+        "schreef:",
+        "skrev:",
+        "napisał:",
+        "napisał(a):",
+        "написал:",
+    ];
+    lines.iter().enumerate().find_map(|(i, line)| {
+        let attribution = line.trim();
+        if !ATTRIBUTION_ENDS
+            .iter()
+            .any(|end| attribution.ends_with(end))
+        {
+            return None;
+        }
+        let daemon = addresses_in(attribution).find(|a| {
+            let local = a.split('@').next().unwrap_or("").to_ascii_lowercase();
+            matches!(
+                local.as_str(),
+                "mailer-daemon" | "mail-daemon" | "mailerdaemon" | "postmaster"
+            )
+        })?;
+        let depth = unquoted(lines.get(i + 1)?).0;
+        if depth == 0
+            || !(addressed_to_us(outer_from, outer_to) || addressed_to_us(&daemon, outer_to))
+        {
+            return None;
+        }
+        let subject = subject
+            .split_once([':', '：'])
+            .map_or(subject, |(_, rest)| rest)
+            .trim()
+            .to_string();
+        let header = Header {
+            from: daemon,
+            to: String::new(),
+            subject,
+        };
+        Some((depth, header, i + 1))
+    })
 }
 
 /// The fields of the header block at `start`, and the line after it.
