@@ -113,7 +113,11 @@ pub fn clean_address(raw: &str) -> Option<String> {
     }
     let s = s.strip_prefix("mailto:").unwrap_or(s);
     let (local, domain) = s.rsplit_once('@')?;
-    let local = local.trim_matches('"');
+    // "[redacted]@x": a feedback loop's placeholder in brackets, which no
+    // local part holds unquoted.
+    let local = local
+        .trim_matches('"')
+        .trim_matches(|c: char| matches!(c, '[' | ']' | '(' | ')'));
     // East Asian text runs a label into the address with full-width
     // punctuation and no space ("收件人：x@example.cn"): the address starts
     // after it.
@@ -344,6 +348,11 @@ mod tests {
             Some("\"a..b\"@example.org")
         );
         assert_eq!(clean_address("@b"), None);
+        // A feedback loop's bracketed placeholder keeps no stray bracket.
+        assert_eq!(
+            clean_address("[redacted]@Comcast.net").as_deref(),
+            Some("redacted@comcast.net")
+        );
         assert_eq!(
             clean_address("收件人：huang.li@Example.cn").as_deref(),
             Some("huang.li@example.cn")

@@ -480,6 +480,9 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                     if let Some(t) = utf8.or_else(|| part.text_contents()) {
                         let repaired = misdeclared_utf8(part, t);
                         let t = repaired.as_deref().unwrap_or(t);
+                        if walk.feedback.is_empty() && !walk.nested && is_plain_feedback_report(t) {
+                            append(&mut walk.feedback, t);
+                        }
                         append(&mut walk.text, &undeclared_iso2022jp(t));
                     } else {
                         append(
@@ -492,6 +495,28 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
             }
         }
     }
+}
+
+/// A feedback report sent as plain text: a home-grown feedback loop that
+/// wraps RFC 5965's fields in multipart/mixed, or labels its report part
+/// text/plain. Its "Feedback-Type:" stands at the start of a line with
+/// "Version:" or "User-Agent:", as in a message/feedback-report part.
+fn is_plain_feedback_report(text: &str) -> bool {
+    if memchr::memmem::find(text.as_bytes(), b"eedback-").is_none() {
+        return false;
+    }
+    let (mut feedback_type, mut report_field) = (false, false);
+    for line in text.lines().take(200) {
+        let Some((name, _)) = line.split_once(':') else {
+            continue;
+        };
+        match name.trim().to_ascii_lowercase().as_str() {
+            "feedback-type" => feedback_type = true,
+            "version" | "user-agent" => report_field = true,
+            _ => {}
+        }
+    }
+    feedback_type && report_field
 }
 
 fn append(buf: &mut String, text: &str) {
