@@ -389,11 +389,20 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
 /// robot's, nor ours, nor the new address the notice gives.
 fn retired_address_named(report: &Report) -> Option<String> {
     let new = super::new_address::new_address(report, None);
-    let ours: Vec<String> = text::addresses_in(&report.to).collect();
+    // Our own addresses, by domain and its relatives: the notice may quote
+    // the list's From ("your message from news@x to jane@y").
+    let mut ours: Vec<String> = text::addresses_in(&report.to).collect();
+    ours.extend(
+        report
+            .returned
+            .as_ref()
+            .and_then(|r| r.original.from.clone()),
+    );
     text::addresses_in(&report.body).find(|a| {
         !is_robot_address(a)
+            && !is_service_mailbox(a)
             && new.as_deref().is_none_or(|n| !n.eq_ignore_ascii_case(a))
-            && !ours.iter().any(|o| o.eq_ignore_ascii_case(a))
+            && !ours.iter().any(|o| super::address::share_a_domain(o, a))
             && report
                 .from_address
                 .as_deref()
@@ -487,8 +496,8 @@ fn challenged_in(report: &Report, text: &str) -> Option<String> {
                 && !ours.iter().any(|o| related(o, &domain))
         })
     };
-    // A person first; else the shared mailbox the robot guards ("You sent
-    // mail to info@x"), but never the provider's own help addresses.
+    // A person first; else, on the robot's own domain, the shared mailbox
+    // it guards ("You sent mail to info@x") but not its help addresses.
     named(&|a| !super::address::is_role_mailbox(a)).or_else(|| named(&|a| !is_service_mailbox(a)))
 }
 

@@ -74,9 +74,10 @@ pub(super) fn inline_notice(
 
 /// A daemon's notice quoted the way a reply quotes ("On Wed, 20 Mar 2024,
 /// Mail Delivery System <mailer-daemon@x> wrote:" over the notice's lines
-/// behind '>'), as help desks and mail clients that answer instead of
-/// forwarding send it on: the quoting depth, a header made of the daemon's
-/// address and the forward's own subject, and the first quoted line.
+/// behind '>'), as a help desk's forward ("Fwd: [#T-3391] Mail delivery
+/// failed") or a mail client that quotes instead of attaching sends it on:
+/// the quoting depth, a header made of the daemon's address and the
+/// forward's own subject, and the first quoted line.
 /// Only when the forward comes from our own domain or the daemon's notice
 /// did: a subscriber quoting a bounce of their own mail is a person
 /// writing.
@@ -115,7 +116,9 @@ fn attributed_notice(
                 "mailer-daemon" | "mail-daemon" | "mailerdaemon" | "postmaster"
             )
         })?;
-        let depth = unquoted(lines.get(i + 1)?).0;
+        // Apple Mail leaves a blank line under the attribution.
+        let first = (i + 1..lines.len()).find(|&n| !lines[n].trim().is_empty())?;
+        let depth = unquoted(lines[first]).0;
         if depth == 0
             || !(addressed_to_us(outer_from, outer_to) || addressed_to_us(&daemon, outer_to))
         {
@@ -131,7 +134,7 @@ fn attributed_notice(
             to: String::new(),
             subject,
         };
-        Some((depth, header, i + 1))
+        Some((depth, header, first))
     })
 }
 

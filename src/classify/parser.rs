@@ -44,14 +44,18 @@ pub(crate) fn undeclared_utf8<'x>(msg: &'x Message<'_>, part: &MessagePart<'_>) 
 }
 
 /// A text part that declares a Western single-byte charset (ISO-8859-1,
-/// Windows-1252, US-ASCII) whose bytes are really UTF-8: a mail client or
+/// Windows-1252, US-ASCII: mail-parser reads all three with one
+/// Windows-1252 table) whose bytes are really UTF-8: a mail client or
 /// gateway that stamps its default charset on whatever it sends. Decoded
 /// as declared, "désinscrire" reads "dÃ©sinscrire" and no wording
 /// matches. The decoded text is mapped back to the bytes it came from;
 /// when those are valid UTF-8 with characters beyond ASCII, that is what
 /// the part says. Text really written in Latin-1 almost never is valid
 /// UTF-8 (an accented letter would have to be followed by one to three
-/// symbols from the 0x80-0xBF range), so this never garbles a correct part.
+/// symbols from the 0x80-0xBF range), so a correct part stays as it was.
+/// The five bytes Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90,
+/// 0x9D) were decoded to U+FFFD and cannot be mapped back: a part that
+/// holds them (UTF-8 "с", "č", "Á" …) is left as declared.
 pub(crate) fn misdeclared_utf8(part: &MessagePart<'_>, text: &str) -> Option<String> {
     if text.is_ascii() {
         return None;
@@ -61,7 +65,6 @@ pub(crate) fn misdeclared_utf8(part: &MessagePart<'_>, text: &str) -> Option<Str
         "iso-8859-1",
         "iso8859-1",
         "latin1",
-        "iso-8859-15",
         "windows-1252",
         "cp1252",
         "us-ascii",

@@ -477,8 +477,9 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                 // the report is still in there.
                 ("text", _) | ("", _) | ("multipart", _) => {
                     let utf8 = (!walk.nested).then(|| undeclared_utf8(msg, part)).flatten();
+                    let read_as_utf8 = utf8.is_some();
                     if let Some(t) = utf8.or_else(|| part.text_contents()) {
-                        let repaired = misdeclared_utf8(part, t);
+                        let repaired = (!read_as_utf8).then(|| misdeclared_utf8(part, t)).flatten();
                         let t = repaired.as_deref().unwrap_or(t);
                         if walk.feedback.is_empty() && !walk.nested && is_plain_feedback_report(t) {
                             append(&mut walk.feedback, t);
@@ -502,7 +503,10 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
 /// text/plain. Its "Feedback-Type:" stands at the start of a line with
 /// "Version:" or "User-Agent:", as in a message/feedback-report part.
 fn is_plain_feedback_report(text: &str) -> bool {
-    if memchr::memmem::find(text.as_bytes(), b"eedback-").is_none() {
+    let bytes = text.as_bytes();
+    if memchr::memmem::find(bytes, b"eedback-").is_none()
+        && memchr::memmem::find(bytes, b"EEDBACK-").is_none()
+    {
         return false;
     }
     let (mut feedback_type, mut report_field) = (false, false);
