@@ -92,6 +92,6 @@ static SELF_REFERENCE: LazyLock<Pattern> = LazyLock::new(|| {
 /// to ask, not where the person went.
 static REFERRAL: LazyLock<Pattern> = LazyLock::new(|| {
     text::regex(
-        r"(?i)\bcontact|kontaktier|wenden\s+sie\s+sich|wende\s+dich|adresser|contacte|contatt|enquir|inquir|questions|colleague|kolleg|successor|replacement|nachfolge|vertret|remplaçant|sostitut|sustitut|collègue|collega|compañer|後任|接任",
+        r"(?i)\bcontact|kontaktier|wenden\s+sie\s+sich|wende\s+dich|adresser|contacte|contatt|enquir|inquir|questions|colleague|kolleg|successor|replacement|nachfolge|vertret|remplaçant|sostitut|sustitut|collègue|collega|compañer|後任|接任|(?-i:(?:\bto\s+|^\s*)(?:(?:Mr|Mrs|Ms|Dr)\.?\s+)?\p{Lu}[\p{Ll}'-]+(?:\s+\p{Lu}[\p{Ll}'-]+)+\s+(?:at|on|via)\s)",
     )
 });
