@@ -414,41 +414,45 @@ fn retired_address_named(report: &Report) -> Option<String> {
 /// (`no-reply@`, `verify@`, `notifications@`, `confirm+x@`).
 fn is_robot_address(address: &str) -> bool {
     let local = address.split('@').next().unwrap_or("").to_ascii_lowercase();
-    let word = local
+    // Any word of the local part: "sqr-notify@", "mail.filter@".
+    // "no"/"do" only open a name ("no-reply", "do-not-reply").
+    local
         .split(['+', '-', '_', '.'])
-        .find(|w| !w.is_empty())
-        .unwrap_or("");
-    matches!(
-        word,
-        "no" | "noreply"
-            | "donotreply"
-            | "do"
-            | "verify"
-            | "verification"
-            | "verificatie"
-            | "verificacion"
-            | "verificacao"
-            | "verifizierung"
-            | "verifica"
-            | "confirm"
-            | "confirmation"
-            | "challenge"
-            | "notification"
-            | "notifications"
-            | "notify"
-            | "mailer"
-            | "postmaster"
-            | "bounce"
-            | "bounces"
-            | "robot"
-            | "auto"
-            | "system"
-            | "guard"
-            | "filter"
-            | "spamfilter"
-            | "quarantine"
-            | "antispam"
-    )
+        .filter(|w| !w.is_empty())
+        .enumerate()
+        .any(|(i, word)| {
+            matches!(
+                word,
+                "no" | "noreply"
+                    | "donotreply"
+                    | "do"
+                    | "verify"
+                    | "verification"
+                    | "verificatie"
+                    | "verificacion"
+                    | "verificacao"
+                    | "verifizierung"
+                    | "verifica"
+                    | "confirm"
+                    | "confirmation"
+                    | "challenge"
+                    | "notification"
+                    | "notifications"
+                    | "notify"
+                    | "mailer"
+                    | "postmaster"
+                    | "bounce"
+                    | "bounces"
+                    | "robot"
+                    | "auto"
+                    | "system"
+                    | "guard"
+                    | "filter"
+                    | "spamfilter"
+                    | "quarantine"
+                    | "antispam"
+            ) && (i == 0 || !matches!(word, "no" | "do"))
+        })
 }
 
 /// The first address a challenge's text names that is neither the
