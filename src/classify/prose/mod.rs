@@ -96,6 +96,16 @@ fn is_original_address(line: &str) -> bool {
     })
 }
 
+/// Postfix's sender restrictions name the envelope sender before their
+/// verdict ("<news@x>: Sender address rejected: Access denied"), and
+/// servers quote that reply under the recipient it stopped: the address is
+/// ours, not a failed recipient's.
+fn names_refused_sender(after_address: &str) -> bool {
+    let rest = after_address.trim_start_matches(['>', ':', ' ', '"']);
+    rest.get(..23)
+        .is_some_and(|w| w.eq_ignore_ascii_case("sender address rejected"))
+}
+
 fn is_excluded(addr: &str, exclude: &[String]) -> bool {
     let lower = addr.to_ascii_lowercase();
     let local = lower.split('@').next().unwrap_or("");
@@ -187,6 +197,7 @@ pub fn scan(
                 || rest.starts_with('"') && REASON_ANYWHERE.is_match(rest)
                 || find_smtp_code(rest).is_some()
                 || REASON_WORDS.is_match(rest))
+                && !names_refused_sender(rest)
                 && let Some(a) = clean_address(addr)
                 && !is_excluded(&a, exclude)
             {
@@ -228,6 +239,7 @@ pub fn scan(
             }
             if let Some(a) = clean_address(m.as_str())
                 && !is_excluded(&a, exclude)
+                && !names_refused_sender(&line[m.end()..])
             {
                 let rest = if labelled {
                     line.trim().to_string()
