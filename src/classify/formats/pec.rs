@@ -22,17 +22,21 @@ pub(crate) static FORMAT: MtaSignature = MtaSignature {
 /// receipt about delivery to a recipient: `errore-consegna` (failed),
 /// `preavviso-errore-consegna` (no delivery receipt after 12 hours;
 /// some providers send the final 24-hour notice under this kind too, with
-/// a 5.x.x code, so the code decides), `rilevazione-virus`, and
-/// `avvenuta-consegna` (delivered). Acceptance and hand-over receipts
-/// (`accettazione`, `presa-in-carico`) say nothing about delivery: `None`.
+/// a 5.x.x code, so the code decides), `rilevazione-virus`,
+/// `avvenuta-consegna` (delivered) and `non-accettazione` (refused by the
+/// sender's own provider, for every addressee). Acceptance and hand-over
+/// receipts (`accettazione`, `presa-in-carico`) say nothing about delivery: `None`.
 pub(crate) fn daticert_delivery_status(xml: &str) -> Option<String> {
     let root_at = xml.find("<postacert")?;
     let root = &xml[root_at..root_at + xml[root_at..].find('>')?];
     let kind = attribute(root, "tipo")?;
     let error = attribute(root, "errore").unwrap_or("");
-    let recipient = element(xml, "consegna").or_else(|| element(xml, "destinatari"))?;
     let extended = element(xml, "errore-esteso").unwrap_or_default();
     let stated = find_status(&extended);
+    if kind == "non-accettazione" {
+        return non_acceptance(xml, error, &extended, stated);
+    }
+    let recipient = element(xml, "consegna").or_else(|| element(xml, "destinatari"))?;
     let (action, status) = match kind {
         "errore-consegna" | "rilevazione-virus" => ("failed", stated.or_else(|| by_error(error))),
         "preavviso-errore-consegna" => match stated {
@@ -55,6 +59,37 @@ pub(crate) fn daticert_delivery_status(xml: &str) -> Option<String> {
         dsn.push_str(&format!("Diagnostic-Code: X-PEC; {diagnostic}\n"));
     }
     Some(dsn)
+}
+
+/// A non-acceptance receipt (`non-accettazione`): the sender's own provider
+/// refused the message before it left, for every addressee (`<destinatari>`,
+/// one element each). The cause stands in `<errore-esteso>` when the
+/// provider fills it in, else only in the notice's text ("a causa di: …"),
+/// which the prose reader gives each recipient.
+fn non_acceptance(
+    xml: &str,
+    error: &str,
+    extended: &str,
+    stated: Option<String>,
+) -> Option<String> {
+    let status = stated.or_else(|| by_error(error));
+    let mut dsn = String::new();
+    let mut rest = xml;
+    while let Some(recipient) = element(rest, "destinatari") {
+        dsn.push_str(&format!(
+            "Final-Recipient: rfc822; {recipient}\nAction: failed\n"
+        ));
+        if let Some(status) = &status {
+            dsn.push_str(&format!("Status: {status}\n"));
+        }
+        if !extended.is_empty() {
+            dsn.push_str(&format!("Diagnostic-Code: X-PEC; {extended}\n"));
+        }
+        dsn.push('\n');
+        let at = rest.find("</destinatari>")?;
+        rest = &rest[at + "</destinatari>".len()..];
+    }
+    (!dsn.is_empty()).then_some(dsn)
 }
 
 /// The status the `errore` attribute implies when the provider's text
@@ -151,6 +186,16 @@ mod tests {
             daticert_delivery_status(&final_notice)
                 .unwrap()
                 .contains("Action: failed\nStatus: 5.4.1\n")
+        );
+    }
+
+    #[test]
+    fn a_non_acceptance_fails_every_addressee() {
+        let xml = "<postacert tipo=\"non-accettazione\" errore=\"altro\"><intestazione><mittente>a@pec.example.it</mittente>\n<destinatari tipo=\"certificato\">b@pec.example.it</destinatari>\n<destinatari tipo=\"esterno\">c@example.it</destinatari></intestazione><dati></dati></postacert>";
+        let dsn = daticert_delivery_status(xml).unwrap();
+        assert_eq!(
+            dsn,
+            "Final-Recipient: rfc822; b@pec.example.it\nAction: failed\n\nFinal-Recipient: rfc822; c@example.it\nAction: failed\n\n"
         );
     }
 
