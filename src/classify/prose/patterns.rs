@@ -85,7 +85,7 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
               # The last word stands apart from the address: "entregue a
               # agenda@x" must not read the address as "genda@x".
             )(?:\s*["<]|\s+)
-            | (?:傳遞給 | 传递给 | 發送到 | 发送到 | 寄給 | 寄给)\s*["<]?
+            | (?:傳遞給 | 传递给 | 發送到 | 发送到 | 发送给 | 發送給 | 寄給 | 寄给)\s*["<]?
             )(?P<a7>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])["'>]?(?:[\s.,:;。]|$)
           # Chinese notices label the original's recipient anywhere in a
           # line (NetEase's and Coremail's HTML tables run together into
