@@ -75,19 +75,23 @@ fn non_acceptance(
     let status = stated.or_else(|| by_error(error));
     let mut dsn = String::new();
     let mut rest = xml;
-    while let Some(recipient) = element(rest, "destinatari") {
-        dsn.push_str(&format!(
-            "Final-Recipient: rfc822; {recipient}\nAction: failed\n"
-        ));
-        if let Some(status) = &status {
-            dsn.push_str(&format!("Status: {status}\n"));
+    // Each element in turn, an empty one skipped: `element` finds the
+    // first non-empty one only, and a later addressee must not be lost.
+    while let Some(close) = rest.find("</destinatari>") {
+        let after = close + "</destinatari>".len();
+        if let Some(recipient) = element(&rest[..after], "destinatari") {
+            dsn.push_str(&format!(
+                "Final-Recipient: rfc822; {recipient}\nAction: failed\n"
+            ));
+            if let Some(status) = &status {
+                dsn.push_str(&format!("Status: {status}\n"));
+            }
+            if !extended.is_empty() {
+                dsn.push_str(&format!("Diagnostic-Code: X-PEC; {extended}\n"));
+            }
+            dsn.push('\n');
         }
-        if !extended.is_empty() {
-            dsn.push_str(&format!("Diagnostic-Code: X-PEC; {extended}\n"));
-        }
-        dsn.push('\n');
-        let at = rest.find("</destinatari>")?;
-        rest = &rest[at + "</destinatari>".len()..];
+        rest = &rest[after..];
     }
     (!dsn.is_empty()).then_some(dsn)
 }
@@ -191,7 +195,7 @@ mod tests {
 
     #[test]
     fn a_non_acceptance_fails_every_addressee() {
-        let xml = "<postacert tipo=\"non-accettazione\" errore=\"altro\"><intestazione><mittente>a@pec.example.it</mittente>\n<destinatari tipo=\"certificato\">b@pec.example.it</destinatari>\n<destinatari tipo=\"esterno\">c@example.it</destinatari></intestazione><dati></dati></postacert>";
+        let xml = "<postacert tipo=\"non-accettazione\" errore=\"altro\"><intestazione><mittente>a@pec.example.it</mittente>\n<destinatari tipo=\"certificato\">b@pec.example.it</destinatari>\n<destinatari></destinatari>\n<destinatari tipo=\"esterno\">c@example.it</destinatari></intestazione><dati></dati></postacert>";
         let dsn = daticert_delivery_status(xml).unwrap();
         assert_eq!(
             dsn,

@@ -101,7 +101,8 @@ fn is_original_address(line: &str) -> bool {
 /// servers quote that reply under the recipient it stopped: the address is
 /// ours, not a failed recipient's.
 fn names_refused_sender(after_address: &str) -> bool {
-    let rest = after_address.trim_start_matches(['>', ':', ' ', '"']);
+    let rest = after_address
+        .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '>' | ':' | '"'));
     rest.get(..23)
         .is_some_and(|w| w.eq_ignore_ascii_case("sender address rejected"))
 }
