@@ -202,10 +202,9 @@ pub fn scan(
                 && let Some(a) = clean_address(addr)
                 && !is_excluded(&a, exclude)
             {
-                let quoted_header = c
-                    .name("label")
-                    .is_some_and(|l| l.as_str().eq_ignore_ascii_case("to"))
-                    && in_header_summary(&lines, i);
+                let quoted_header = c.name("label").is_some_and(|l| {
+                    l.as_str().eq_ignore_ascii_case("to") || l.as_str().eq_ignore_ascii_case("an")
+                }) && in_header_summary(&lines, i);
                 candidates.push(Candidate {
                     line: i,
                     address: a,
