@@ -434,6 +434,7 @@ fn is_robot_address(address: &str) -> bool {
                     | "verifizierung"
                     | "verifica"
                     | "weryfikacja"
+                    | "verifikasi"
                     | "verifikace"
                     | "overeni"
                     | "overenie"
