@@ -75,8 +75,9 @@ fn non_acceptance(
     let status = stated.or_else(|| by_error(error));
     let mut dsn = String::new();
     let mut rest = xml;
-    // Each element in turn, an empty one skipped: `element` finds the
-    // first non-empty one only, and a later addressee must not be lost.
+    // Each element in turn, an empty one skipped: `element` gives `None`
+    // for an empty first element, which would end a loop over it and lose
+    // the addressees after it.
     while let Some(close) = rest.find("</destinatari>") {
         let after = close + "</destinatari>".len();
         if let Some(recipient) = element(&rest[..after], "destinatari") {

@@ -171,7 +171,9 @@ pub(super) static SUBJECT_LABEL: LazyLock<Pattern> = LazyLock::new(|| {
 });
 
 pub(super) static HEADER_SUMMARY: LazyLock<Pattern> = LazyLock::new(|| {
-    super::super::text::regex(r"(?i)^\s*(?:[*•-]\s+)?(?:subject|sent|date|cc)\s*:")
+    super::super::text::regex(
+        r"(?i)^\s*(?:[*•-]\s+)?(?:subject|sent|date|cc|betreff|gesendet|datum|objet|envoyé|asunto|enviado|oggetto|inviato)\s*:",
+    )
 });
 
 #[cfg(test)]
