@@ -46,19 +46,29 @@ pub(crate) fn daticert_delivery_status(xml: &str) -> Option<String> {
         "avvenuta-consegna" => ("delivered", stated),
         _ => return None,
     };
+    let diagnostic = if extended.is_empty() && error == "virus" {
+        "virus detected"
+    } else {
+        &extended
+    };
+    Some(dsn_fields(
+        &recipient,
+        action,
+        status.as_deref(),
+        diagnostic,
+    ))
+}
+
+/// One recipient's block of DSN fields.
+fn dsn_fields(recipient: &str, action: &str, status: Option<&str>, diagnostic: &str) -> String {
     let mut dsn = format!("Final-Recipient: rfc822; {recipient}\nAction: {action}\n");
     if let Some(status) = status {
         dsn.push_str(&format!("Status: {status}\n"));
     }
-    let diagnostic = if extended.is_empty() && error == "virus" {
-        "virus detected".to_string()
-    } else {
-        extended
-    };
     if !diagnostic.is_empty() {
         dsn.push_str(&format!("Diagnostic-Code: X-PEC; {diagnostic}\n"));
     }
-    Some(dsn)
+    dsn
 }
 
 /// A non-acceptance receipt (`non-accettazione`): the sender's own provider
@@ -81,15 +91,12 @@ fn non_acceptance(
     while let Some(close) = rest.find("</destinatari>") {
         let after = close + "</destinatari>".len();
         if let Some(recipient) = element(&rest[..after], "destinatari") {
-            dsn.push_str(&format!(
-                "Final-Recipient: rfc822; {recipient}\nAction: failed\n"
+            dsn.push_str(&dsn_fields(
+                &recipient,
+                "failed",
+                status.as_deref(),
+                extended,
             ));
-            if let Some(status) = &status {
-                dsn.push_str(&format!("Status: {status}\n"));
-            }
-            if !extended.is_empty() {
-                dsn.push_str(&format!("Diagnostic-Code: X-PEC; {extended}\n"));
-            }
             dsn.push('\n');
         }
         rest = &rest[after..];
