@@ -391,13 +391,7 @@ fn retired_address_named(report: &Report) -> Option<String> {
     let new = super::new_address::new_address(report, None);
     // Our own addresses, by domain and its relatives: the notice may quote
     // the list's From ("your message from news@x to jane@y").
-    let mut ours: Vec<String> = text::addresses_in(&report.to).collect();
-    ours.extend(
-        report
-            .returned
-            .as_ref()
-            .and_then(|r| r.original.from.clone()),
-    );
+    let ours = report.our_addresses();
     text::addresses_in(&report.body).find(|a| {
         !is_robot_address(a)
             && !is_service_mailbox(a)
@@ -476,16 +470,11 @@ fn challenged_subscriber(report: &Report) -> Option<String> {
 fn challenged_in(report: &Report, text: &str) -> Option<String> {
     let domain_of = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
     let sender: Option<String> = report.from_address.as_deref().map(domain_of);
-    let mut ours: Vec<String> = text::addresses_in(&report.to)
-        .map(|a| domain_of(&a))
+    let ours: Vec<String> = report
+        .our_addresses()
+        .iter()
+        .map(|a| domain_of(a))
         .collect();
-    if let Some(from) = report
-        .returned
-        .as_ref()
-        .and_then(|r| r.original.from.as_deref())
-    {
-        ours.push(domain_of(from));
-    }
     // The service may sit on a subdomain of the subscriber's domain
     // (filter.example.org guarding example.org): only our own domains
     // count with their relatives.

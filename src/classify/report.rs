@@ -85,6 +85,15 @@ pub struct HeaderSpan {
 }
 
 impl Report {
+    /// Our own side's addresses as the report names them: the mailbox it
+    /// came to and the returned original's From. Never the subscriber,
+    /// though a message sent to oneself may name one of them.
+    pub fn our_addresses(&self) -> Vec<String> {
+        let mut v: Vec<String> = super::text::addresses_in(&self.to).collect();
+        v.extend(self.returned.as_ref().and_then(|r| r.original.from.clone()));
+        v
+    }
+
     /// Whether the message carries a delivery report's own structure: a
     /// delivery-status part, per-recipient results, an X-Failed-Recipients
     /// field or a multipart/report of delivery status.

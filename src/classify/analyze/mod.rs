@@ -539,12 +539,8 @@ fn truncate(s: &mut String, max: usize) {
 
 /// Addresses that belong to the sender side and never are the subscriber.
 fn own_addresses(report: &Report) -> Vec<String> {
-    let mut v: Vec<String> = Vec::new();
-    v.extend(report.from_address.clone());
-    v.extend(super::text::addresses_in(&report.to));
-    if let Some(r) = &report.returned {
-        v.extend(r.original.from.clone());
-    }
+    let mut v: Vec<String> = report.from_address.iter().cloned().collect();
+    v.extend(report.our_addresses());
     v
 }
 
