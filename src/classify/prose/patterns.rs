@@ -69,6 +69,8 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
               | zugestellt\s+werden\s+an | (?:zustellung|nachricht)\s+an
               | (?:entregar|entregado|entregue)(?:\s+(?:el|la|o|a|su|sua|seu|tu))*(?:\s+(?:mensaje|mensagem|correo|e-?mail))?\s+(?:a|ao|para)
               | по\s+адресу | (?:адресату|получателю)
+              # "Письмо, отправленное на адрес x"; Ukrainian "на адресу x".
+              | (?:отправлен\w*|надіслан\w*|направлен\w*)\s+на\s+адрес(?:у)?
               # Polish, Czech, Romanian, Portuguese, Italian, French, Dutch,
               # Scandinavian, Chinese: "message to x", "deliver to x".
               | wiadomo(?:ś|s)(?:ć|c)\s+do | doru(?:č|c)it\s+na\s+adresu
