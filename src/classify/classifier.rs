@@ -220,7 +220,19 @@ fn build_record(
         r.feedback_type = report.feedback_type.clone();
     }
     if rule.category == Category::AddressChange {
-        r.new_address = super::new_address::new_address(report, r.recipient.as_deref());
+        r.new_address =
+            super::new_address::new_address(report, r.recipient.as_deref()).or_else(|| {
+                // Written from the new address it announces: that is the new one.
+                report
+                    .from_address
+                    .clone()
+                    .filter(|from| {
+                        r.recipient
+                            .as_deref()
+                            .is_some_and(|old| !old.eq_ignore_ascii_case(from))
+                    })
+                    .filter(|_| super::new_address::names_sender_as_new(report))
+            });
     }
     if r.action.is_none() {
         r.action = match rule.category {
@@ -342,11 +354,22 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
         }
         // A change-of-address notice sent by the provider's robot is about
         // the subscriber our mail went to, not about the robot.
-        Category::AddressChange if report.from_address.as_deref().is_none_or(is_robot_address) => {
+        Category::AddressChange
+            if report
+                .from_address
+                .as_deref()
+                .is_none_or(|a| is_robot_address(a) || is_service_mailbox(a)) =>
+        {
             verp_recipient(report)
                 .or_else(original_to)
                 .or_else(|| retired_address_named(report))
                 .or_else(|| report.from_address.clone())
+        }
+        // A person writing from the new address they announce ("old
+        // address: x, new address: y" from y): the subscriber is the old
+        // one they name.
+        Category::AddressChange if super::new_address::names_sender_as_new(report) => {
+            retired_address_named(report).or_else(|| report.from_address.clone())
         }
         Category::Autoreply
         | Category::Unsubscribe

@@ -52,7 +52,8 @@ pub(super) fn new_address(report: &Report, old: Option<&str>) -> Option<String> 
         .find_iter(body)
         .find_map(|cue| {
             let end = text::floor_char_boundary(body, cue.end() + 160);
-            text::addresses_in(&body[cue.end()..end]).find(|a| usable(a) && !referred(a, cue.end()))
+            addresses_after_cue(&body[cue.end()..end])
+                .find(|a| usable(a) && !referred(a, cue.end()))
         })
         .or_else(|| {
             UPDATE_ADDRESS_BOOK.is_match(body).then(|| {
@@ -60,6 +61,33 @@ pub(super) fn new_address(report: &Report, old: Option<&str>) -> Option<String> 
                     .find(|a| usable(a) && !is_role_mailbox(a) && !referred(a, 0))
             })?
         })
+}
+
+/// Whether the notice announces its own sender's address as the new one
+/// ("old address: x, new address: y" written from y).
+pub(super) fn names_sender_as_new(report: &Report) -> bool {
+    let Some(from) = report.from_address.as_deref() else {
+        return false;
+    };
+    let body = &report.body;
+    NEW_ADDRESS_CUE.find_iter(body).any(|cue| {
+        let end = text::floor_char_boundary(body, cue.end() + 160);
+        addresses_after_cue(&body[cue.end()..end])
+            .next()
+            .is_some_and(|a| a.eq_ignore_ascii_case(from))
+    })
+}
+
+/// The addresses after a new-address cue that may be the new one: not the
+/// old address the cue belongs to ("the new address of x is y").
+fn addresses_after_cue(after: &str) -> impl Iterator<Item = String> + '_ {
+    let head = after
+        .trim_start()
+        .get(..4)
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let names_old = head.starts_with("of ") || head.starts_with("for ");
+    text::addresses_in(after).skip(usize::from(names_old))
 }
 
 /// The person's own new address is announced, in the languages of the
