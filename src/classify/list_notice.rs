@@ -57,10 +57,11 @@ const ROBOT_SUFFIXES: [&str; 6] = [
 ];
 
 /// "Your request to the x@… mailing list", "Your message for list x@…",
-/// "Your message to x@…, with the subject".
+/// "Your message to x@…, with the subject", and Sympa's translations
+/// ("Votre message pour la liste x@…", "Ihre Nachricht an die Liste x@…").
 static NAMED_LIST: LazyLock<Pattern> = LazyLock::new(|| {
     text::regex(
-        r#"(?i)\byour\s+(?:e-?mail\s+)?(?:request|message|post(?:ing)?)\s+(?:to|for)\s+(?:the\s+)?(?:list\s+)?(?:<|\[?")?([^\s<>@"\[\]]+@[^\s<>@,;"\[\]]+?)(?:>|"\]?)?(?:[\s,;]|\.\s|$)"#,
+        r#"(?i)(?:\byour\s+(?:e-?mail\s+)?(?:request|message|post(?:ing)?)\s+(?:to|for)\s+(?:the\s+)?(?:list\s+)?|\bvotre\s+message\s+(?:pour|à|a)\s+(?:la\s+liste\s+)?|\bihre\s+nachricht\s+an\s+(?:die\s+liste\s+)?|\bsu\s+mensaje\s+(?:para|a)\s+(?:la\s+lista\s+)?)(?:<|\[?")?([^\s<>@"\[\]]+@[^\s<>@,;"\[\]]+?)(?:>|"\]?)?(?:[\s,;]|\.\s|$)"#,
     )
 });
 
@@ -96,6 +97,15 @@ mod tests {
         assert_eq!(
             list_address(&sympa).as_deref(),
             Some("chorale@lists.example.be")
+        );
+        // Sympa in French, from the sympa robot (no list-robot suffix).
+        let sympa_fr = notice(
+            "sympa@listes.example.fr",
+            "Votre message pour la liste chorale@listes.example.fr a été rejeté.",
+        );
+        assert_eq!(
+            list_address(&sympa_fr).as_deref(),
+            Some("chorale@listes.example.fr")
         );
         let robot = notice(
             "Rd-Bounces@lab.example.it",
