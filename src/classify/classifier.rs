@@ -409,22 +409,33 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
 /// The old address a provider's robot names in its notice ("the address
 /// x was retired on 31 March; from now on write to y", an alumni
 /// forwarder closed): the first one the text names that is neither the
-/// robot's, nor ours, nor the new address the notice gives.
+/// robot's, nor ours, nor the new address the notice gives. A notice
+/// that only asks us to update our records announces no new address:
+/// the one address it names is then the old one, though the new-address
+/// reader offers it as the replacement.
 fn retired_address_named(report: &Report) -> Option<String> {
     let new = super::new_address::new_address(report, None);
     // Our own addresses, by domain and its relatives: the notice may quote
     // the list's From ("your message from news@x to jane@y").
     let ours = report.our_addresses();
-    text::addresses_in(&report.body).find(|a| {
+    let mut named = text::addresses_in(&report.body).filter(|a| {
         !is_robot_address(a)
             && !is_service_mailbox(a)
-            && new.as_deref().is_none_or(|n| !n.eq_ignore_ascii_case(a))
             && !ours.iter().any(|o| super::address::share_a_domain(o, a))
             && report
                 .from_address
                 .as_deref()
                 .is_none_or(|f| !f.eq_ignore_ascii_case(a))
-    })
+    });
+    let first = named.next()?;
+    let is_new = |a: &str| new.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(a));
+    if !is_new(&first) {
+        return Some(first);
+    }
+    let guessed = !super::new_address::announced_as_new(report, &first);
+    named
+        .find(|a| !is_new(a))
+        .or_else(|| guessed.then_some(first))
 }
 
 /// An address that a program writes from, not a person

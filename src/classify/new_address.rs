@@ -66,15 +66,22 @@ pub(super) fn new_address(report: &Report, old: Option<&str>) -> Option<String> 
 /// Whether the notice announces its own sender's address as the new one
 /// ("old address: x, new address: y" written from y).
 pub(super) fn names_sender_as_new(report: &Report) -> bool {
-    let Some(from) = report.from_address.as_deref() else {
-        return false;
-    };
+    report
+        .from_address
+        .as_deref()
+        .is_some_and(|from| announced_as_new(report, from))
+}
+
+/// Whether `address` is the first one after words that announce a new
+/// address ("my new address: x"), rather than one the new-address reader
+/// only took from a request to update an address book.
+pub(super) fn announced_as_new(report: &Report, address: &str) -> bool {
     let body = &report.body;
     NEW_ADDRESS_CUE.find_iter(body).any(|cue| {
         let end = text::floor_char_boundary(body, cue.end() + 160);
         addresses_after_cue(&body[cue.end()..end])
             .next()
-            .is_some_and(|a| a.eq_ignore_ascii_case(from))
+            .is_some_and(|a| a.eq_ignore_ascii_case(address))
     })
 }
 

@@ -245,7 +245,8 @@ pub fn find_smtp_code(text: &str) -> Option<u16> {
 }
 
 /// The first three-digit code of class 2, 4 or 5 that stands alone: not
-/// after a digit, a dot, `#`, `[`, `-` or `/` (a count: "250/250"), and followed by a space, `-`,
+/// after a digit, a dot, `#`, `[`, `-` or `/` (a count: "250/250"), nor
+/// after a digit's thousands comma ("1,200"), and followed by a space, `-`,
 /// `,`, `;`, the end of the text, or `: ` and a status.
 /// A success reply ("250 2.1.5 Ok" in a transcript) counts only when no
 /// failure follows it.
@@ -266,10 +267,12 @@ fn first_reply_code(text: &str) -> Option<u16> {
             || b.get(at + 3..at + 7).is_some_and(|t| {
                 t[0] == b':' && t[1] == b' ' && matches!(t[2], b'2' | b'4' | b'5') && t[3] == b'.'
             });
-        let preceded = text[..at]
-            .chars()
-            .next_back()
-            .is_some_and(|c| matches!(c, '.' | '#' | '[' | '-' | '/') || is_digit(c));
+        let mut before = text[..at].chars().rev();
+        let preceded = match before.next() {
+            // A thousands separator: "1,200 hampers".
+            Some(',') => before.next().is_some_and(is_digit),
+            last => last.is_some_and(|c| matches!(c, '.' | '#' | '[' | '-' | '/') || is_digit(c)),
+        };
         if digits && followed && !preceded {
             if b[at] != b'2' {
                 return text[at..at + 3].parse().ok();
@@ -389,7 +392,7 @@ mod tests {
     }
 
     fn reply_code_by_regex(text: &str) -> Option<u16> {
-        let re = regex(r"(?:^|[^\d.#\[\-/])([245][0-9][0-9])(?:[ \-,;]|$|: [245]\.)");
+        let re = regex(r"(?:^|^,|[^\d.#\[\-/,]|[^\d],)([245][0-9][0-9])(?:[ \-,;]|$|: [245]\.)");
         let mut codes: Vec<u16> = Vec::new();
         let mut rest = text;
         while let Some(m) = re.captures(rest).and_then(|c| c.get(1)) {
@@ -547,6 +550,9 @@ mod tests {
             find_smtp_code("exceeded the max emails per hour (250/250 (100%))"),
             None
         );
+        // Nor a number with a thousands comma, but a code after a comma is.
+        assert_eq!(find_smtp_code("appeal: 1,200 hampers to fill"), None);
+        assert_eq!(find_smtp_code("rejected,550 no such user"), Some(550));
         // A transcript's successes before the failure are not the outcome.
         let transcript = "Out: 250 2.1.5 Ok In: DATA Out: 354 End data Out: 451 4.3.0 Error";
         assert_eq!(find_smtp_code(transcript), Some(451));

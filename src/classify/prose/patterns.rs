@@ -84,6 +84,7 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
               # "poruka za x", "μήνυμα προς x".
               | (?:писмо(?:то)?|съобщение(?:то)?)\s+до | порук[уае]\s+(?:за|на\s+адресу)
               | \bporuk[uae]\s+(?:za|na\s+adresu) | μήνυμ(?:α|ά)(?:\s+σας)?\s+(?:προς|στη\s+διεύθυνση)
+              | προς\s+τον\s+παραλήπτη | (?:^|\s)ο\s+παραλήπτης
               # The last word stands apart from the address: "entregue a
               # agenda@x" must not read the address as "genda@x".
             )(?:\s*["<]|\s+)
