@@ -369,7 +369,7 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
         // address: x, new address: y" from y): the subscriber is the old
         // one they name.
         Category::AddressChange if super::new_address::names_sender_as_new(report) => {
-            retired_address_named(report).or_else(|| report.from_address.clone())
+            old_address_named(report).or_else(|| report.from_address.clone())
         }
         Category::Autoreply
         | Category::Unsubscribe
@@ -410,9 +410,10 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
 /// x was retired on 31 March; from now on write to y", an alumni
 /// forwarder closed): the first one the text names that is neither the
 /// robot's, nor ours, nor the new address the notice gives. A notice
-/// that only asks us to update our records announces no new address:
-/// the one address it names is then the old one, though the new-address
-/// reader offers it as the replacement.
+/// that only asks us to update our records announces no new address: an
+/// address it calls old ("your message to x", "x is no longer in use") is
+/// then the old one, though the new-address reader offers it as the
+/// replacement.
 fn retired_address_named(report: &Report) -> Option<String> {
     let new = super::new_address::new_address(report, None);
     // Our own addresses, by domain and its relatives: the notice may quote
@@ -429,13 +430,29 @@ fn retired_address_named(report: &Report) -> Option<String> {
     });
     let first = named.next()?;
     let is_new = |a: &str| new.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(a));
-    if !is_new(&first) {
+    if !is_new(&first)
+        || !super::new_address::announced_as_new(report, &first)
+            && super::new_address::named_as_old(report, &first)
+    {
         return Some(first);
     }
-    let guessed = !super::new_address::announced_as_new(report, &first);
-    named
-        .find(|a| !is_new(a))
-        .or_else(|| guessed.then_some(first))
+    named.find(|a| !is_new(a))
+}
+
+/// The old address a person writing from their new one names ("Old
+/// address: x"): only one the text calls old, never merely the next
+/// address it gives (an office's, a colleague's).
+fn old_address_named(report: &Report) -> Option<String> {
+    let ours = report.our_addresses();
+    text::addresses_in(&report.body).find(|a| {
+        !is_robot_address(a)
+            && !ours.iter().any(|o| super::address::share_a_domain(o, a))
+            && report
+                .from_address
+                .as_deref()
+                .is_none_or(|f| !f.eq_ignore_ascii_case(a))
+            && super::new_address::named_as_old(report, a)
+    })
 }
 
 /// An address that a program writes from, not a person

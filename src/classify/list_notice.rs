@@ -58,7 +58,8 @@ const ROBOT_SUFFIXES: [&str; 6] = [
 
 /// "Your request to the x@… mailing list", "Your message for list x@…",
 /// "Your message to x@…, with the subject", and Sympa's translations
-/// ("Votre message pour la liste x@…", "Ihre Nachricht an die Liste x@…").
+/// ("Votre message pour la liste x@…", "Ihre Nachricht an die Liste x@…",
+/// "Su mensaje para la lista x@…").
 static NAMED_LIST: LazyLock<Pattern> = LazyLock::new(|| {
     text::regex(
         r#"(?i)(?:\byour\s+(?:e-?mail\s+)?(?:request|message|post(?:ing)?)\s+(?:to|for)\s+(?:the\s+)?(?:list\s+)?|\bvotre\s+message\s+(?:pour|à|a)\s+(?:la\s+liste\s+)?|\bihre\s+nachricht\s+an\s+(?:die\s+liste\s+)?|\bsu\s+mensaje\s+(?:para|a)\s+(?:la\s+lista\s+)?)(?:<|\[?")?([^\s<>@"\[\]]+@[^\s<>@,;"\[\]]+?)(?:>|"\]?)?(?:[\s,;]|\.\s|$)"#,

@@ -88,14 +88,48 @@ pub(super) fn announced_as_new(report: &Report, address: &str) -> bool {
 /// The addresses after a new-address cue that may be the new one: not the
 /// old address the cue belongs to ("the new address of x is y").
 fn addresses_after_cue(after: &str) -> impl Iterator<Item = String> + '_ {
-    let head = after
-        .trim_start()
-        .get(..4)
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let names_old = head.starts_with("of ") || head.starts_with("for ");
-    text::addresses_in(after).skip(usize::from(names_old))
+    let mut found = text::addresses_in(after).peekable();
+    let trimmed = after.trim_start();
+    let names_old = trimmed
+        .as_bytes()
+        .get(..3)
+        .is_some_and(|head| head.eq_ignore_ascii_case(b"of "))
+        && found.peek().is_some_and(|first| {
+            let rest = trimmed[3..].trim_start_matches(|c: char| {
+                c.is_whitespace() || matches!(c, '<' | '"' | '\'' | '«' | '“')
+            });
+            rest.get(..first.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(first))
+        });
+    found.skip(usize::from(names_old))
 }
+
+/// Whether the text calls `address` the old one: "old address: x", "your
+/// message to x", "x is no longer in use", "기존 주소: x".
+pub(super) fn named_as_old(report: &Report, address: &str) -> bool {
+    let body = &report.body;
+    let lower = body.to_ascii_lowercase();
+    let Some(at) = lower.find(&address.to_ascii_lowercase()) else {
+        return false;
+    };
+    let start = text::floor_char_boundary(body, at.saturating_sub(60));
+    let end = text::floor_char_boundary(body, at + address.len() + 60);
+    OLD_BEFORE.is_match(&body[start..at]) || OLD_AFTER.is_match(&body[at + address.len()..end])
+}
+
+/// Words just before an address that make it the old one.
+static OLD_BEFORE: LazyLock<Pattern> = LazyLock::new(|| {
+    text::regex(
+        r"(?i)(?:\b(?:message|mail|e-?mail)\s+(?:sent\s+)?(?:to|for)|\bforwarding\s+for|(?:\b(?:old|previous|former|alte|bisherige|ancienne|antigua|anterior|vecchio|oude|stary)|старый|прежний|기존|이전|旧|παλι[άα])\s*(?:e-?mail[- ]?|메일\s*|почтовый\s+)?(?:address|adresse|direcci[óo]n|indirizzo|adres|адрес|주소|アドレス|διε[ύυ]θυνση)?\s*[:：]?)\s*<?$",
+    )
+});
+
+/// Words just after an address that make it the old one.
+static OLD_AFTER: LazyLock<Pattern> = LazyLock::new(|| {
+    text::regex(
+        r"(?i)^>?\s*(?:is|was|has\s+been|will\s+be)\s+(?:no\s+longer|retired|closed|deactivated|discontinued|shut\s+down)\b",
+    )
+});
 
 /// The person's own new address is announced, in the languages of the
 /// change-of-address rules (Hebrew, Turkish and Arabic: "הכתובת החדשה",

@@ -247,7 +247,8 @@ pub fn find_smtp_code(text: &str) -> Option<u16> {
 /// The first three-digit code of class 2, 4 or 5 that stands alone: not
 /// after a digit, a dot, `#`, `[`, `-` or `/` (a count: "250/250"), nor
 /// after a digit's thousands comma ("1,200"), and followed by a space, `-`,
-/// `,`, `;`, the end of the text, or `: ` and a status.
+/// `;`, a comma that no digit follows ("500,000" is a number), the end of
+/// the text, or `: ` and a status.
 /// A success reply ("250 2.1.5 Ok" in a transcript) counts only when no
 /// failure follows it.
 fn first_reply_code(text: &str) -> Option<u16> {
@@ -261,9 +262,9 @@ fn first_reply_code(text: &str) -> Option<u16> {
             .get(at + 1..at + 3)
             .is_some_and(|d| d.iter().all(u8::is_ascii_digit));
         // Yahoo's notices write "550: 5.7.1 …": a colon, then a status.
-        let followed = b
-            .get(at + 3)
-            .is_none_or(|c| matches!(c, b' ' | b'-' | b',' | b';'))
+        let followed = b.get(at + 3).is_none_or(|c| matches!(c, b' ' | b'-' | b';'))
+            // A comma, but not a thousands comma: "500,000".
+            || (b[at + 3] == b',' && !b.get(at + 4).is_some_and(u8::is_ascii_digit))
             || b.get(at + 3..at + 7).is_some_and(|t| {
                 t[0] == b':' && t[1] == b' ' && matches!(t[2], b'2' | b'4' | b'5') && t[3] == b'.'
             });
@@ -392,7 +393,9 @@ mod tests {
     }
 
     fn reply_code_by_regex(text: &str) -> Option<u16> {
-        let re = regex(r"(?:^|^,|[^\d.#\[\-/,]|[^\d],)([245][0-9][0-9])(?:[ \-,;]|$|: [245]\.)");
+        let re = regex(
+            r"(?:^|^,|[^\d.#\[\-/,]|[^\d],)([245][0-9][0-9])(?:[ \-;]|,[^0-9]|,$|$|: [245]\.)",
+        );
         let mut codes: Vec<u16> = Vec::new();
         let mut rest = text;
         while let Some(m) = re.captures(rest).and_then(|c| c.get(1)) {
@@ -552,6 +555,7 @@ mod tests {
         );
         // Nor a number with a thousands comma, but a code after a comma is.
         assert_eq!(find_smtp_code("appeal: 1,200 hampers to fill"), None);
+        assert_eq!(find_smtp_code("raised 500,000 pounds"), None);
         assert_eq!(find_smtp_code("rejected,550 no such user"), Some(550));
         // A transcript's successes before the failure are not the outcome.
         let transcript = "Out: 250 2.1.5 Ok In: DATA Out: 354 End data Out: 451 4.3.0 Error";
