@@ -343,13 +343,24 @@ fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
                 // message with "> ": its To is the one who complained.
                 .or_else(|| report.quoted_to.clone())
                 // A person answering our mail with a complaint ("This is
-                // spam, I have reported it") is the subscriber who complains.
+                // spam, I have reported it"), or writing one of their own
+                // with no copy of our mail ("STOP. I never signed up"), is
+                // the subscriber who complains; an abuse desk is not.
                 .or_else(|| {
                     (report.feedback_type.is_none()
-                        && super::person::replying_subject(&report.subject))
+                        && (super::person::replying_subject(&report.subject)
+                            || report.returned.is_none()))
                     .then(|| report.from_address.clone())
                     .flatten()
-                    .filter(|a| !is_robot_address(a))
+                    .filter(|a| !is_robot_address(a) && !is_service_mailbox(a))
+                    // A reporting service writes from its own domain
+                    // (reports.spamcop.net, fbl.example): not the subscriber.
+                    .filter(|a| {
+                        let domain = a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+                        !["report", "fbl", "abuse", "feedback"]
+                            .iter()
+                            .any(|w| domain.contains(w))
+                    })
                 })
         }
         // A change-of-address notice sent by the provider's robot is about
