@@ -7,8 +7,8 @@ use super::original;
 use super::provenance::ProvenanceCheck;
 use super::report::{Delivery, Report};
 use super::rules::{Rule, RuleSet};
-use super::text::{self, collapse_ws, truncate_chars};
-use crate::record::{Category, Reason, is_placeholder_address};
+use super::text::{collapse_ws, truncate_chars};
+use crate::record::{Category, Reason};
 use crate::record::{RECORD_VERSION, Record};
 use crate::stream::RawMessage;
 use crate::tag::strip_batv;
@@ -210,7 +210,7 @@ fn build_record(
         // An aggregate report is about a domain, never about a subscriber.
         r.recipient = None;
     } else if r.recipient.is_none() {
-        r.recipient = fallback_recipient(report, rule.category);
+        r.recipient = super::fallback::fallback_recipient(report, rule.category);
     }
     if rule.category == Category::Complaint {
         r.feedback_type = report.feedback_type.clone().or(Some("abuse".into()));
@@ -314,296 +314,11 @@ fn is_temporary(d: &Delivery) -> bool {
     text.contains("temporar") || text.contains("persistent")
 }
 
-/// Who a notice is about when the report names nobody: the person who
-/// wrote or auto-replied, the subscriber a complaint is about, the VERP
-/// address a bounce came back to.
-fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
-    let returned = report.returned.as_ref();
-    let original_to = || returned.and_then(|r| r.original.to.clone());
-    match category {
-        Category::Unknown => None,
-        // A report about our sending names no subscriber unless it is an
-        // ARF report (not-spam, auth-failure) about one message.
-        Category::Report if report.feedback_type.is_none() => None,
-        // A feedback loop that hides the recipient (a hash, "redacted@")
-        // often still returns the message with its To.
-        Category::Complaint | Category::Report => {
-            let named = report.feedback_recipients.first().cloned();
-            named
-                .clone()
-                .filter(|a| !is_placeholder_address(a))
-                // Microsoft's reports stamp the complaining mailbox on the
-                // message they return, whatever its To (often a Bcc).
-                .or_else(|| returned.and_then(|r| r.hotmail_recipient.clone()))
-                .or_else(|| original_to().filter(|a| !is_placeholder_address(a)))
-                .or(named)
-                .or_else(original_to)
-                .or_else(|| verp_recipient(report))
-                // A hosting provider's abuse ticket quotes the reported
-                // message with "> ": its To is the one who complained.
-                .or_else(|| report.quoted_to.clone())
-                // A person answering our mail with a complaint ("This is
-                // spam, I have reported it"), or writing one of their own
-                // with no copy of our mail ("STOP. I never signed up"), is
-                // the subscriber who complains; an abuse desk is not.
-                .or_else(|| {
-                    (report.feedback_type.is_none()
-                        && (super::person::replying_subject(&report.subject)
-                            || report.returned.is_none()))
-                    .then(|| report.from_address.clone())
-                    .flatten()
-                    .filter(|a| !is_robot_address(a) && !is_service_mailbox(a))
-                    // A reporting service writes from its own domain
-                    // (reports.spamcop.net, fbl.example): not the subscriber.
-                    .filter(|a| {
-                        let domain = a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
-                        !["report", "fbl", "abuse", "feedback"]
-                            .iter()
-                            .any(|w| domain.contains(w))
-                    })
-                })
-        }
-        // A change-of-address notice sent by the provider's robot is about
-        // the subscriber our mail went to, not about the robot.
-        Category::AddressChange
-            if report
-                .from_address
-                .as_deref()
-                .is_none_or(|a| is_robot_address(a) || is_service_mailbox(a)) =>
-        {
-            verp_recipient(report)
-                .or_else(original_to)
-                .or_else(|| retired_address_named(report))
-                .or_else(|| report.from_address.clone())
-        }
-        // A person writing from the new address they announce ("old
-        // address: x, new address: y" from y): the subscriber is the old
-        // one they name.
-        Category::AddressChange if super::new_address::names_sender_as_new(report) => {
-            old_address_named(report).or_else(|| report.from_address.clone())
-        }
-        Category::Autoreply
-        | Category::Unsubscribe
-        | Category::Subscribe
-        | Category::AddressChange => report.from_address.clone(),
-        // The subscriber who asks us to verify: the original's To, our own
-        // VERP address, else the person the notice names when it comes
-        // from a verification service's robot rather than from them.
-        Category::Challenge => original_to()
-            .or_else(|| verp_recipient(report))
-            .or_else(|| challenged_in(report, &report.subject))
-            .or_else(|| {
-                report
-                    .from_address
-                    .as_deref()
-                    .is_none_or(is_robot_address)
-                    .then(|| challenged_subscriber(report))
-                    .flatten()
-            })
-            .or_else(|| report.from_address.clone()),
-        Category::Virus if report.feedback_type.is_some() => report
-            .feedback_recipients
-            .first()
-            .cloned()
-            .or_else(original_to),
-        _ => report
-            .failed_header
-            .first()
-            .cloned()
-            .or_else(|| verp_recipient(report))
-            .or_else(|| returned.and_then(|r| r.sole_recipient()))
-            // A list server refusing our post: the subscriber is the list.
-            .or_else(|| super::list_notice::list_address(report)),
-    }
-}
-
-/// The old address a provider's robot names in its notice ("the address
-/// x was retired on 31 March; from now on write to y", an alumni
-/// forwarder closed): the first one the text names that is neither the
-/// robot's, nor ours, nor the new address the notice gives. A notice
-/// that only asks us to update our records announces no new address: an
-/// address it calls old ("your message to x", "x is no longer in use") is
-/// then the old one, though the new-address reader offers it as the
-/// replacement.
-fn retired_address_named(report: &Report) -> Option<String> {
-    let new = super::new_address::new_address(report, None);
-    // Our own addresses, by domain and its relatives: the notice may quote
-    // the list's From ("your message from news@x to jane@y").
-    let ours = report.our_addresses();
-    let mut named = text::addresses_in(&report.body).filter(|a| {
-        !is_robot_address(a)
-            && !is_service_mailbox(a)
-            && !ours.iter().any(|o| super::address::share_a_domain(o, a))
-            && report
-                .from_address
-                .as_deref()
-                .is_none_or(|f| !f.eq_ignore_ascii_case(a))
-    });
-    let first = named.next()?;
-    let is_new = |a: &str| new.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(a));
-    if !is_new(&first)
-        || !super::new_address::announced_as_new(report, &first)
-            && super::new_address::named_as_old(report, &first)
-    {
-        return Some(first);
-    }
-    named.find(|a| !is_new(a))
-}
-
-/// The old address a person writing from their new one names ("Old
-/// address: x"): only one the text calls old, never merely the next
-/// address it gives (an office's, a colleague's).
-fn old_address_named(report: &Report) -> Option<String> {
-    let ours = report.our_addresses();
-    text::addresses_in(&report.body).find(|a| {
-        !is_robot_address(a)
-            && !ours.iter().any(|o| super::address::share_a_domain(o, a))
-            && report
-                .from_address
-                .as_deref()
-                .is_none_or(|f| !f.eq_ignore_ascii_case(a))
-            && super::new_address::named_as_old(report, a)
-    })
-}
-
-/// An address that a program writes from, not a person
-/// (`no-reply@`, `verify@`, `notifications@`, `confirm+x@`).
-fn is_robot_address(address: &str) -> bool {
-    let local = address.split('@').next().unwrap_or("").to_ascii_lowercase();
-    // Any word of the local part: "sqr-notify@", "mail.filter@".
-    // "no"/"do" only open a name ("no-reply", "do-not-reply").
-    local
-        .split(['+', '-', '_', '.'])
-        .filter(|w| !w.is_empty())
-        .enumerate()
-        .any(|(i, word)| {
-            matches!(
-                word,
-                "no" | "noreply"
-                    | "donotreply"
-                    | "do"
-                    | "verify"
-                    | "verification"
-                    | "verificatie"
-                    | "verificacion"
-                    | "verificacao"
-                    | "verifizierung"
-                    | "verifica"
-                    | "weryfikacja"
-                    | "verifikasi"
-                    | "verifikace"
-                    | "overeni"
-                    | "overenie"
-                    | "dogrulama"
-                    | "confirm"
-                    | "confirmation"
-                    | "challenge"
-                    | "notification"
-                    | "notifications"
-                    | "notify"
-                    | "mailer"
-                    | "postmaster"
-                    | "bounce"
-                    | "bounces"
-                    | "robot"
-                    | "auto"
-                    | "system"
-                    | "guard"
-                    | "filter"
-                    | "spamfilter"
-                    | "quarantine"
-                    | "antispam"
-            ) && (i == 0 || !matches!(word, "no" | "do"))
-        })
-}
-
-/// The first address a challenge's text names that is neither the
-/// service's nor ours: "Your message to x has been held", "Anna (x) uses
-/// a guest list".
-fn challenged_subscriber(report: &Report) -> Option<String> {
-    challenged_in(report, &report.body)
-}
-
-/// The first address `text` names on a domain that is neither the
-/// sender's nor ours (nor a parent or subdomain of one: our bounces come
-/// back to `bounces@em.example.com` for mail from `news@example.com`).
-/// A verification service's subject names the person it protects ("your
-/// e-mail to x is on hold"); a person's own challenge names themself.
-fn challenged_in(report: &Report, text: &str) -> Option<String> {
-    let domain_of = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
-    let sender: Option<String> = report.from_address.as_deref().map(domain_of);
-    let ours: Vec<String> = report
-        .our_addresses()
-        .iter()
-        .map(|a| domain_of(a))
-        .collect();
-    // The service may sit on a subdomain of the subscriber's domain
-    // (filter.example.org guarding example.org): only our own domains
-    // count with their relatives.
-    let related = |a: &str, b: &str| {
-        a == b
-            || a.strip_suffix(b).is_some_and(|p| p.ends_with('.'))
-            || b.strip_suffix(a).is_some_and(|p| p.ends_with('.'))
-    };
-    // A provider's own filter robot (antispam@provider) guards that
-    // provider's users: a person on its domain is the one it protects.
-    let robot_sender = report.from_address.as_deref().is_some_and(is_robot_address);
-    let named = |accept_on_sender_domain: &dyn Fn(&str) -> bool| {
-        text::addresses_in(text).find(|a| {
-            let domain = domain_of(a);
-            !is_robot_address(a)
-                && (sender.as_deref() != Some(domain.as_str())
-                    || robot_sender && accept_on_sender_domain(a))
-                && !ours.iter().any(|o| related(o, &domain))
-        })
-    };
-    // A person first; else, on the robot's own domain, the shared mailbox
-    // it guards ("You sent mail to info@x") but not its help addresses.
-    named(&|a| !super::address::is_role_mailbox(a)).or_else(|| named(&|a| !is_service_mailbox(a)))
-}
-
-/// Where a provider's notice sends questions: never the one it protects.
-fn is_service_mailbox(address: &str) -> bool {
-    let local = address.split('@').next().unwrap_or("").to_ascii_lowercase();
-    matches!(
-        local.as_str(),
-        "postmaster"
-            | "abuse"
-            | "support"
-            | "help"
-            | "helpdesk"
-            | "webmaster"
-            | "hostmaster"
-            | "admin"
-            | "administrator"
-            | "security"
-            | "noc"
-            | "soporte"
-            | "suporte"
-    )
-}
-
-/// The subscriber address encoded in a VERP address the bounce was sent to.
-fn verp_recipient(report: &Report) -> Option<String> {
-    const NAMES: [&str; 4] = ["To", "Delivered-To", "X-Original-To", "Envelope-To"];
-    // The first value of each header.
-    let values = NAMES.map(|name| report.header(name).map(str::trim));
-    let mut candidates: Vec<String> = Vec::new();
-    // A VERP address always carries `=`; most headers need no parse.
-    for v in values.into_iter().flatten().filter(|v| v.contains('=')) {
-        candidates.extend(text::addresses_in(v));
-    }
-    if let Some(rp) = report.returned.as_ref().and_then(|r| r.return_path.clone()) {
-        candidates.push(rp);
-    }
-    candidates.iter().find_map(|c| original::verp_address(c))
-}
-
 fn subscriber(report: &Report) -> Option<String> {
     let returned = report.returned.as_ref();
     returned
         .and_then(|r| r.subscriber.clone())
-        .or_else(|| verp_recipient(report))
+        .or_else(|| super::fallback::verp_recipient(report))
         .or_else(|| {
             returned
                 .and_then(|r| r.list_unsubscribe.as_deref())
@@ -614,22 +329,6 @@ fn subscriber(report: &Report) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn robot_addresses() {
-        for a in [
-            "no-reply@filter.example.test",
-            "noreply@guestlist.example.com",
-            "verify@guard.example.net",
-            "confirm+x1@quarantine.example.org",
-            "notifications@boxbe.example.com",
-        ] {
-            assert!(is_robot_address(a), "{a}");
-        }
-        for a in ["anna.berg@example.org", "zane@isp.example.net"] {
-            assert!(!is_robot_address(a), "{a}");
-        }
-    }
 
     /// Wording the project's fixtures do not carry, one plain-text
     /// notice each: (diagnostic lines, expected reason).
@@ -684,29 +383,5 @@ mod tests {
             let records = classifier.classify(&message);
             assert_eq!(records[0].reason.to_string(), reason, "{text}");
         }
-    }
-
-    /// A challenge sent by a verification service is about the person it
-    /// names, not the service (issue 13).
-    #[test]
-    fn challenge_from_a_service_names_the_subscriber() {
-        let mail = b"From: Boxbe <notifications@boxbe.example.com>\r\nTo: bounces@lists.example.com\r\nSubject: Example Weekly (Action Required)\r\nMessage-ID: <c1@boxbe.example.com>\r\nAuto-Submitted: auto-replied\r\n\r\nHello bounces@lists.example.com,\r\n\r\nYour message to anna.berg@example.org has been waitlisted.\r\nPlease click the link below to request that Anna Berg add you to her Guest List.\r\nWrite to support@boxbe.example.com with questions.\r\n";
-        let report = analyze(mail, "X-Subscriber-Id");
-        assert_eq!(
-            fallback_recipient(&report, Category::Challenge).as_deref(),
-            Some("anna.berg@example.org")
-        );
-    }
-
-    /// A provider's own filter robot names its user on its own domain; its
-    /// help address there is no subscriber.
-    #[test]
-    fn challenge_from_a_providers_robot_names_its_user() {
-        let mail = b"From: AntiSpam <antispam@isp.example.br>\r\nTo: news@lists.example.com\r\nSubject: Confirme o envio da sua mensagem\r\nMessage-ID: <c2@isp.example.br>\r\nAuto-Submitted: auto-replied\r\n\r\nDuvidas: suporte@isp.example.br.\r\nVoce enviou uma mensagem para ricardo.m@isp.example.br, que utiliza o AntiSpam.\r\n";
-        let report = analyze(mail, "X-Subscriber-Id");
-        assert_eq!(
-            fallback_recipient(&report, Category::Challenge).as_deref(),
-            Some("ricardo.m@isp.example.br")
-        );
     }
 }

@@ -19,6 +19,7 @@ mod classifier;
 mod dedup;
 mod diagnostic;
 pub mod events;
+mod fallback;
 #[cfg(test)]
 mod fixtures;
 mod formats;
