@@ -121,18 +121,7 @@ pub(super) fn fallback_recipient(report: &Report, category: Category) -> Option<
 /// replacement.
 fn retired_address_named(report: &Report) -> Option<String> {
     let new = super::new_address::new_address(report, None);
-    // Our own addresses, by domain and its relatives: the notice may quote
-    // the list's From ("your message from news@x to jane@y").
-    let ours = report.our_addresses();
-    let mut named = text::addresses_in(&report.body).filter(|a| {
-        !is_robot_address(a)
-            && !is_service_mailbox(a)
-            && !ours.iter().any(|o| super::address::share_a_domain(o, a))
-            && report
-                .from_address
-                .as_deref()
-                .is_none_or(|f| !f.eq_ignore_ascii_case(a))
-    });
+    let mut named = people_named(report).filter(|a| !is_service_mailbox(a));
     let first = named.next()?;
     let is_new = |a: &str| new.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(a));
     if !is_new(&first)
@@ -148,15 +137,22 @@ fn retired_address_named(report: &Report) -> Option<String> {
 /// address: x"): only one the text calls old, never merely the next
 /// address it gives (an office's, a colleague's).
 fn old_address_named(report: &Report) -> Option<String> {
+    people_named(report).find(|a| super::new_address::named_as_old(report, a))
+}
+
+/// The addresses a notice's text names that may be a subscriber's: not a
+/// program's, not the sender's, not on our own domains or their relatives
+/// (the notice may quote the list's From: "your message from news@x to
+/// jane@y").
+fn people_named(report: &Report) -> impl Iterator<Item = String> + '_ {
     let ours = report.our_addresses();
-    text::addresses_in(&report.body).find(|a| {
+    text::addresses_in(&report.body).filter(move |a| {
         !is_robot_address(a)
             && !ours.iter().any(|o| super::address::share_a_domain(o, a))
             && report
                 .from_address
                 .as_deref()
                 .is_none_or(|f| !f.eq_ignore_ascii_case(a))
-            && super::new_address::named_as_old(report, a)
     })
 }
 
