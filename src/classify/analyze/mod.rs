@@ -16,7 +16,7 @@ use super::parser::{
 use super::person;
 use super::prose;
 use super::report::{Delivery, Report};
-use super::text::{clean_address, collapse_ws, floor_char_boundary, truncate_chars};
+use super::text::{clean_address, collapse_ws, composed, floor_char_boundary, truncate_chars};
 use mail_parser::{HeaderName, Message, MimeHeaders, PartType};
 use std::cell::OnceCell;
 
@@ -330,7 +330,10 @@ fn read_headers(msg: &Message<'_>, report: &mut Report) {
     report.date = msg
         .date()
         .map(|d| crate::record::date::rfc3339_utc(d.to_timestamp()));
-    report.subject = msg.subject().map(collapse_ws).unwrap_or_default();
+    report.subject = msg
+        .subject()
+        .map(|s| collapse_ws(&composed(s)))
+        .unwrap_or_default();
     report.from = raw_header_lossy(msg, HeaderName::From);
     // "Wagner, Markus <m@x>" with the comma unquoted parses as two
     // entries, the first without an address: the one with it is the sender.
@@ -470,7 +473,7 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                 }
                 ("text", "html") => {
                     if let Some(t) = part.text_contents() {
-                        append(&mut walk.html, t);
+                        append(&mut walk.html, &composed(t));
                     }
                 }
                 // A multipart whose boundary never appears is read as text:
@@ -484,7 +487,7 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                         if walk.feedback.is_empty() && !walk.nested && is_plain_feedback_report(t) {
                             append(&mut walk.feedback, t);
                         }
-                        append(&mut walk.text, &undeclared_iso2022jp(t));
+                        append(&mut walk.text, &composed(&undeclared_iso2022jp(t)));
                     } else {
                         append(
                             &mut walk.text,
