@@ -200,7 +200,13 @@ fn is_robot_address(address: &str) -> bool {
                     | "system"
                     | "guard"
                     | "filter"
+                    | "filtro"
                     | "spamfilter"
+                    | "bekraeft"
+                    | "bekreft"
+                    | "bekrafta"
+                    | "verifiering"
+                    | "vahvistus"
                     | "quarantine"
                     | "antispam"
             ) && (i == 0 || !matches!(word, "no" | "do"))
@@ -302,6 +308,8 @@ mod tests {
             "verify@guard.example.net",
             "confirm+x1@quarantine.example.org",
             "notifications@boxbe.example.com",
+            "filtro@provedor.example.com.br",
+            "bekraeft@spamvagt.example.dk",
         ] {
             assert!(is_robot_address(a), "{a}");
         }
