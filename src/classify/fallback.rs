@@ -209,6 +209,7 @@ fn is_robot_address(address: &str) -> bool {
                     | "vahvistus"
                     | "quarantine"
                     | "antispam"
+                    | "antyspam"
             ) && (i == 0 || !matches!(word, "no" | "do"))
         })
 }
