@@ -12,7 +12,11 @@ use std::sync::LazyLock;
 /// runs straight on after an address ("「x@example.jp」は、登録されて
 /// いません。"), and no domain or local part contains them.
 pub static ADDRESS: LazyLock<Pattern> = LazyLock::new(|| {
-    let part = r"\x{80}-\x{10FFFF}--[\x{3000}-\x{303F}\x{FF00}-\x{FF0F}\x{FF1A}-\x{FF20}\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}]";
+    // Non-ASCII letters (internationalised addresses), but not the
+    // punctuation that stands around an address in running text: Latin-1's
+    // «», typographic quotes and dashes (General Punctuation), CJK and
+    // fullwidth punctuation ("请检查邮件地址中“@”后面的部分").
+    let part = r"\x{80}-\x{10FFFF}--[\x{A0}-\x{BF}\x{2000}-\x{206F}\x{3000}-\x{303F}\x{FF00}-\x{FF0F}\x{FF1A}-\x{FF20}\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}]";
     // No word boundary to rewrite: built as written.
     Pattern::new(
         &format!(
@@ -71,6 +75,14 @@ fn is_cjk_punctuation(c: char) -> bool {
     matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FF0F}' | '\u{FF1A}'..='\u{FF20}' | '\u{FF3B}'..='\u{FF40}' | '\u{FF5B}'..='\u{FF65}')
 }
 
+/// The punctuation that stands around an address in running text and
+/// that no address contains: Latin-1's no-break space, «» and the like,
+/// and General Punctuation (typographic quotes, dashes, zero-width
+/// spaces).
+fn is_typographic_punctuation(c: char) -> bool {
+    matches!(c, '\u{A0}'..='\u{BF}' | '\u{2000}'..='\u{206F}')
+}
+
 pub fn clean_address(raw: &str) -> Option<String> {
     let decoded = decode_utf8_escapes(raw.trim());
     let mut s = decoded.as_str();
@@ -124,14 +136,17 @@ pub fn clean_address(raw: &str) -> Option<String> {
     let local = match local
         .char_indices()
         .rev()
-        .find(|(_, c)| FULL_WIDTH_SEPARATORS.contains(c))
+        .find(|(_, c)| FULL_WIDTH_SEPARATORS.contains(c) || is_typographic_punctuation(*c))
     {
         Some((i, c)) => &local[i + c.len_utf8()..],
         None => local,
     };
     // ... and the text runs on after it ("x@example.jp」は、"): the
     // domain ends at the first CJK punctuation or full-width form.
-    let domain = domain.split(is_cjk_punctuation).next().unwrap_or("");
+    let domain = domain
+        .split(|c| is_cjk_punctuation(c) || is_typographic_punctuation(c))
+        .next()
+        .unwrap_or("");
     if local.is_empty()
         || domain.is_empty()
         || s.contains(char::is_whitespace)
@@ -332,6 +347,23 @@ mod tests {
         assert_eq!(
             clean_address("yuki_0413@i.example.ne.jp」は、登録されていません。").as_deref(),
             Some("yuki_0413@i.example.ne.jp")
+        );
+    }
+
+    #[test]
+    fn typographic_quotes_and_guillemets_end_an_address() {
+        let found: Vec<String> = addresses_in(
+            "请检查邮件地址中“@”后面的部分是否正确; «anna@example.org» “bo@例え.jp” ‘cy@example.net’",
+        )
+        .collect();
+        assert_eq!(found, ["anna@example.org", "bo@例え.jp", "cy@example.net"]);
+        assert_eq!(
+            clean_address("收件人域名不存在。请检查邮件地址中“@”后面的部分"),
+            None
+        );
+        assert_eq!(
+            clean_address("“anna@example.org”，").as_deref(),
+            Some("anna@example.org")
         );
     }
 
