@@ -202,6 +202,8 @@ fn is_robot_address(address: &str) -> bool {
                     | "filter"
                     | "filtro"
                     | "spamfilter"
+                    | "spamguard"
+                    | "mailguard"
                     | "bekraeft"
                     | "bekreft"
                     | "bekrafta"
