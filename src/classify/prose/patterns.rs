@@ -73,6 +73,8 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
               | (?:отправлен\w*|надіслан\w*|направлен\w*)\s+на\s+адрес(?:у)?
               # Polish, Czech, Romanian, Portuguese, Italian, French, Dutch,
               # Scandinavian, Chinese: "message to x", "deliver to x".
+              # Spanish: "El mensaje que usted envió a x no pudo ser entregado".
+              | (?:mensaje|correo)\s+que\s+(?:usted\s+)?envi(?:ó|o)\s+a
               | wiadomo(?:ś|s)(?:ć|c)\s+do | doru(?:č|c)it\s+na\s+adresu
               | livrat(?:ă|a)?\s+(?:c(?:ă|a)tre|la) | mensagem\s+para
               | recapitare(?:\s+il\s+messaggio)?\s+a | messaggio\s+per
