@@ -14,9 +14,11 @@ use std::sync::LazyLock;
 pub static ADDRESS: LazyLock<Pattern> = LazyLock::new(|| {
     // Non-ASCII letters (internationalised addresses), but not the
     // punctuation that stands around an address in running text: Latin-1's
-    // «», typographic quotes and dashes (General Punctuation), CJK and
-    // fullwidth punctuation ("请检查邮件地址中“@”后面的部分").
-    let part = r"\x{80}-\x{10FFFF}--[\x{A0}-\x{BF}\x{2000}-\x{206F}\x{3000}-\x{303F}\x{FF00}-\x{FF0F}\x{FF1A}-\x{FF20}\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}]";
+    // no-break space, ¡ « » ¿, typographic quotes, dashes and spaces
+    // (General Punctuation, but the joiners U+200C and U+200D that Persian
+    // and Indic names hold), CJK and fullwidth punctuation
+    // ("请检查邮件地址中“@”后面的部分").
+    let part = r"\x{80}-\x{10FFFF}--[\x{A0}\x{A1}\x{AB}\x{BB}\x{BF}\x{2000}-\x{200B}\x{200E}-\x{206F}\x{3000}-\x{303F}\x{FF00}-\x{FF0F}\x{FF1A}-\x{FF20}\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}]";
     // No word boundary to rewrite: built as written.
     Pattern::new(
         &format!(
@@ -76,11 +78,11 @@ fn is_cjk_punctuation(c: char) -> bool {
 }
 
 /// The punctuation that stands around an address in running text and
-/// that no address contains: Latin-1's no-break space, «» and the like,
-/// and General Punctuation (typographic quotes, dashes, zero-width
-/// spaces).
+/// that no address contains: Latin-1's no-break space, ¡ « » ¿, and
+/// General Punctuation (typographic quotes, dashes, spaces) but the
+/// zero-width joiners of Persian and Indic names.
 fn is_typographic_punctuation(c: char) -> bool {
-    matches!(c, '\u{A0}'..='\u{BF}' | '\u{2000}'..='\u{206F}')
+    matches!(c, '\u{A0}' | '\u{A1}' | '\u{AB}' | '\u{BB}' | '\u{BF}' | '\u{2000}'..='\u{200B}' | '\u{200E}'..='\u{206F}')
 }
 
 pub fn clean_address(raw: &str) -> Option<String> {
