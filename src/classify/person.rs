@@ -118,8 +118,10 @@ static QUOTE_SEPARATOR: LazyLock<Pattern> = LazyLock::new(|| {
     ))
 });
 
-/// The To of a message quoted with "> " in the text (its first quoted To
-/// line), when it is not the notice's own sender or recipient.
+/// The To of a message quoted in the text, when it is not the notice's
+/// own sender or recipient: its first To line quoted with "> ", else a To
+/// line pasted just below a From line of our own domain (an abuse desk's
+/// "--- headers of the reported message ---" block).
 pub fn quoted_to(report: &Report) -> Option<String> {
     let own = |a: &str| {
         report
@@ -128,16 +130,31 @@ pub fn quoted_to(report: &Report) -> Option<String> {
             .is_some_and(|f| f.eq_ignore_ascii_case(a))
             || super::text::addresses_in(&report.to).any(|t| t.eq_ignore_ascii_case(a))
     };
-    report.body.lines().find_map(|line| {
-        let quoted = line
-            .trim_start()
-            .strip_prefix('>')?
-            .trim_start_matches(['>', ' ']);
-        let value = quoted
+    let to_value = |line: &str| -> Option<String> {
+        let value = line
             .get(..3)
             .filter(|name| name.eq_ignore_ascii_case("to:"))
-            .map(|_| &quoted[3..])?;
+            .map(|_| &line[3..])?;
         super::text::addresses_in(value).find(|a| !own(a))
+    };
+    let quoted = report.body.lines().find_map(|line| {
+        to_value(
+            line.trim_start()
+                .strip_prefix('>')?
+                .trim_start_matches(['>', ' ']),
+        )
+    });
+    quoted.or_else(|| {
+        let lines: Vec<&str> = report.body.lines().map(str::trim_start).collect();
+        lines.iter().enumerate().find_map(|(i, line)| {
+            let from_ours = lines[i.saturating_sub(3)..i].iter().any(|above| {
+                above
+                    .get(..5)
+                    .is_some_and(|name| name.eq_ignore_ascii_case("from:"))
+                    && super::address::share_a_domain(&above[5..], &report.to)
+            });
+            if from_ours { to_value(line) } else { None }
+        })
     })
 }
 
@@ -235,6 +252,20 @@ mod tests {
         fields.extend_from_slice(headers);
         r.set_headers(fields);
         r
+    }
+
+    #[test]
+    fn an_abuse_desks_pasted_header_block_names_the_complainant() {
+        let mut r = report(
+            "Abuse Message [AbuseID:1]: spam complaint",
+            &[],
+            "--- Kopfzeilen der gemeldeten Nachricht ---\nFrom: news@shop.example\nTo: kerstin@hosted.example\nSubject: Sale\n",
+        );
+        r.to = "postmaster@shop.example".into();
+        assert_eq!(quoted_to(&r).as_deref(), Some("kerstin@hosted.example"));
+        // A pasted block of someone else's mail names nobody of ours.
+        r.body = "From: friend@elsewhere.example\nTo: kerstin@hosted.example\n".into();
+        assert_eq!(quoted_to(&r), None);
     }
 
     const QUOTED: &str = "Please keep her on the list.\n\nOn 12.04.25 06:04, Mail Delivery System wrote:\n> <a@b.example>: Connection timed out\n";
