@@ -144,16 +144,24 @@ pub fn quoted_to(report: &Report) -> Option<String> {
                 .trim_start_matches(['>', ' ']),
         )
     });
+    // One pass: how many lines ago a From line of our own domain stood
+    // (each From line is read once).
     quoted.or_else(|| {
-        let lines: Vec<&str> = report.body.lines().map(str::trim_start).collect();
-        lines.iter().enumerate().find_map(|(i, line)| {
-            let from_ours = lines[i.saturating_sub(3)..i].iter().any(|above| {
-                above
-                    .get(..5)
-                    .is_some_and(|name| name.eq_ignore_ascii_case("from:"))
-                    && super::address::share_a_domain(&above[5..], &report.to)
-            });
-            if from_ours { to_value(line) } else { None }
+        let mut since_our_from: Option<usize> = None;
+        report.body.lines().map(str::trim_start).find_map(|line| {
+            let found = since_our_from
+                .filter(|&n| n < 3)
+                .and_then(|_| to_value(line));
+            let from_ours = line
+                .get(..5)
+                .is_some_and(|name| name.eq_ignore_ascii_case("from:"))
+                && super::address::share_a_domain(&line[5..], &report.to);
+            since_our_from = if from_ours {
+                Some(0)
+            } else {
+                since_our_from.map(|n| n + 1)
+            };
+            found
         })
     })
 }
