@@ -104,6 +104,58 @@ pub(super) fn side_literals(
     Some(out)
 }
 
+/// Literals one of which every match of the parsed pattern holds
+/// somewhere (lowercased, as [`side_literals`] gives them), chosen for
+/// their shortest member being longest: each alternative of an
+/// alternation contributes its own best set, and a concatenation the best
+/// of its parts' sets or of its own ends. None when some alternative has
+/// no such set.
+pub(super) fn inner_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::HirKind;
+    fn strength(lits: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
+        let shortest = lits.iter().map(Vec::len).min().unwrap_or(0);
+        (shortest, std::cmp::Reverse(lits.len()))
+    }
+    fn best(hir: &regex_syntax::hir::Hir, depth: usize) -> Option<Vec<Vec<u8>>> {
+        if depth > 16 {
+            return None;
+        }
+        let mut candidates: Vec<Vec<Vec<u8>>> = Vec::new();
+        match hir.kind() {
+            HirKind::Alternation(alternatives) => {
+                let mut union: Vec<Vec<u8>> = Vec::new();
+                for alternative in alternatives {
+                    for lit in best(alternative, depth + 1)? {
+                        if !union.contains(&lit) {
+                            union.push(lit);
+                        }
+                    }
+                }
+                candidates.push(union);
+            }
+            HirKind::Concat(parts) => {
+                candidates.extend(parts.iter().filter_map(|part| best(part, depth + 1)));
+            }
+            HirKind::Capture(capture) => candidates.extend(best(&capture.sub, depth + 1)),
+            HirKind::Repetition(repetition) if repetition.min >= 1 => {
+                candidates.extend(best(&repetition.sub, depth + 1))
+            }
+            _ => {}
+        }
+        candidates.extend(side_literals(hir, ExtractKind::Prefix));
+        candidates.extend(side_literals(hir, ExtractKind::Suffix));
+        candidates
+            .into_iter()
+            .filter(|lits| !lits.is_empty() && lits.len() <= MAX_INNER_LITERALS)
+            .max_by_key(|lits| strength(lits))
+    }
+    best(hir, 0)
+}
+
+/// Most literals one pattern's inner set may have: a larger set finds
+/// something in nearly every text.
+const MAX_INNER_LITERALS: usize = 64;
+
 /// Most spellings one literal end may expand to (case variants of its
 /// non-ASCII letters).
 const MAX_FORMS: usize = 8;

@@ -9,7 +9,9 @@
 //! split in two. Those that match a finite set of literals are decided by
 //! the pass alone: finding one of their literals is finding a match. The
 //! others form the residual, which contributes the literals a match must
-//! start with and end with, and runs only when one of each is present.
+//! start with and end with, and runs only when one of each is present;
+//! when a side may be anything ("^\s*", "\s*$"), a literal every match
+//! holds somewhere inside stands in for it.
 //!
 //! The pass folds ASCII case only. Literals are taken from the
 //! case-sensitive reading of the pattern; ASCII letters are searched
@@ -25,7 +27,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use super::verdict::Verdict;
-use literals::{exact_forms, side_literals, without_leading_case_flag};
+use literals::{exact_forms, inner_literals, side_literals, without_leading_case_flag};
 
 mod literals;
 
@@ -41,7 +43,9 @@ const DENSE_DEPTH: usize = 1;
 
 const PREFIX: u8 = 1;
 const SUFFIX: u8 = 2;
-const BOTH: u8 = PREFIX | SUFFIX;
+/// Literals found somewhere inside every match (when a side has none).
+const INNER: u8 = 8;
+const ALL_SIDES: u8 = PREFIX | SUFFIX | INNER;
 /// A literal that is a whole match of one of the pattern's alternatives.
 const EXACT: u8 = 4;
 
@@ -138,21 +142,37 @@ impl Prefilter {
                     .ok()
             });
             if let Some(hir) = residual_hir {
+                let mut side_sets = Vec::new();
                 for (side, kind) in [(PREFIX, ExtractKind::Prefix), (SUFFIX, ExtractKind::Suffix)] {
                     match hir.as_ref().and_then(|hir| side_literals(hir, kind)) {
                         None => satisfied |= side,
-                        Some(lits) => lits.into_iter().for_each(|lit| {
-                            add(
-                                lit,
-                                Owner {
-                                    pattern: index,
-                                    role: side,
-                                    rank: 0,
-                                },
-                            )
-                        }),
+                        Some(lits) => side_sets.push((side, lits)),
                     }
                 }
+                // A pattern that may start or end with anything ("^\s*",
+                // "\s*$") is still gated by a literal every match holds
+                // somewhere inside ("^Received: .* with hMailServer").
+                let inner = (satisfied != 0)
+                    .then(|| hir.as_ref().and_then(inner_literals))
+                    .flatten();
+                match inner {
+                    Some(lits) => side_sets.push((INNER, lits)),
+                    None => satisfied |= INNER,
+                }
+                for (side, lits) in side_sets {
+                    lits.into_iter().for_each(|lit| {
+                        add(
+                            lit,
+                            Owner {
+                                pattern: index,
+                                role: side,
+                                rank: 0,
+                            },
+                        )
+                    });
+                }
+            } else {
+                satisfied |= INNER;
             }
             free.push(satisfied);
             residuals.push(residual);
@@ -216,7 +236,7 @@ impl Prefilter {
             .map(|(s, residual)| {
                 if s & EXACT != 0 {
                     Verdict::Yes
-                } else if *residual == Residual::Nothing || s & BOTH != BOTH {
+                } else if *residual == Residual::Nothing || s & ALL_SIDES != ALL_SIDES {
                     Verdict::No
                 } else {
                     Verdict::Residual
@@ -404,7 +424,7 @@ mod tests {
         }
     }
 
-    const PATTERNS: [&str; 26] = [
+    const PATTERNS: [&str; 29] = [
         r"user\s+unknown",
         r"mailbox\s+(?:is\s+)?full",
         r"^5\d\d",
@@ -432,6 +452,10 @@ mod tests {
         // Literal ends longer than the scan keeps (MAX_SIDE_CHARS).
         r"the recipient mailbox\s+\d+ has been disabled permanently",
         r"(?:relay|delivery) .* refused by the destination domain's policy",
+        // Open ends: gated by a literal inside.
+        r"(?m)^hMailServer\s*$|^Received: .* with hMailServer",
+        r"^\s*(please\s+)?remove\s+me\s*$",
+        r"^\s*(stop|cancel)+\s*$",
     ];
 
     const TEXTS: [&str; 30] = [
@@ -521,6 +545,33 @@ mod tests {
             filter.candidates("USER unknown; MAILBOX  full"),
             vec![Verdict::Residual, Verdict::Residual, Verdict::Residual]
         );
+    }
+
+    #[test]
+    fn literals_inside_gate_patterns_with_open_ends() {
+        let filter = Prefilter::new(
+            [
+                r"(?m)^hMailServer\s*$|^Received: .* with hMailServer",
+                r"^\s*(please\s+)?remove\s+me\s*$",
+                r"^\s*\w+\s*$",
+            ],
+            false,
+        );
+        assert_eq!(
+            filter.candidates("Received: from mx by relay with ESMTP\nSubject: unsubscribe"),
+            vec![Verdict::No, Verdict::No, Verdict::Residual]
+        );
+        assert_eq!(
+            filter.candidates("Received: from mx by relay with hMailServer\nremove me"),
+            vec![Verdict::Residual, Verdict::Residual, Verdict::Residual]
+        );
+        for text in [
+            "hMailServer  ",
+            "x\nhmailserver\n",
+            "  please   REMOVE me  ",
+        ] {
+            check(&PATTERNS, text);
+        }
     }
 
     #[test]
