@@ -218,6 +218,10 @@ fn is_robot_address(address: &str) -> bool {
                     | "quarantine"
                     | "antispam"
                     | "antyspam"
+                    | "protect"
+                    | "protection"
+                    | "whitelist"
+                    | "allowlist"
             ) && (i == 0 || !matches!(word, "no" | "do"))
         })
 }

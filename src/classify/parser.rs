@@ -128,6 +128,136 @@ pub(crate) fn undeclared_iso2022jp(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A text part in ISO-2022-KR (RFC 1557), which mail-parser, following
+/// the WHATWG encoding standard, decodes to a lone U+FFFD: older Korean
+/// servers and mail clients still send it, and every word of such a
+/// notice was lost. Read from the part's own bytes, as
+/// [`undeclared_utf8`] reads them (so only for the message as parsed).
+pub(crate) fn iso2022kr_part(msg: &Message<'_>, part: &MessagePart<'_>) -> Option<String> {
+    let charset = part.content_type()?.attribute("charset")?;
+    if !["iso-2022-kr", "csiso2022kr"]
+        .iter()
+        .any(|kr| charset.eq_ignore_ascii_case(kr))
+    {
+        return None;
+    }
+    let raw = msg
+        .raw_message()
+        .get(part.offset_body as usize..part.offset_end as usize)?;
+    let bytes = match part.encoding {
+        Encoding::None => raw.to_vec(),
+        Encoding::Base64 => mail_parser::decoders::base64::base64_decode(raw)?,
+        Encoding::QuotedPrintable => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(raw)?
+        }
+    };
+    Some(iso2022kr(&bytes))
+}
+
+/// ISO-2022-KR text decoded: its Korean runs, between SO and SI, are
+/// EUC-KR with the high bit cleared, so set again they decode with
+/// mail-parser's EUC-KR table. The designator (ESC $ ) C) says nothing
+/// more, and each line starts in ASCII (RFC 1557).
+pub(crate) fn iso2022kr(bytes: &[u8]) -> String {
+    let mut euc_kr = Vec::with_capacity(bytes.len());
+    let mut shifted = false;
+    let mut rest = bytes;
+    while let Some((&b, tail)) = rest.split_first() {
+        if let Some(after) = rest.strip_prefix(b"\x1b$)C") {
+            rest = after;
+            continue;
+        }
+        match b {
+            0x0E => shifted = true,
+            0x0F => shifted = false,
+            b'\n' => {
+                shifted = false;
+                euc_kr.push(b);
+            }
+            0x21..=0x7E if shifted => euc_kr.push(b | 0x80),
+            _ => euc_kr.push(b),
+        }
+        rest = tail;
+    }
+    match mail_parser::decoders::charsets::map::charset_decoder(b"euc-kr") {
+        Some(decode) => decode(&euc_kr),
+        None => String::from_utf8_lossy(&euc_kr).into_owned(),
+    }
+}
+
+/// A header whose encoded words are ISO-2022-KR ("=?ISO-2022-KR?B?...?="),
+/// decoded (mail-parser gives U+FFFD for them, as for the body), with
+/// every other encoded word in it decoded as mail-parser would. None when
+/// it has no such word.
+pub(crate) fn iso2022kr_header(raw: &str) -> Option<String> {
+    const MARK: &str = "=?iso-2022-kr?";
+    if !raw.to_ascii_lowercase().contains(MARK) {
+        return None;
+    }
+    let mut out = String::new();
+    let mut rest = raw;
+    let mut after_word = false;
+    while !rest.is_empty() {
+        let Some(start) = rest.find("=?") else {
+            out.push_str(rest);
+            break;
+        };
+        let (before, word) = rest.split_at(start);
+        let decoded = encoded_word(word);
+        // White space between two encoded words is not part of the text
+        // (RFC 2047 section 6.2).
+        if !(after_word && decoded.is_some() && before.trim().is_empty()) {
+            out.push_str(before);
+        }
+        match decoded {
+            Some((text, used)) => {
+                out.push_str(&text);
+                rest = &word[used..];
+                after_word = true;
+            }
+            None => {
+                out.push_str("=?");
+                rest = &word[2..];
+                after_word = false;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// One RFC 2047 encoded word at the start of `text`, decoded, with the
+/// bytes it took.
+fn encoded_word(text: &str) -> Option<(String, usize)> {
+    let inner = text.strip_prefix("=?")?;
+    let (charset_field, inner) = inner.split_once('?')?;
+    let (encoding, inner) = inner.split_once('?')?;
+    let end = inner.find("?=")?;
+    let payload = &inner[..end];
+    if payload.contains(char::is_whitespace) {
+        return None;
+    }
+    let bytes = match encoding {
+        "B" | "b" => mail_parser::decoders::base64::base64_decode(payload.as_bytes())?,
+        "Q" | "q" => {
+            let spaced = payload.replace('_', " ");
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(spaced.as_bytes())?
+        }
+        _ => return None,
+    };
+    // A language suffix ("utf-8*ko") names no other table.
+    let charset = charset_field.split('*').next().unwrap_or(charset_field);
+    let text_out = if charset.eq_ignore_ascii_case("iso-2022-kr") {
+        iso2022kr(&bytes)
+    } else {
+        match mail_parser::decoders::charsets::map::charset_decoder(charset.as_bytes()) {
+            Some(decode) => decode(&bytes),
+            None => String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    };
+    let used = 2 + charset_field.len() + 1 + encoding.len() + 1 + end + 2;
+    Some((text_out, used))
+}
+
 /// The report inside qmail's double bounce ("I tried to deliver a bounce
 /// message to this address, but the bounce bounced!"): the failure is the
 /// sender's own return path; the bounce below the marker line is about the
@@ -174,7 +304,29 @@ pub(crate) fn without_blank_lead(bytes: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::{PARSER, misdeclared_utf8, without_blank_lead};
+    use super::{PARSER, iso2022kr, iso2022kr_header, misdeclared_utf8, without_blank_lead};
+
+    #[test]
+    fn iso2022kr_is_read_as_korean() {
+        let bytes =
+            b"\x1b$)C\x0e1856\x0f \x0eGXAv\x0f \x0e:NE95e834O4Y\x0f\nhello \x0e<v=E0E:N\x0f";
+        assert_eq!(iso2022kr(bytes), "구독 해지 부탁드립니다\nhello 수신거부");
+        // A line break ends a Korean run that no SI closed.
+        assert_eq!(iso2022kr(b"\x0e1856\nabc"), "구독\nabc");
+        assert_eq!(
+            iso2022kr_header(
+                "=?ISO-2022-KR?B?GyQpQw48dj1FMEU6Tg8gDj9kQzsP?= =?utf-8?Q?_=E2=9C=93?= [x]"
+            )
+            .as_deref(),
+            Some("수신거부 요청 ✓ [x]")
+        );
+        assert_eq!(iso2022kr_header("=?utf-8?B?7JWI64WV?="), None);
+        // A broken word is kept as it stands.
+        assert_eq!(
+            iso2022kr_header("=?iso-2022-kr?B?not base64!?= tail").as_deref(),
+            Some("=?iso-2022-kr?B?not base64!?= tail")
+        );
+    }
 
     fn repaired(raw: &[u8]) -> Option<String> {
         let msg = PARSER.parse(raw).expect("parses");

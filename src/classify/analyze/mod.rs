@@ -11,7 +11,8 @@ use super::html;
 use super::notice;
 use super::original::{self, Returned};
 use super::parser::{
-    PARSER, misdeclared_utf8, undeclared_iso2022jp, undeclared_utf8, without_blank_lead,
+    PARSER, iso2022kr_header, iso2022kr_part, misdeclared_utf8, undeclared_iso2022jp,
+    undeclared_utf8, without_blank_lead,
 };
 use super::person;
 use super::prose;
@@ -332,7 +333,14 @@ fn read_headers(msg: &Message<'_>, report: &mut Report) {
         .map(|d| crate::record::date::rfc3339_utc(d.to_timestamp()));
     report.subject = msg
         .subject()
-        .map(|s| collapse_ws(&composed(s)))
+        .map(|s| {
+            // Only a subject mail-parser could not decode is read again.
+            let korean = s
+                .contains('\u{FFFD}')
+                .then(|| iso2022kr_header(&raw_header_lossy(msg, HeaderName::Subject)))
+                .flatten();
+            collapse_ws(&composed(korean.as_deref().unwrap_or(s)))
+        })
         .unwrap_or_default();
     report.from = raw_header_lossy(msg, HeaderName::From);
     // "Wagner, Markus <m@x>" with the comma unquoted parses as two
@@ -480,8 +488,11 @@ fn visit(msg: &Message<'_>, id: usize, depth: usize, walk: &mut Walk, subscriber
                 // the report is still in there.
                 ("text", _) | ("", _) | ("multipart", _) => {
                     let utf8 = (!walk.nested).then(|| undeclared_utf8(msg, part)).flatten();
-                    let read_as_utf8 = utf8.is_some();
-                    if let Some(t) = utf8.or_else(|| part.text_contents()) {
+                    let korean = (!walk.nested && utf8.is_none())
+                        .then(|| iso2022kr_part(msg, part))
+                        .flatten();
+                    let read_as_utf8 = utf8.is_some() || korean.is_some();
+                    if let Some(t) = utf8.or(korean.as_deref()).or_else(|| part.text_contents()) {
                         let repaired = (!read_as_utf8).then(|| misdeclared_utf8(part, t)).flatten();
                         let t = repaired.as_deref().unwrap_or(t);
                         if walk.feedback.is_empty() && !walk.nested && is_plain_feedback_report(t) {

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 /// optionally followed by the start of the diagnostic.
 pub(super) static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
-        r#"(?x)^\s*(?:[*•]\s+|--?\s+)?(?:(?P<label>RCPT\s+TO|To|An|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Error-for|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адрес\s+получателя|Адресат|(?:宛先|送信先|あて先)(?:メール)?(?:アドレス)?|受信者(?:アドレス)?|收件人(?:地址)?|받는\s*사람|받는\s*분|수신자(?:\s*주소)?|수신인|נמען|כתובת\s+הנמען|گیرنده|المستلم|المرسل\s+إليه)(?:\s*\([A-Za-z][A-Za-z\s-]{0,20}\))?(?:\s*[:：]|\x{a0}[\s\x{a0}]*)\s*(?:rfc822\s*;\s*)?)?
+        r#"(?x)^\s*(?:[*•]\s+|--?\s+)?(?:(?P<label>RCPT\s+TO|To|An|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Error-for|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адрес\s+получателя|Адресат|(?:宛先|送信先|あて先)(?:メール)?(?:アドレス)?|受信者(?:アドレス)?|收件人(?:地址)?|받는\s*사람|받는\s*분|받는이|수신자(?:\s*주소)?|수신\s*주소|수신인|נמען|כתובת\s+הנמען|گیرنده|المستلم|المرسل\s+إليه)(?:\s*\([A-Za-z][A-Za-z\s-]{0,20}\))?(?:\s*[:：]|\x{a0}[\s\x{a0}]*)\s*(?:rfc822\s*;\s*)?)?
         # Exchange and MailEnable write "[SMTP:addr]".
         # A quoted local part stays whole: qmail's <"olena.k"@example.ua>:
         \[?(?:SMTP:)?<?"?(?P<addr>(?:"[^"\r\n<>@]{1,64}"|[^\s<>"():;,\[\]]+)@[^\s<>"():;,\[\]]+)"?>?\]?
@@ -71,6 +71,10 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
               | по\s+адресу | (?:адресату|получателю)
               # "Письмо, отправленное на адрес x"; Ukrainian "на адресу x".
               | (?:отправлен\w*|надіслан\w*|направлен\w*)\s+на\s+адрес(?:у)?
+              # "Ваше письмо для x не может быть доставлено", "письмо на
+              # адрес x задержано"; Czech and Slovak "zpráva pro x".
+              | (?:письм[оа]|сообщени[ея])\s+(?:для|на\s+адрес)
+              | zpráv[auy]\s+pro | správ[auy]\s+pre
               # Polish, Czech, Romanian, Portuguese, Italian, French, Dutch,
               # Scandinavian, Chinese: "message to x", "deliver to x".
               # Spanish: "El mensaje que usted envió a x no pudo ser entregado".
@@ -97,8 +101,8 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           # one): "收件人： x@y".
           | (?:收件人|收信人|收件者)\s*[:：]\s*<?(?P<a17>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;。]|$)
           # Turkish and Korean put the address before its word: "x adresine",
-          # "x 님에게".
-          | <?(?P<a16>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s*(?:adresine|adresindeki|님에게|님께)
+          # "x 님에게", "x 로 보내신 메일".
+          | <?(?P<a16>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s*(?:adresine|adresindeki|님에게|님께|(?:으로|로)\s*보내신)
         )"#,
     )
 });
@@ -114,10 +118,11 @@ pub(super) static TRANSCRIPT_STAMP: LazyLock<Pattern> = LazyLock::new(|| {
 
 /// What follows an address when the line only adds the time of the attempt
 /// ("addr on 3/14/2025", and Exchange's translations: "am 14.03.2025",
-/// "le 18/03/2024", "den 2025-03-14", "op 8-10-2025", "il", "el", "em").
+/// "le 18/03/2024", "den 2025-03-14", "op 8-10-2025", "il", "el", "em",
+/// "στις 14/5/2024").
 pub(super) static DATED_REST: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
-        r"(?i)^(?:on|am|le|den|op|il|el|em|dnia)\s+(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?\d{1,4}[\s/.-]",
+        r"(?i)^(?:on|am|le|den|op|il|el|em|dnia|στις)\s+(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?\d{1,4}[\s/.-]",
     )
 });
 
@@ -132,7 +137,7 @@ pub(super) static REASON_WORDS: LazyLock<Pattern> = LazyLock::new(|| {
 /// Words that give a reason wherever they stand in a notice.
 pub(super) static REASON_ANYWHERE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
-        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|not\s+reachable|not\s+responding|space\s+not\s+enough|not\s+enough\s+space|insufficient\s+(?:disk\s+)?space|queue\s+period|spam|(?:user|recipient|address|mailbox)\s+not\s+(?:known|found)|encountered\s+an\s+error)\b|拒否|存在しません|存在しない|宛先不明|容量|超過|迷惑メール|拒收|拒绝|不存在|已满|退信|垃圾邮件|거부|존재하지|용량|초과",
+        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|not\s+reachable|not\s+responding|space\s+not\s+enough|not\s+enough\s+space|insufficient\s+(?:disk\s+)?space|queue\s+period|spam|(?:user|recipient|address|mailbox)\s+not\s+(?:known|found)|encountered\s+an\s+error)\b|拒否|存在しません|存在しない|宛先不明|容量|超過|迷惑メール|拒收|拒绝|不存在|已满|退信|垃圾邮件|거부|존재하지|용량|초과|차단|переполнен|не\s+существует|заблокирован|отклонен",
     )
 });
 
