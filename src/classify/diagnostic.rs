@@ -252,7 +252,17 @@ pub fn continued_in(paragraph: &str, diagnostic: &str) -> Option<String> {
     // the diagnostic at all.
     memchr::memmem::find_iter(paragraph.as_bytes(), diagnostic.as_bytes()).find_map(|at| {
         let after = &paragraph[at + diagnostic.len()..];
-        let rest = after.split('\n').next().unwrap_or("").trim_end();
+        let mut lines = after.split('\n');
+        let rest = lines.next().unwrap_or("").trim_end();
+        // Exim may put its verdict on a line of its own under the reply.
+        if rest.is_empty()
+            && let Some(verdict) = lines
+                .next()
+                .map(str::trim)
+                .filter(|l| l.eq_ignore_ascii_case("retry timeout exceeded"))
+        {
+            return Some(format!("{diagnostic}: {verdict}"));
+        }
         let added = rest.strip_prefix(':').or_else(|| rest.strip_prefix(';'))?;
         (!added.trim().is_empty() && added.len() <= 200).then(|| format!("{diagnostic}{rest}"))
     })
@@ -410,6 +420,16 @@ mod tests {
         );
         assert_eq!(continued_in(prose, "550 5.1.1 no such user"), None);
         assert_eq!(continued_in(prose, "451"), None, "too short to place");
+        let own_line = "  a@b.example\n    SMTP error from remote mail server after MAIL FROM:<x@y>:\n    451 4.7.1 Too many messages, slow down\n    retry timeout exceeded\n";
+        assert_eq!(
+            continued_in(own_line, "451 4.7.1 Too many messages, slow down").as_deref(),
+            Some("451 4.7.1 Too many messages, slow down: retry timeout exceeded")
+        );
+        let other_words = "    451 4.7.1 Too many messages, slow down\n    host b.example\n";
+        assert_eq!(
+            continued_in(other_words, "451 4.7.1 Too many messages, slow down"),
+            None
+        );
     }
 
     #[test]

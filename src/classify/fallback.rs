@@ -222,6 +222,8 @@ fn is_robot_address(address: &str) -> bool {
                     | "protection"
                     | "whitelist"
                     | "allowlist"
+                    | "kakunin"
+                    | "ninsho"
             ) && (i == 0 || !matches!(word, "no" | "do"))
         })
 }

@@ -342,15 +342,43 @@ fn is_collapsed(text: &str) -> bool {
 /// The text in Unicode's composed form (NFC) when it is not: Windows-1258
 /// (Vietnamese) writes a tone mark as a character of its own after the
 /// letter, as do some input methods and macOS mail (kana voicing marks,
-/// Hangul jamo), and the rules' words are written composed.
+/// Hangul jamo), and the rules' words are written composed. Half-width
+/// katakana (Japanese mobile mail: "ﾒｰﾙ ｽﾄｯﾌﾟ") are widened to the
+/// katakana the rules are written in; nothing else is changed to its
+/// compatibility form (full-width "＠" stays what the writer typed).
 pub fn composed(text: &str) -> std::borrow::Cow<'_, str> {
     use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
     // Most texts are ASCII and done with in one vectorised pass; the
     // quick check is a table lookup per character.
-    if text.is_ascii() || is_nfc_quick(text.chars()) == IsNormalized::Yes {
+    if text.is_ascii() {
         return std::borrow::Cow::Borrowed(text);
     }
-    std::borrow::Cow::Owned(text.nfc().collect())
+    let half_width = text.chars().any(is_half_width_kana);
+    if !half_width && is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    if !half_width {
+        return std::borrow::Cow::Owned(text.nfc().collect());
+    }
+    let mut widened = String::with_capacity(text.len() + text.len() / 2);
+    let mut run = String::new();
+    for c in text.chars() {
+        if is_half_width_kana(c) {
+            run.push(c);
+            continue;
+        }
+        // A run is widened whole: its voicing marks join the kana before them.
+        widened.extend(run.nfkc());
+        run.clear();
+        widened.push(c);
+    }
+    widened.extend(run.nfkc());
+    std::borrow::Cow::Owned(widened.nfc().collect())
+}
+
+/// Half-width katakana and their punctuation (U+FF61-U+FF9F).
+fn is_half_width_kana(c: char) -> bool {
+    ('\u{FF61}'..='\u{FF9F}').contains(&c)
 }
 
 /// The largest char boundary of `s` at or before byte `i` (its length
@@ -565,6 +593,17 @@ mod tests {
         assert!(matches!(composed("plain"), std::borrow::Cow::Borrowed(_)));
         // A kana voicing mark written apart (macOS): "ガ" as "カ" + U+3099.
         assert_eq!(composed("\u{30AB}\u{3099}"), "ガ");
+    }
+
+    #[test]
+    fn half_width_katakana_are_widened() {
+        assert_eq!(
+            composed("ﾒｰﾙいらないです ｽﾄｯﾌﾟしてください"),
+            "メールいらないです ストップしてください"
+        );
+        assert_eq!(composed("ﾒﾙﾏｶﾞ解除"), "メルマガ解除");
+        // Only the katakana: full-width Latin letters and signs stay.
+        assert_eq!(composed("ＴＥＬ ｶﾅ ＠"), "ＴＥＬ カナ ＠");
     }
 
     #[test]
