@@ -1,6 +1,7 @@
 //! The one mail-parser configuration for reports and returned headers,
 //! and where in the bytes the message to parse starts.
 
+use super::text::floor_char_boundary;
 use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders};
 use std::sync::LazyLock;
 
@@ -134,11 +135,7 @@ pub(crate) fn undeclared_iso2022jp(text: &str) -> std::borrow::Cow<'_, str> {
 /// notice was lost. Read from the part's own bytes, as
 /// [`undeclared_utf8`] reads them (so only for the message as parsed).
 pub(crate) fn iso2022kr_part(msg: &Message<'_>, part: &MessagePart<'_>) -> Option<String> {
-    let charset = part.content_type()?.attribute("charset")?;
-    if !["iso-2022-kr", "csiso2022kr"]
-        .iter()
-        .any(|kr| charset.eq_ignore_ascii_case(kr))
-    {
+    if !is_iso2022kr(part.content_type()?.attribute("charset")?) {
         return None;
     }
     let raw = msg
@@ -152,6 +149,13 @@ pub(crate) fn iso2022kr_part(msg: &Message<'_>, part: &MessagePart<'_>) -> Optio
         }
     };
     Some(iso2022kr(&bytes))
+}
+
+/// The names ISO-2022-KR goes by in a charset parameter or an encoded word.
+fn is_iso2022kr(charset: &str) -> bool {
+    ["iso-2022-kr", "csiso2022kr"]
+        .iter()
+        .any(|kr| charset.eq_ignore_ascii_case(kr))
 }
 
 /// ISO-2022-KR text decoded: its Korean runs, between SO and SI, are
@@ -187,11 +191,11 @@ pub(crate) fn iso2022kr(bytes: &[u8]) -> String {
 
 /// A header whose encoded words are ISO-2022-KR ("=?ISO-2022-KR?B?...?="),
 /// decoded (mail-parser gives U+FFFD for them, as for the body), with
-/// every other encoded word in it decoded as mail-parser would. None when
-/// it has no such word.
+/// every other encoded word in it decoded with mail-parser's charset
+/// tables. None when it has no such word.
 pub(crate) fn iso2022kr_header(raw: &str) -> Option<String> {
-    const MARK: &str = "=?iso-2022-kr?";
-    if !raw.to_ascii_lowercase().contains(MARK) {
+    let lower = raw.to_ascii_lowercase();
+    if !(lower.contains("=?iso-2022-kr?") || lower.contains("=?csiso2022kr?")) {
         return None;
     }
     let mut out = String::new();
@@ -231,11 +235,15 @@ fn encoded_word(text: &str) -> Option<(String, usize)> {
     let inner = text.strip_prefix("=?")?;
     let (charset_field, inner) = inner.split_once('?')?;
     let (encoding, inner) = inner.split_once('?')?;
-    let end = inner.find("?=")?;
+    // A word holds no white space and is at most 75 characters long (RFC
+    // 2047): a search bounded so is linear over a hostile header of
+    // thousands of "=?" openings.
+    let bound = inner
+        .find(char::is_whitespace)
+        .unwrap_or(inner.len())
+        .min(floor_char_boundary(inner, 75));
+    let end = inner[..bound].find("?=")?;
     let payload = &inner[..end];
-    if payload.contains(char::is_whitespace) {
-        return None;
-    }
     let bytes = match encoding {
         "B" | "b" => mail_parser::decoders::base64::base64_decode(payload.as_bytes())?,
         "Q" | "q" => {
@@ -246,7 +254,7 @@ fn encoded_word(text: &str) -> Option<(String, usize)> {
     };
     // A language suffix ("utf-8*ko") names no other table.
     let charset = charset_field.split('*').next().unwrap_or(charset_field);
-    let text_out = if charset.eq_ignore_ascii_case("iso-2022-kr") {
+    let text_out = if is_iso2022kr(charset) {
         iso2022kr(&bytes)
     } else {
         match mail_parser::decoders::charsets::map::charset_decoder(charset.as_bytes()) {
@@ -321,6 +329,16 @@ mod tests {
             Some("수신거부 요청 ✓ [x]")
         );
         assert_eq!(iso2022kr_header("=?utf-8?B?7JWI64WV?="), None);
+        assert_eq!(
+            iso2022kr_header("=?csISO2022KR?B?GyQpQw48dj1FMEU6Tg8=?=").as_deref(),
+            Some("수신거부")
+        );
+        // Thousands of openings that never close are passed over.
+        let hostile = format!(
+            "=?iso-2022-kr?B?GyQpQw48dj1FMEU6Tg8=?= {}",
+            "=?x".repeat(20_000)
+        );
+        assert!(iso2022kr_header(&hostile).is_some_and(|h| h.starts_with("수신거부 =?x")));
         // A broken word is kept as it stands.
         assert_eq!(
             iso2022kr_header("=?iso-2022-kr?B?not base64!?= tail").as_deref(),

@@ -114,7 +114,7 @@ pub fn own_words(text: &str) -> String {
 /// Where a quoted or forwarded message starts below a person's words.
 static QUOTE_SEPARATOR: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(&format!(
-        r"(?im)^\s*(?:-{{2,}}\s*(?:{SEPARATOR_WORDS})|begin forwarded message|_{{10,}}\s*$|(?:from|von|de|da|van|från|od)\s*:.*\n\s*(?:sent|gesendet|envoyé|enviado(?: el)?|inviato|verzonden|skickat|wysłano|date|datum)\s*:)",
+        r"(?im)^\s*(?:-{{2,}}\s*(?:{SEPARATOR_WORDS})|begin forwarded message|_{{10,}}\s*$|(?:from|von|de|da|van|från|od|от|від|від\s+кого|feladó|发件人|寄件者|差出人|보낸\s*사람)\s*[:：].*\n\s*(?:sent|gesendet|envoyé|enviado(?: el)?|inviato|verzonden|skickat|wysłano|date|datum|отправлено|надіслано|дата|elküldve|发送时间|寄件日期|送信日時|보낸\s*날짜)\s*[:：])",
     ))
 });
 
@@ -169,7 +169,8 @@ pub fn quoted_to(report: &Report) -> Option<String> {
 /// Whether a line is a mail client's attribution ("… wrote:"); the
 /// automaton runs only on a line that ends with ':', as every one does.
 fn is_attribution(line: &str) -> bool {
-    line.trim_end().ends_with(':') && ATTRIBUTION.is_match(line)
+    let line_end = line.trim_end();
+    (line_end.ends_with(':') || line_end.ends_with('：')) && ATTRIBUTION.is_match(line)
 }
 
 /// A mail client's line above what it quotes.
@@ -177,12 +178,11 @@ static ATTRIBUTION: LazyLock<Pattern> =
     LazyLock::new(|| super::text::regex(&format!(r"(?i)^{ATTRIBUTION_LINE}")));
 
 /// The words a mail client's attribution line ends with ("… wrote:").
-const ATTRIBUTION_LINE: &str =
-    r".{0,160}\b(?:wrote|schrieb|a écrit|escribió|scritto|schreef|skrev|napisał)\s*:\s*$";
+const ATTRIBUTION_LINE: &str = r"(?:.{0,160}(?:\b(?:wrote|schrieb|a écrit|escribió|scritto|schreef|skrev|napisał|kirjoitti|a scris|yazdı)|(?:^|[^\p{L}])(?:написал|написала|написав|napsal|napsala|napísal|napísala|έγραψε|írta|написа))\s*:|.{0,160}(?:写道|寫道)\s*[:：])\s*$";
 
 /// What a mail client writes between dashes above a quoted or forwarded
 /// message ("-----Original Message-----").
-const SEPARATOR_WORDS: &str = "original message|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|message d'origine|message transféré|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato";
+const SEPARATOR_WORDS: &str = "original message|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|message d'origine|message transféré|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato|mensagem original|oorspronkelijk bericht|originalmeddelande|oprindelig meddelelse|opprinnelig melding|alkuperäinen viesti|oryginalna wiadomość|wiadomość oryginalna|původní zpráva|pôvodná správa|eredeti üzenet|mesaj original|исходное сообщение|пересылаемое сообщение|оригінальне повідомлення|αρχικό μήνυμα|원본 메시지|原始邮件|原始郵件|元のメッセージ";
 
 /// The older header fields that mark an automatic answer, before RFC
 /// 3834's Auto-Submitted.

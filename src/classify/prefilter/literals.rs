@@ -1,6 +1,7 @@
 //! The literals the prefilter searches for: a pattern's plain-literal
 //! alternatives in every spelling a case-insensitive match can take, and
-//! the literals every match of the rest must start or end with.
+//! the literals every match of the rest must start or end with (or, when
+//! an end may be anything, hold somewhere inside).
 
 use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
 use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
