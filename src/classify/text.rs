@@ -353,9 +353,19 @@ pub fn composed(text: &str) -> std::borrow::Cow<'_, str> {
     if text.is_ascii() {
         return std::borrow::Cow::Borrowed(text);
     }
-    let half_width = text.chars().any(is_half_width_kana);
-    if !half_width && is_nfc_quick(text.chars()) == IsNormalized::Yes {
+    // One pass for both questions: the quick check reads every character
+    // when it answers Yes; on a No or Maybe it may stop early, and the
+    // rest is read again (rare: most text is already composed).
+    let mut half_width = false;
+    let quick = is_nfc_quick(
+        text.chars()
+            .inspect(|&c| half_width |= is_half_width_kana(c)),
+    );
+    if quick == IsNormalized::Yes && !half_width {
         return std::borrow::Cow::Borrowed(text);
+    }
+    if quick != IsNormalized::Yes {
+        half_width = text.chars().any(is_half_width_kana);
     }
     if !half_width {
         return std::borrow::Cow::Owned(text.nfc().collect());
