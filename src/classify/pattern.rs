@@ -18,6 +18,7 @@
 
 use regex::{Regex, RegexBuilder};
 use regex_automata::meta;
+use regex_automata::nfa::thompson::WhichCaptures;
 use regex_syntax::hir::{
     self, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange,
 };
@@ -33,7 +34,14 @@ pub struct Pattern {
     /// None when no ASCII form could be made: the pattern as written then
     /// serves every text.
     ascii: OnceLock<Option<meta::Regex>>,
-    unicode: OnceLock<Regex>,
+    /// The pattern as written, for finding matches: it keeps no group but
+    /// the whole match. When the lazy DFA gives up on a text, the regex
+    /// engine falls back to the PikeVM, whose cache holds a slot per group
+    /// for every NFA state: on a long case-insensitive Unicode alternation
+    /// with a hundred groups that table reached a gigabyte for one rule.
+    unicode: OnceLock<meta::Regex>,
+    /// The pattern as written with its groups, built only for `captures`.
+    unicode_groups: OnceLock<Regex>,
 }
 
 /// Compiled size allowed for one pattern (the regex crate's default is
@@ -54,6 +62,7 @@ impl Pattern {
             multi_line,
             ascii: OnceLock::new(),
             unicode: OnceLock::new(),
+            unicode_groups: OnceLock::new(),
         }
     }
 
@@ -61,7 +70,7 @@ impl Pattern {
     /// where it was loaded rather than panicking at first use.
     pub fn check(&self) -> Result<(), String> {
         if self.unicode.get().is_none() {
-            let re = self.unicode_builder().build().map_err(|e| e.to_string())?;
+            let re = self.unicode_matcher()?;
             let _ = self.unicode.set(re);
         }
         Ok(())
@@ -82,10 +91,38 @@ impl Pattern {
         b
     }
 
-    /// The pattern as written. Panics if it does not compile: built-in
-    /// patterns are tested, and a user's are compiled by `check` at load.
-    pub fn unicode(&self) -> &Regex {
+    fn unicode_matcher(&self) -> Result<meta::Regex, String> {
+        meta::Builder::new()
+            .syntax(
+                regex_automata::util::syntax::Config::new()
+                    .case_insensitive(self.case_insensitive)
+                    .multi_line(self.multi_line)
+                    .nest_limit(NEST_LIMIT),
+            )
+            .configure(
+                meta::Config::new()
+                    .utf8_empty(true)
+                    .nfa_size_limit(Some(SIZE_LIMIT))
+                    .hybrid_cache_capacity(DFA_CACHE)
+                    .which_captures(WhichCaptures::Implicit),
+            )
+            .build(&self.source)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The pattern as written, without its groups. Panics if it does not
+    /// compile: built-in patterns are tested, and a user's are compiled by
+    /// `check` at load.
+    pub(crate) fn unicode_matches(&self) -> &meta::Regex {
         self.unicode.get_or_init(|| {
+            self.unicode_matcher()
+                .expect("pattern checked when it was loaded")
+        })
+    }
+
+    /// The pattern as written, with its groups.
+    pub fn unicode(&self) -> &Regex {
+        self.unicode_groups.get_or_init(|| {
             self.unicode_builder()
                 .build()
                 .expect("pattern checked when it was loaded")
@@ -145,7 +182,7 @@ impl Pattern {
     pub fn is_match(&self, text: &str) -> bool {
         match self.ascii_for(text) {
             Some(re) => re.is_match(text),
-            None => self.unicode().is_match(text),
+            None => self.unicode_matches().is_match(text),
         }
     }
 
@@ -153,7 +190,7 @@ impl Pattern {
     pub fn find(&self, text: &str) -> Option<Range<usize>> {
         match self.ascii_for(text) {
             Some(re) => re.find(text).map(|m| m.range()),
-            None => self.unicode().find(text).map(|m| m.range()),
+            None => self.unicode_matches().find(text).map(|m| m.range()),
         }
     }
 
@@ -170,7 +207,7 @@ impl Pattern {
         match self.ascii_for(text) {
             Some(re) => Box::new(re.find_iter(text).map(move |m| piece(m.range()))),
             None => Box::new(
-                self.unicode()
+                self.unicode_matches()
                     .find_iter(text)
                     .map(move |m| piece(m.range())),
             ),

@@ -501,6 +501,28 @@ mod tests {
         assert!(rs.rules().last().unwrap().conditions.is_empty());
     }
 
+    /// A search's working memory stays small on non-ASCII text, where the
+    /// Unicode form runs and the lazy DFA may hand over to the PikeVM
+    /// (whose table once held a slot per group per state: a gigabyte for
+    /// one long alternation, per thread).
+    #[test]
+    fn builtins_search_non_ascii_text_in_little_memory() {
+        let text = "Ваше письмо не доставлено: адрес больше не используется.\n\
+                    Your message has moved to a new address. Хвала.\n\
+                    メールアドレスは変更されました。새 주소로 보내 주세요.";
+        let rs = RuleSet::builtin();
+        for set in rs.fields.iter().flatten() {
+            for pattern in set.single.iter().chain(set.part.iter().flatten()) {
+                let re = pattern.unicode_matches();
+                let mut cache = re.create_cache();
+                let input = regex_automata::Input::new(text);
+                let _ = re.search_with(&mut cache, &input);
+                let used = cache.memory_usage();
+                assert!(used < 16 << 20, "{used} bytes: {}", pattern.source());
+            }
+        }
+    }
+
     #[test]
     fn bad_rule_files_name_the_problem() {
         let bad_regex = "[[rule]]\nname = \"x\"\nreason = \"blocked\"\nbody = \"(\"\n";
