@@ -4,9 +4,11 @@
 //! notice, the VERP address a bounce came back to.
 
 use super::original;
+use super::pattern::Pattern;
 use super::report::Report;
 use super::text;
 use crate::record::{Category, is_placeholder_address};
+use std::sync::LazyLock;
 
 /// Who a notice is about when the report names nobody: the person who
 /// wrote or auto-replied, the subscriber a complaint is about, the VERP
@@ -76,10 +78,10 @@ pub(super) fn fallback_recipient(report: &Report, category: Category) -> Option<
         Category::AddressChange if super::new_address::names_sender_as_new(report) => {
             old_address_named(report).or_else(|| report.from_address.clone())
         }
-        Category::Autoreply
-        | Category::Unsubscribe
-        | Category::Subscribe
-        | Category::AddressChange => report.from_address.clone(),
+        Category::Unsubscribe => removal_named(report).or_else(|| report.from_address.clone()),
+        Category::Autoreply | Category::Subscribe | Category::AddressChange => {
+            report.from_address.clone()
+        }
         // The subscriber who asks us to verify: the original's To, our own
         // VERP address, else the person the notice names when it comes
         // from a verification service's robot rather than from them.
@@ -131,6 +133,31 @@ fn retired_address_named(report: &Report) -> Option<String> {
         return Some(first);
     }
     named.find(|a| !is_new(a))
+}
+
+/// The address a person asks us to take off the list when they name one
+/// ("Please remove support@x from your list": the admin of a role or help
+/// desk mailbox that receives our mail writes from their own), in the
+/// subject or their own words, never in what they quote.
+fn removal_named(report: &Report) -> Option<String> {
+    static REMOVE_ADDRESS: LazyLock<Pattern> = LazyLock::new(|| {
+        text::regex(
+            r"(?i)\b(?:remove|unsubscribe|delete|drop|take)\s+(?:the\s+(?:e-?mail\s+)?address\s+)?<?([^\s<>@]+@[^\s<>]+?)>?\s+(?:from|off)\b",
+        )
+    });
+    let own = super::person::own_words(&report.body);
+    let ours = report.our_addresses();
+    [report.subject.as_str(), own.as_str()]
+        .into_iter()
+        .find_map(|text| {
+            let named = REMOVE_ADDRESS.captures(text)?.get(1)?.as_str();
+            let address = super::address::clean_address(named)?;
+            (!ours
+                .iter()
+                .any(|o| super::address::share_a_domain(o, &address))
+                && !is_robot_address(&address))
+            .then_some(address)
+        })
 }
 
 /// The old address a person writing from their new one names ("Old

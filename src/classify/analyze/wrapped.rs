@@ -4,6 +4,7 @@
 //! outer message's identity. (A notice attached whole under another
 //! tool's subject is read where the MIME tree is walked: `attached.rs`.)
 
+use super::super::address;
 use super::super::parser::{PARSER, bounced_bounce, without_blank_lead};
 use super::super::person;
 use super::super::report::Report;
@@ -50,6 +51,25 @@ pub(super) fn read(bytes: &[u8], subscriber_header: &str) -> Report {
         return outer;
     };
     let mut report = analyze_one(&inner, subscriber_header);
+    // The bounce that bounced was about one of our own addresses (a
+    // subscriber's reply to a no-reply address, returned to the subscriber,
+    // whose address then failed): the failure that matters is the outer
+    // one, the subscriber's.
+    let ours = |address: &str| {
+        address::share_a_domain(address, &outer.from) || address::share_a_domain(address, &outer.to)
+    };
+    let inner_about_us = !report.deliveries.is_empty()
+        && report
+            .deliveries
+            .iter()
+            .all(|d| d.recipient.as_deref().is_some_and(ours));
+    let outer_names_another = outer
+        .deliveries
+        .iter()
+        .any(|d| d.recipient.as_deref().is_some_and(|r| !ours(r)));
+    if inner_about_us && outer_names_another {
+        return outer;
+    }
     // The record names the message in the mailbox, not the one inside it.
     report.message_id = outer.message_id;
     report.date = outer.date;
