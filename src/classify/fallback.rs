@@ -79,9 +79,15 @@ pub(super) fn fallback_recipient(report: &Report, category: Category) -> Option<
             old_address_named(report).or_else(|| report.from_address.clone())
         }
         Category::Unsubscribe => removal_named(report).or_else(|| report.from_address.clone()),
-        Category::Autoreply | Category::Subscribe | Category::AddressChange => {
-            report.from_address.clone()
-        }
+        // A help desk's acknowledgement sent from a no-reply address
+        // answers for the mailbox its Reply-To names, the one we mailed.
+        Category::Autoreply => report
+            .from_address
+            .as_deref()
+            .filter(|from| is_robot_address(from))
+            .and_then(|_| reply_to_person(report))
+            .or_else(|| report.from_address.clone()),
+        Category::Subscribe | Category::AddressChange => report.from_address.clone(),
         // The subscriber who asks us to verify: the original's To, our own
         // VERP address, else the person the notice names when it comes
         // from a verification service's robot rather than from them.
@@ -158,6 +164,23 @@ fn removal_named(report: &Report) -> Option<String> {
                 && !is_robot_address(&address))
             .then_some(address)
         })
+}
+
+/// The one address of the message's Reply-To, when it is neither a
+/// program's nor ours.
+fn reply_to_person(report: &Report) -> Option<String> {
+    let mut values = report.header_values("reply-to");
+    let value = values.next()?;
+    let mut named = text::addresses_in(value);
+    let address = named.next()?;
+    let ours = report.our_addresses();
+    (values.next().is_none()
+        && named.next().is_none()
+        && !is_robot_address(&address)
+        && !ours
+            .iter()
+            .any(|o| super::address::share_a_domain(o, &address)))
+    .then_some(address)
 }
 
 /// The old address a person writing from their new one names ("Old
