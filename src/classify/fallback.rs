@@ -16,6 +16,8 @@ use std::sync::LazyLock;
 pub(super) fn fallback_recipient(report: &Report, category: Category) -> Option<String> {
     let returned = report.returned.as_ref();
     let original_to = || returned.and_then(|r| r.original.to.clone());
+    // The mailbox our mail went to, as a reply's copy of it shows.
+    let wrote_to = || report.quoted_to.clone().or_else(original_to);
     match category {
         Category::Unknown => None,
         // A report about our sending names no subscriber unless it is an
@@ -58,6 +60,21 @@ pub(super) fn fallback_recipient(report: &Report, category: Category) -> Option<
                             .any(|w| domain.contains(w))
                     })
                 })
+        }
+        // Someone of the same organisation answering the mail we sent to
+        // another mailbox there (IT writing that a colleague has left, a
+        // reply from an alias): the subscriber is the mailbox we wrote to,
+        // as the quoted copy of our mail shows.
+        Category::AddressChange
+            if wrote_to().as_deref().is_some_and(|quoted| {
+                report.from_address.as_deref().is_some_and(|from| {
+                    !from.eq_ignore_ascii_case(quoted)
+                        && super::address::share_a_domain(from, quoted)
+                        && !super::new_address::announced_as_new(report, quoted)
+                })
+            }) =>
+        {
+            wrote_to()
         }
         // A change-of-address notice sent by the provider's robot is about
         // the subscriber our mail went to, not about the robot.

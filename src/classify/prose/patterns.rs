@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 /// optionally followed by the start of the diagnostic.
 pub(super) static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
-        r#"(?x)^\s*(?:[*•]\s+|--?\s+)?(?:(?P<label>RCPT\s+TO|To|An|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Error-for|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адрес\s+получателя|Адресат|(?:宛先|送信先|あて先)(?:メール)?(?:アドレス)?|受信者(?:アドレス)?|收件人(?:地址)?|받는\s*사람|받는\s*분|받는이|수신자(?:\s*주소)?|수신\s*주소|수신인|נמען|כתובת\s+הנמען|گیرنده|المستلم|المرسل\s+إليه)(?:\s*\([A-Za-z][A-Za-z\s-]{0,20}\))?(?:\s*[:：]|\x{a0}[\s\x{a0}]*)\s*(?:rfc822\s*;\s*)?)?
+        r#"(?x)^\s*(?:[*•]\s+|--?\s+)?(?:(?P<label>RCPT\s+TO|To|An|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Error-for|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адрес\s+получателя|Адресат|(?:宛先|送信先|あて先)(?:メール)?(?:アドレス)?|受信者(?:アドレス)?|收件人(?:地址)?|받는\s*사람|받는\s*분|받는이|수신자(?:\s*주소)?|수신\s*주소|수신인|נמען|כתובת\s+הנמען|گیرنده|المستلم|المرسل\s+إليه)(?:\s*\([A-Za-z][A-Za-z\s-]{0,20}\)|\s*/\s*\p{L}[\p{L}-]{0,29}(?:\s+\p{L}[\p{L}-]{0,29})?)?(?:\s*[:：]|\x{a0}[\s\x{a0}]*)\s*(?:rfc822\s*;\s*)?)?
+        # A label may carry a gloss: "수신자(Recipient):", "Empfänger / Recipient:".
         # Exchange and MailEnable write "[SMTP:addr]".
         # A quoted local part stays whole: qmail's <"olena.k"@example.ua>:
         \[?(?:SMTP:)?<?"?(?P<addr>(?:"[^"\r\n<>@]{1,64}"|[^\s<>"():;,\[\]]+)@[^\s<>"():;,\[\]]+)"?>?\]?
@@ -91,6 +92,11 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
               | (?:писмо(?:то)?|съобщение(?:то)?)\s+до | порук[уае]\s+(?:за|на\s+адресу)
               | \bporuk[uae]\s+(?:za|na\s+adresu) | μήνυμ(?:α|ά)(?:\s+σας)?\s+(?:προς|στη\s+διεύθυνση)
               | προς\s+τον\s+παραλήπτη | (?:^|\s)ο\s+παραλήπτης
+              # Vietnamese: "Không thể gửi thư tới x", with or without
+              # diacritics.
+              | (?:gửi|gui)\s+(?:thư|thu|email|e-mail)\s+(?:tới|toi|đến|den)
+              # Arabic: "لم يتم تسليم رسالتك إلى x" (your message to x).
+              | (?:رسالتك|الرسالة)\s+إلى
               # The last word stands apart from the address: "entregue a
               # agenda@x" must not read the address as "genda@x".
             )(?:\s*["<]|\s+)
