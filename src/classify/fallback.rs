@@ -67,11 +67,14 @@ pub(super) fn fallback_recipient(report: &Report, category: Category) -> Option<
         // as the quoted copy of our mail shows.
         Category::AddressChange
             if wrote_to().as_deref().is_some_and(|quoted| {
-                report.from_address.as_deref().is_some_and(|from| {
-                    !from.eq_ignore_ascii_case(quoted)
-                        && super::address::share_a_domain(from, quoted)
-                        && !super::new_address::announced_as_new(report, quoted)
-                })
+                // Not a shared or group mailbox: a person leaving who was
+                // reached through "all-staff@" is not the group moving.
+                !super::address::is_role_mailbox(quoted)
+                    && report.from_address.as_deref().is_some_and(|from| {
+                        !from.eq_ignore_ascii_case(quoted)
+                            && super::address::share_a_domain(from, quoted)
+                            && !super::new_address::announced_as_new(report, quoted)
+                    })
             }) =>
         {
             wrote_to()
@@ -191,8 +194,13 @@ fn reply_to_person(report: &Report) -> Option<String> {
     let mut named = text::addresses_in(value);
     let address = named.next()?;
     let ours = report.our_addresses();
+    // A per-ticket reply address ("reply+t8Hk2a@helpdesk.example") or one
+    // at another domain (a help desk platform's) is no subscriber's.
+    let from = report.from_address.as_deref().unwrap_or("");
     (values.next().is_none()
         && named.next().is_none()
+        && !address.split('@').next().unwrap_or("").contains('+')
+        && super::address::share_a_domain(&address, from)
         && !is_robot_address(&address)
         && !ours
             .iter()
