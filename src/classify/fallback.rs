@@ -171,18 +171,14 @@ fn removal_named(report: &Report) -> Option<String> {
             r"(?i)\b(?:remove|unsubscribe|delete|drop|take)\s+(?:the\s+(?:e-?mail\s+)?address\s+)?<?([^\s<>@]+@[^\s<>]+?)>?\s+(?:from|off)\b",
         )
     });
-    let own = super::person::own_words(&report.body);
-    let ours = report.our_addresses();
-    [report.subject.as_str(), own.as_str()]
+    // A person's body is already their own words (analyze drops what they
+    // quote).
+    [report.subject.as_str(), report.body.as_str()]
         .into_iter()
         .find_map(|text| {
             let named = REMOVE_ADDRESS.captures(text)?.get(1)?.as_str();
             let address = super::address::clean_address(named)?;
-            (!ours
-                .iter()
-                .any(|o| super::address::share_a_domain(o, &address))
-                && !is_robot_address(&address))
-            .then_some(address)
+            (!is_ours(report, &address) && !is_robot_address(&address)).then_some(address)
         })
 }
 
@@ -193,7 +189,6 @@ fn reply_to_person(report: &Report) -> Option<String> {
     let value = values.next()?;
     let mut named = text::addresses_in(value);
     let address = named.next()?;
-    let ours = report.our_addresses();
     // A per-ticket reply address ("reply+t8Hk2a@helpdesk.example") or one
     // at another domain (a help desk platform's) is no subscriber's.
     let from = report.from_address.as_deref().unwrap_or("");
@@ -202,10 +197,16 @@ fn reply_to_person(report: &Report) -> Option<String> {
         && !address.split('@').next().unwrap_or("").contains('+')
         && super::address::share_a_domain(&address, from)
         && !is_robot_address(&address)
-        && !ours
-            .iter()
-            .any(|o| super::address::share_a_domain(o, &address)))
+        && !is_ours(report, &address))
     .then_some(address)
+}
+
+/// Whether an address is on one of our own domains or their relatives.
+fn is_ours(report: &Report, address: &str) -> bool {
+    report
+        .our_addresses()
+        .iter()
+        .any(|o| super::address::share_a_domain(o, address))
 }
 
 /// The old address a person writing from their new one names ("Old
