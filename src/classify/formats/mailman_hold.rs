@@ -12,7 +12,13 @@ use crate::classify::text::{clean_address, collapse_ws};
 
 pub(crate) struct MailmanHold;
 
-const HELD: &str = "is being held until the list moderator can review it for approval";
+/// How the notice's body says the post waits: Mailman's own template, and
+/// the shorter wording of translated or site-edited ones.
+const HELD: [&str; 3] = [
+    "is being held until the list moderator can review it for approval",
+    "held for moderator approval",
+    "held for moderation",
+];
 const REASON_LEADS: [&str; 2] = [
     "the reason it is being held:",
     "the message is being held because:",
@@ -63,9 +69,10 @@ fn is_hold_notice(report: &Report) -> bool {
     let subject = report.subject.to_ascii_lowercase();
     subject.starts_with("your message to ")
         && subject.trim_end().ends_with("awaits moderator approval")
-        && collapse_ws(&report.body)
-            .to_ascii_lowercase()
-            .contains(HELD)
+        && {
+            let body = collapse_ws(&report.body).to_ascii_lowercase();
+            HELD.iter().any(|held| body.contains(held))
+        }
 }
 
 /// The list's posting address: Mailman 3 names it in the subject; Mailman
@@ -143,5 +150,22 @@ mod tests {
         );
         MailmanHold.read(&ReportParts::default(), &mut r);
         assert!(r.deliveries.is_empty());
+    }
+
+    #[test]
+    fn a_shorter_hold_wording_is_read_too() {
+        let mut r = notice(
+            "Your message to pta@lists.example.org.uk awaits moderator approval",
+            "pta-owner@lists.example.org.uk",
+            "Your message to the pta@lists.example.org.uk mailing-list was held for moderator\napproval.\n\nThe reason it is being held:\n\n    The message is not from a list member\n\nEither the message will get posted to the list, or you will receive\nnotification of the moderator's decision.",
+        );
+        MailmanHold.read(&ReportParts::default(), &mut r);
+        let d = &r.deliveries[0];
+        assert_eq!(d.recipient.as_deref(), Some("pta@lists.example.org.uk"));
+        assert_eq!(d.action.as_deref(), Some("delayed"));
+        assert_eq!(
+            d.diagnostic.as_deref(),
+            Some("The message is not from a list member")
+        );
     }
 }

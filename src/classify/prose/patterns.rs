@@ -29,9 +29,9 @@ pub(super) static RECIPIENT_LIST_LINE: LazyLock<Pattern> = LazyLock::new(|| {
 
 /// The groups of `ADDRESS_SENTENCE` that hold the address, one per
 /// alternative (a test checks the list against the pattern).
-pub(super) const SENTENCE_ADDRESS_GROUPS: [&str; 19] = [
+pub(super) const SENTENCE_ADDRESS_GROUPS: [&str; 20] = [
     "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12", "a13", "a14", "a15",
-    "a16", "a17", "a18", "a19",
+    "a16", "a17", "a18", "a19", "a20",
 ];
 
 /// Sentences that name the failed address inside the prose.
@@ -46,6 +46,9 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           | \b(?:user|address|account|mailbox|recipient)\s+<?(?P<a10>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s+(?:unknown|not\s+found|not\s+known|does\s+not|doesn't|is\s+not|isn't|was\s+not|wasn't|no\s+longer|has\s+been|is\s+(?:unknown|invalid|disabled|inactive|suspended|full|over|blocked|unavailable))
           # CommuniGate Pro: "Failed to deliver to '<x@y>'".
           | (?:could\s+not|couldn't|cannot|can't|unable\s+to|failed\s+to)\s+(?:be\s+)?deliver(?:ed)?\s+(?:(?:your\s+|the\s+|this\s+)?(?:message|mail|e-?mail)\s+)?to\s+(?:the\s+following\s+(?:recipients?|address(?:es)?)\s*:?\s*)?'?<?(?P<a2>[^\s<>"()']+@[^\s<>"(),;:']*[^\s<>"().,;:'])>?'?(?:[\s.,:;]|$)
+          # GroupWise: "jdoe (jdoe@x) (User not found)", the user ID, the
+          # address and the cause, under "undeliverable to the following".
+          | ^\s*[^\s<>"()@:]+\s+\(<?(?P<a20>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)\s+\([^()]+\)\s*$
           | \bundeliverable\s+to\s+(?:the\s+following\s*:?\s*)?<?(?P<a9>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           # "to local user x. (Originally addressed to x@y)"
           | \(originally\s+addressed\s+to\s+<?(?P<a11>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)

@@ -132,3 +132,16 @@ fn next_host_session_ends_a_transcript_block() {
     assert!(diagnostic.contains("User unknown"), "{diagnostic}");
     assert!(!diagnostic.contains("5.3.4"), "{diagnostic}");
 }
+
+/// GroupWise names each failed recipient by user ID with the address in
+/// parentheses and the cause after it.
+#[test]
+fn groupwise_user_id_with_address_in_parentheses() {
+    let text = "The message that you sent was undeliverable to the following:\n\tmbauer (mbauer@landkreis-aue.example) (User or Post Office not found)\n\nPossible causes:\n\tAddressee's address is incorrect\n";
+    let d = scan(text, &[], &[], &[]);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        d[0].recipient.as_deref(),
+        Some("mbauer@landkreis-aue.example")
+    );
+}
