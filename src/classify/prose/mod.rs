@@ -310,7 +310,12 @@ pub fn scan(
             }
             let l = lines[j];
             if next < candidates.len() && candidates[next].line == j {
-                if candidates[next].address.eq_ignore_ascii_case(&c.address) {
+                if candidates[next].address.eq_ignore_ascii_case(&c.address)
+                    || continues_reply(lines[j - 1])
+                {
+                    // A line of a multi-line reply ("550-Sent: RCPT
+                    // TO:<x>" in Exim's callout report) belongs to the
+                    // reply, whatever address it quotes.
                     consumed[next] = true;
                 } else if is_original_address(l) {
                     // PMDF: "Recipient address: x" then "Original address:
@@ -587,6 +592,13 @@ pub fn context_of(report: &str, addr: &str) -> Option<String> {
 }
 
 /// A line made only of rule characters (`-----`, `=====`, `*****`).
+/// Whether a line is a reply line that another follows ("550-…": RFC
+/// 5321's hyphen after the code).
+fn continues_reply(line: &str) -> bool {
+    let b = line.trim_start().as_bytes();
+    b.len() > 3 && b[..3].iter().all(u8::is_ascii_digit) && b[3] == b'-'
+}
+
 fn is_separator(l: &str) -> bool {
     let t = l.trim();
     t.len() >= 3

@@ -111,7 +111,7 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           | (?:收件人|收信人|收件者)\s*[:：]\s*<?(?P<a17>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;。]|$)
           # Turkish and Korean put the address before its word: "x adresine",
           # "x 님에게", "x 로 보내신 메일".
-          | <?(?P<a16>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s*(?:adresine|adresindeki|님에게|님께|(?:으로|로)\s*보내신)
+          | <?(?P<a16>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\s*(?:adresine|adresindeki|님에게|님께|(?:으로|로)\s*보내신|계정[은이])
         )"#,
     )
 });

@@ -145,3 +145,22 @@ fn groupwise_user_id_with_address_in_parentheses() {
         Some("mbauer@landkreis-aue.example")
     );
 }
+
+/// Exim's callout report quotes our own address inside the remote
+/// server's multi-line reply; the whole reply is the recipient's reason.
+#[test]
+fn a_multi_line_reply_stays_whole_whatever_it_quotes() {
+    let text = "The following address(es) failed:\n\n  a@shop.example\n    SMTP error from remote mail server after RCPT TO:<a@shop.example>:\n    550-Verification failed for <bounces+1@news.example>\n    550-Sent:     RCPT TO:<bounces+1@news.example>\n    550-Response: 550 5.1.1 No such mailbox\n    550 Sender verify failed\n";
+    let d = scan(text, &[], &[], &[]);
+    let a = d
+        .iter()
+        .find(|d| d.recipient.as_deref() == Some("a@shop.example"))
+        .unwrap();
+    assert!(
+        a.diagnostic
+            .as_deref()
+            .unwrap()
+            .contains("Sender verify failed"),
+        "{a:?}"
+    );
+}
