@@ -12,9 +12,9 @@ use super::diagnostic::fill_from_diagnostic;
 use super::report::Delivery;
 use super::text::{clean_address, collapse_ws, find_smtp_code, find_status};
 use patterns::{
-    ADDRESS_LINE, ADDRESS_SENTENCE, BOILERPLATE, DATED_REST, HEADER_LABEL, HEADER_SUMMARY,
-    RCPT_REJECTED, REASON_ANYWHERE, REASON_WORDS, RECIPIENT_LIST_LINE, SENTENCE_ADDRESS_GROUPS,
-    SUBJECT_LABEL, TRANSCRIPT_STAMP,
+    ADDRESS_LINE, ADDRESS_SENTENCE, BOILERPLATE, CAUSE_LEAD_IN, DATED_REST, HEADER_LABEL,
+    HEADER_SUMMARY, RCPT_REJECTED, REASON_ANYWHERE, REASON_WORDS, RECIPIENT_LIST_LINE,
+    SENTENCE_ADDRESS_GROUPS, SUBJECT_LABEL, TRANSCRIPT_STAMP,
 };
 
 mod patterns;
@@ -319,11 +319,13 @@ pub fn scan(
             let l = lines[j];
             if next < candidates.len() && candidates[next].line == j {
                 if candidates[next].address.eq_ignore_ascii_case(&c.address)
-                    || continues_reply(lines[j - 1])
+                    || continues_reply(lines[j - 1]) && !opens_with(l, &candidates[next].address)
                 {
                     // A line of a multi-line reply ("550-Sent: RCPT
                     // TO:<x>" in Exim's callout report) belongs to the
-                    // reply, whatever address it quotes.
+                    // reply, whatever address it quotes; one that opens
+                    // with its own address ("550-b@x: user unknown") is
+                    // another recipient's.
                     consumed[next] = true;
                 } else if is_original_address(l) {
                     // PMDF: "Recipient address: x" then "Original address:
@@ -599,7 +601,6 @@ pub fn context_of(report: &str, addr: &str) -> Option<String> {
     context_for(&lines, addr)
 }
 
-/// A line made only of rule characters (`-----`, `=====`, `*****`).
 /// Whether a line is a reply line that another follows ("550-…": RFC
 /// 5321's hyphen after the code).
 fn continues_reply(line: &str) -> bool {
@@ -607,6 +608,23 @@ fn continues_reply(line: &str) -> bool {
     b.len() > 3 && b[..3].iter().all(u8::is_ascii_digit) && b[3] == b'-'
 }
 
+/// Whether a reply line starts, after its code, with `address`.
+fn opens_with(line: &str, address: &str) -> bool {
+    let t = line.trim_start();
+    let t = match t.as_bytes() {
+        [a, b, c, d, ..]
+            if [a, b, c].iter().all(|x| x.is_ascii_digit()) && matches!(d, b'-' | b' ') =>
+        {
+            &t[4..]
+        }
+        _ => t,
+    };
+    let t = t.trim_start().trim_start_matches('<');
+    t.get(..address.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(address))
+}
+
+/// A line made only of rule characters (`-----`, `=====`, `*****`).
 fn is_separator(l: &str) -> bool {
     let t = l.trim();
     t.len() >= 3
@@ -648,7 +666,7 @@ fn preceding_paragraph(lines: &[&str], line: usize) -> String {
         if t.len() > 400 {
             return String::new();
         }
-        if !t.ends_with(':') {
+        if !t.ends_with(':') || CAUSE_LEAD_IN.is_match(t) {
             return collapse_ws(t);
         }
         if start == end {

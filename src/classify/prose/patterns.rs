@@ -48,7 +48,7 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           | (?:could\s+not|couldn't|cannot|can't|unable\s+to|failed\s+to)\s+(?:be\s+)?deliver(?:ed)?\s+(?:(?:your\s+|the\s+|this\s+)?(?:message|mail|e-?mail)\s+)?to\s+(?:the\s+following\s+(?:recipients?|address(?:es)?)\s*:?\s*)?'?<?(?P<a2>[^\s<>"()']+@[^\s<>"(),;:']*[^\s<>"().,;:'])>?'?(?:[\s.,:;]|$)
           # GroupWise: "jdoe (jdoe@x) (User not found)", the user ID, the
           # address and the cause, under "undeliverable to the following".
-          | ^\s*[^\s<>"()@:]+\s+\(<?(?P<a20>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)\s+\([^()]+\)\s*$
+          | ^\s*[^\s<>"()@:]+\s+\(<?(?P<a20>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)\s+\([^()]*(?:not\s+found|unknown|undeliverable|full|quota|disabled|expired|closed)[^()]*\)\s*$
           | \bundeliverable\s+to\s+(?:the\s+following\s*:?\s*)?<?(?P<a9>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?(?:[\s.,:;]|$)
           # "to local user x. (Originally addressed to x@y)"
           | \(originally\s+addressed\s+to\s+<?(?P<a11>[^\s<>"()]+@[^\s<>"(),;:]*[^\s<>"().,;:])>?\)
@@ -83,6 +83,7 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
               # Scandinavian, Chinese: "message to x", "deliver to x".
               # Spanish: "El mensaje que usted envió a x no pudo ser entregado".
               | (?:mensaje|correo)\s+que\s+(?:usted\s+)?envi(?:ó|o)\s+a
+              | \bha\s+enviado\s+un\s+(?:mensaje|correo)\s+a
               | wiadomo(?:ś|s)(?:ć|c)\s+do | doru(?:č|c)it\s+na\s+adresu
               | livrat(?:ă|a)?\s+(?:c(?:ă|a)tre|la) | mensagem\s+para
               | recapitare(?:\s+il\s+messaggio)?\s+a | messaggio\s+per
@@ -143,6 +144,13 @@ pub(super) static REASON_WORDS: LazyLock<Pattern> = LazyLock::new(|| {
     )
 });
 
+/// A lead-in that gives the cause before the address it introduces
+/// ("… could not be delivered because the recipient does not exist on
+/// this server:", "… porque el destinatario no existe en este servidor:").
+pub(super) static CAUSE_LEAD_IN: LazyLock<Pattern> = LazyLock::new(|| {
+    super::super::text::regex(r"(?i)\b(?:because|porque|weil|parce\s+que|perch[ée]|omdat)\b")
+});
+
 /// Words that give a reason wherever they stand in a notice.
 pub(super) static REASON_ANYWHERE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
@@ -177,7 +185,7 @@ pub(super) static RCPT_REJECTED: LazyLock<Pattern> = LazyLock::new(|| {
 /// Boilerplate lines that carry no diagnostic value.
 pub(super) static BOILERPLATE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
-        r"(?i)^\s*(?:-+\s*transcript\s+of\s+session|-+\s*the\s+following\s+address|\(?other\s+mxes\s+tried|for\s+further\s+assistance|if\s+you\s+do\s+so|you\s+can\s+delete\s+your\s+own\s+text|the\s+mail\s+system\s*$|this\s+is\s+a\s+permanent\s+error|i'm\s+sorry\s+to\s+have\s+to\s+inform|i'm\s+afraid\s+i\s+wasn't\s+able|this\s+is\s+an\s+automatically\s+generated\s+delivery\s+status\s+notification|please\s+reply\s+to\s+<?postmaster@\S+>?\s*$|if\s+you\s+feel\s+this\s+message\s+to\s+be\s+in\s+error)",
+        r"(?i)^\s*(?:-+\s*transcript\s+of\s+session|-+\s*the\s+following\s+address|\(?other\s+mxes\s+tried|for\s+further\s+assistance|if\s+you\s+do\s+so|you\s+can\s+delete\s+your\s+own\s+text|the\s+mail\s+system\s*$|this\s+is\s+a\s+permanent\s+error|i'm\s+sorry\s+to\s+have\s+to\s+inform|i'm\s+afraid\s+i\s+wasn't\s+able|this\s+is\s+an\s+automatically\s+generated\s+delivery\s+status\s+notification|please\s+reply\s+to\s+<?postmaster@\S+>?\s*$|if\s+you\s+feel\s+this\s+message\s+to\s+be\s+in\s+error|por\s+favor,?\s+compruebe\s+que\s+la\s+direcci|please\s+(?:check|verify)\s+that\s+the\s+(?:e-?mail\s+)?address\s+is\s+correct)",
     )
 });
 

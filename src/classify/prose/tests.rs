@@ -180,3 +180,29 @@ fn the_pipe_above_generated_by_is_part_of_the_reason() {
         "{a:?}"
     );
 }
+
+/// A continuation line that opens with its own address is another
+/// recipient's, not part of the reply above it.
+#[test]
+fn a_reply_line_opening_with_an_address_is_another_recipient() {
+    let text = "The following address(es) failed:\n\n  a@shop.example\n    SMTP error from remote mail server after end of data:\n    550-The following recipients were rejected:\n    550-<a@shop.example>: mailbox full\n    550 <b@shop.example>: user unknown\n";
+    let d = scan(text, &[], &[], &[]);
+    assert!(
+        d.iter()
+            .any(|d| d.recipient.as_deref() == Some("b@shop.example")),
+        "{d:?}"
+    );
+}
+
+/// "Name (addr) (text)" is GroupWise's failed recipient only when the
+/// text is a cause; a help desk's "Helpdesk (addr) (ext. 4411)" is not.
+#[test]
+fn a_contact_line_in_parentheses_is_no_recipient() {
+    let text = "Your message to anna@firm.example could not be delivered: mailbox unavailable.\n\nFor help contact:\nHelpdesk (helpdesk@firm.example) (ext. 4411)\n";
+    let d = scan(text, &[], &[], &[]);
+    assert!(
+        d.iter()
+            .all(|d| d.recipient.as_deref() != Some("helpdesk@firm.example")),
+        "{d:?}"
+    );
+}
