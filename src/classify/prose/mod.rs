@@ -17,9 +17,11 @@ use patterns::{
     SENTENCE_ADDRESS_GROUPS, SUBJECT_LABEL, TRANSCRIPT_STAMP,
 };
 
+mod lines;
 mod patterns;
 mod reason;
 
+use lines::{continues_reply, is_separator, opens_with};
 use reason::{labelled_reason, permanent_reply_line, quoted_response, reason_paragraph};
 
 /// The lines of the report about one address, before they are joined
@@ -599,37 +601,6 @@ fn context_for(lines: &[&str], addr: &str) -> Option<String> {
 pub fn context_of(report: &str, addr: &str) -> Option<String> {
     let lines: Vec<&str> = report.lines().take(400).collect();
     context_for(&lines, addr)
-}
-
-/// Whether a line is a reply line that another follows ("550-…": RFC
-/// 5321's hyphen after the code).
-fn continues_reply(line: &str) -> bool {
-    let b = line.trim_start().as_bytes();
-    b.len() > 3 && b[..3].iter().all(u8::is_ascii_digit) && b[3] == b'-'
-}
-
-/// Whether a reply line starts, after its code, with `address`.
-fn opens_with(line: &str, address: &str) -> bool {
-    let t = line.trim_start();
-    let t = match t.as_bytes() {
-        [a, b, c, d, ..]
-            if [a, b, c].iter().all(|x| x.is_ascii_digit()) && matches!(d, b'-' | b' ') =>
-        {
-            &t[4..]
-        }
-        _ => t,
-    };
-    let t = t.trim_start().trim_start_matches('<');
-    t.get(..address.len())
-        .is_some_and(|head| head.eq_ignore_ascii_case(address))
-}
-
-/// A line made only of rule characters (`-----`, `=====`, `*****`).
-fn is_separator(l: &str) -> bool {
-    let t = l.trim();
-    t.len() >= 3
-        && t.chars()
-            .all(|c| matches!(c, '-' | '=' | '*' | '_' | '#' | '~'))
 }
 
 /// The non-blank lines right above `line`, up to a blank line or a
