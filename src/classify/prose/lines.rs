@@ -9,6 +9,12 @@ pub(super) fn continues_reply(line: &str) -> bool {
     b.len() > 3 && b[..3].iter().all(u8::is_ascii_digit) && b[3] == b'-'
 }
 
+/// Whether a line opens with a reply code ("550 …", "550-…").
+pub(super) fn is_reply_line(line: &str) -> bool {
+    let b = line.trim_start().as_bytes();
+    b.len() > 4 && b[..3].iter().all(u8::is_ascii_digit) && matches!(b[3], b'-' | b' ')
+}
+
 /// Whether a reply line starts, after its code, with `address`.
 pub(super) fn opens_with(line: &str, address: &str) -> bool {
     let t = line.trim_start();

@@ -21,7 +21,7 @@ mod lines;
 mod patterns;
 mod reason;
 
-use lines::{continues_reply, is_separator, opens_with};
+use lines::{continues_reply, is_reply_line, is_separator, opens_with};
 use reason::{labelled_reason, permanent_reply_line, quoted_response, reason_paragraph};
 
 /// The lines of the report about one address, before they are joined
@@ -314,21 +314,32 @@ pub fn scan(
         let mut j = c.line + 1;
         let mut after_subject = false;
         let mut aliases: Vec<String> = Vec::new();
+        let mut quoting_reply = false;
         while j < lines.len() && j < c.line + 30 {
             while next < candidates.len() && candidates[next].line < j {
                 next += 1;
             }
             let l = lines[j];
             if next < candidates.len() && candidates[next].line == j {
-                if candidates[next].address.eq_ignore_ascii_case(&c.address)
-                    || continues_reply(lines[j - 1]) && !opens_with(l, &candidates[next].address)
-                {
+                // Exim quotes the reply to the whole message under each
+                // address it failed ("SMTP error … after end of data:",
+                // then "550-a@x: …", "550 b@x: …"): all of it is each
+                // one's reason.
+                let quoted = is_reply_line(l)
+                    && (quoting_reply && continues_reply(lines[j - 1])
+                        || text.trim_end().ends_with(':'));
+                let same = candidates[next].address.eq_ignore_ascii_case(&c.address);
+                let opens = opens_with(l, &candidates[next].address);
+                if same || quoted || continues_reply(lines[j - 1]) && !opens {
                     // A line of a multi-line reply ("550-Sent: RCPT
                     // TO:<x>" in Exim's callout report) belongs to the
                     // reply, whatever address it quotes; one that opens
                     // with its own address ("550-b@x: user unknown") is
-                    // another recipient's.
-                    consumed[next] = true;
+                    // another recipient's too.
+                    if same || !opens {
+                        consumed[next] = true;
+                    }
+                    quoting_reply |= quoted;
                 } else if is_original_address(l) {
                     // PMDF: "Recipient address: x" then "Original address:
                     // y", the alias the sender used, then the cause of both.

@@ -71,6 +71,9 @@ pub(super) static ADDRESS_SENTENCE: LazyLock<Pattern> = LazyLock::new(|| {
           # French, German, Spanish, Portuguese, Russian.
           | (?:(?:(?:remis|délivré|distribué|livré)\s+(?:à|au\s+destinataire)
               | zugestellt\s+werden\s+an | (?:zustellung|nachricht)\s+an
+              # Gateways' notices to the sender: "Ihre E-Mail an x wurde …
+              # in Quarantäne verschoben", "Votre message destiné à x".
+              | (?:ihre|die)\s+e-?mail\s+an | (?:destiné|adressé|envoyé)e?s?\s+à
               | (?:entregar|entregado|entregue)(?:\s+(?:el|la|o|a|su|sua|seu|tu))*(?:\s+(?:mensaje|mensagem|correo|e-?mail))?\s+(?:a|ao|para)
               | по\s+адресу | (?:адресату|получателю)
               # "Письмо, отправленное на адрес x"; Ukrainian "на адресу x".
@@ -154,7 +157,7 @@ pub(super) static CAUSE_LEAD_IN: LazyLock<Pattern> = LazyLock::new(|| {
 /// Words that give a reason wherever they stand in a notice.
 pub(super) static REASON_ANYWHERE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
-        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|not\s+reachable|not\s+responding|space\s+not\s+enough|not\s+enough\s+space|insufficient\s+(?:disk\s+)?space|queue\s+period|spam|(?:user|recipient|address|mailbox)\s+not\s+(?:known|found)|encountered\s+an\s+error)\b|拒否|存在しません|存在しない|宛先不明|容量|超過|迷惑メール|拒收|拒绝|不存在|已满|退信|垃圾邮件|거부|존재하지|용량|초과|차단|переполнен|не\s+существует|заблокирован|отклонен",
+        r"(?i)\b(?:unknown|disabled|does\s+not\s+exist|doesn't\s+exist|no\s+such|mailbox\s+(?:is\s+)?full|over\s+quota|quota|rejected|denied|refused|invalid|unavailable|suspended|inactive|blocked|expired|timed\s+out|not\s+reachable|not\s+responding|space\s+not\s+enough|not\s+enough\s+space|insufficient\s+(?:disk\s+)?space|queue\s+period|spam|(?:user|recipient|address|mailbox)\s+not\s+(?:known|found)|encountered\s+an\s+error)\b|拒否|ポリシーにより|存在しません|存在しない|宛先不明|容量|超過|迷惑メール|拒收|拒绝|不存在|已满|退信|垃圾邮件|거부|존재하지|용량|초과|차단|переполнен|не\s+существует|заблокирован|отклонен",
     )
 });
 
@@ -162,7 +165,7 @@ pub(super) static REASON_ANYWHERE: LazyLock<Pattern> = LazyLock::new(|| {
 /// Mailbox full", "Failure reason: …", "Grund: …"): group `reason`.
 pub(super) static REASON_LABEL_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
-        r"(?im)^[ \t]*(?:(?:reject(?:ion)?|failure|error|bounce|delivery\s+failure)\s+)?(?:reason|grund|raison|motivo|reden|oorzaak|orsak|årsak|årsag|powód|důvod|dôvod|razlog|cauza|motiv|причина|sebep|neden)[ \t]*:[ \t]*(?P<reason>\S[^\r\n]{2,200})\r?$",
+        r"(?im)^[ \t]*(?:(?:reject(?:ion)?|failure|error|bounce|delivery\s+failure)\s+)?(?:reason|grund|raison|motif|motivo|reden|oorzaak|orsak|årsak|årsag|powód|důvod|dôvod|razlog|cauza|motiv|причина|sebep|neden)[ \t]*:[ \t]*(?P<reason>\S[^\r\n]{2,200})\r?$",
     )
 });
 
