@@ -143,15 +143,6 @@ pub fn clean_address(raw: &str) -> Option<String> {
         Some((i, c)) => &local[i + c.len_utf8()..],
         None => local,
     };
-    // A multi-line SMTP reply runs its code into the address it quotes
-    // ("550-anna@example.com: mailbox unavailable"): the mailbox starts
-    // after the code's hyphen.
-    let local = match local.as_bytes() {
-        [b'4' | b'5', b'0'..=b'5', b'0'..=b'9', b'-', first, ..] if !first.is_ascii_digit() => {
-            &local[4..]
-        }
-        _ => local,
-    };
     // ... and the text runs on after it ("x@example.jp」は、"): the
     // domain ends at the first CJK punctuation or full-width form.
     let domain = domain
@@ -318,27 +309,6 @@ mod tests {
         assert!(!is_role_mailbox("alice+board@example.org"));
         assert!(!is_role_mailbox("bob+team@example.org"));
         assert!(!is_role_mailbox("priya.menon7@example.org"));
-    }
-
-    #[test]
-    fn a_reply_code_run_into_the_address_is_not_part_of_it() {
-        assert_eq!(
-            clean_address("550-anna@corp.example.com:").as_deref(),
-            Some("anna@corp.example.com")
-        );
-        assert_eq!(
-            clean_address("451-b.ob@example.com").as_deref(),
-            Some("b.ob@example.com")
-        );
-        // A local part that only looks like a code keeps it.
-        assert_eq!(
-            clean_address("555-1234@sms.example.com").as_deref(),
-            Some("555-1234@sms.example.com")
-        );
-        assert_eq!(
-            clean_address("team-550@example.com").as_deref(),
-            Some("team-550@example.com")
-        );
     }
 
     #[test]

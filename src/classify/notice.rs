@@ -48,7 +48,11 @@ pub fn is_bounce_like(report: &Report) -> bool {
     {
         return false;
     }
-    let notice_subject = BOUNCE_SUBJECT.find(&report.subject);
+    let notice_subject = BOUNCE_SUBJECT.find(&report.subject).or_else(|| {
+        sender_is_a_daemon(report)
+            .then(|| DAEMON_NOTICE_SUBJECT.find(&report.subject))
+            .flatten()
+    });
     // A company's own mail about an account, from no mail daemon and with
     // a return path of its own, that returns nothing and whose subject
     // names no failed delivery (a billing reminder that mail "will be
@@ -125,8 +129,14 @@ pub fn is_bounce_subject(subject: &str) -> bool {
 
 static BOUNCE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(
-        r"(?i)undeliver|undelivered|mensaje devuelto|correo devuelto|mensagem devolvida|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|could not be forwarded|could(?:n't| not) deliver|not delivered|delivery error|bounced|bounce action notification|\b(?:(?:hard|soft) bounce|bounce notification):|\b(?:hard|soft) bounce report\b|rejected|mail system error|permanent error|delayed mail|^\s*delivery delayed:|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|nicht zustellbar|non recapitabile|mancata consegna|no se puede entregar|non remis|onbestelbaar|ej levererbart|kan ikke leveres|nie można dostarczyć|não é possível entregar|nedoručitelné|kézbesíthetetlen|teslim edilemedi|не удается доставить|error de entrega|\bpost to \S+ denied\b|^\s*denied post to\b|\buser unknown\b|(?:配信|配送|送信)(?:エラー|失敗|不能)|(?:配信|配送)(?:でき|され)ませんでした|受信拒否|未達|退信|投递失败|发送失败|반송된\s*메일|반송\s*메일|(?:메일|전송|발송)\s*반송|\[\s*반송\s*\]|전송\s*실패|(?:스팸|메일)\s*차단\s*(?:알림|안내)|수신\s*거부되었|메일\s*수신\s*거부\s*(?:알림|안내)|메일이\s*차단되었|메일이?\s*반송\s*되었|(?:письмо|сообщение|message)\s+не\s+доставлено|^\s*не\s+доставлено\s*:|nedoručen[áéý]\s+(?:zpráva|e-?mail|pošta|správa)|(?:zpráva|správa|e-?mail)\s+(?:nebyla\s+)?nedoručen|^\s*(?:message|messaggio|nachricht)\s+(?:held|trattenuto|zurückgehalten)\b|لم\s+يتم\s+التسليم|غير\s+قابل\s+للتسليم|تعذر\s+التسليم|לא\s+נמסר(?:$|[^\p{L}])|לא\s+ניתן\s+למסור|تحویل\s+داده\s+نشد|\[held\s+for\s+review\]|\bmessage\s+blocked\b",
+        r"(?i)undeliver|undelivered|mensaje devuelto|correo devuelto|mensagem devolvida|delivery (?:status notification|failure|failed|has failed|notification|problem|report)|returned mail|returning message|mail delivery failed|failure notice|non[- ]?delivery|could not be delivered|could not be forwarded|could(?:n't| not) deliver|not delivered|delivery error|bounced|bounce action notification|\b(?:(?:hard|soft) bounce|bounce notification):|\b(?:hard|soft) bounce report\b|rejected|mail system error|permanent error|delayed mail|^\s*delivery delayed:|warning: could not send|nondeliverable|unable to deliver|message you sent|delivery final failure|notification d'[eé]tat de remise|unzustellbar|nicht zustellbar|non recapitabile|mancata consegna|no se puede entregar|non remis|onbestelbaar|ej levererbart|kan ikke leveres|nie można dostarczyć|não é possível entregar|nedoručitelné|kézbesíthetetlen|teslim edilemedi|не удается доставить|error de entrega|\bpost to \S+ denied\b|^\s*denied post to\b|\buser unknown\b|(?:配信|配送|送信)(?:エラー|失敗|不能)|受信拒否|未達|退信|投递失败|发送失败|반송된\s*메일|반송\s*메일|(?:메일|전송|발송)\s*반송|\[\s*반송\s*\]|전송\s*실패|(?:스팸|메일)\s*차단\s*(?:알림|안내)|수신\s*거부되었|메일\s*수신\s*거부\s*(?:알림|안내)|메일이\s*차단되었|메일이?\s*반송\s*되었|(?:письмо|сообщение|message)\s+не\s+доставлено|^\s*не\s+доставлено\s*:|nedoručen[áéý]\s+(?:zpráva|e-?mail|pošta|správa)|(?:zpráva|správa|e-?mail)\s+(?:nebyla\s+)?nedoručen|^\s*(?:message|messaggio|nachricht)\s+(?:held|trattenuto|zurückgehalten)\b|لم\s+يتم\s+التسليم|غير\s+قابل\s+للتسليم|تعذر\s+التسليم|לא\s+נמסר(?:$|[^\p{L}])|לא\s+ניתן\s+למסור|تحویل\s+داده\s+نشد|\[held\s+for\s+review\]",
     )
+});
+/// Subjects a person may write as well ("Message blocked", a shop's
+/// "一部のお客様に配信されませんでした"): a notice's only from a mail
+/// system's address or a null return path, or with our message returned.
+static DAEMON_NOTICE_SUBJECT: LazyLock<Pattern> = LazyLock::new(|| {
+    super::text::regex(r"(?i)\bmessage\s+blocked\b|(?:配信|配送)(?:でき|され)ませんでした")
 });
 static BOUNCE_INTRO: LazyLock<Pattern> = LazyLock::new(|| {
     super::text::regex(

@@ -267,6 +267,10 @@ fn first_reply_code(text: &str) -> Option<u16> {
             || (b[at + 3] == b',' && !b.get(at + 4).is_some_and(u8::is_ascii_digit))
             || b.get(at + 3..at + 7).is_some_and(|t| {
                 t[0] == b':' && t[1] == b' ' && matches!(t[2], b'2' | b'4' | b'5') && t[3] == b'.'
+            })
+            // ... or "554: delivery error: dd …", with no status.
+            || b.get(at + 3..at + 19).is_some_and(|t| {
+                t[..2] == *b": " && t[2..].eq_ignore_ascii_case(b"delivery error")
             });
         let mut before = text[..at].chars().rev();
         let preceded = match before.next() {
@@ -446,7 +450,7 @@ mod tests {
 
     fn reply_code_by_regex(text: &str) -> Option<u16> {
         let re = regex(
-            r"(?:^|^,|[^\d.#\[\-/,]|[^\d],)([245][0-9][0-9])(?:[ \-;]|,[^0-9]|,$|$|: [245]\.)",
+            r"(?:^|^,|[^\d.#\[\-/,]|[^\d],)([245][0-9][0-9])(?:[ \-;]|,[^0-9]|,$|$|: [245]\.|(?i:: delivery error))",
         );
         let mut codes: Vec<u16> = Vec::new();
         let mut rest = text;
@@ -515,6 +519,9 @@ mod tests {
             "4.7.0",
             "421-4.7.0 [TSS04]",
             "550: 5.7.1 Message rejected due to local policy",
+            "554: delivery error: dd Sorry your message cannot be delivered",
+            "554: Delivery Error",
+            "554: delivery",
             "Size: 550: 12",
             "550:5.1.1",
             "",

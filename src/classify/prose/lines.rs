@@ -15,6 +15,19 @@ pub(super) fn is_reply_line(line: &str) -> bool {
     b.len() > 4 && b[..3].iter().all(u8::is_ascii_digit) && matches!(b[3], b'-' | b' ')
 }
 
+/// The address a reply line opens with, after its code ("550-a@x: …",
+/// "550 <a@x>: …").
+pub(super) fn reply_address(line: &str) -> Option<&str> {
+    let t = line
+        .trim_start()
+        .get(4..)?
+        .trim_start()
+        .trim_start_matches('<');
+    let end = t.find([':', '>', ' ', ',', ';']).unwrap_or(t.len());
+    let token = &t[..end];
+    token.contains('@').then_some(token)
+}
+
 /// Whether a reply line starts, after its code, with `address`.
 pub(super) fn opens_with(line: &str, address: &str) -> bool {
     let t = line.trim_start();
@@ -37,4 +50,27 @@ pub(super) fn is_separator(l: &str) -> bool {
     t.len() >= 3
         && t.chars()
             .all(|c| matches!(c, '-' | '=' | '*' | '_' | '#' | '~'))
+}
+
+/// An address that opens a line of an SMTP reply, the code run into it
+/// ("550-anna@x: mailbox unavailable" under "SMTP error … after end of
+/// data:"), without the code. Only there: "500-club@x" alone on a line,
+/// or in a report's fields, is a mailbox of that name.
+pub(super) fn without_reply_code<'a>(addr: &'a str, rest: &str, above: &[&str]) -> &'a str {
+    let coded = matches!(
+        addr.as_bytes(),
+        [b'4' | b'5', b'0'..=b'5', b'0'..=b'9', b'-', first, ..] if !first.is_ascii_digit()
+    );
+    let in_reply = || {
+        above
+            .iter()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| l.trim_end().ends_with(':') || continues_reply(l))
+    };
+    if coded && !rest.trim().is_empty() && in_reply() {
+        &addr[4..]
+    } else {
+        addr
+    }
 }

@@ -21,7 +21,9 @@ mod lines;
 mod patterns;
 mod reason;
 
-use lines::{continues_reply, is_reply_line, is_separator, opens_with};
+use lines::{
+    continues_reply, is_reply_line, is_separator, opens_with, reply_address, without_reply_code,
+};
 use reason::{labelled_reason, permanent_reply_line, quoted_response, reason_paragraph};
 
 /// The lines of the report about one address, before they are joined
@@ -178,8 +180,8 @@ pub fn scan(
             continue;
         }
         if let Some(c) = ADDRESS_LINE.captures(line) {
-            let addr = &c["addr"];
             let rest = c.name("rest").map_or("", |m| m.as_str());
+            let addr = without_reply_code(&c["addr"], rest, &lines[..i]);
             // A bare address line must not be prose that happens to start
             // with an address and goes on with an unrelated sentence.
             let sep = c.name("sep").is_some();
@@ -314,20 +316,31 @@ pub fn scan(
         let mut j = c.line + 1;
         let mut after_subject = false;
         let mut aliases: Vec<String> = Vec::new();
-        let mut quoting_reply = false;
+        // A block that opens on a line of such a reply is inside it.
+        let mut quoting_reply = continues_reply(own_line) && reply_address(own_line).is_some();
         while j < lines.len() && j < c.line + 30 {
             while next < candidates.len() && candidates[next].line < j {
                 next += 1;
             }
             let l = lines[j];
+            // Exim quotes the reply to the whole message under each
+            // address it failed ("SMTP error … after end of data:", then
+            // "550-a@x: …", "550 b@x: …"): the reply is each one's reason,
+            // but a line that opens with another address gives that
+            // address's own cause, read in its own block.
+            let quoted = is_reply_line(l)
+                && (quoting_reply && continues_reply(lines[j - 1])
+                    || text.trim_end().ends_with(':'));
+            quoting_reply |= quoted;
+            if quoted && reply_address(l).is_some_and(|a| !a.eq_ignore_ascii_case(&c.address)) {
+                j += 1;
+                continue;
+            }
             if next < candidates.len() && candidates[next].line == j {
                 // Exim quotes the reply to the whole message under each
                 // address it failed ("SMTP error … after end of data:",
                 // then "550-a@x: …", "550 b@x: …"): all of it is each
                 // one's reason.
-                let quoted = is_reply_line(l)
-                    && (quoting_reply && continues_reply(lines[j - 1])
-                        || text.trim_end().ends_with(':'));
                 let same = candidates[next].address.eq_ignore_ascii_case(&c.address);
                 let opens = opens_with(l, &candidates[next].address);
                 if same || quoted || continues_reply(lines[j - 1]) && !opens {
@@ -335,11 +348,8 @@ pub fn scan(
                     // TO:<x>" in Exim's callout report) belongs to the
                     // reply, whatever address it quotes; one that opens
                     // with its own address ("550-b@x: user unknown") is
-                    // another recipient's too.
-                    if same || !opens {
-                        consumed[next] = true;
-                    }
-                    quoting_reply |= quoted;
+                    // another recipient's.
+                    consumed[next] = true;
                 } else if is_original_address(l) {
                     // PMDF: "Recipient address: x" then "Original address:
                     // y", the alias the sender used, then the cause of both.

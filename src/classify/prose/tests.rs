@@ -206,3 +206,35 @@ fn a_contact_line_in_parentheses_is_no_recipient() {
         "{d:?}"
     );
 }
+
+/// Exim quotes the reply to the whole message under each address; each
+/// address keeps the cause its own line of the reply gives.
+#[test]
+fn each_address_keeps_its_own_line_of_a_quoted_reply() {
+    let text = "The following address(es) failed:\n\n  anna@corp.example\n    SMTP error from remote mail server after end of data:\n    552-anna@corp.example: 5.2.2 mailbox full, quota exceeded\n    552 bert@corp.example: 5.1.1 no such user\n  bert@corp.example\n    SMTP error from remote mail server after end of data:\n    552-anna@corp.example: 5.2.2 mailbox full, quota exceeded\n    552 bert@corp.example: 5.1.1 no such user\n";
+    let d = scan(text, &[], &[], &[]);
+    let of = |r: &str| {
+        d.iter()
+            .find(|d| d.recipient.as_deref() == Some(r))
+            .and_then(|d| d.diagnostic.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert!(of("anna@corp.example").contains("mailbox full"), "{d:?}");
+    assert!(!of("anna@corp.example").contains("no such user"), "{d:?}");
+    assert!(of("bert@corp.example").contains("no such user"), "{d:?}");
+    assert!(!of("bert@corp.example").contains("mailbox full"), "{d:?}");
+}
+
+/// A mailbox whose name starts like a reply code keeps it where no reply
+/// runs into it.
+#[test]
+fn a_local_part_like_a_reply_code_is_kept_outside_a_reply() {
+    let text = "The following address(es) failed:\n\n  500-club@rotary.example\n    host mx.rotary.example [192.0.2.1]\n    SMTP error from remote mail server after RCPT TO:<500-club@rotary.example>:\n    550 5.1.1 no such user\n";
+    let d = scan(text, &[], &[], &[]);
+    assert!(
+        d.iter()
+            .any(|d| d.recipient.as_deref() == Some("500-club@rotary.example")),
+        "{d:?}"
+    );
+}
