@@ -69,6 +69,8 @@ fn is_id_label(lower_line: &str) -> bool {
     label.len() < 40
         && (label.ends_with("message id")
             || label.ends_with("message-id")
+            // X.400 gateways: "Original message identifier: <id>".
+            || label.ends_with("message identifier")
             || label.ends_with("token")
             // Italian certified mail's own message id.
             || label == "identificativo messaggio"

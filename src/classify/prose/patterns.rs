@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 /// optionally followed by the start of the diagnostic.
 pub(super) static ADDRESS_LINE: LazyLock<Pattern> = LazyLock::new(|| {
     super::super::text::regex(
-        r#"(?x)^\s*(?:[*•]\s+|--?\s+)?(?:(?P<label>RCPT\s+TO|To|An|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Error-for|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адрес\s+получателя|Адресат|(?:宛先|送信先|あて先)(?:メール)?(?:アドレス)?|受信者(?:アドレス)?|收件人(?:地址)?|받는\s*사람|받는\s*분|받는이|수신자(?:\s*주소)?|수신\s*주소|수신인|נמען|כתובת\s+הנמען|گیرنده|المستلم|المرسل\s+إليه)(?:\s*\([A-Za-z][A-Za-z\s-]{0,20}\)|\s*/\s*\p{L}[\p{L}-]{0,29}(?:\s+\p{L}[\p{L}-]{0,29})?)?(?:\s*[:：]|\x{a0}[\s\x{a0}]*)\s*(?:rfc822\s*;\s*)?)?
+        r#"(?x)^\s*(?:[*•]\s+|--?\s+)?(?:(?P<label>RCPT\s+TO|To|An|Recipient(?:\s+address)?|Failed\s+recipient|Original-Recipient|Final-Recipient|Error-for|RFC-?822|Address|Adresse|Empfänger|Empfaenger|Destinataire|Destinatário|Получатель|Адрес\s+получателя|Адресат|(?:宛先|送信先|あて先)(?:メール)?(?:アドレス)?|受信者(?:アドレス)?|收件人(?:地址)?|받는\s*사람|받는\s*분|받는이|수신자(?:\s*주소)?|수신\s*주소|수신인|נמען|כתובת\s+הנמען|گیرنده|المستلم|المرسل\s+إليه)(?:\s*\([A-Za-z][A-Za-z\s-]{0,20}\)|\s*/\s*\p{L}[\p{L}-]{0,29}(?:\s+\p{L}[\p{L}-]{0,29})?)?(?:\s*[:：]|\x{a0}[\s\x{a0}]*)\s*(?:rfc822\s*;\s*)?)?
         # A label may carry a gloss: "수신자(Recipient):", "Empfänger / Recipient:".
         # Exchange and MailEnable write "[SMTP:addr]".
         # A quoted local part stays whole: qmail's <"olena.k"@example.ua>:
