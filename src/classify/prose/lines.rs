@@ -1,6 +1,7 @@
 //! The shapes of report lines the prose scanner tells apart: a reply
 //! line that another follows, a reply line that opens with an address,
-//! a rule of dashes.
+//! a rule of dashes, labels that name an identifier, an original address
+//! or our refused sender.
 
 /// Whether a line is a reply line that another follows ("550-…": RFC
 /// 5321's hyphen after the code).
@@ -73,4 +74,46 @@ pub(super) fn without_reply_code<'a>(addr: &'a str, rest: &str, above: &[&str]) 
     } else {
         addr
     }
+}
+
+/// A labelled line that gives an identifier shaped like an address
+/// ("Original Message ID: <x@host>", Postal's "Message Token: a@b" and
+/// "Orginal Message ID:") or the envelope sender ("Mail from: x"): never
+/// the recipient.
+pub(super) fn is_id_label(lower_line: &str) -> bool {
+    let Some((label, _)) = lower_line.split_once(':') else {
+        return false;
+    };
+    label.len() < 40
+        && (label.ends_with("message id")
+            || label.ends_with("message-id")
+            // X.400 gateways: "Original message identifier: <id>".
+            || label.ends_with("message identifier")
+            || label.ends_with("token")
+            // Italian certified mail's own message id.
+            || label == "identificativo messaggio"
+            || label == "mail from")
+}
+
+/// A line giving the address the sender used for the recipient named
+/// just above it ("Original address: x", "Original-Recipient: rfc822;x").
+pub(super) fn is_original_address(line: &str) -> bool {
+    line.split_once(':').is_some_and(|(label, _)| {
+        let label = label.trim().to_ascii_lowercase();
+        matches!(
+            label.as_str(),
+            "original address" | "original recipient" | "original-recipient"
+        )
+    })
+}
+
+/// Postfix's sender restrictions name the envelope sender before their
+/// verdict ("<news@x>: Sender address rejected: Access denied"), and
+/// servers quote that reply under the recipient it stopped: the address is
+/// ours, not a failed recipient's.
+pub(super) fn names_refused_sender(after_address: &str) -> bool {
+    let rest = after_address
+        .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '>' | ':' | '"'));
+    rest.get(..23)
+        .is_some_and(|w| w.eq_ignore_ascii_case("sender address rejected"))
 }

@@ -22,7 +22,8 @@ mod patterns;
 mod reason;
 
 use lines::{
-    continues_reply, is_reply_line, is_separator, opens_with, reply_address, without_reply_code,
+    continues_reply, is_id_label, is_original_address, is_reply_line, is_separator,
+    names_refused_sender, opens_with, reply_address, without_reply_code,
 };
 use reason::{labelled_reason, permanent_reply_line, quoted_response, reason_paragraph};
 
@@ -58,25 +59,6 @@ fn in_header_summary(lines: &[&str], at: usize) -> bool {
         .any(|j| HEADER_SUMMARY.is_match(lines[j]))
 }
 
-/// A labelled line that gives an identifier shaped like an address
-/// ("Original Message ID: <x@host>", Postal's "Message Token: a@b" and
-/// "Orginal Message ID:") or the envelope sender ("Mail from: x"): never
-/// the recipient.
-fn is_id_label(lower_line: &str) -> bool {
-    let Some((label, _)) = lower_line.split_once(':') else {
-        return false;
-    };
-    label.len() < 40
-        && (label.ends_with("message id")
-            || label.ends_with("message-id")
-            // X.400 gateways: "Original message identifier: <id>".
-            || label.ends_with("message identifier")
-            || label.ends_with("token")
-            // Italian certified mail's own message id.
-            || label == "identificativo messaggio"
-            || label == "mail from")
-}
-
 /// A transcript line without its time stamp, so that "*  To: x@y" reads
 /// like the header line it quotes.
 fn without_transcript_stamp(line: &str) -> &str {
@@ -88,29 +70,6 @@ fn without_transcript_stamp(line: &str) -> &str {
         Some(m) => &line[m.end..],
         None => line,
     }
-}
-
-/// A line giving the address the sender used for the recipient named
-/// just above it ("Original address: x", "Original-Recipient: rfc822;x").
-fn is_original_address(line: &str) -> bool {
-    line.split_once(':').is_some_and(|(label, _)| {
-        let label = label.trim().to_ascii_lowercase();
-        matches!(
-            label.as_str(),
-            "original address" | "original recipient" | "original-recipient"
-        )
-    })
-}
-
-/// Postfix's sender restrictions name the envelope sender before their
-/// verdict ("<news@x>: Sender address rejected: Access denied"), and
-/// servers quote that reply under the recipient it stopped: the address is
-/// ours, not a failed recipient's.
-fn names_refused_sender(after_address: &str) -> bool {
-    let rest = after_address
-        .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '>' | ':' | '"'));
-    rest.get(..23)
-        .is_some_and(|w| w.eq_ignore_ascii_case("sender address rejected"))
 }
 
 fn is_excluded(addr: &str, exclude: &[String]) -> bool {
